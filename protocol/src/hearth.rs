@@ -1,0 +1,376 @@
+//! The hearth daemon's JSON-over-HTTP RPC, as it travels on the unix socket.
+//!
+//! Field names and the error body are those of the Go hearth (`POST /v1/provision {slug,
+//! profile}` → `DeploymentRef`, `POST /v1/status {ref}` → `{status}`, `POST /v1/teardown {ref}`
+//! → `{ok: true}`, errors as `{"error":{"code","message","retryable"}}`), so a client written
+//! against either daemon works against both. Our extensions only add fields and routes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The product tier a workspace is provisioned at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// One seat, two services (`cairnet` + `lore`); the tier the local play runs.
+    Solo,
+    Team,
+    Studio,
+    Bespoke,
+}
+
+impl Tier {
+    /// The wire spelling (`solo`, `team`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Solo => "solo",
+            Tier::Team => "team",
+            Tier::Studio => "studio",
+            Tier::Bespoke => "bespoke",
+        }
+    }
+
+    /// Resource caps a profile gets when it names none.
+    pub fn default_caps(self) -> ResourceCaps {
+        let (storage, retention, seats, index) = match self {
+            Tier::Solo => (1024, 30, 1, "none"),
+            Tier::Team => (8192, 90, 10, "hnsw"),
+            Tier::Studio => (32768, 365, 50, "hnsw"),
+            Tier::Bespoke => (65536, 730, 250, "hnsw"),
+        };
+        ResourceCaps {
+            cairnet_storage_mb: storage,
+            lore_retention_days: retention,
+            seats,
+            vector_index: index.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Tier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "solo" => Ok(Tier::Solo),
+            "team" => Ok(Tier::Team),
+            "studio" => Ok(Tier::Studio),
+            "bespoke" => Ok(Tier::Bespoke),
+            other => Err(format!(
+                "unknown tier {other:?} (expected solo, team, studio or bespoke)"
+            )),
+        }
+    }
+}
+
+/// Which driver provisions a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DriverName {
+    /// Real containers on a Docker engine.
+    #[serde(rename = "local-docker")]
+    LocalDocker,
+    /// In-memory driver for tests and console development.
+    #[serde(rename = "fake")]
+    Fake,
+}
+
+impl DriverName {
+    /// The wire spelling (`local-docker`, `fake`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverName::LocalDocker => "local-docker",
+            DriverName::Fake => "fake",
+        }
+    }
+}
+
+impl fmt::Display for DriverName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DriverName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local-docker" | "localdocker" | "docker" => Ok(DriverName::LocalDocker),
+            "fake" => Ok(DriverName::Fake),
+            other => Err(format!(
+                "unknown driver {other:?} (expected local-docker or fake)"
+            )),
+        }
+    }
+}
+
+/// A workspace's lifecycle status. The allowed moves between them live in
+/// `hearth::lifecycle`; this is only the wire spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Provisioning,
+    Ready,
+    Upgrading,
+    Paused,
+    Hibernated,
+    TearingDown,
+    Failed,
+    /// Terminal: the workspace was torn down. An answer, not an error.
+    TierTornDown,
+}
+
+impl Status {
+    /// The wire spelling (`ready`, `tier_torn_down`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Provisioning => "provisioning",
+            Status::Ready => "ready",
+            Status::Upgrading => "upgrading",
+            Status::Paused => "paused",
+            Status::Hibernated => "hibernated",
+            Status::TearingDown => "tearing_down",
+            Status::Failed => "failed",
+            Status::TierTornDown => "tier_torn_down",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-tier resource caps; passed to the services as environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceCaps {
+    pub cairnet_storage_mb: u64,
+    pub lore_retention_days: u64,
+    pub seats: u64,
+    pub vector_index: String,
+}
+
+/// What to provision. Only `tier` is required on our side; a missing `driver` means "the
+/// daemon's driver", missing caps mean the tier's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisioningProfile {
+    pub tier: Tier,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_caps: Option<ResourceCaps>,
+    /// Free-form driver knobs. LocalDocker reads `cairnet_image` / `lore_image` (as the Go
+    /// hearth does).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_flags: BTreeMap<String, serde_json::Value>,
+}
+
+impl ProvisioningProfile {
+    /// A profile for `tier` with every other field defaulted.
+    pub fn for_tier(tier: Tier) -> Self {
+        ProvisioningProfile {
+            tier,
+            driver: None,
+            resource_caps: None,
+            driver_flags: BTreeMap::new(),
+        }
+    }
+
+    /// The caps to apply: the profile's own, or the tier's defaults.
+    pub fn caps(&self) -> ResourceCaps {
+        self.resource_caps
+            .clone()
+            .unwrap_or_else(|| self.tier.default_caps())
+    }
+}
+
+/// One running service of a workspace (our extension of the Go ref).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRef {
+    pub role: String,
+    /// The image reference asked for (`nginx:alpine`, or `repo@sha256:…` under a lock).
+    pub image: String,
+    /// What actually ran: the image ID (`sha256:…`) the container was created from.
+    pub image_digest: String,
+    pub container_id: String,
+    /// `http://127.0.0.1:PORT` — the service's published port on loopback.
+    pub endpoint: String,
+}
+
+/// The handle to a provisioned workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentRef {
+    pub workspace_slug: String,
+    pub tier: Tier,
+    pub driver: DriverName,
+    /// The workspace's front door: the `cairnet` role's URL.
+    pub endpoint: String,
+    pub secrets_vault_path: String,
+    pub created: DateTime<Utc>,
+    pub last_status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_caps: Option<ResourceCaps>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceRef>,
+}
+
+/// `POST /v1/provision`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProvisionRequest {
+    pub slug: String,
+    pub profile: ProvisioningProfile,
+}
+
+/// The `ref` a verb acts on. Only the slug is read: hearth looks everything else up in its own
+/// state, so a full `DeploymentRef` (the Go client's habit) and `{workspace_slug}` both work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefSelector {
+    pub workspace_slug: String,
+}
+
+/// `POST /v1/status|teardown|pause|resume|hibernate|events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefRequest {
+    #[serde(rename = "ref")]
+    pub reference: RefSelector,
+}
+
+impl RefRequest {
+    /// A request naming `slug`.
+    pub fn new(slug: impl Into<String>) -> Self {
+        RefRequest {
+            reference: RefSelector {
+                workspace_slug: slug.into(),
+            },
+        }
+    }
+}
+
+/// `POST /v1/upgrade`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpgradeRequest {
+    #[serde(rename = "ref")]
+    pub reference: RefSelector,
+    pub profile: ProvisioningProfile,
+}
+
+/// Answer to `POST /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub status: Status,
+}
+
+/// Answer to `POST /v1/teardown` and `GET /v1/healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OkResponse {
+    pub ok: bool,
+}
+
+/// Answer to `GET /v1/list`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListResponse {
+    pub workspaces: Vec<DeploymentRef>,
+}
+
+/// One step of a workspace's life, with its timing (`POST /v1/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    /// Position in this workspace's event list, from 0.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// What happened: `provision_started`, `image_resolved`, `network_created`,
+    /// `container_created`, `container_started`, `role_ready`, `provisioned`, …
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Milliseconds since the operation this step belongs to began.
+    pub elapsed_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Answer to `POST /v1/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsResponse {
+    pub events: Vec<LifecycleEvent>,
+}
+
+/// The error envelope: `{"error": {...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+/// A wire error. `code` is stable and machine-readable; `hint` (our extension) says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_client_ref_with_every_field_is_accepted() {
+        let body = r#"{"ref":{"workspace_slug":"acme","tier":"solo","driver":"local-docker",
+            "endpoint":"unix:///var/run/rocky-hearth.sock","secrets_vault_path":"",
+            "created":"2026-01-01T00:00:00Z","last_status":"ready"}}"#;
+        let req: RefRequest = serde_json::from_str(body).expect("parse");
+        assert_eq!(req.reference.workspace_slug, "acme");
+    }
+
+    #[test]
+    fn profile_needs_only_a_tier() {
+        let p: ProvisioningProfile = serde_json::from_str(r#"{"tier":"solo"}"#).expect("parse");
+        assert_eq!(p.tier, Tier::Solo);
+        assert_eq!(p.caps().seats, 1);
+        assert!(p.driver.is_none());
+    }
+
+    #[test]
+    fn statuses_use_snake_case() {
+        let s = serde_json::to_string(&Status::TierTornDown).expect("ser");
+        assert_eq!(s, "\"tier_torn_down\"");
+        let d: DriverName = serde_json::from_str("\"local-docker\"").expect("de");
+        assert_eq!(d, DriverName::LocalDocker);
+    }
+
+    #[test]
+    fn error_body_keeps_the_go_shape() {
+        let e = ErrorResponse {
+            error: ErrorBody {
+                code: "invalid_request".into(),
+                message: "bad".into(),
+                retryable: false,
+                hint: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&e).expect("ser"),
+            r#"{"error":{"code":"invalid_request","message":"bad","retryable":false}}"#
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Harness for the end-to-end play and fault drills: spawns the real binaries.
