@@ -1,0 +1,102 @@
+# hearth — the commands users and CI run. CI (.ci/run) calls these same targets, so one
+# `make lint test` on your machine reproduces CI. `make` alone lists the targets.
+#
+# Needs only: cargo/rustc (with rustfmt and clippy), a Docker engine, bash, make, curl.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+DOCKER ?= docker
+
+# Docker-backed tests run by default; HEARTH_E2E=0 runs only the tests that need no engine.
+# With HEARTH_E2E=1 and no engine reachable, those tests fail loudly: they never skip.
+HEARTH_E2E ?= 1
+# The workspace image for the play and the tests: the offline stand-in unless told
+# otherwise, e.g. `make e2e STANDIN=nginx:alpine` where a registry is reachable.
+STANDIN ?= hearth-standin:local
+HEARTH_TEST_IMAGE ?= $(STANDIN)
+export HEARTH_E2E HEARTH_TEST_IMAGE
+
+# Resources that tests and benchmarks create carry this label; clean-docker removes them.
+TEST_LABEL := dev.hearth.test=1
+
+# `make images` only matters when the tests use the stand-in built here.
+ifeq ($(HEARTH_TEST_IMAGE),hearth-standin:local)
+IMAGE_DEPS := images
+else
+IMAGE_DEPS :=
+endif
+ifeq ($(HEARTH_E2E),1)
+TEST_DEPS := build $(IMAGE_DEPS)
+else
+TEST_DEPS := build
+endif
+
+.PHONY: help build images lint fmt test e2e demo bench clean-docker ci
+
+help: ## list the targets
+	@echo "hearth — make targets:"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  \1\t/' | expand -t 16
+	@echo
+	@echo "variables: HEARTH_E2E=$(HEARTH_E2E) (1 = Docker-backed tests run)," \
+	      "STANDIN=$(STANDIN), HEARTH_TEST_IMAGE=$(HEARTH_TEST_IMAGE)"
+
+build: ## build every binary of the workspace (debug)
+	$(CARGO) build --workspace --bins
+
+images: ## build the offline stand-in image hearth-standin:local (no registry needed)
+	@bash images/build.sh
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the workspace
+	$(CARGO) fmt --all
+
+# Every test, Docker-backed included (HEARTH_E2E=1). Leftovers labelled $(TEST_LABEL) are
+# swept before, and after whether the tests passed or not; the exit status is cargo's.
+test: $(TEST_DEPS) ## run every test (Docker-backed too unless HEARTH_E2E=0)
+ifeq ($(HEARTH_E2E),1)
+	@$(MAKE) --no-print-directory clean-docker
+	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
+	  $(MAKE) --no-print-directory clean-docker QUIET=1; exit $$status
+else
+	$(CARGO) test --workspace --no-fail-fast
+endif
+
+# e2e: the end-to-end play and fault drills only (the tests crate), always against Docker.
+# The crate leaves target/e2e/hatch.jsonl and target/e2e/junit.xml for CI artifacts.
+e2e: build $(IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
+	@$(MAKE) --no-print-directory clean-docker
+	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast || status=$$?; \
+	  $(MAKE) --no-print-directory clean-docker QUIET=1; exit $$status
+
+# demo: provision → four-prompt run → teardown, narrated (binary `demo` of hearth-e2e).
+demo: build $(IMAGE_DEPS) ## run the play once, narrated, against the local engine
+	HEARTH_E2E=1 $(CARGO) run -q -p hearth-e2e --bin demo
+
+# bench: hearth against the engine floor and the docker CLI; writes BENCH.md.
+bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.md)
+	$(CARGO) build --release -p hearth --bins
+	$(CARGO) run --release -p hearth-bench
+
+clean-docker: ## remove containers, networks and volumes labelled dev.hearth.test=1
+	@if ! timeout 20 $(DOCKER) version --format '{{.Server.Version}}' >/dev/null 2>&1; then \
+	  echo "clean-docker: the Docker engine does not answer ($(DOCKER) version failed)." >&2; \
+	  echo "  start it (sudo systemctl start docker, or: sudo dockerd &), or run HEARTH_E2E=0 make test" >&2; \
+	  exit 1; fi; \
+	n=0; \
+	for c in $$($(DOCKER) ps -aq --filter label=$(TEST_LABEL)); do \
+	  $(DOCKER) rm -f -v "$$c" >/dev/null && n=$$((n+1)); done; \
+	for x in $$($(DOCKER) network ls -q --filter label=$(TEST_LABEL)); do \
+	  $(DOCKER) network rm "$$x" >/dev/null && n=$$((n+1)); done; \
+	for x in $$($(DOCKER) volume ls -q --filter label=$(TEST_LABEL)); do \
+	  $(DOCKER) volume rm -f "$$x" >/dev/null && n=$$((n+1)); done; \
+	if [[ $$n -gt 0 ]]; then echo "clean-docker: removed $$n leftover resource(s) labelled $(TEST_LABEL)" >&2; \
+	elif [[ -z "$(QUIET)" ]]; then echo "clean-docker: nothing labelled $(TEST_LABEL)"; fi
+
+ci: ## run CI locally: .ci/run (starts dockerd if needed, then lint and test)
+	bash .ci/run
