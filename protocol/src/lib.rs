@@ -2,5 +2,9 @@
 //! process boundary in hearth import their types from here, so the two sides cannot drift.
 //!
 //! - [`hearth`]: the hearth daemon's JSON RPC (wire-compatible with the Go hearth).
+//! - [`kahn`]: the KAHN frames a worker streams over SSE while it runs a job.
+//! - [`bearer`]: the HMAC bearer that signs console → worker requests.
 
+pub mod bearer;
 pub mod hearth;
+pub mod kahn;
