@@ -1,5 +1,82 @@
-//! worker-stub: placeholder until the run path lands.
-fn main() {
-    eprintln!("worker-stub: not built yet");
-    std::process::exit(2);
+//! worker-stub binary: parses flags, sets up tracing, binds, and serves until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hearth_protocol::bearer::Keyring;
+use worker_stub::{Config, Fault};
+
+/// Stand-in for `ralph serve`: accepts HMAC-signed runs and streams KAHN frames over SSE.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve POST /runs, GET /runs/{id}/events and GET /healthz.
+    ///
+    /// With port 0 the first stdout line is `listening http://127.0.0.1:NNNNN`.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free port).
+    #[arg(long, env = "WORKER_STUB_LISTEN", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Keys file of `key_id:secret` lines; every key listed is accepted.
+    #[arg(long, env = "WORKER_STUB_KEYS")]
+    keys: PathBuf,
+    /// Switch on a failure mode (repeatable): `bad-frame` (node frames break the KAHN schema),
+    /// `fail-node=N` (node N fails), `drop-stream-after=N` (each run's first event stream is
+    /// closed after N frames), `slow=MS` (each node takes MS ms).
+    #[arg(long = "fault", value_name = "FAULT")]
+    faults: Vec<Fault>,
+    /// Seconds a node waits for the workspace endpoint to answer.
+    #[arg(long, default_value_t = 2)]
+    node_timeout_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let Command::Serve(args) = Cli::parse().command;
+    let keys = Keyring::load(&args.keys).context("loading --keys")?;
+    let mut config = Config::new(keys).with_faults(&args.faults);
+    config.node_timeout = std::time::Duration::from_secs(args.node_timeout_secs);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening http://{addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%addr, faults = ?args.faults, "worker-stub serving");
+    worker_stub::run(listener, config, shutdown_signal()).await?;
+    tracing::info!("worker-stub stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

@@ -1,0 +1,58 @@
+//! worker-stub: the stand-in for `ralph serve`. It accepts HMAC-signed run submissions, runs
+//! one mock node per prompt against the workspace's endpoint, and streams KAHN frames over SSE.
+//!
+//! - [`config`]: keys, limits and the `--fault` switches.
+//! - [`routes`]: the HTTP surface and the bearer check.
+//! - [`executor`]: the mock run that writes the frames.
+//! - [`runs`]: each run's frames, kept for replay after `Last-Event-ID`.
+//! - [`sse`]: a run's frames as an SSE stream.
+//! - [`error`]: refusals as `{"error":{"code","message"}}`.
+
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod routes;
+pub mod runs;
+pub mod sse;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use hearth_protocol::bearer::Verifier;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::{Config, Fault, Faults};
+
+/// Serves the worker on `listener` until `shutdown` completes, then ends open event streams
+/// and waits for in-flight requests to finish.
+///
+/// # Errors
+/// The accept loop's I/O error, or the HTTP client failing to build.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(std::io::Error::other)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = Arc::new(routes::AppState {
+        verifier: Verifier::new(config.keys.clone()),
+        config,
+        runs: runs::Runs::default(),
+        client,
+        stop: stop_rx,
+    });
+    let app = routes::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing event streams, draining requests");
+            // Event streams never end on their own while a run is live; tell them to.
+            let _ = stop_tx.send(true);
+        })
+        .await
+}
