@@ -4,7 +4,9 @@
 //! - [`hearth`]: the hearth daemon's JSON RPC (wire-compatible with the Go hearth).
 //! - [`kahn`]: the KAHN frames a worker streams over SSE while it runs a job.
 //! - [`bearer`]: the HMAC bearer that signs console → worker requests.
+//! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
 
 pub mod bearer;
+pub mod hatch;
 pub mod hearth;
 pub mod kahn;
