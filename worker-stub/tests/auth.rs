@@ -233,3 +233,16 @@ async fn bad_bodies_are_400_and_run_nothing() {
     }
     assert_eq!(w.runs_count().await, 0);
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_413_and_runs_nothing() {
+    let w = Worker::start(&[]).await;
+    let big = "x".repeat(300 * 1024);
+    let resp = w
+        .submit_with(&w.keys, &run_body(&dead_endpoint(), &[&big]))
+        .await;
+    assert_eq!(resp.status(), 413);
+    let v: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(v["error"]["code"], "body_too_large");
+    assert_eq!(w.runs_count().await, 0);
+}
