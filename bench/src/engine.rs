@@ -1,0 +1,198 @@
+//! The engine connection and the bench's own housekeeping on it: what engine this is, which
+//! objects a run left behind, and sweeping them (on success and on failure alike).
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions,
+};
+use bollard::Docker;
+
+use crate::spec::{HEARTH_WORKSPACE_LABEL, RUN_LABEL};
+
+/// Connects to the local engine (`DOCKER_HOST` honoured) and negotiates the API version, so
+/// an older engine (Debian's 20.10, API 1.41) answers rather than "client version too new".
+///
+/// # Errors
+/// When no engine answers.
+pub async fn connect() -> anyhow::Result<Docker> {
+    Docker::connect_with_local_defaults()
+        .context("cannot reach the Docker engine (is dockerd running? is DOCKER_HOST right?)")?
+        .negotiate_version()
+        .await
+        .context("the Docker engine did not answer the version negotiation")
+}
+
+/// What the report says about the engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineInfo {
+    /// Server version, e.g. `20.10.24+dfsg1`.
+    pub version: String,
+    /// Negotiated API version.
+    pub api_version: String,
+    /// Storage driver, e.g. `overlay2` or `fuse-overlayfs`.
+    pub storage_driver: String,
+}
+
+/// Reads the engine's version and storage driver.
+///
+/// # Errors
+/// When the engine does not answer.
+pub async fn info(docker: &Docker) -> anyhow::Result<EngineInfo> {
+    let v = docker.version().await.context("engine version")?;
+    let i = docker.info().await.context("engine info")?;
+    Ok(EngineInfo {
+        version: v.version.unwrap_or_default(),
+        api_version: docker.client_version().to_string(),
+        storage_driver: i.driver.unwrap_or_default(),
+    })
+}
+
+/// Which objects count as one run's own.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The run id carried in [`RUN_LABEL`] by floor and CLI objects.
+    pub run_id: String,
+    /// The slug prefix of the run's hearth workspaces (hearth labels its objects itself).
+    pub slug_prefix: String,
+}
+
+/// Objects of the run still on the engine, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Containers, running or not.
+    pub containers: usize,
+    /// Networks.
+    pub networks: usize,
+    /// Volumes.
+    pub volumes: usize,
+}
+
+impl Leftovers {
+    /// All objects together.
+    pub fn total(&self) -> usize {
+        self.containers + self.networks + self.volumes
+    }
+}
+
+/// Ids (or names, for volumes) of the run's objects on the engine.
+struct Found {
+    containers: Vec<String>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
+}
+
+impl Scope {
+    fn owns(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        labels.is_some_and(|l| {
+            l.get(RUN_LABEL) == Some(&self.run_id)
+                || l.get(HEARTH_WORKSPACE_LABEL)
+                    .is_some_and(|s| s.starts_with(&self.slug_prefix))
+        })
+    }
+
+    async fn find(&self, docker: &Docker) -> anyhow::Result<Found> {
+        // A label-key filter per kind, then ownership decided here: the engine ORs nothing,
+        // so two lists (run label, hearth workspace label) are merged by `owns`.
+        let mut containers = Vec::new();
+        let mut networks = Vec::new();
+        let mut volumes = Vec::new();
+        for key in [RUN_LABEL, HEARTH_WORKSPACE_LABEL] {
+            let filters = HashMap::from([("label".to_owned(), vec![key.to_owned()])]);
+            let cs = docker
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    filters: Some(filters.clone()),
+                    ..Default::default()
+                }))
+                .await
+                .context("list containers")?;
+            containers.extend(
+                cs.into_iter()
+                    .filter(|c| self.owns(c.labels.as_ref()))
+                    .filter_map(|c| c.id),
+            );
+            let ns = docker
+                .list_networks(Some(ListNetworksOptions {
+                    filters: Some(filters.clone()),
+                }))
+                .await
+                .context("list networks")?;
+            networks.extend(
+                ns.into_iter()
+                    .filter(|n| self.owns(n.labels.as_ref()))
+                    .filter_map(|n| n.id),
+            );
+            let vs = docker
+                .list_volumes(Some(ListVolumesOptions {
+                    filters: Some(filters),
+                }))
+                .await
+                .context("list volumes")?;
+            volumes.extend(
+                vs.volumes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|v| self.owns(Some(&v.labels)))
+                    .map(|v| v.name),
+            );
+        }
+        for list in [&mut containers, &mut networks, &mut volumes] {
+            list.sort();
+            list.dedup();
+        }
+        Ok(Found {
+            containers,
+            networks,
+            volumes,
+        })
+    }
+
+    /// Counts the run's objects still on the engine.
+    ///
+    /// # Errors
+    /// When the engine does not answer.
+    pub async fn leftovers(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
+        let f = self.find(docker).await?;
+        Ok(Leftovers {
+            containers: f.containers.len(),
+            networks: f.networks.len(),
+            volumes: f.volumes.len(),
+        })
+    }
+
+    /// Force-removes every object of the run: containers, then networks, then volumes.
+    /// Returns how many objects were found.
+    ///
+    /// # Errors
+    /// When the engine does not answer the listing; single removals are best effort.
+    pub async fn sweep(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
+        let f = self.find(docker).await?;
+        let found = Leftovers {
+            containers: f.containers.len(),
+            networks: f.networks.len(),
+            volumes: f.volumes.len(),
+        };
+        let rm = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        futures::future::join_all(
+            f.containers
+                .iter()
+                .map(|id| docker.remove_container(id, Some(rm.clone()))),
+        )
+        .await;
+        futures::future::join_all(f.networks.iter().map(|id| docker.remove_network(id))).await;
+        futures::future::join_all(
+            f.volumes
+                .iter()
+                .map(|name| docker.remove_volume(name, Some(RemoveVolumeOptions { force: true }))),
+        )
+        .await;
+        Ok(found)
+    }
+}

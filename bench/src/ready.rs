@@ -1,0 +1,130 @@
+//! HTTP readiness: a service is ready when it answers `200` on its published port. The same
+//! probe serves the floor and the CLI path, so neither gets a faster or slower ruler.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use tokio::time::{sleep, timeout, Instant};
+
+/// Pause between two probes of a service that did not answer yet.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// Bound on one probe request.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A reusable HTTP prober.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Prober {
+    /// A prober with no connection reuse (the stand-in closes every connection anyway).
+    pub fn new() -> Self {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http();
+        Self { client }
+    }
+
+    /// Whether `url` answers `200` now.
+    pub async fn answers(&self, url: &str) -> bool {
+        let Ok(uri) = url.parse::<hyper::Uri>() else {
+            return false;
+        };
+        matches!(
+            timeout(PROBE_TIMEOUT, self.client.get(uri)).await,
+            Ok(Ok(resp)) if resp.status() == hyper::StatusCode::OK
+        )
+    }
+
+    /// Waits until `url` answers `200`, polling every [`POLL_INTERVAL`].
+    ///
+    /// # Errors
+    /// When `deadline` passes first.
+    pub async fn wait(&self, url: &str, deadline: Duration) -> anyhow::Result<()> {
+        let until = Instant::now() + deadline;
+        loop {
+            if self.answers(url).await {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                bail!("{url} did not answer 200 within {deadline:?}");
+            }
+            sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// The URL of a service published on `127.0.0.1:port`.
+pub fn url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// Parses the host port out of `docker port` output such as `127.0.0.1:49153`.
+///
+/// # Errors
+/// When no line carries a port.
+pub fn parse_port(docker_port_output: &str) -> anyhow::Result<u16> {
+    docker_port_output
+        .lines()
+        .find_map(|l| l.trim().rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+        .with_context(|| format!("no host port in {docker_port_output:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn parses_docker_port_output() {
+        assert_eq!(parse_port("127.0.0.1:49153\n").unwrap(), 49153);
+        assert!(parse_port("").is_err());
+    }
+
+    #[tokio::test]
+    async fn waits_until_a_real_server_answers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // First connection: dropped unanswered, like a published port whose service is not up.
+        tokio::spawn(async move {
+            let (first, _) = listener.accept().await.unwrap();
+            drop(first);
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        Prober::new()
+            .wait(&url(port), Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn gives_up_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let err = Prober::new()
+            .wait(&url(port), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did not answer"), "{err}");
+    }
+}

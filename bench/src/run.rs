@@ -1,0 +1,289 @@
+//! The benchmark run: the three paths side by side (alternating, warm-up first), the
+//! concurrency ladder for hearth and the floor, and hearth's own start-up and memory.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use bollard::Docker;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use crate::cli::Cli;
+use crate::engine::{self, Scope};
+use crate::floor::Floor;
+use crate::hearth::{Daemon, Launch};
+use crate::ready::Prober;
+use crate::report::{DaemonFigures, PathTimes, Report, ScaleRow, Solo};
+use crate::spec::{self, Names};
+
+/// What a run measures and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The image of both services.
+    pub image: String,
+    /// The `hearth` binary.
+    pub hearth_bin: PathBuf,
+    /// Extra arguments for `hearth serve`.
+    pub hearth_args: Vec<String>,
+    /// Measured repetitions per figure (medians are taken over these).
+    pub runs: usize,
+    /// Concurrency levels of the ladder.
+    pub scale: Vec<usize>,
+    /// The command line that started the run, for the report.
+    pub command: String,
+}
+
+/// The three ways of building a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Hearth,
+    Floor,
+    Cli,
+}
+
+/// Everything a run holds while it measures.
+struct Bench<'a> {
+    plan: &'a Plan,
+    scope: &'a Scope,
+    docker: Docker,
+    floor: Floor,
+    cli: Cli,
+    launch: Launch,
+    /// Workspaces created so far; each gets a fresh slug.
+    counter: usize,
+}
+
+/// Runs every measurement and returns the report; the caller sweeps the scope afterwards.
+///
+/// # Errors
+/// When the engine does not answer or the floor itself fails (a broken floor makes every
+/// ratio meaningless); hearth failures are recorded in the report instead.
+pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
+    let docker = engine::connect().await?;
+    let engine = engine::info(&docker).await?;
+    docker.inspect_image(&plan.image).await.with_context(|| {
+        format!(
+            "image {} is not on the engine (run make images)",
+            plan.image
+        )
+    })?;
+    let ready_deadline = Duration::from_secs(30);
+    let prober = Prober::new();
+    let floor = Floor {
+        docker: docker.clone(),
+        prober: prober.clone(),
+        image: plan.image.clone(),
+        labels: spec::labels(&scope.run_id, "floor"),
+        ready_deadline,
+    };
+    let cli = Cli {
+        prober,
+        image: plan.image.clone(),
+        labels: spec::labels(&scope.run_id, "cli"),
+        ready_deadline,
+    };
+    let launch = Launch {
+        bin: plan.hearth_bin.clone(),
+        image: plan.image.clone(),
+        extra_args: plan.hearth_args.clone(),
+        start_deadline: Duration::from_secs(10),
+        rpc_deadline: Duration::from_secs(180),
+    };
+    let mut bench = Bench {
+        plan,
+        scope,
+        docker,
+        floor,
+        cli,
+        launch,
+        counter: 0,
+    };
+    let mut report = Report::new(plan, engine);
+
+    tracing::info!("hearth start-up and idle memory");
+    let daemon_figures = bench.daemon_figures().await;
+    let hearth_ok = daemon_figures.is_ok();
+    match daemon_figures {
+        Ok(figures) => report.daemon = Some(figures),
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "hearth is not measured");
+            report.hearth_error = Some(format!("{err:#}"));
+        }
+    }
+
+    tracing::info!(runs = plan.runs, "solo workspace: hearth, floor, CLI");
+    report.solo = bench.solo(hearth_ok).await?;
+
+    for &n in &plan.scale {
+        tracing::info!(n, "concurrent workspaces");
+        report.scale.extend(bench.scale(n, hearth_ok).await?);
+    }
+    Ok(report)
+}
+
+impl Bench<'_> {
+    fn next_slug(&mut self) -> String {
+        self.counter += 1;
+        spec::slug(&self.scope.run_id, self.counter)
+    }
+
+    /// Start → accepting and idle RSS over `runs` fresh daemons.
+    async fn daemon_figures(&self) -> anyhow::Result<DaemonFigures> {
+        let mut figures = DaemonFigures::default();
+        for _ in 0..self.plan.runs {
+            let (daemon, took) = self.launch.start().await?;
+            // Let start-up work (reconcile, allocator warm-up) settle before reading "idle".
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mem = daemon.memory()?;
+            figures.start_to_accepting.push(took);
+            figures.idle_rss_kib.push(mem.rss_kib);
+            daemon.stop(Duration::from_secs(10)).await?;
+        }
+        Ok(figures)
+    }
+
+    /// One workspace through `way`: provision → ready, then teardown; both timed.
+    async fn one(
+        &mut self,
+        way: Way,
+        daemon: Option<&Daemon>,
+    ) -> anyhow::Result<(Duration, Duration)> {
+        let slug = self.next_slug();
+        let t0 = Instant::now();
+        match way {
+            Way::Hearth => daemon.context("no daemon")?.provision(&slug).await?,
+            Way::Floor => self.floor.provision(&Names::new("hbf", &slug)).await?,
+            Way::Cli => self.cli.provision(&Names::new("hbc", &slug)).await?,
+        }
+        let provision = t0.elapsed();
+        let t1 = Instant::now();
+        match way {
+            Way::Hearth => daemon.context("no daemon")?.teardown(&slug).await?,
+            Way::Floor => self.floor.teardown(&Names::new("hbf", &slug)).await?,
+            Way::Cli => self.cli.teardown(&Names::new("hbc", &slug)).await?,
+        }
+        Ok((provision, t1.elapsed()))
+    }
+
+    /// The three paths side by side: one warm-up round, then `runs` rounds, each round in a
+    /// rotated order so no path always goes first.
+    async fn solo(&mut self, with_hearth: bool) -> anyhow::Result<Solo> {
+        let daemon = if with_hearth {
+            Some(self.launch.start().await?.0)
+        } else {
+            None
+        };
+        let mut ways = vec![Way::Floor, Way::Cli];
+        if with_hearth {
+            ways.insert(0, Way::Hearth);
+        }
+        let mut solo = Solo {
+            hearth: with_hearth.then(PathTimes::default),
+            ..Solo::default()
+        };
+        for round in 0..=self.plan.runs {
+            let mut order = ways.clone();
+            order.rotate_left(round % ways.len());
+            for way in order {
+                let result = self.one(way, daemon.as_ref()).await;
+                if let Err(err) = &result {
+                    tracing::warn!(?way, round, error = %format!("{err:#}"), "workspace failed");
+                    self.scope.sweep(&self.docker).await?;
+                }
+                if way == Way::Floor {
+                    result
+                        .as_ref()
+                        .map_err(|e| anyhow::anyhow!("the floor failed: {e:#}"))?;
+                }
+                if round == 0 {
+                    continue; // warm-up
+                }
+                let times = match way {
+                    Way::Hearth => solo.hearth.as_mut().context("hearth times")?,
+                    Way::Floor => &mut solo.floor,
+                    Way::Cli => &mut solo.cli,
+                };
+                times.record(result);
+            }
+        }
+        if let Some(daemon) = daemon {
+            daemon.stop(Duration::from_secs(10)).await?;
+        }
+        Ok(solo)
+    }
+
+    /// `n` workspaces at once through hearth and through the floor, `runs` times each,
+    /// alternating; a fresh daemon per level so its peak RSS belongs to this level.
+    async fn scale(&mut self, n: usize, with_hearth: bool) -> anyhow::Result<Vec<ScaleRow>> {
+        let daemon = if with_hearth {
+            Some(self.launch.start().await?.0)
+        } else {
+            None
+        };
+        let mut hearth_row = ScaleRow::new(n, "hearth");
+        let mut floor_row = ScaleRow::new(n, "floor");
+        let mut ways = vec![Way::Floor];
+        if with_hearth {
+            ways.insert(0, Way::Hearth);
+        }
+        for rep in 0..self.plan.runs {
+            let mut order = ways.clone();
+            order.rotate_left(rep % ways.len());
+            for way in order {
+                let slugs: Vec<String> = (0..n).map(|_| self.next_slug()).collect();
+                let row = if way == Way::Hearth {
+                    &mut hearth_row
+                } else {
+                    &mut floor_row
+                };
+                let d = daemon.as_ref();
+                let (floor, scope, docker) = (&self.floor, self.scope, &self.docker);
+
+                let t0 = Instant::now();
+                let provisioned = join_all(slugs.iter().map(|slug| async move {
+                    match way {
+                        Way::Hearth => d.context("no daemon")?.provision(slug).await,
+                        _ => floor.provision(&Names::new("hbf", slug)).await,
+                    }
+                }))
+                .await;
+                row.provision.push(t0.elapsed());
+                let t1 = Instant::now();
+                let torn = join_all(slugs.iter().map(|slug| async move {
+                    match way {
+                        Way::Hearth => d.context("no daemon")?.teardown(slug).await,
+                        _ => floor.teardown(&Names::new("hbf", slug)).await,
+                    }
+                }))
+                .await;
+                row.teardown.push(t1.elapsed());
+
+                for err in provisioned
+                    .iter()
+                    .chain(&torn)
+                    .filter_map(|r| r.as_ref().err())
+                {
+                    tracing::warn!(n, ?way, error = %format!("{err:#}"), "workspace failed");
+                    row.failures += 1;
+                    row.first_error.get_or_insert_with(|| format!("{err:#}"));
+                }
+                let left = scope.leftovers(docker).await?;
+                row.leaks += left.total();
+                if left.total() > 0 {
+                    scope.sweep(docker).await?;
+                }
+            }
+        }
+        if let Some(daemon) = daemon {
+            hearth_row.peak_rss_kib = Some(daemon.memory()?.peak_kib);
+            daemon.stop(Duration::from_secs(10)).await?;
+        }
+        let mut rows = Vec::new();
+        if with_hearth {
+            rows.push(hearth_row);
+        }
+        rows.push(floor_row);
+        Ok(rows)
+    }
+}
