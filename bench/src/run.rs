@@ -86,7 +86,17 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
     let launch = Launch {
         bin: plan.hearth_bin.clone(),
         image: plan.image.clone(),
-        extra_args: plan.hearth_args.clone(),
+        // hearth stamps these on everything it creates, so `make clean-docker` and the run's
+        // sweep find its objects even if the daemon dies mid-run.
+        extra_args: [
+            "--label".to_owned(),
+            format!("{}={}", spec::TEST_LABEL.0, spec::TEST_LABEL.1),
+            "--label".to_owned(),
+            format!("{}={}", spec::RUN_LABEL, scope.run_id),
+        ]
+        .into_iter()
+        .chain(plan.hearth_args.iter().cloned())
+        .collect(),
         start_deadline: Duration::from_secs(10),
         rpc_deadline: Duration::from_secs(180),
     };

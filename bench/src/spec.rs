@@ -7,12 +7,12 @@ use std::collections::HashMap;
 pub const ROLES: [&str; 2] = ["cairnet", "lore"];
 /// The port each service listens on inside its container.
 pub const SERVICE_PORT: u16 = 80;
-/// Memory limit per container (bytes): hearth's solo-tier order of magnitude.
+/// Memory limit per container (bytes): hearth's default.
 pub const MEMORY_BYTES: i64 = 256 * 1024 * 1024;
-/// Process limit per container.
+/// Process limit per container (hearth's default).
 pub const PIDS_LIMIT: i64 = 256;
-/// CPU limit per container, in units of 1e-9 CPUs.
-pub const NANO_CPUS: i64 = 1_000_000_000;
+/// CPU limit per container, in units of 1e-9 CPUs (hearth's default: half a CPU).
+pub const NANO_CPUS: i64 = 500_000_000;
 /// Seconds `stop` waits for a graceful exit before SIGKILL.
 pub const STOP_TIMEOUT_S: i32 = 10;
 
