@@ -1,0 +1,151 @@
+//! The built image `hearth-standin:local` on the real engine: it answers HTTP with its role,
+//! marks its data volume, stops promptly under an init, and (as documented) ignores SIGTERM
+//! as PID 1 without one. Runs when `HEARTH_E2E=1` (`make test` builds the image first); with
+//! it set and no engine or no image, the tests fail naming what is missing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LABEL: &str = "dev.hearth.test=1";
+
+fn image() -> String {
+    std::env::var("STANDIN_TAG").unwrap_or_else(|_| "hearth-standin:local".to_owned())
+}
+
+/// `None` when Docker-backed tests are off; panics when they are on and cannot run.
+fn engine() -> Option<()> {
+    if std::env::var("HEARTH_E2E").as_deref() != Ok("1") {
+        eprintln!("HEARTH_E2E is not 1: Docker-backed image test not run");
+        return None;
+    }
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image()]);
+    assert!(
+        out.is_ok(),
+        "HEARTH_E2E=1 but image {} is not usable: {} (run make images)",
+        image(),
+        out.unwrap_err()
+    );
+    Some(())
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run the docker CLI: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A container (and optionally a volume) removed when the test ends, passed or not.
+struct Running {
+    id: String,
+    volume: Option<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", "-v", &self.id]);
+        if let Some(v) = &self.volume {
+            let _ = docker(&["volume", "rm", "-f", v]);
+        }
+    }
+}
+
+fn run(extra: &[&str], volume: Option<String>) -> Running {
+    let mut args = vec!["run", "-d", "--label", LABEL, "-p", "127.0.0.1::80"];
+    args.extend_from_slice(extra);
+    let image = image();
+    args.push(&image);
+    let id = docker(&args).expect("docker run");
+    Running { id, volume }
+}
+
+fn host_port(c: &Running) -> u16 {
+    let out = docker(&["port", &c.id, "80/tcp"]).expect("docker port");
+    out.lines()
+        .find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+        .unwrap_or_else(|| panic!("no host port in {out:?}"))
+}
+
+/// GETs `path` until the service answers (the published port accepts before it is up).
+fn get(port: u16, path: &str) -> String {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        });
+        match attempt {
+            Ok(out) if out.starts_with("HTTP/1.1 ") => return out,
+            _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!("127.0.0.1:{port}{path} never answered: {other:?}"),
+        }
+    }
+}
+
+fn timed_stop(c: &Running, timeout_s: &str) -> Duration {
+    let t0 = Instant::now();
+    docker(&["stop", "-t", timeout_s, &c.id]).expect("docker stop");
+    t0.elapsed()
+}
+
+#[test]
+fn answers_with_its_role_marks_its_volume_and_stops_fast_under_init() {
+    if engine().is_none() {
+        return;
+    }
+    let volume = format!("hearth-standin-test-{}", std::process::id());
+    docker(&["volume", "create", "--label", LABEL, &volume]).expect("volume create");
+    let mount = format!("{volume}:/data");
+    let c = run(
+        &["--init", "-e", "HEARTH_ROLE=lore", "-v", &mount],
+        Some(volume),
+    );
+    let port = host_port(&c);
+
+    let out = get(port, "/anything");
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(
+        out.ends_with(r#"{"ok":true,"role":"lore","service":"hearth-standin"}"#),
+        "{out}"
+    );
+    assert!(get(port, "/healthz").ends_with(r#"{"ok":true}"#));
+
+    // A scratch image has no shell; `docker cp` reads the marker out as a tar stream.
+    let tar = docker(&["cp", &format!("{}:/data/.standin", c.id), "-"]).expect("docker cp");
+    assert!(tar.contains("hearth-standin"), "marker missing: {tar:?}");
+
+    let took = timed_stop(&c, "10");
+    assert!(
+        took < Duration::from_secs(3),
+        "stop under --init took {took:?}"
+    );
+}
+
+#[test]
+fn ignores_sigterm_as_pid1_without_init() {
+    if engine().is_none() {
+        return;
+    }
+    let c = run(&[], None);
+    get(host_port(&c), "/healthz");
+    // Without an init the kernel drops SIGTERM for PID 1: stop waits out its timeout.
+    let took = timed_stop(&c, "1");
+    assert!(
+        took >= Duration::from_millis(900),
+        "expected the stop timeout to run out, took {took:?}"
+    );
+}
