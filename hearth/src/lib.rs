@@ -1,1 +1,26 @@
-//! hearth
+//! hearth: provisions solo-tier workspaces as real Docker containers behind a JSON RPC on a
+//! unix socket, wire-compatible with the Go hearth.
+//!
+//! - [`slug`], [`names`], [`labels`]: what workspaces and their engine objects are called.
+//! - [`lifecycle`]: the verbs and the status guards.
+//! - [`driver`]: the driver contract, LocalDocker and Fake.
+//! - [`dispatcher`]: the one way every verb goes through.
+//! - [`store`], [`events`], [`lockfile`]: hearth's record, step journal and image lock.
+//! - [`server`]: the RPC on the unix socket; [`client`]: the same RPC from the other side.
+//! - [`config`]: flags, environment and config file, merged.
+//! - [`error`]: the one error type with its wire codes.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod dispatcher;
+pub mod driver;
+pub mod error;
+pub mod events;
+pub mod labels;
+pub mod lifecycle;
+pub mod lockfile;
+pub mod names;
+pub mod server;
+pub mod slug;
+pub mod store;

@@ -1,0 +1,257 @@
+//! The client subcommands: each makes one RPC call and prints the answer for a person (or as
+//! JSON with `-o json`), exiting with a code a shell script can rely on.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use futures::StreamExt;
+use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile, Tier};
+use serde::Serialize;
+
+use super::{Command, EventsArgs, LockArgs, Output, ProvisionArgs};
+use crate::client::{ClientError, HearthClient};
+use crate::config::env_or_origin;
+use crate::lockfile::{ImageLock, LockedImage};
+
+/// Exit code: hearth refused or failed the call.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: hearth not reachable.
+pub const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: no such workspace.
+pub const EXIT_NOT_FOUND: u8 = 4;
+
+/// Runs a client subcommand against `client`.
+pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
+    let result = match command {
+        Command::Serve(_) => unreachable_serve(),
+        Command::Provision(a) => provision(client, a, false).await,
+        Command::Upgrade(a) => provision(client, a, true).await,
+        Command::Status(a) => client.status(&a.slug).await.map(|s| {
+            print_as(a.out.output, &serde_json::json!({ "status": s }), || {
+                format!("{}: {s}", a.slug)
+            });
+        }),
+        Command::Teardown(a) => client.teardown(&a.slug).await.map(|()| {
+            print_as(a.out.output, &serde_json::json!({ "ok": true }), || {
+                format!(
+                    "{}: torn down (no container, network or volume of it remains)",
+                    a.slug
+                )
+            });
+        }),
+        Command::Pause(a) => client
+            .pause(&a.slug)
+            .await
+            .map(|r| print_ref(a.out.output, &r)),
+        Command::Resume(a) => client
+            .resume(&a.slug)
+            .await
+            .map(|r| print_ref(a.out.output, &r)),
+        Command::Hibernate(a) => client
+            .hibernate(&a.slug)
+            .await
+            .map(|r| print_ref(a.out.output, &r)),
+        Command::Ls(o) => client.list().await.map(|list| {
+            print_as(o.output, &serde_json::json!({ "workspaces": list }), || {
+                if list.is_empty() {
+                    return "no workspaces".to_owned();
+                }
+                let mut out = format!("{:<24} {:<8} {:<15} ENDPOINT", "SLUG", "TIER", "STATUS");
+                for r in &list {
+                    out.push_str(&format!(
+                        "\n{:<24} {:<8} {:<15} {}",
+                        r.workspace_slug, r.tier, r.last_status, r.endpoint
+                    ));
+                }
+                out
+            });
+        }),
+        Command::Events(a) => events(client, a).await,
+        Command::Lock(a) => return lock(a).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn unreachable_serve() -> Result<(), ClientError> {
+    // `serve` is dispatched by main before client commands; keep a typed answer anyway.
+    Err(ClientError::Decode {
+        status: 0,
+        detail: "serve is not a client command".into(),
+    })
+}
+
+async fn provision(
+    client: &HearthClient,
+    a: ProvisionArgs,
+    upgrade: bool,
+) -> Result<(), ClientError> {
+    let tier: Tier = match a.tier.parse() {
+        Ok(t) => t,
+        Err(message) => {
+            return Err(ClientError::Api {
+                status: 400,
+                body: hearth_protocol::hearth::ErrorBody {
+                    code: "invalid_request".into(),
+                    message,
+                    retryable: false,
+                    hint: None,
+                },
+            })
+        }
+    };
+    let mut profile = ProvisioningProfile::for_tier(tier);
+    if let Some(i) = a.cairnet_image {
+        profile
+            .driver_flags
+            .insert("cairnet_image".into(), i.into());
+    }
+    if let Some(i) = a.lore_image {
+        profile.driver_flags.insert("lore_image".into(), i.into());
+    }
+    if a.out.output == Output::Human {
+        eprintln!(
+            "{} {} ({tier}): waiting until every service answers…",
+            if upgrade { "upgrading" } else { "provisioning" },
+            a.slug
+        );
+    }
+    let r = if upgrade {
+        client.upgrade(&a.slug, &profile).await?
+    } else {
+        client.provision(&a.slug, &profile).await?
+    };
+    print_ref(a.out.output, &r);
+    Ok(())
+}
+
+fn print_ref(output: Output, r: &DeploymentRef) {
+    print_as(output, r, || {
+        let mut out = format!(
+            "{}: {} ({}, {}) — {}",
+            r.workspace_slug, r.last_status, r.tier, r.driver, r.endpoint
+        );
+        for s in &r.services {
+            out.push_str(&format!(
+                "\n  {:<8} {:<28} {}  {}",
+                s.role,
+                s.endpoint,
+                s.image,
+                short(&s.image_digest)
+            ));
+        }
+        out
+    });
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
+}
+
+fn print_as<T: Serialize>(output: Output, value: &T, human: impl FnOnce() -> String) {
+    let text = match output {
+        Output::Json => {
+            serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        }
+        Output::Human => human(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+}
+
+fn print_event(output: Output, e: &LifecycleEvent) {
+    print_as(output, e, || {
+        format!(
+            "{:>7} ms  {:<20} {:<8} {}",
+            e.elapsed_ms,
+            e.step,
+            e.role.as_deref().unwrap_or(""),
+            e.detail.as_deref().unwrap_or("")
+        )
+    });
+}
+
+async fn events(client: &HearthClient, a: EventsArgs) -> Result<(), ClientError> {
+    if !a.follow {
+        let list = client.events(&a.slug).await?;
+        if a.out.output == Output::Json {
+            print_as(
+                a.out.output,
+                &serde_json::json!({ "events": list }),
+                String::new,
+            );
+        } else {
+            for e in &list {
+                print_event(a.out.output, e);
+            }
+        }
+        return Ok(());
+    }
+    let mut stream = client.follow_events(&a.slug).await?;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(e) => print_event(a.out.output, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn lock(a: LockArgs) -> ExitCode {
+    let engine = crate::driver::docker::Engine::from_env();
+    let mut lock = ImageLock {
+        version: 1,
+        roles: Default::default(),
+    };
+    let roles = [
+        (
+            "cairnet",
+            a.cairnet_image
+                .or_else(|| env_or_origin("HEARTH_IMAGE_CAIRNET", "ROCKY_HEARTH_IMAGE_CAIRNET")),
+        ),
+        (
+            "lore",
+            a.lore_image
+                .or_else(|| env_or_origin("HEARTH_IMAGE_LORE", "ROCKY_HEARTH_IMAGE_LORE")),
+        ),
+    ];
+    for (role, image) in roles {
+        let image = image.unwrap_or_else(|| "nginx:alpine".into());
+        match crate::driver::docker::pin_image(&engine, role, &image).await {
+            Ok((digest, id)) => {
+                println!("{role:<8} {image} -> {digest}");
+                lock.roles
+                    .insert(role.into(), LockedImage { image, digest, id });
+            }
+            Err(e) => {
+                eprintln!("hearth lock: {}", e.to_body());
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
+    }
+    if let Err(e) = lock.save(&a.out) {
+        eprintln!("hearth lock: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    println!("wrote {}", a.out.display());
+    ExitCode::SUCCESS
+}
+
+/// Prints a failed call and picks its exit code.
+fn report(e: &ClientError) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {} ({})", e.message(), e.code());
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    ExitCode::from(match e.code() {
+        "hearth_unreachable" => EXIT_UNREACHABLE,
+        "not_found" => EXIT_NOT_FOUND,
+        "invalid_request" | "invalid_slug" => EXIT_USAGE,
+        _ => EXIT_FAILED,
+    })
+}

@@ -1,0 +1,138 @@
+//! The `hearth` command line: `serve` (the daemon; also what a bare `hearth` does, as the Go
+//! binary did) and the client subcommands, which speak the same RPC any client uses.
+
+pub mod commands;
+pub mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Provision solo-tier workspaces as Docker containers, behind a unix-socket RPC.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hearth",
+    version,
+    after_help = "Run with no subcommand, hearth serves (as `hearth serve`), configured by \
+                  environment: HEARTH_SOCKET, HEARTH_DRIVER, HEARTH_IMAGE_CAIRNET, \
+                  HEARTH_IMAGE_LORE (or the Go hearth's ROCKY_HEARTH_* names).\n\n\
+                  Examples:\n  hearth serve --socket /tmp/h.sock --driver local-docker\n  \
+                  hearth --socket /tmp/h.sock provision acme\n  \
+                  hearth --socket /tmp/h.sock status acme -o json\n  \
+                  hearth --socket /tmp/h.sock teardown acme\n\n\
+                  Exit codes: 0 ok, 1 hearth refused or failed the call, 2 bad usage or \
+                  input, 3 hearth not reachable, 4 no such workspace."
+)]
+pub struct Cli {
+    /// The daemon's socket [env: HEARTH_SOCKET, ROCKY_HEARTH_SOCKET] [default:
+    /// $XDG_RUNTIME_DIR/hearth.sock or /tmp/hearth-UID.sock]
+    #[arg(long, global = true)]
+    pub socket: Option<PathBuf>,
+
+    /// Log filter (e.g. `info`, `hearth=debug`) [env: RUST_LOG]
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon on the unix socket.
+    Serve(Box<serve::ServeArgs>),
+    /// Provision a workspace (idempotent) and wait until every service answers.
+    Provision(ProvisionArgs),
+    /// Show a workspace's status.
+    Status(SlugArgs),
+    /// Change a live workspace's tier or caps, keeping its slug and data.
+    Upgrade(ProvisionArgs),
+    /// Tear a workspace down: every container, network and volume (irreversible, idempotent).
+    Teardown(SlugArgs),
+    /// Freeze a ready workspace's services.
+    Pause(SlugArgs),
+    /// Thaw a paused workspace, or wake a hibernated one.
+    Resume(SlugArgs),
+    /// Stop a ready workspace's services, keeping its network and data volumes.
+    Hibernate(SlugArgs),
+    /// List workspaces.
+    Ls(OutputArgs),
+    /// Show a workspace's boot and lifecycle steps with timings.
+    Events(EventsArgs),
+    /// Pin each role's image to its digest in a lock file that `hearth serve` then uses.
+    Lock(LockArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// Readable text.
+    #[default]
+    Human,
+    /// The RPC's JSON answer.
+    Json,
+}
+
+/// `-o`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// A verb on one workspace.
+#[derive(Debug, Args)]
+pub struct SlugArgs {
+    /// The workspace slug (a lower-case DNS label, 1-32 characters).
+    pub slug: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `provision` and `upgrade`.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The workspace slug (a lower-case DNS label, 1-32 characters).
+    pub slug: String,
+    /// The tier: solo, team, studio or bespoke.
+    #[arg(long, default_value = "solo")]
+    pub tier: String,
+    /// Image for the cairnet role, for this workspace only.
+    #[arg(long)]
+    pub cairnet_image: Option<String>,
+    /// Image for the lore role, for this workspace only.
+    #[arg(long)]
+    pub lore_image: Option<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The workspace slug.
+    pub slug: String,
+    /// Keep printing steps as they happen (SSE), until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Where to write the lock.
+    #[arg(long, default_value = "hearth.lock")]
+    pub out: PathBuf,
+    /// Image for the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
+    /// [default: nginx:alpine]
+    #[arg(long)]
+    pub cairnet_image: Option<String>,
+    /// Image for the lore role [env: HEARTH_IMAGE_LORE, ROCKY_HEARTH_IMAGE_LORE]
+    /// [default: nginx:alpine]
+    #[arg(long)]
+    pub lore_image: Option<String>,
+}

@@ -1,0 +1,266 @@
+//! `hearth serve`: resolve settings, build the driver, reconcile with the engine, bind the
+//! socket, serve until SIGINT/SIGTERM, drain, remove the socket.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use hearth_protocol::hearth::DriverName;
+use tracing::{info, warn};
+
+use crate::config::{self, env_or_origin, FileConfig, Settings};
+use crate::dispatcher::{Deadlines, Dispatcher};
+use crate::driver::docker::{DockerConfig, LocalDocker};
+use crate::driver::fake::{FakeDriver, FakeFaults};
+use crate::driver::Driver;
+use crate::lockfile::ImageLock;
+use crate::store::Store;
+
+/// Flags of `hearth serve`. Each also reads the environment variable named in its help.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML config file (see the README) [env: HEARTH_CONFIG]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where hearth keeps its record of workspaces [env: HEARTH_STATE_DIR] [default:
+    /// $XDG_STATE_HOME/hearth or ~/.local/state/hearth]
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// local-docker or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
+    #[arg(long)]
+    pub driver: Option<String>,
+    /// Image of the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
+    /// [default: nginx:alpine]
+    #[arg(long)]
+    pub image_cairnet: Option<String>,
+    /// Image of the lore role [env: HEARTH_IMAGE_LORE, ROCKY_HEARTH_IMAGE_LORE] [default:
+    /// nginx:alpine]
+    #[arg(long)]
+    pub image_lore: Option<String>,
+    /// if-missing, never or always [env: HEARTH_PULL] [default: if-missing]
+    #[arg(long)]
+    pub pull: Option<String>,
+    /// Image lock written by `hearth lock` [env: HEARTH_LOCK] [default: ./hearth.lock if present]
+    #[arg(long)]
+    pub lock: Option<PathBuf>,
+    /// This daemon's instance id, stamped on everything it creates [env: HEARTH_INSTANCE]
+    /// [default: made once, kept in the state dir]
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Extra KEY=VALUE label on every object (repeatable) [env: HEARTH_LABELS, comma-separated]
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Group that may use the socket (mode 0660 instead of 0600)
+    #[arg(long)]
+    pub socket_group: Option<String>,
+    /// Seconds a role may take to answer HTTP after it started [default: 30]
+    #[arg(long)]
+    pub readiness_timeout: Option<u64>,
+    /// Seconds a provision (or upgrade, wake) may take [default: 120]
+    #[arg(long)]
+    pub op_timeout: Option<u64>,
+    /// Seconds a teardown may take [default: 60]
+    #[arg(long)]
+    pub teardown_timeout: Option<u64>,
+    /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
+    #[arg(long)]
+    pub drain_timeout: Option<u64>,
+    /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
+    #[arg(long = "fake-fault")]
+    pub fake_faults: Vec<String>,
+}
+
+/// Resolves flags > environment > config file > defaults.
+///
+/// # Errors
+/// A message naming the setting that is wrong.
+pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("HEARTH_CONFIG").map(PathBuf::from));
+    let file = match &config_path {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let socket = socket
+        .or_else(|| env_or_origin("HEARTH_SOCKET", "ROCKY_HEARTH_SOCKET").map(PathBuf::from))
+        .or(file.socket)
+        .unwrap_or_else(config::default_socket);
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or_else(|| std::env::var_os("HEARTH_STATE_DIR").map(PathBuf::from))
+        .or(file.state_dir)
+        .unwrap_or_else(config::default_state_dir);
+    let driver: DriverName = args
+        .driver
+        .clone()
+        .or_else(|| env_or_origin("HEARTH_DRIVER", "ROCKY_HEARTH_DRIVER"))
+        .or(file.driver)
+        .unwrap_or_else(|| "local-docker".into())
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let instance = config::instance_id(
+        &state_dir,
+        args.instance
+            .clone()
+            .or_else(|| {
+                std::env::var("HEARTH_INSTANCE")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .or(file.instance),
+    )?;
+
+    let mut docker = DockerConfig::default();
+    let image = |flag: &Option<String>, ours: &str, origin: &str, file: &Option<String>| {
+        flag.clone()
+            .or_else(|| env_or_origin(ours, origin))
+            .or(file.clone())
+    };
+    if let Some(i) = image(
+        &args.image_cairnet,
+        "HEARTH_IMAGE_CAIRNET",
+        "ROCKY_HEARTH_IMAGE_CAIRNET",
+        &file.images.cairnet,
+    ) {
+        docker.images.insert("cairnet".into(), i);
+    }
+    if let Some(i) = image(
+        &args.image_lore,
+        "HEARTH_IMAGE_LORE",
+        "ROCKY_HEARTH_IMAGE_LORE",
+        &file.images.lore,
+    ) {
+        docker.images.insert("lore".into(), i);
+    }
+    if let Some(p) = args
+        .pull
+        .clone()
+        .or_else(|| std::env::var("HEARTH_PULL").ok())
+        .or(file.images.pull)
+    {
+        docker.pull = config::pull_policy(&p)?;
+    }
+    let lock_path = args
+        .lock
+        .clone()
+        .or_else(|| std::env::var_os("HEARTH_LOCK").map(PathBuf::from))
+        .or(file.images.lock);
+    docker.lock = match lock_path {
+        Some(p) => Some(ImageLock::load(&p)?),
+        None if std::path::Path::new("hearth.lock").exists() => {
+            Some(ImageLock::load(std::path::Path::new("hearth.lock"))?)
+        }
+        None => None,
+    };
+    if let Some(mb) = file.limits.memory_mb {
+        docker.memory_bytes = i64::try_from(mb * 1024 * 1024).context("limits.memory_mb")?;
+    }
+    if let Some(cpus) = file.limits.cpus {
+        if !(cpus > 0.0 && cpus <= 64.0) {
+            bail!("limits.cpus must be between 0 and 64, not {cpus}");
+        }
+        // Whole nanocpus: the engine takes an integer.
+        #[allow(clippy::cast_possible_truncation)]
+        let nano = (cpus * 1e9) as i64;
+        docker.nano_cpus = nano;
+    }
+    if let Some(pids) = file.limits.pids {
+        docker.pids_limit = pids;
+    }
+    let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
+        Duration::from_secs(flag.or(file).unwrap_or(default))
+    };
+    docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
+    let mut labels = args.labels.clone();
+    if let Ok(env) = std::env::var("HEARTH_LABELS") {
+        labels.push(env);
+    }
+    docker.extra_labels = config::parse_labels(&labels).map_err(anyhow::Error::msg)?;
+    docker.extra_labels.extend(file.labels);
+
+    let deadlines = Deadlines {
+        provision: secs(args.op_timeout, file.timeouts.provision, 120),
+        teardown: secs(args.teardown_timeout, file.timeouts.teardown, 60),
+        other: secs(args.op_timeout, file.timeouts.provision, 120),
+    };
+    Ok(Settings {
+        socket,
+        socket_group: args.socket_group.clone().or(file.socket_group),
+        state_dir,
+        driver,
+        instance,
+        docker,
+        deadlines,
+        drain: secs(args.drain_timeout, file.timeouts.drain, 10),
+    })
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+///
+/// # Errors
+/// If the socket cannot be bound, the state cannot be opened, or the server fails.
+pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+    let driver: Arc<dyn Driver> = match settings.driver {
+        DriverName::LocalDocker => {
+            if !fake_faults.is_empty() {
+                bail!("--fake-fault only applies to --driver fake");
+            }
+            Arc::new(LocalDocker::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ))
+        }
+        DriverName::Fake => {
+            let mut faults = FakeFaults::default();
+            for f in fake_faults {
+                faults.add(f).map_err(anyhow::Error::msg)?;
+            }
+            Arc::new(FakeDriver::new(faults))
+        }
+    };
+    // Bind first: a second daemon must be refused before it touches state or the engine.
+    let (listener, guard) =
+        crate::server::socket::bind(&settings.socket, settings.socket_group.as_deref())
+            .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
+    let store = Store::open(&settings.state_dir)?;
+    let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
+    match dispatcher.reconcile().await {
+        Ok(_) => {}
+        Err(e) => {
+            warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; will serve anyway")
+        }
+    }
+    info!(
+        socket = %settings.socket.display(),
+        driver = %settings.driver,
+        instance = %settings.instance,
+        state_dir = %settings.state_dir.display(),
+        images = ?settings.docker.images,
+        "hearth serving"
+    );
+    crate::server::run(listener, dispatcher, shutdown_signal(), settings.drain).await?;
+    drop(guard);
+    info!("hearth stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the daemon still serves; it just cannot drain.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM"),
+        _ = int.recv() => info!("SIGINT"),
+    }
+}

@@ -1,0 +1,230 @@
+//! hearth's settings, merged in one place: flags, then environment (ours, then the Go hearth's
+//! `ROCKY_HEARTH_*` names as aliases), then the config file, then defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hearth_protocol::hearth::DriverName;
+use serde::Deserialize;
+
+use crate::dispatcher::Deadlines;
+use crate::driver::docker::{DockerConfig, PullPolicy};
+use crate::error::HearthError;
+
+/// The config file (`--config FILE`, TOML). Every key is optional.
+///
+/// ```toml
+/// driver = "local-docker"
+/// state_dir = "/var/lib/hearth"
+/// socket_group = "hearth"
+/// [images]
+/// cairnet = "nginx:alpine"
+/// lore = "nginx:alpine"
+/// pull = "if-missing"        # or "never", "always"
+/// lock = "hearth.lock"
+/// [limits]
+/// memory_mb = 256
+/// cpus = 0.5
+/// pids = 256
+/// [timeouts]                 # seconds
+/// readiness = 30
+/// provision = 120
+/// teardown = 60
+/// drain = 10
+/// [labels]
+/// "com.example.team" = "infra"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub driver: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub socket_group: Option<String>,
+    pub instance: Option<String>,
+    #[serde(default)]
+    pub images: FileImages,
+    #[serde(default)]
+    pub limits: FileLimits,
+    #[serde(default)]
+    pub timeouts: FileTimeouts,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `[images]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileImages {
+    pub cairnet: Option<String>,
+    pub lore: Option<String>,
+    pub pull: Option<String>,
+    pub lock: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub memory_mb: Option<u64>,
+    pub cpus: Option<f64>,
+    pub pids: Option<i64>,
+}
+
+/// `[timeouts]`, in seconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTimeouts {
+    pub readiness: Option<u64>,
+    pub provision: Option<u64>,
+    pub teardown: Option<u64>,
+    pub drain: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and checks a config file.
+    ///
+    /// # Errors
+    /// [`HearthError::InvalidRequest`] naming the file and the problem.
+    pub fn load(path: &Path) -> Result<FileConfig, HearthError> {
+        let text = std::fs::read_to_string(path).map_err(|e| HearthError::InvalidRequest {
+            message: format!("cannot read config file {}: {e}", path.display()),
+        })?;
+        toml::from_str(&text).map_err(|e| HearthError::InvalidRequest {
+            message: format!("config file {} is not valid: {e}", path.display()),
+        })
+    }
+}
+
+/// Everything `hearth serve` runs with, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub socket: PathBuf,
+    pub socket_group: Option<String>,
+    pub state_dir: PathBuf,
+    pub driver: DriverName,
+    pub instance: String,
+    pub docker: DockerConfig,
+    pub deadlines: Deadlines,
+    pub drain: Duration,
+}
+
+/// An environment variable, or the Go hearth's name for the same thing.
+pub fn env_or_origin(ours: &str, origin: &str) -> Option<String> {
+    std::env::var(ours)
+        .ok()
+        .or_else(|| std::env::var(origin).ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where the socket lives when nobody says: `$XDG_RUNTIME_DIR/hearth.sock`, else
+/// `/tmp/hearth-<uid>.sock`.
+pub fn default_socket() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("hearth.sock"),
+        _ => PathBuf::from(format!("/tmp/hearth-{}.sock", nix::unistd::getuid())),
+    }
+}
+
+/// Where state lives when nobody says: `$XDG_STATE_HOME/hearth`, else
+/// `~/.local/state/hearth`.
+pub fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("hearth");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/state/hearth")
+}
+
+/// This daemon's instance id: given, or made once and kept in the state dir, so a restarted
+/// daemon recognises its own objects and never another's.
+///
+/// # Errors
+/// [`HearthError::State`] if the id file cannot be read or written.
+pub fn instance_id(state_dir: &Path, given: Option<String>) -> Result<String, HearthError> {
+    if let Some(id) = given {
+        return Ok(id);
+    }
+    let path = state_dir.join("instance");
+    let state_err = |e: std::io::Error| HearthError::State {
+        attempted: "read or written".into(),
+        detail: format!("{}: {e}", path.display()),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            std::fs::create_dir_all(state_dir).map_err(state_err)?;
+            let id = format!("{:016x}", rand::random::<u64>());
+            std::fs::write(&path, &id).map_err(state_err)?;
+            Ok(id)
+        }
+    }
+}
+
+/// Parses `KEY=VALUE` labels.
+///
+/// # Errors
+/// A message naming the malformed label.
+pub fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+    raw.iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!("label {s:?} is not KEY=VALUE")),
+        })
+        .collect()
+}
+
+/// Parses a pull policy from config text.
+///
+/// # Errors
+/// [`HearthError::InvalidRequest`] naming the accepted values.
+pub fn pull_policy(raw: &str) -> Result<PullPolicy, HearthError> {
+    raw.parse()
+        .map_err(|message| HearthError::InvalidRequest { message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_parse_and_refuse_garbage() {
+        let ok = parse_labels(&["a=1,b=2".into(), "c=".into()]).expect("labels");
+        assert_eq!(
+            ok,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), String::new())
+            ]
+        );
+        assert!(parse_labels(&["novalue".into()]).is_err());
+    }
+
+    #[test]
+    fn instance_id_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = instance_id(dir.path(), None).expect("id");
+        let b = instance_id(dir.path(), None).expect("id again");
+        assert_eq!(a, b);
+        assert_eq!(
+            instance_id(dir.path(), Some("x".into())).expect("given"),
+            "x"
+        );
+    }
+
+    #[test]
+    fn config_file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("hearth.toml");
+        std::fs::write(&p, "driver = \"fake\"\n[images]\ncairnet = \"x\"\n").expect("write");
+        let c = FileConfig::load(&p).expect("load");
+        assert_eq!(c.images.cairnet.as_deref(), Some("x"));
+        std::fs::write(&p, "drivr = \"fake\"\n").expect("write");
+        let err = FileConfig::load(&p).expect_err("typo");
+        assert!(err.to_string().contains("drivr"));
+    }
+}

@@ -1,0 +1,600 @@
+//! The one way through: every lifecycle verb, from the RPC or from startup reconciliation,
+//! goes through [`Dispatcher::dispatch`], which takes the workspace's lock, checks the guard,
+//! records the interim status before touching the engine, calls the driver under a deadline,
+//! rolls back a failed or abandoned provision, and records the outcome and its steps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status,
+};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, instrument, warn};
+
+use crate::driver::Driver;
+use crate::error::HearthError;
+use crate::events::{EventLog, Steps};
+use crate::lifecycle::{guard, Guard, Verb};
+use crate::slug::Slug;
+use crate::store::{Record, Store};
+
+/// How long each kind of verb may take before it is abandoned with `deadline_exceeded`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub provision: Duration,
+    pub teardown: Duration,
+    /// Upgrade, pause, resume (and wake), hibernate.
+    pub other: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            provision: Duration::from_secs(120),
+            teardown: Duration::from_secs(60),
+            other: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A verb with its argument.
+#[derive(Debug, Clone)]
+enum Op {
+    Provision(ProvisioningProfile),
+    Upgrade(ProvisioningProfile),
+    Teardown,
+    Pause,
+    Resume,
+    Hibernate,
+}
+
+impl Op {
+    fn verb(&self) -> Verb {
+        match self {
+            Op::Provision(_) => Verb::Provision,
+            Op::Upgrade(_) => Verb::Upgrade,
+            Op::Teardown => Verb::Teardown,
+            Op::Pause => Verb::Pause,
+            Op::Resume => Verb::Resume,
+            Op::Hibernate => Verb::Hibernate,
+        }
+    }
+}
+
+/// What startup reconciliation found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Provisions interrupted by a crash, rolled back and recorded as failed.
+    pub rolled_back: Vec<String>,
+    /// Teardowns interrupted by a crash, finished.
+    pub finished_teardowns: Vec<String>,
+    /// Objects of this instance with no live workspace behind them, removed.
+    pub orphans_removed: Vec<String>,
+    /// Live workspaces whose objects are gone, recorded as failed.
+    pub lost: Vec<String>,
+}
+
+/// Carries out lifecycle verbs, one at a time per workspace.
+#[derive(Debug)]
+pub struct Dispatcher {
+    driver: Arc<dyn Driver>,
+    store: Store,
+    events: EventLog,
+    deadlines: Deadlines,
+    /// One async lock per slug, so verbs on one workspace never interleave; held by the
+    /// spawned operation, so a caller that goes away does not release it early.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `driver`, recording into `store`.
+    pub fn new(driver: Arc<dyn Driver>, store: Store, deadlines: Deadlines) -> Arc<Self> {
+        Arc::new(Dispatcher {
+            driver,
+            store,
+            events: EventLog::default(),
+            deadlines,
+            locks: Mutex::default(),
+        })
+    }
+
+    /// The driver this dispatcher runs.
+    pub fn driver_name(&self) -> DriverName {
+        self.driver.name()
+    }
+
+    /// The driver itself, for read-only inspection (`owned`).
+    pub fn driver(&self) -> &Arc<dyn Driver> {
+        &self.driver
+    }
+
+    /// Provisions `slug`; idempotent on (slug, tier, driver).
+    ///
+    /// # Errors
+    /// `invalid_slug` before any engine call, `tier_mismatch`, `conflict`, or the driver's error.
+    pub async fn provision(
+        self: &Arc<Self>,
+        slug: &str,
+        profile: ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        if let Some(asked) = profile.driver {
+            if asked != self.driver.name() {
+                return Err(HearthError::InvalidRequest {
+                    message: format!(
+                        "this hearth runs the {} driver, not {asked}",
+                        self.driver.name()
+                    ),
+                });
+            }
+        }
+        self.dispatch(slug, Op::Provision(profile)).await
+    }
+
+    /// Changes tier or caps, keeping slug, network and data volumes.
+    ///
+    /// # Errors
+    /// As [`Dispatcher::provision`], plus `not_found`.
+    pub async fn upgrade(
+        self: &Arc<Self>,
+        slug: &str,
+        profile: ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        self.dispatch(slug, Op::Upgrade(profile)).await
+    }
+
+    /// Tears `slug` down; idempotent and terminal.
+    ///
+    /// # Errors
+    /// `invalid_slug`, `deadline_exceeded`, or the driver's error.
+    pub async fn teardown(self: &Arc<Self>, slug: &str) -> Result<(), HearthError> {
+        self.dispatch(slug, Op::Teardown).await.map(|_| ())
+    }
+
+    /// Freezes a ready workspace.
+    ///
+    /// # Errors
+    /// `not_found`, `conflict` unless ready, or the driver's error.
+    pub async fn pause(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.dispatch(slug, Op::Pause).await
+    }
+
+    /// Thaws a paused workspace or wakes a hibernated one.
+    ///
+    /// # Errors
+    /// `not_found`, `conflict` unless paused or hibernated, or the driver's error.
+    pub async fn resume(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.dispatch(slug, Op::Resume).await
+    }
+
+    /// Stops a ready workspace, keeping its network and volumes.
+    ///
+    /// # Errors
+    /// `not_found`, `conflict` unless ready, or the driver's error.
+    pub async fn hibernate(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.dispatch(slug, Op::Hibernate).await
+    }
+
+    /// The workspace's status: hearth's record, checked against the engine for settled
+    /// workspaces. Read-only.
+    ///
+    /// # Errors
+    /// `invalid_slug`, `not_found`, or the driver's error while observing.
+    pub async fn status(&self, slug: &str) -> Result<Status, HearthError> {
+        let record = self.record(slug)?;
+        match record.status {
+            Status::Ready | Status::Paused | Status::Hibernated => {
+                self.driver.status(&record.reference).await
+            }
+            Status::Provisioning
+            | Status::Upgrading
+            | Status::TearingDown
+            | Status::Failed
+            | Status::TierTornDown => Ok(record.status),
+        }
+    }
+
+    /// The workspace's ref as last recorded.
+    ///
+    /// # Errors
+    /// `invalid_slug` or `not_found`.
+    pub fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.record(slug).map(|r| r.reference)
+    }
+
+    /// Every workspace not torn down.
+    pub fn list(&self) -> Vec<DeploymentRef> {
+        self.store
+            .all()
+            .into_iter()
+            .filter(|r| r.status != Status::TierTornDown)
+            .map(|r| r.reference)
+            .collect()
+    }
+
+    /// The steps recorded for `slug`.
+    ///
+    /// # Errors
+    /// `invalid_slug` or `not_found`.
+    pub fn events(&self, slug: &str) -> Result<Vec<LifecycleEvent>, HearthError> {
+        let record = self.record(slug)?;
+        let slug = Slug::parse(&record.reference.workspace_slug)?;
+        Ok(self.events.snapshot(&slug))
+    }
+
+    /// The steps so far and a receiver for the ones to come.
+    ///
+    /// # Errors
+    /// `invalid_slug`.
+    pub fn follow(
+        &self,
+        slug: &str,
+    ) -> Result<(Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>), HearthError> {
+        let slug = Slug::parse(slug)?;
+        Ok(self.events.follow(&slug))
+    }
+
+    fn record(&self, slug: &str) -> Result<Record, HearthError> {
+        let slug = Slug::parse(slug)?;
+        self.store
+            .get(slug.as_str())
+            .ok_or_else(|| HearthError::NotFound {
+                slug: slug.to_string(),
+            })
+    }
+
+    fn lock_for(&self, slug: &Slug) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(slug.to_string()).or_default().clone()
+    }
+
+    #[instrument(skip(self, op), fields(workspace = %raw_slug, verb = %op.verb()))]
+    async fn dispatch(
+        self: &Arc<Self>,
+        raw_slug: &str,
+        op: Op,
+    ) -> Result<DeploymentRef, HearthError> {
+        let slug = Slug::parse(raw_slug)?;
+        let verb = op.verb();
+        let lock = self.lock_for(&slug).lock_owned().await;
+        let existing = self.store.get(slug.as_str());
+
+        match guard(verb, existing.as_ref().map(|r| r.status)) {
+            Guard::Refuse => {
+                return Err(match &existing {
+                    None => HearthError::NotFound {
+                        slug: slug.to_string(),
+                    },
+                    Some(r) => HearthError::Conflict {
+                        slug: slug.to_string(),
+                        verb: verb.as_str(),
+                        status: r.status,
+                    },
+                })
+            }
+            Guard::AlreadyDone => return already_done(&slug, &op, existing),
+            Guard::Proceed => {}
+        }
+
+        let from = existing.as_ref().map(|r| r.status);
+        let interim = verb.interim(from.unwrap_or(Status::Provisioning));
+        let record = match (&op, existing) {
+            (Op::Provision(profile), _) => fresh_record(&slug, profile, self.driver.name()),
+            (_, Some(r)) => r,
+            (_, None) => unreachable_none(&slug)?,
+        };
+        let record = self.store.put(Record {
+            status: interim,
+            error: None,
+            ..record
+        })?;
+
+        let steps = self.events.steps(&slug);
+        steps.record(&format!("{verb}_started"), None, None);
+        let cancel = CancellationToken::new();
+        // Only a provision is abandoned with its caller: it can be undone completely. The
+        // other verbs finish (or hit their deadline) even if nobody waits for the answer.
+        let cancel_on_drop = (verb == Verb::Provision).then(|| cancel.clone().drop_guard());
+
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            let outcome = this.run(&slug, &op, &record, from, &steps, cancel).await;
+            let saved = this.settle(&slug, verb, record, from, &steps, outcome);
+            drop(lock);
+            saved
+        });
+        let joined = task.await;
+        if let Some(g) = cancel_on_drop {
+            g.disarm();
+        }
+        joined.map_err(|e| HearthError::driver(format!("finish {verb}"), e))?
+    }
+
+    /// Runs the driver call under the verb's deadline, rolling back a provision that did not
+    /// finish.
+    async fn run(
+        &self,
+        slug: &Slug,
+        op: &Op,
+        record: &Record,
+        from: Option<Status>,
+        steps: &Steps,
+        cancel: CancellationToken,
+    ) -> Result<DeploymentRef, HearthError> {
+        let verb = op.verb();
+        let deadline = match verb {
+            Verb::Provision => self.deadlines.provision,
+            Verb::Teardown => self.deadlines.teardown,
+            Verb::Upgrade | Verb::Pause | Verb::Resume | Verb::Hibernate => self.deadlines.other,
+        };
+        let r = &record.reference;
+        let call = async {
+            match op {
+                Op::Provision(profile) => self.driver.provision(slug, profile, steps).await,
+                Op::Upgrade(profile) => self.driver.upgrade(r, profile, steps).await,
+                Op::Teardown => self.driver.teardown(slug, steps).await.map(|()| r.clone()),
+                Op::Pause => self.driver.pause(r, steps).await,
+                Op::Resume if from == Some(Status::Hibernated) => self.driver.wake(r, steps).await,
+                Op::Resume => self.driver.resume(r, steps).await,
+                Op::Hibernate => self.driver.hibernate(r, steps).await,
+            }
+        };
+        let outcome = tokio::select! {
+            res = tokio::time::timeout(deadline, call) => res.unwrap_or_else(|_| {
+                Err(HearthError::DeadlineExceeded {
+                    verb: verb.as_str(),
+                    slug: slug.to_string(),
+                    after: deadline,
+                    at: self.events.last_step(slug),
+                })
+            }),
+            () = cancel.cancelled() => Err(HearthError::Canceled {
+                verb: verb.as_str(),
+                slug: slug.to_string(),
+            }),
+        };
+        if outcome.is_err() && verb == Verb::Provision {
+            steps.record("rollback_started", None, None);
+            let rollback = self.driver.teardown(slug, steps);
+            match tokio::time::timeout(self.deadlines.teardown, rollback).await {
+                Ok(Ok(())) => steps.record("rolled_back", None, None),
+                Ok(Err(e)) => {
+                    warn!(workspace = %slug, error = %e, "rollback failed; objects may remain until the next start");
+                    steps.record("rollback_failed", None, Some(e.to_string()));
+                }
+                Err(_) => {
+                    warn!(workspace = %slug, "rollback exceeded its deadline; objects may remain until the next start");
+                    steps.record("rollback_failed", None, Some("deadline exceeded".into()));
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Records the outcome of a verb.
+    fn settle(
+        &self,
+        slug: &Slug,
+        verb: Verb,
+        before: Record,
+        from: Option<Status>,
+        steps: &Steps,
+        outcome: Result<DeploymentRef, HearthError>,
+    ) -> Result<DeploymentRef, HearthError> {
+        match outcome {
+            Ok(reference) => {
+                let status = match verb {
+                    Verb::Provision | Verb::Upgrade | Verb::Resume => Status::Ready,
+                    Verb::Pause => Status::Paused,
+                    Verb::Hibernate => Status::Hibernated,
+                    Verb::Teardown => Status::TierTornDown,
+                };
+                if verb == Verb::Resume && from == Some(Status::Hibernated) {
+                    steps.record("woken", None, None);
+                }
+                steps.record(&format!("{verb}_done"), None, None);
+                info!(workspace = %slug, %verb, %status, "done");
+                let profile = match verb {
+                    Verb::Upgrade => ProvisioningProfile {
+                        tier: reference.tier,
+                        resource_caps: reference.resource_caps.clone(),
+                        ..before.profile.clone()
+                    },
+                    _ => before.profile.clone(),
+                };
+                let saved = self.store.put(Record {
+                    reference,
+                    profile,
+                    status,
+                    error: None,
+                    updated: Utc::now(),
+                })?;
+                Ok(saved.reference)
+            }
+            Err(err) => {
+                steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
+                warn!(workspace = %slug, %verb, code = err.code(), error = %err, "failed");
+                let status = match verb {
+                    // A teardown that did not finish is still tearing down: call it again.
+                    Verb::Teardown => Status::TearingDown,
+                    // Refused by the engine before anything changed: keep what it was.
+                    Verb::Pause | Verb::Hibernate if is_refusal(&err) => {
+                        from.unwrap_or(Status::Failed)
+                    }
+                    Verb::Provision
+                    | Verb::Upgrade
+                    | Verb::Pause
+                    | Verb::Resume
+                    | Verb::Hibernate => Status::Failed,
+                };
+                self.store.put(Record {
+                    status,
+                    error: Some(err.to_body()),
+                    ..before
+                })?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Brings hearth's record and the engine back in line after a (possibly unclean) start.
+    ///
+    /// # Errors
+    /// The driver's error if the engine cannot be listed; the caller decides whether to
+    /// serve anyway.
+    pub async fn reconcile(self: &Arc<Self>) -> Result<Reconciled, HearthError> {
+        let mut done = Reconciled::default();
+        let owned = self.driver.owned().await?;
+        for record in self.store.all() {
+            let name = record.reference.workspace_slug.clone();
+            let Ok(slug) = Slug::parse(&name) else {
+                continue;
+            };
+            let steps = self.events.steps(&slug);
+            match record.status {
+                Status::Provisioning | Status::Upgrading => {
+                    steps.record("reconcile_rollback", None, None);
+                    self.driver.teardown(&slug, &steps).await?;
+                    self.store.put(Record {
+                        status: Status::Failed,
+                        error: Some(
+                            HearthError::driver(
+                                format!("finish {} of {name}", record.status),
+                                "hearth stopped before it finished; rolled back on restart",
+                            )
+                            .to_body(),
+                        ),
+                        ..record
+                    })?;
+                    done.rolled_back.push(name);
+                }
+                Status::TearingDown => {
+                    self.driver.teardown(&slug, &steps).await?;
+                    self.store.put(Record {
+                        status: Status::TierTornDown,
+                        error: None,
+                        ..record
+                    })?;
+                    done.finished_teardowns.push(name);
+                }
+                Status::Ready | Status::Paused | Status::Hibernated => {
+                    if !owned.iter().any(|o| o.slug == name) {
+                        self.store.put(Record {
+                            status: Status::Failed,
+                            error: Some(
+                                HearthError::driver(
+                                    format!("find the objects of {name}"),
+                                    "they were removed outside hearth (or the fake driver restarted)",
+                                )
+                                .to_body(),
+                            ),
+                            ..record
+                        })?;
+                        done.lost.push(name);
+                    }
+                }
+                Status::Failed | Status::TierTornDown => {}
+            }
+        }
+        let live = |slug: &str| {
+            self.store.get(slug).is_some_and(|r| {
+                matches!(
+                    r.status,
+                    Status::Ready | Status::Paused | Status::Hibernated | Status::Failed
+                )
+            })
+        };
+        let mut orphans: Vec<String> = owned
+            .iter()
+            .map(|o| o.slug.clone())
+            .filter(|s| !live(s))
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        for name in orphans {
+            if let Ok(slug) = Slug::parse(&name) {
+                self.driver
+                    .teardown(&slug, &self.events.steps(&slug))
+                    .await?;
+                done.orphans_removed.push(name);
+            }
+        }
+        if done != Reconciled::default() {
+            info!(?done, "reconciled state with the engine");
+        }
+        Ok(done)
+    }
+}
+
+/// The answer for a verb whose result already holds.
+fn already_done(
+    slug: &Slug,
+    op: &Op,
+    existing: Option<Record>,
+) -> Result<DeploymentRef, HearthError> {
+    match (op, existing) {
+        (Op::Provision(profile), Some(r)) => {
+            if r.reference.tier != profile.tier {
+                return Err(HearthError::TierMismatch {
+                    slug: slug.to_string(),
+                    live: r.reference.tier,
+                    asked: profile.tier,
+                });
+            }
+            Ok(r.reference)
+        }
+        (_, Some(r)) => Ok(r.reference),
+        (_, None) => Ok(placeholder_ref(slug, None, Status::TierTornDown)),
+    }
+}
+
+fn is_refusal(err: &HearthError) -> bool {
+    matches!(
+        err,
+        HearthError::Conflict { .. } | HearthError::DockerUnavailable { .. }
+    )
+}
+
+fn unreachable_none(slug: &Slug) -> Result<Record, HearthError> {
+    // The guard refuses every verb but provision and teardown for an unknown slug, and
+    // answers teardown as already done; keep a typed error rather than a panic regardless.
+    Err(HearthError::NotFound {
+        slug: slug.to_string(),
+    })
+}
+
+fn placeholder_ref(
+    slug: &Slug,
+    profile: Option<&ProvisioningProfile>,
+    status: Status,
+) -> DeploymentRef {
+    let tier = profile.map_or(hearth_protocol::hearth::Tier::Solo, |p| p.tier);
+    DeploymentRef {
+        workspace_slug: slug.to_string(),
+        tier,
+        driver: profile
+            .and_then(|p| p.driver)
+            .unwrap_or(DriverName::LocalDocker),
+        endpoint: String::new(),
+        secrets_vault_path: String::new(),
+        created: Utc::now(),
+        last_status: status,
+        resource_caps: profile.map(ProvisioningProfile::caps),
+        services: Vec::new(),
+    }
+}
+
+fn fresh_record(slug: &Slug, profile: &ProvisioningProfile, driver: DriverName) -> Record {
+    let mut reference = placeholder_ref(slug, Some(profile), Status::Provisioning);
+    reference.driver = driver;
+    Record {
+        reference,
+        profile: profile.clone(),
+        status: Status::Provisioning,
+        error: None,
+        updated: Utc::now(),
+    }
+}

@@ -1,0 +1,411 @@
+//! Bringing services up: provision (network, then every role in parallel: volume, container,
+//! start, HTTP-ready), upgrade (roles recreated on the same network and volumes) and wake
+//! (hibernated containers started and checked again). A provision that fails, or whose future
+//! is dropped, removes what it created.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest, PortBinding,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use chrono::Utc;
+use futures::future::try_join_all;
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
+};
+use tracing::warn;
+
+use super::engine::{is_not_found, map_err};
+use super::images::{self, Resolved};
+use super::{objects, readiness, LocalDocker};
+use crate::driver::{FRONT_DOOR, SOLO_ROLES};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::slug::Slug;
+use crate::{labels, names};
+
+/// Bound on a rollback started from a dropped provision.
+const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Removes the workspace if the provision future is dropped before it finished.
+struct RollbackOnDrop {
+    docker: Docker,
+    instance: String,
+    slug: Slug,
+    stop_timeout_secs: i32,
+    armed: bool,
+}
+
+impl Drop for RollbackOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (docker, instance, slug, t) = (
+            self.docker.clone(),
+            self.instance.clone(),
+            self.slug.clone(),
+            self.stop_timeout_secs,
+        );
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let steps = Steps::detached(&slug);
+            let undo = objects::remove_all(&docker, &instance, &slug, t, &steps);
+            match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
+                Ok(Ok(())) => tracing::info!(workspace = %slug, "abandoned provision rolled back"),
+                Ok(Err(e)) => {
+                    warn!(workspace = %slug, error = %e, "rollback of abandoned provision failed")
+                }
+                Err(_) => warn!(workspace = %slug, "rollback of abandoned provision timed out"),
+            }
+        });
+    }
+}
+
+/// Creates the workspace and waits until every role answers.
+pub async fn provision(
+    d: &LocalDocker,
+    slug: &Slug,
+    profile: &ProvisioningProfile,
+    steps: &Steps,
+) -> Result<DeploymentRef, HearthError> {
+    let docker = d.engine.client().await?;
+    let mut guard = RollbackOnDrop {
+        docker: docker.clone(),
+        instance: d.instance.clone(),
+        slug: slug.clone(),
+        stop_timeout_secs: d.config.stop_timeout_secs,
+        armed: true,
+    };
+    let built = build(d, docker, slug, profile, steps).await;
+    guard.armed = false;
+    if built.is_err() {
+        let undo =
+            objects::remove_all(docker, &d.instance, slug, d.config.stop_timeout_secs, steps);
+        if let Err(e) = undo.await {
+            warn!(workspace = %slug, error = %e, "rollback after a failed provision failed");
+        }
+    }
+    built
+}
+
+async fn build(
+    d: &LocalDocker,
+    docker: &Docker,
+    slug: &Slug,
+    profile: &ProvisioningProfile,
+    steps: &Steps,
+) -> Result<DeploymentRef, HearthError> {
+    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let tier = profile.tier.as_str();
+    let network = NetworkCreateRequest {
+        name: names::network(slug),
+        driver: Some("bridge".into()),
+        labels: Some(labels::for_object(
+            &d.instance,
+            slug,
+            "network",
+            tier,
+            &d.config.extra_labels,
+        )),
+        ..Default::default()
+    };
+    docker
+        .create_network(network)
+        .await
+        .map_err(|e| map_err(format!("create network {}", names::network(slug)), e))?;
+    steps.record("network_created", None, Some(names::network(slug)));
+
+    let caps = profile.caps();
+    let services = try_join_all(
+        SOLO_ROLES
+            .iter()
+            .zip(resolved)
+            .map(|(role, image)| start_role(d, docker, slug, tier, &caps, role, image, steps)),
+    )
+    .await?;
+    Ok(reference(slug, profile.tier, caps, Utc::now(), services))
+}
+
+async fn resolve_all(
+    d: &LocalDocker,
+    profile: Option<&ProvisioningProfile>,
+    steps: &Steps,
+) -> Result<Vec<Resolved>, HearthError> {
+    try_join_all(SOLO_ROLES.iter().map(|role| async move {
+        let r = images::resolve(&d.engine, &d.config, profile, role).await?;
+        steps.record(
+            "image_resolved",
+            Some(role),
+            Some(format!("{} = {}", r.image, r.id)),
+        );
+        Ok::<Resolved, HearthError>(r)
+    }))
+    .await
+}
+
+/// Volume, container, start, ready: one role.
+#[allow(clippy::too_many_arguments)]
+async fn start_role(
+    d: &LocalDocker,
+    docker: &Docker,
+    slug: &Slug,
+    tier: &str,
+    caps: &ResourceCaps,
+    role: &str,
+    image: Resolved,
+    steps: &Steps,
+) -> Result<ServiceRef, HearthError> {
+    let object_labels = labels::for_object(&d.instance, slug, role, tier, &d.config.extra_labels);
+    let volume = names::volume(slug, role);
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(object_labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| map_err(format!("create volume {volume} for role {role}"), e))?;
+    steps.record("volume_created", Some(role), Some(volume.clone()));
+
+    let port = format!("{}/tcp", d.config.service_port);
+    let host_config = HostConfig {
+        init: Some(true),
+        memory: Some(d.config.memory_bytes),
+        nano_cpus: Some(d.config.nano_cpus),
+        pids_limit: Some(d.config.pids_limit),
+        port_bindings: Some(HashMap::from([(
+            port.clone(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            }]),
+        )])),
+        mounts: Some(vec![Mount {
+            target: Some("/data".into()),
+            source: Some(volume),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        }]),
+        network_mode: Some(names::network(slug)),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.image.clone()),
+        env: Some(env(slug, role, caps)),
+        labels: Some(object_labels),
+        exposed_ports: Some(vec![port]),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    let name = names::container(slug, role);
+    let options = CreateContainerOptions {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| map_err(format!("create the container of role {role} ({name})"), e))?;
+    steps.record("container_created", Some(role), Some(name.clone()));
+    docker
+        .start_container(&created.id, None)
+        .await
+        .map_err(|e| map_err(format!("start the container of role {role} ({name})"), e))?;
+    steps.record("container_started", Some(role), None);
+    ready_service(d, docker, &created.id, role, image, steps).await
+}
+
+/// Reads the published port and waits until the role answers on it.
+async fn ready_service(
+    d: &LocalDocker,
+    docker: &Docker,
+    container_id: &str,
+    role: &str,
+    image: Resolved,
+    steps: &Steps,
+) -> Result<ServiceRef, HearthError> {
+    let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
+    readiness::wait_http(
+        &d.engine,
+        container_id,
+        role,
+        &endpoint,
+        d.config.readiness_timeout,
+    )
+    .await?;
+    steps.record("role_ready", Some(role), Some(endpoint.clone()));
+    Ok(ServiceRef {
+        role: role.to_owned(),
+        image: image.image,
+        image_digest: image.id,
+        container_id: container_id.to_owned(),
+        endpoint,
+    })
+}
+
+async fn published_endpoint(
+    docker: &Docker,
+    container_id: &str,
+    role: &str,
+    service_port: u16,
+) -> Result<String, HearthError> {
+    let info = docker
+        .inspect_container(container_id, None)
+        .await
+        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
+    let port = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(&format!("{service_port}/tcp")).cloned().flatten())
+        .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            HearthError::driver(
+                format!("read the published port of role {role}"),
+                "the engine reported no host port for it",
+            )
+        })?;
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
+    vec![
+        format!("HEARTH_WORKSPACE={slug}"),
+        format!("HEARTH_ROLE={role}"),
+        format!("ROCKY_CAIRNET_STORAGE_MB={}", caps.cairnet_storage_mb),
+        format!("ROCKY_LORE_RETENTION_DAYS={}", caps.lore_retention_days),
+        format!("ROCKY_SEATS={}", caps.seats),
+        format!("ROCKY_VECTOR_INDEX={}", caps.vector_index),
+    ]
+}
+
+fn reference(
+    slug: &Slug,
+    tier: hearth_protocol::hearth::Tier,
+    caps: ResourceCaps,
+    created: chrono::DateTime<Utc>,
+    services: Vec<ServiceRef>,
+) -> DeploymentRef {
+    let endpoint = services
+        .iter()
+        .find(|s| s.role == FRONT_DOOR)
+        .map(|s| s.endpoint.clone())
+        .unwrap_or_default();
+    DeploymentRef {
+        workspace_slug: slug.to_string(),
+        tier,
+        driver: DriverName::LocalDocker,
+        endpoint,
+        secrets_vault_path: format!("file://hearth/{slug}"),
+        created,
+        last_status: Status::Ready,
+        resource_caps: Some(caps),
+        services,
+    }
+}
+
+/// Recreates every role for `profile` on the same network and volumes.
+pub async fn upgrade(
+    d: &LocalDocker,
+    r: &DeploymentRef,
+    profile: &ProvisioningProfile,
+    steps: &Steps,
+) -> Result<DeploymentRef, HearthError> {
+    let slug = Slug::parse(&r.workspace_slug)?;
+    let docker = d.engine.client().await?;
+    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let old = objects::containers(d, Some(&slug)).await?;
+    try_join_all(old.iter().map(|c| async move {
+        let stop = StopContainerOptions {
+            t: Some(d.config.stop_timeout_secs),
+            signal: None,
+        };
+        if c.state == "running" {
+            if let Err(e) = docker.stop_container(&c.id, Some(stop)).await {
+                if !is_not_found(&e) {
+                    return Err(map_err(format!("stop role {} for the upgrade", c.role), e));
+                }
+            }
+        }
+        let rm = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        match docker.remove_container(&c.id, Some(rm)).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(map_err(
+                    format!("remove role {} for the upgrade", c.role),
+                    e,
+                ))
+            }
+        }
+        steps.record("container_removed", Some(&c.role), None);
+        Ok(())
+    }))
+    .await?;
+    let caps = profile.caps();
+    let tier = profile.tier.as_str();
+    let services = try_join_all(
+        SOLO_ROLES
+            .iter()
+            .zip(resolved)
+            .map(|(role, image)| start_role(d, docker, &slug, tier, &caps, role, image, steps)),
+    )
+    .await?;
+    Ok(reference(&slug, profile.tier, caps, r.created, services))
+}
+
+/// Starts hibernated containers and waits until they answer; ports may have changed.
+pub async fn wake(
+    d: &LocalDocker,
+    r: &DeploymentRef,
+    steps: &Steps,
+) -> Result<DeploymentRef, HearthError> {
+    let slug = Slug::parse(&r.workspace_slug)?;
+    let docker = d.engine.client().await?;
+    let list = objects::containers(d, Some(&slug)).await?;
+    if list.len() < SOLO_ROLES.len() {
+        return Err(HearthError::driver(
+            format!("wake {slug}"),
+            "some of its containers were removed outside hearth",
+        ));
+    }
+    let services = try_join_all(SOLO_ROLES.iter().map(|role| {
+        let c = list.iter().find(|c| c.role == *role);
+        async move {
+            let c = c.ok_or_else(|| {
+                HearthError::driver(format!("wake role {role}"), "its container is missing")
+            })?;
+            if c.state != "running" {
+                docker
+                    .start_container(&c.id, None)
+                    .await
+                    .map_err(|e| map_err(format!("start role {role}"), e))?;
+            }
+            steps.record("container_started", Some(role), None);
+            let before = r.services.iter().find(|s| s.role == *role);
+            let image = Resolved {
+                image: before.map(|s| s.image.clone()).unwrap_or_default(),
+                id: before.map(|s| s.image_digest.clone()).unwrap_or_default(),
+            };
+            ready_service(d, docker, &c.id, role, image, steps).await
+        }
+    }))
+    .await?;
+    let caps = r
+        .resource_caps
+        .clone()
+        .unwrap_or_else(|| r.tier.default_caps());
+    Ok(reference(&slug, r.tier, caps, r.created, services))
+}

@@ -1,0 +1,170 @@
+//! The LocalDocker driver: each workspace is a bridge network, one data volume per role and
+//! one container per role on a Docker engine, reached through bollard. The API version is
+//! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
+//! honoured. Everything is labelled with this daemon's instance and found by label.
+//!
+//! The room is split by concern: `engine` (connection, error mapping), `images` (resolution,
+//! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
+//! `objects` (listing and removal).
+
+mod create;
+mod engine;
+mod images;
+mod objects;
+mod readiness;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+
+use super::{status_from_states, Driver, Owned, SOLO_ROLES};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::lockfile::ImageLock;
+use crate::slug::Slug;
+
+pub use engine::Engine;
+pub use images::{pin as pin_image, PullPolicy};
+
+/// How LocalDocker builds a workspace.
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    /// The image per role (`cairnet`, `lore`).
+    pub images: BTreeMap<String, String>,
+    pub pull: PullPolicy,
+    /// Images pinned by `hearth lock`; when set, roles run the locked image ID.
+    pub lock: Option<ImageLock>,
+    /// The port each service listens on inside its container.
+    pub service_port: u16,
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    pub pids_limit: i64,
+    /// How long one role may take to answer HTTP after it started.
+    pub readiness_timeout: Duration,
+    /// Seconds the engine waits after SIGTERM before it kills a service.
+    pub stop_timeout_secs: i32,
+    /// Labels the operator adds to every object (e.g. `dev.hearth.test=1`).
+    pub extra_labels: Vec<(String, String)>,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            images: SOLO_ROLES
+                .iter()
+                .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
+                .collect(),
+            pull: PullPolicy::IfMissing,
+            lock: None,
+            service_port: 80,
+            memory_bytes: 256 * 1024 * 1024,
+            nano_cpus: 500_000_000,
+            pids_limit: 256,
+            readiness_timeout: Duration::from_secs(30),
+            stop_timeout_secs: 10,
+            extra_labels: Vec::new(),
+        }
+    }
+}
+
+/// The LocalDocker driver.
+#[derive(Debug)]
+pub struct LocalDocker {
+    engine: Engine,
+    config: DockerConfig,
+    /// This daemon's instance id, stamped on (and required of) every object it touches.
+    instance: String,
+}
+
+impl LocalDocker {
+    /// A driver talking to the engine at `DOCKER_HOST` (or the local default socket).
+    pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
+        LocalDocker {
+            engine: Engine::from_env(),
+            config,
+            instance: instance.into(),
+        }
+    }
+
+    /// The engine connection (shared with `hearth lock`).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+#[async_trait]
+impl Driver for LocalDocker {
+    fn name(&self) -> DriverName {
+        DriverName::LocalDocker
+    }
+
+    async fn provision(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        create::provision(self, slug, profile, steps).await
+    }
+
+    async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
+        let slug = Slug::parse(&r.workspace_slug)?;
+        let containers = objects::containers(self, Some(&slug)).await?;
+        let status = status_from_states(containers.iter().map(|c| c.state.as_str()));
+        // A workspace missing a role is broken, not smaller.
+        if !containers.is_empty() && containers.len() < SOLO_ROLES.len() {
+            return Ok(Status::Failed);
+        }
+        Ok(status)
+    }
+
+    async fn upgrade(
+        &self,
+        r: &DeploymentRef,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        create::upgrade(self, r, profile, steps).await
+    }
+
+    async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
+        let docker = self.engine.client().await?;
+        objects::remove_all(
+            docker,
+            &self.instance,
+            slug,
+            self.config.stop_timeout_secs,
+            steps,
+        )
+        .await
+    }
+
+    async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        objects::each_container(self, r, objects::Action::Pause, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        objects::each_container(self, r, objects::Action::Unpause, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn hibernate(
+        &self,
+        r: &DeploymentRef,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        objects::each_container(self, r, objects::Action::Stop, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        create::wake(self, r, steps).await
+    }
+
+    async fn owned(&self) -> Result<Vec<Owned>, HearthError> {
+        objects::owned(&self.engine, &self.instance).await
+    }
+}

@@ -1,0 +1,279 @@
+//! Listing and removing the engine objects of this daemon instance, always by label. Removal
+//! stops services gracefully (SIGTERM through the container's init, then the engine's stop
+//! timeout), removes containers, then the network, then the volumes — each group in parallel —
+//! and treats "already gone" as done, so teardown is idempotent.
+
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use futures::future::try_join_all;
+use hearth_protocol::hearth::DeploymentRef;
+
+use super::engine::{is_not_found, map_err, Engine};
+use super::LocalDocker;
+use crate::driver::{ObjectKind, Owned};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::labels;
+use crate::slug::Slug;
+
+/// A container of a workspace as listed by the engine.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub id: String,
+    pub role: String,
+    pub state: String,
+}
+
+/// The containers of `slug` (or of every workspace) owned by this instance.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn containers(
+    d: &LocalDocker,
+    slug: Option<&Slug>,
+) -> Result<Vec<Container>, HearthError> {
+    list_containers(d.engine.client().await?, &d.instance, slug).await
+}
+
+async fn list_containers(
+    docker: &Docker,
+    instance: &str,
+    slug: Option<&Slug>,
+) -> Result<Vec<Container>, HearthError> {
+    let list = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(labels::filter(instance, slug)),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| map_err("list containers", e))?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            Container {
+                id: c.id.unwrap_or_default(),
+                role: labels.get(labels::ROLE).cloned().unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// Every object of this instance, for reconciliation and `hearth ls --objects`.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
+    let docker = engine.client().await?;
+    let filters = labels::filter(instance, None);
+    let slug_of = |l: Option<&std::collections::HashMap<String, String>>| {
+        l.and_then(|l| l.get(labels::WORKSPACE))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for c in docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| map_err("list containers", e))?
+    {
+        out.push(Owned {
+            slug: slug_of(c.labels.as_ref()),
+            kind: ObjectKind::Container,
+            name: c
+                .names
+                .unwrap_or_default()
+                .join(",")
+                .trim_start_matches('/')
+                .to_owned(),
+            state: c.state.map(|s| s.to_string()),
+        });
+    }
+    for n in docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters.clone()),
+        }))
+        .await
+        .map_err(|e| map_err("list networks", e))?
+    {
+        out.push(Owned {
+            slug: slug_of(n.labels.as_ref()),
+            kind: ObjectKind::Network,
+            name: n.name.unwrap_or_default(),
+            state: None,
+        });
+    }
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| map_err("list volumes", e))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        out.push(Owned {
+            slug: slug_of(Some(&v.labels)),
+            kind: ObjectKind::Volume,
+            name: v.name,
+            state: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Removes every object of `slug` owned by `instance`. Idempotent.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure naming the object.
+pub async fn remove_all(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    stop_timeout_secs: i32,
+    steps: &Steps,
+) -> Result<(), HearthError> {
+    let containers = list_containers(docker, instance, Some(slug)).await?;
+    try_join_all(containers.iter().map(|c| async move {
+        if c.state == "paused" {
+            // A frozen process cannot receive SIGTERM.
+            ignore_gone(docker.unpause_container(&c.id).await, || {
+                format!("unpause role {}", c.role)
+            })?;
+        }
+        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
+            let stop = StopContainerOptions {
+                t: Some(stop_timeout_secs),
+                signal: None,
+            };
+            ignore_gone(docker.stop_container(&c.id, Some(stop)).await, || {
+                format!("stop the container of role {}", c.role)
+            })?;
+        }
+        let rm = RemoveContainerOptions {
+            force: true,
+            v: false,
+            link: false,
+        };
+        ignore_gone(docker.remove_container(&c.id, Some(rm)).await, || {
+            format!("remove the container of role {}", c.role)
+        })?;
+        steps.record("container_removed", Some(&c.role), None);
+        Ok::<(), HearthError>(())
+    }))
+    .await?;
+
+    let filters = labels::filter(instance, Some(slug));
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters.clone()),
+        }))
+        .await
+        .map_err(|e| map_err("list networks", e))?;
+    try_join_all(networks.into_iter().map(|n| async move {
+        let id = n.id.unwrap_or_default();
+        ignore_gone(docker.remove_network(&id).await, || {
+            format!("remove network {id}")
+        })?;
+        steps.record("network_removed", None, n.name);
+        Ok::<(), HearthError>(())
+    }))
+    .await?;
+
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| map_err("list volumes", e))?;
+    try_join_all(
+        volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| async move {
+                let rm = RemoveVolumeOptions { force: true };
+                ignore_gone(docker.remove_volume(&v.name, Some(rm)).await, || {
+                    format!("remove volume {}", v.name)
+                })?;
+                steps.record("volume_removed", None, Some(v.name));
+                Ok::<(), HearthError>(())
+            }),
+    )
+    .await?;
+    Ok(())
+}
+
+fn ignore_gone(
+    r: Result<(), bollard::errors::Error>,
+    attempted: impl FnOnce() -> String,
+) -> Result<(), HearthError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        // Removal already under way, or a stop of a container that just stopped.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304 | 409,
+            ..
+        }) => Ok(()),
+        Err(e) => Err(map_err(attempted(), e)),
+    }
+}
+
+/// A per-container lifecycle action.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    Pause,
+    Unpause,
+    Stop,
+}
+
+/// Applies `action` to every container of `r`'s workspace, in parallel.
+///
+/// # Errors
+/// `docker_unavailable`, or a driver failure naming the role.
+pub async fn each_container(
+    d: &LocalDocker,
+    r: &DeploymentRef,
+    action: Action,
+    steps: &Steps,
+) -> Result<(), HearthError> {
+    let slug = Slug::parse(&r.workspace_slug)?;
+    let docker = d.engine.client().await?;
+    let list = containers(d, Some(&slug)).await?;
+    if list.is_empty() {
+        return Err(HearthError::driver(
+            format!("find the containers of {slug}"),
+            "none exist; they were removed outside hearth",
+        ));
+    }
+    try_join_all(list.iter().map(|c| async move {
+        let (res, verb, step) = match action {
+            Action::Pause => (docker.pause_container(&c.id).await, "pause", "paused"),
+            Action::Unpause => (docker.unpause_container(&c.id).await, "resume", "resumed"),
+            Action::Stop => {
+                let stop = StopContainerOptions {
+                    t: Some(d.config.stop_timeout_secs),
+                    signal: None,
+                };
+                (
+                    docker.stop_container(&c.id, Some(stop)).await,
+                    "stop",
+                    "stopped",
+                )
+            }
+        };
+        res.map_err(|e| map_err(format!("{verb} role {}", c.role), e))?;
+        steps.record(step, Some(&c.role), None);
+        Ok::<(), HearthError>(())
+    }))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! The Fake driver: workspaces in memory, each service a real HTTP listener on a loopback port
+//! (so a worker's request to the endpoint works as it would against containers). It can be
+//! told to fail, hang or be slow on any verb, and it passes the same conformance suite as
+//! LocalDocker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use chrono::Utc;
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
+
+use super::{status_from_states, Driver, ObjectKind, Owned, FRONT_DOOR, SOLO_ROLES};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::slug::Slug;
+
+/// Failure injection, chosen when the driver is built (`--fake-fault` on the CLI).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeFaults {
+    /// Verbs that fail with `driver_failure`.
+    pub fail: Vec<String>,
+    /// Verbs that never finish (until their deadline or cancellation).
+    pub hang: Vec<String>,
+    /// Added before every step of every verb.
+    pub delay: Duration,
+}
+
+impl FakeFaults {
+    /// Parses `fail:VERB`, `hang:VERB` or `delay:MS`.
+    ///
+    /// # Errors
+    /// A message naming the accepted forms.
+    pub fn add(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once(':') {
+            Some(("fail", verb)) => self.fail.push(verb.to_owned()),
+            Some(("hang", verb)) => self.hang.push(verb.to_owned()),
+            Some(("delay", ms)) => {
+                let ms: u64 = ms.parse().map_err(|_| format!("bad delay {ms:?}"))?;
+                self.delay = Duration::from_millis(ms);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown fake fault {spec:?} (expected fail:VERB, hang:VERB or delay:MS)"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Service {
+    role: &'static str,
+    port: u16,
+    state: &'static str,
+    /// Answers 503 while set, like a frozen container that cannot serve.
+    paused: Arc<AtomicBool>,
+    /// The listener task; aborted when the service stops.
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Workspace {
+    network: bool,
+    volumes: Vec<&'static str>,
+    services: Vec<Service>,
+}
+
+/// The in-memory driver.
+#[derive(Debug, Default)]
+pub struct FakeDriver {
+    faults: FakeFaults,
+    /// Every workspace with at least one object, keyed by slug.
+    workspaces: Arc<Mutex<HashMap<String, Workspace>>>,
+}
+
+impl FakeDriver {
+    /// A fake that behaves according to `faults`.
+    pub fn new(faults: FakeFaults) -> Self {
+        FakeDriver {
+            faults,
+            workspaces: Arc::default(),
+        }
+    }
+
+    async fn gate(&self, verb: &str) -> Result<(), HearthError> {
+        if !self.faults.delay.is_zero() {
+            tokio::time::sleep(self.faults.delay).await;
+        }
+        if self.faults.hang.iter().any(|v| v == verb) {
+            std::future::pending::<()>().await;
+        }
+        if self.faults.fail.iter().any(|v| v == verb) {
+            return Err(HearthError::driver(
+                format!("{verb} (fake)"),
+                "failure injected by --fake-fault",
+            ));
+        }
+        Ok(())
+    }
+
+    fn with<R>(&self, slug: &str, f: impl FnOnce(&mut Workspace) -> R) -> R {
+        let mut map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
+        f(map.entry(slug.to_owned()).or_default())
+    }
+
+    fn remove(&self, slug: &str) {
+        let mut map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ws) = map.remove(slug) {
+            for s in ws.services {
+                if let Some(h) = s.server {
+                    h.abort();
+                }
+            }
+        }
+    }
+
+    async fn start_service(&self, slug: &Slug, role: &'static str) -> Result<(), HearthError> {
+        let paused = Arc::new(AtomicBool::new(false));
+        let (port, server) = serve(role, paused.clone()).await?;
+        self.with(slug.as_str(), |ws| {
+            ws.services.retain(|s| s.role != role);
+            ws.services.push(Service {
+                role,
+                port,
+                state: "running",
+                paused,
+                server: Some(server),
+            });
+        });
+        Ok(())
+    }
+
+    fn reference(&self, slug: &Slug, profile: &ProvisioningProfile) -> DeploymentRef {
+        let services: Vec<ServiceRef> = self.with(slug.as_str(), |ws| {
+            ws.services
+                .iter()
+                .map(|s| ServiceRef {
+                    role: s.role.to_owned(),
+                    image: "fake".into(),
+                    image_digest: "sha256:fake".into(),
+                    container_id: format!("fake-{slug}-{}", s.role),
+                    endpoint: format!("http://127.0.0.1:{}", s.port),
+                })
+                .collect()
+        });
+        let endpoint = services
+            .iter()
+            .find(|s| s.role == FRONT_DOOR)
+            .map(|s| s.endpoint.clone())
+            .unwrap_or_default();
+        DeploymentRef {
+            workspace_slug: slug.to_string(),
+            tier: profile.tier,
+            driver: DriverName::Fake,
+            endpoint,
+            secrets_vault_path: format!("vault://hearth/{slug}"),
+            created: Utc::now(),
+            last_status: Status::Ready,
+            resource_caps: Some(profile.caps()),
+            services,
+        }
+    }
+
+    fn set_state(&self, slug: &str, state: &'static str) {
+        self.with(slug, |ws| {
+            for s in &mut ws.services {
+                s.state = state;
+                s.paused.store(state == "paused", Ordering::SeqCst);
+                if state == "exited" {
+                    if let Some(h) = s.server.take() {
+                        h.abort();
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Removes a half-built workspace if the provision future is dropped before it finishes.
+struct Rollback<'a> {
+    driver: &'a FakeDriver,
+    slug: String,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.driver.remove(&self.slug);
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for FakeDriver {
+    fn name(&self) -> DriverName {
+        DriverName::Fake
+    }
+
+    async fn provision(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        let mut guard = Rollback {
+            driver: self,
+            slug: slug.to_string(),
+            armed: true,
+        };
+        self.gate("provision").await?;
+        self.with(slug.as_str(), |ws| ws.network = true);
+        steps.record("network_created", None, None);
+        for role in SOLO_ROLES {
+            self.gate("provision").await?;
+            self.with(slug.as_str(), |ws| ws.volumes.push(role));
+            self.start_service(slug, role).await?;
+            steps.record("container_started", Some(role), None);
+            steps.record("role_ready", Some(role), None);
+        }
+        guard.armed = false;
+        Ok(self.reference(slug, profile))
+    }
+
+    async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
+        let map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(match map.get(&r.workspace_slug) {
+            None => Status::TierTornDown,
+            Some(ws) => status_from_states(ws.services.iter().map(|s| s.state)),
+        })
+    }
+
+    async fn upgrade(
+        &self,
+        r: &DeploymentRef,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        self.gate("upgrade").await?;
+        let slug = Slug::parse(&r.workspace_slug)?;
+        for role in SOLO_ROLES {
+            self.start_service(&slug, role).await?;
+            steps.record("role_ready", Some(role), None);
+        }
+        let mut out = self.reference(&slug, profile);
+        out.created = r.created;
+        Ok(out)
+    }
+
+    async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
+        self.gate("teardown").await?;
+        self.remove(slug.as_str());
+        steps.record("removed", None, None);
+        Ok(())
+    }
+
+    async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.gate("pause").await?;
+        self.set_state(&r.workspace_slug, "paused");
+        steps.record("paused", None, None);
+        Ok(r.clone())
+    }
+
+    async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.gate("resume").await?;
+        self.set_state(&r.workspace_slug, "running");
+        steps.record("resumed", None, None);
+        Ok(r.clone())
+    }
+
+    async fn hibernate(
+        &self,
+        r: &DeploymentRef,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        self.gate("hibernate").await?;
+        self.set_state(&r.workspace_slug, "exited");
+        steps.record("stopped", None, None);
+        Ok(r.clone())
+    }
+
+    async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.gate("resume").await?;
+        let slug = Slug::parse(&r.workspace_slug)?;
+        for role in SOLO_ROLES {
+            self.start_service(&slug, role).await?;
+            steps.record("role_ready", Some(role), None);
+        }
+        let profile = ProvisioningProfile {
+            resource_caps: r.resource_caps.clone(),
+            ..ProvisioningProfile::for_tier(r.tier)
+        };
+        let mut out = self.reference(&slug, &profile);
+        out.created = r.created;
+        Ok(out)
+    }
+
+    async fn owned(&self) -> Result<Vec<Owned>, HearthError> {
+        let map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        for (slug, ws) in map.iter() {
+            let obj = |kind, name: String, state: Option<&str>| Owned {
+                slug: slug.clone(),
+                kind,
+                name,
+                state: state.map(str::to_owned),
+            };
+            if ws.network {
+                out.push(obj(ObjectKind::Network, format!("fake_{slug}"), None));
+            }
+            for v in &ws.volumes {
+                out.push(obj(
+                    ObjectKind::Volume,
+                    format!("fake_{slug}_{v}-data"),
+                    None,
+                ));
+            }
+            for s in &ws.services {
+                out.push(obj(
+                    ObjectKind::Container,
+                    format!("fake_{slug}_{}", s.role),
+                    Some(s.state),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A loopback HTTP listener standing in for one service.
+async fn serve(
+    role: &'static str,
+    paused: Arc<AtomicBool>,
+) -> Result<(u16, tokio::task::JoinHandle<()>), HearthError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| HearthError::driver(format!("bind a loopback port for role {role}"), e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| HearthError::driver("read the bound port", e))?
+        .port();
+    let app = axum::Router::new().fallback(move || {
+        let paused = paused.clone();
+        async move {
+            if paused.load(Ordering::SeqCst) {
+                (StatusCode::SERVICE_UNAVAILABLE, "paused\n".to_owned())
+            } else {
+                (
+                    StatusCode::OK,
+                    format!("{{\"ok\":true,\"role\":\"{role}\"}}\n"),
+                )
+            }
+        }
+    });
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(role, error = %e, "fake service stopped");
+        }
+    });
+    Ok((port, server))
+}

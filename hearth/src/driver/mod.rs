@@ -1,0 +1,135 @@
+//! The driver contract: what turns a workspace slug into running services. The dispatcher is
+//! the only caller; handlers never reach a driver directly.
+//!
+//! The contract, which every driver passes through the same conformance suite
+//! (`hearth/tests/conformance.rs`):
+//! - `provision` creates every service of the tier and returns only once each answers HTTP on
+//!   its endpoint. If it fails, or its future is dropped, or the dispatcher's deadline passes,
+//!   nothing it created is left behind (the driver rolls back; the dispatcher also calls
+//!   `teardown`, which must be safe to repeat).
+//! - `status` is read-only: it observes, it never changes anything.
+//! - `upgrade` keeps the slug, the network and the data volumes.
+//! - `teardown` is irreversible and idempotent: it removes every object of the slug that this
+//!   daemon instance owns, and succeeds when there is nothing left to remove.
+//! - `pause`/`resume` freeze and thaw the services; `hibernate` stops them but keeps the
+//!   network and volumes; `wake` starts them again and waits until they answer.
+//! - `owned` lists what the driver has created and not yet removed, found by label.
+
+pub mod docker;
+pub mod fake;
+
+use async_trait::async_trait;
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use serde::Serialize;
+
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::slug::Slug;
+
+/// The roles of a solo-tier workspace, in the order they are listed.
+pub const SOLO_ROLES: [&str; 2] = ["cairnet", "lore"];
+
+/// The role whose endpoint is the workspace's front door.
+pub const FRONT_DOOR: &str = "cairnet";
+
+/// A provisioning backend.
+#[async_trait]
+pub trait Driver: Send + Sync + std::fmt::Debug {
+    /// Which driver this is (stamped on every ref).
+    fn name(&self) -> DriverName;
+
+    /// Creates the workspace and waits until every service answers.
+    async fn provision(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError>;
+
+    /// Observes the workspace's status on the engine. Read-only.
+    async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError>;
+
+    /// Recreates the services for `profile`, keeping slug, network and volumes.
+    async fn upgrade(
+        &self,
+        r: &DeploymentRef,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError>;
+
+    /// Removes everything of `slug`. Idempotent.
+    async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError>;
+
+    /// Freezes the services.
+    async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError>;
+
+    /// Thaws paused services.
+    async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError>;
+
+    /// Stops the services, keeping network and volumes.
+    async fn hibernate(
+        &self,
+        r: &DeploymentRef,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError>;
+
+    /// Starts hibernated services and waits until they answer (endpoints may change).
+    async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError>;
+
+    /// Every object this driver instance created and has not removed.
+    async fn owned(&self) -> Result<Vec<Owned>, HearthError>;
+}
+
+/// What kind of engine object an [`Owned`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Container,
+    Network,
+    Volume,
+}
+
+/// One engine object a driver owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owned {
+    pub slug: String,
+    pub kind: ObjectKind,
+    pub name: String,
+    /// For containers: the engine's state (`running`, `paused`, `exited`, …).
+    pub state: Option<String>,
+}
+
+/// The workspace status a set of container states adds up to.
+pub fn status_from_states<'a>(states: impl IntoIterator<Item = &'a str>) -> Status {
+    let states: Vec<&str> = states.into_iter().collect();
+    if states.is_empty() {
+        return Status::TierTornDown;
+    }
+    let all = |s: &str| states.iter().all(|x| *x == s);
+    if all("running") {
+        Status::Ready
+    } else if all("paused") {
+        Status::Paused
+    } else if all("exited") || all("created") {
+        Status::Hibernated
+    } else if states.contains(&"removing") {
+        Status::TearingDown
+    } else {
+        // Dead, or a mix (one role running, one stopped): not usable as it is.
+        Status::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_states_add_up() {
+        assert_eq!(status_from_states(["running", "running"]), Status::Ready);
+        assert_eq!(status_from_states(["paused", "paused"]), Status::Paused);
+        assert_eq!(status_from_states(["exited", "exited"]), Status::Hibernated);
+        assert_eq!(status_from_states(["running", "exited"]), Status::Failed);
+        assert_eq!(status_from_states([]), Status::TierTornDown);
+    }
+}

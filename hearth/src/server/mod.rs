@@ -1,0 +1,59 @@
+//! The RPC server on the unix socket: [`run`] serves a bound listener until `shutdown`
+//! resolves, then stops accepting and lets in-flight requests finish within `drain`.
+
+mod routes;
+pub mod socket;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UnixListener;
+use tracing::{info, warn};
+
+use crate::dispatcher::Dispatcher;
+
+pub use routes::router;
+
+/// Serves the RPC on `listener` until `shutdown` resolves; in-flight requests then get up to
+/// `drain` to finish.
+///
+/// # Errors
+/// If the listener fails.
+pub async fn run(
+    listener: UnixListener,
+    dispatcher: Arc<Dispatcher>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: no new requests, draining in-flight ones");
+        let _ = stop_tx.send(());
+        let _ = drain_tx.send(());
+    });
+    let server = axum::serve(listener, router(dispatcher)).with_graceful_shutdown(async {
+        let _ = stop_rx.await;
+    });
+    let serving = tokio::spawn(async move { server.await });
+    let bounded = async {
+        // Wait for the shutdown signal, then for the drain bound.
+        if drain_rx.await.is_ok() {
+            tokio::time::sleep(drain).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        res = serving => match res {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        },
+        () = bounded => {
+            warn!(?drain, "in-flight requests did not finish within the drain bound; exiting anyway");
+            Ok(())
+        }
+    }
+}

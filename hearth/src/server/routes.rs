@@ -1,0 +1,196 @@
+//! The RPC routes, each a thin handler that parses the body, calls the dispatcher and shapes
+//! the answer. Errors become the Go hearth's error body in one place ([`ApiError`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::stream::{self, Stream, StreamExt};
+use hearth_protocol::hearth::{
+    ErrorResponse, EventsResponse, ListResponse, OkResponse, ProvisionRequest, RefRequest,
+    StatusResponse, UpgradeRequest,
+};
+use serde::de::DeserializeOwned;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::dispatcher::Dispatcher;
+use crate::error::HearthError;
+
+type Shared = State<Arc<Dispatcher>>;
+
+/// The RPC's routes over `dispatcher`.
+pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
+    Router::new()
+        .route("/v1/healthz", get(healthz))
+        .route("/v1/provision", post(provision))
+        .route("/v1/status", post(status))
+        .route("/v1/get", post(get_ref))
+        .route("/v1/upgrade", post(upgrade))
+        .route("/v1/teardown", post(teardown))
+        .route("/v1/pause", post(pause))
+        .route("/v1/resume", post(resume))
+        .route("/v1/hibernate", post(hibernate))
+        .route("/v1/events", post(events))
+        .route("/v1/list", get(list))
+        .fallback(unknown_route)
+        .with_state(dispatcher)
+}
+
+/// An error on its way to the wire.
+#[derive(Debug)]
+pub struct ApiError(HearthError);
+
+impl From<HearthError> for ApiError {
+    fn from(e: HearthError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // Client errors are the caller's business; server-side ones were logged where they
+        // were decided (the dispatcher), so nothing is logged twice here.
+        (
+            status,
+            Json(ErrorResponse {
+                error: self.0.to_body(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(HearthError::InvalidRequest {
+            message: format!("the body is not the expected JSON: {e}"),
+        })
+    })
+}
+
+async fn healthz() -> Json<OkResponse> {
+    Json(OkResponse { ok: true })
+}
+
+async fn provision(
+    State(d): Shared,
+    body: Bytes,
+) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: ProvisionRequest = parse(&body)?;
+    Ok(Json(d.provision(&req.slug, req.profile).await?))
+}
+
+async fn status(State(d): Shared, body: Bytes) -> ApiResult<StatusResponse> {
+    let req: RefRequest = parse(&body)?;
+    let status = d.status(&req.reference.workspace_slug).await?;
+    Ok(Json(StatusResponse { status }))
+}
+
+async fn get_ref(
+    State(d): Shared,
+    body: Bytes,
+) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: RefRequest = parse(&body)?;
+    Ok(Json(d.get(&req.reference.workspace_slug)?))
+}
+
+async fn upgrade(
+    State(d): Shared,
+    body: Bytes,
+) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: UpgradeRequest = parse(&body)?;
+    Ok(Json(
+        d.upgrade(&req.reference.workspace_slug, req.profile)
+            .await?,
+    ))
+}
+
+async fn teardown(State(d): Shared, body: Bytes) -> ApiResult<OkResponse> {
+    let req: RefRequest = parse(&body)?;
+    d.teardown(&req.reference.workspace_slug).await?;
+    Ok(Json(OkResponse { ok: true }))
+}
+
+async fn pause(State(d): Shared, body: Bytes) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: RefRequest = parse(&body)?;
+    Ok(Json(d.pause(&req.reference.workspace_slug).await?))
+}
+
+async fn resume(
+    State(d): Shared,
+    body: Bytes,
+) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: RefRequest = parse(&body)?;
+    Ok(Json(d.resume(&req.reference.workspace_slug).await?))
+}
+
+async fn hibernate(
+    State(d): Shared,
+    body: Bytes,
+) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
+    let req: RefRequest = parse(&body)?;
+    Ok(Json(d.hibernate(&req.reference.workspace_slug).await?))
+}
+
+async fn list(State(d): Shared) -> Json<ListResponse> {
+    Json(ListResponse {
+        workspaces: d.list(),
+    })
+}
+
+/// The steps of a workspace: JSON, or with `Accept: text/event-stream` the backlog followed
+/// by live steps as SSE.
+async fn events(State(d): Shared, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let req: RefRequest = parse(&body)?;
+    let slug = req.reference.workspace_slug;
+    let wants_stream = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if !wants_stream {
+        let events = d.events(&slug)?;
+        return Ok(Json(EventsResponse { events }).into_response());
+    }
+    let (backlog, live) = d.follow(&slug)?;
+    let last_seen = backlog.last().map(|e| e.seq);
+    let live = BroadcastStream::new(live).filter_map(move |item| async move {
+        // A lagging follower skips what it missed rather than blocking the journal.
+        item.ok()
+            .filter(|e| last_seen.is_none_or(|seen| e.seq > seen))
+    });
+    let frames: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
+        Box::pin(stream::iter(backlog).chain(live).map(|e| {
+            Ok(Event::default()
+                .id(e.seq.to_string())
+                .event(e.step.clone())
+                .json_data(&e)
+                .unwrap_or_else(|_| Event::default().comment("unencodable step")))
+        }));
+    Ok(Sse::new(frames)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+async fn unknown_route() -> Response {
+    let error = hearth_protocol::hearth::ErrorBody {
+        code: "not_found".into(),
+        message: "no such route".into(),
+        retryable: false,
+        hint: Some(
+            "hearth serves GET /v1/healthz, GET /v1/list and POST \
+             /v1/{provision,status,get,upgrade,teardown,pause,resume,hibernate,events}"
+                .into(),
+        ),
+    };
+    (StatusCode::NOT_FOUND, Json(ErrorResponse { error })).into_response()
+}

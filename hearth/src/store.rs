@@ -1,0 +1,168 @@
+//! hearth's own record of its workspaces, kept in `STATE_DIR/workspaces.json`. It is written
+//! before an operation touches the engine (so a daemon killed mid-provision knows, on its next
+//! start, what to roll back) and again with the outcome. It also remembers torn-down slugs, so
+//! status answers `tier_torn_down` after a restart.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use hearth_protocol::hearth::{DeploymentRef, ErrorBody, ProvisioningProfile, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::error::HearthError;
+
+/// One workspace as hearth last left it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// The ref as last returned to a caller; `last_status` mirrors `status`.
+    pub reference: DeploymentRef,
+    /// The profile it was provisioned (or last upgraded) with.
+    pub profile: ProvisioningProfile,
+    pub status: Status,
+    /// Why it failed, when `status` is `failed`.
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+    pub updated: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    workspaces: BTreeMap<String, Record>,
+}
+
+/// The state file and its in-memory copy.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    /// The in-memory copy; every change is written through before the lock is released.
+    state: Mutex<File>,
+}
+
+impl Store {
+    /// Opens (or starts) the state file in `dir`.
+    ///
+    /// # Errors
+    /// [`HearthError::State`] if the directory cannot be created or the file is unreadable.
+    pub fn open(dir: &Path) -> Result<Store, HearthError> {
+        fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
+        let path = dir.join("workspaces.json");
+        let state = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
+                attempted: "read".into(),
+                detail: format!("{} is not valid JSON: {e}", path.display()),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
+            Err(e) => return Err(state_err("read", &path, e)),
+        };
+        Ok(Store {
+            path,
+            state: Mutex::new(state),
+        })
+    }
+
+    /// The record of `slug`, if hearth has ever provisioned it.
+    pub fn get(&self, slug: &str) -> Option<Record> {
+        self.lock().workspaces.get(slug).cloned()
+    }
+
+    /// Every record.
+    pub fn all(&self) -> Vec<Record> {
+        self.lock().workspaces.values().cloned().collect()
+    }
+
+    /// Writes `record` (keyed by its slug) through to disk.
+    ///
+    /// # Errors
+    /// [`HearthError::State`] if the file cannot be written; the in-memory copy is unchanged.
+    pub fn put(&self, mut record: Record) -> Result<Record, HearthError> {
+        record.reference.last_status = record.status;
+        record.updated = Utc::now();
+        let mut state = self.lock();
+        let slug = record.reference.workspace_slug.clone();
+        let previous = state.workspaces.insert(slug.clone(), record.clone());
+        if let Err(e) = self.write(&state) {
+            match previous {
+                Some(p) => state.workspaces.insert(slug, p),
+                None => state.workspaces.remove(&slug),
+            };
+            return Err(e);
+        }
+        Ok(record)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, File> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Atomic replace: write a temp file, fsync it, rename over the old one.
+    fn write(&self, state: &File) -> Result<(), HearthError> {
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| HearthError::State {
+            attempted: "encoded".into(),
+            detail: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(|e| state_err("written", &tmp, e))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| state_err("written", &tmp, e))?;
+        fs::rename(&tmp, &self.path).map_err(|e| state_err("written", &self.path, e))
+    }
+}
+
+fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
+    HearthError::State {
+        attempted: attempted.into(),
+        detail: format!("{}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_protocol::hearth::{DriverName, Tier};
+
+    fn record(slug: &str, status: Status) -> Record {
+        Record {
+            reference: DeploymentRef {
+                workspace_slug: slug.into(),
+                tier: Tier::Solo,
+                driver: DriverName::Fake,
+                endpoint: String::new(),
+                secrets_vault_path: String::new(),
+                created: Utc::now(),
+                last_status: Status::Provisioning,
+                resource_caps: None,
+                services: vec![],
+            },
+            profile: ProvisioningProfile::for_tier(Tier::Solo),
+            status,
+            error: None,
+            updated: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn records_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let saved = store.put(record("a", Status::TierTornDown)).expect("put");
+        assert_eq!(saved.reference.last_status, Status::TierTornDown);
+        drop(store);
+        let again = Store::open(dir.path()).expect("reopen");
+        assert_eq!(again.get("a").map(|r| r.status), Some(Status::TierTornDown));
+        assert!(again.get("b").is_none());
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("workspaces.json"), b"{not json").expect("write");
+        let err = Store::open(dir.path()).expect_err("corrupt");
+        assert_eq!(err.code(), "state_unavailable");
+        assert!(err.to_string().contains("not valid JSON"));
+    }
+}
