@@ -1,5 +1,148 @@
-//! console: placeholder until the run path lands.
-fn main() {
-    eprintln!("console: not built yet");
-    std::process::exit(2);
+//! `console`: parses flags, sets up tracing, binds, and hands over to `console::run`; also
+//! routes `console hatch verify` to its checker.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+/// The hearth console: LocalAuth, workspaces via hearth, runs via the worker, the HATCH log.
+#[derive(Debug, Parser)]
+#[command(name = "console", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the console API (loopback only unless --allow-non-loopback).
+    Serve(ServeArgs),
+    /// Work with HATCH logs.
+    Hatch {
+        #[command(subcommand)]
+        command: HatchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HatchCommand {
+    /// Check a HATCH log against a chain of acts; names the first missing act.
+    Verify(console::verify::VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port and prints it as the first stdout line.
+    #[arg(long, env = "CONSOLE_LISTEN", default_value = "127.0.0.1:7700")]
+    listen: SocketAddr,
+    /// hearth's unix socket.
+    #[arg(long, env = "HEARTH_SOCKET")]
+    hearth_socket: PathBuf,
+    /// The worker's base URL (e.g. http://127.0.0.1:7800).
+    #[arg(long, env = "CONSOLE_WORKER_URL")]
+    worker_url: String,
+    /// Keys file of `key_id:secret` lines; the first line signs requests to the worker.
+    #[arg(long, env = "CONSOLE_KEYS")]
+    keys: PathBuf,
+    /// The HATCH audit log (JSONL, appended and fsynced per event). Default: STATE/hatch.jsonl.
+    #[arg(long, env = "CONSOLE_HATCH")]
+    hatch: Option<PathBuf>,
+    /// Directory for the admin token (`console.token`, mode 0600).
+    #[arg(long, env = "CONSOLE_STATE_DIR", default_value = ".hearth-console")]
+    state_dir: PathBuf,
+    /// Another Host header value to serve (e.g. console.internal:7700); repeatable.
+    #[arg(long = "allow-host", env = "CONSOLE_ALLOW_HOST", value_delimiter = ',')]
+    allow_hosts: Vec<String>,
+    /// Permit listening on a non-loopback address (the API then faces the network).
+    #[arg(long, env = "CONSOLE_ALLOW_NON_LOOPBACK")]
+    allow_non_loopback: bool,
+    /// Deadline for each call to hearth, in seconds.
+    #[arg(long, env = "CONSOLE_HEARTH_TIMEOUT", default_value_t = 120)]
+    hearth_timeout: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CONSOLE_BODY_LIMIT", default_value_t = console::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Hatch {
+            command: HatchCommand::Verify(args),
+        } => console::verify::run(&args),
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            match serve(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("console: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if !args.listen.ip().is_loopback() && !args.allow_non_loopback {
+        bail!(
+            "--listen {} is not a loopback address; the console's API would face the network \
+             (pass --allow-non-loopback if that is intended)",
+            args.listen
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let config = console::Config {
+        hatch_file: args
+            .hatch
+            .unwrap_or_else(|| args.state_dir.join("hatch.jsonl")),
+        hearth_socket: args.hearth_socket,
+        worker_url: args.worker_url,
+        keys_file: args.keys,
+        state_dir: args.state_dir,
+        allow_hosts: args.allow_hosts,
+        hearth_timeout: Duration::from_secs(args.hearth_timeout),
+        body_limit: args.body_limit,
+    };
+    let port = addr.port();
+    let state = console::AppState::from_config(&config, port)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening http://{addr}")?;
+    out.flush()?;
+    drop(out);
+    console::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the console");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
 }

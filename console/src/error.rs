@@ -1,0 +1,204 @@
+//! The console's API errors and the one place that turns them into HTTP responses.
+//!
+//! Every variant has a stable snake_case code (what scripts match on), a status and, where it
+//! helps, a hint saying what to do. Client errors pass through unlogged; internal errors are
+//! logged once here and answered with an opaque message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Everything a console route can answer instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid admin token or session.
+    #[error("a valid admin token or session is required")]
+    Unauthorized,
+    /// The `Host` header is not one the console serves.
+    #[error("host {0:?} is not allowed")]
+    ForbiddenHost(String),
+    /// A cross-site `Origin` on a state-changing request or an event stream.
+    #[error("cross-site request from origin {0:?} refused")]
+    ForbiddenOrigin(String),
+    /// The request body is over the cap.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing by that name.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The audit log cannot be written, so the console does not act.
+    #[error("the HATCH log cannot be written: {0}")]
+    HatchUnavailable(String),
+    /// hearth answered with an error (or could not be reached, or timed out).
+    #[error("{message}")]
+    Hearth {
+        code: String,
+        message: String,
+        hint: Option<String>,
+        http_status: Option<u16>,
+    },
+    /// The worker refused a submit.
+    #[error("the worker refused the run ({status}: {worker_code})")]
+    SubmitRejected { status: u16, worker_code: String },
+    /// The worker could not be reached.
+    #[error("the worker could not be reached: {0}")]
+    WorkerUnreachable(String),
+    /// A bug or an unexpected failure; logged, answered opaquely.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable wire code.
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::ForbiddenHost(_) => "forbidden_host",
+            ApiError::ForbiddenOrigin(_) => "forbidden_origin",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BadRequest(_) => "invalid_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::HatchUnavailable(_) => "hatch_unavailable",
+            ApiError::Hearth { code, .. } => code,
+            ApiError::SubmitRejected { .. } => "submit_rejected",
+            ApiError::WorkerUnreachable(_) => "worker_unreachable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::ForbiddenHost(_) | ApiError::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::HatchUnavailable(_) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ApiError::Hearth {
+                code, http_status, ..
+            } => hearth_status(code, *http_status),
+            ApiError::SubmitRejected { .. } | ApiError::WorkerUnreachable(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+        }
+    }
+
+    /// What the caller can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ApiError::Unauthorized => Some(
+                "send Authorization: Bearer <token> with the token from STATE/console.token, \
+                 or open a session with POST /api/session"
+                    .to_owned(),
+            ),
+            ApiError::ForbiddenHost(_) => Some(
+                "address the console as 127.0.0.1:PORT or localhost:PORT, or start it with \
+                 --allow-host"
+                    .to_owned(),
+            ),
+            ApiError::ForbiddenOrigin(_) => {
+                Some("the console only accepts requests from its own origin".to_owned())
+            }
+            ApiError::HatchUnavailable(_) => Some(
+                "check that the --hatch file's disk is writable and not full, then restart \
+                 the console (the sink stops after a failed write)"
+                    .to_owned(),
+            ),
+            ApiError::Hearth { hint, .. } => hint.clone(),
+            ApiError::SubmitRejected { status, .. } if *status == 401 || *status == 403 => Some(
+                "the worker did not accept the console's bearer: the --keys files of console \
+                 and worker have drifted (same key_id:secret lines needed), or the clocks differ"
+                    .to_owned(),
+            ),
+            ApiError::SubmitRejected { .. } => {
+                Some("see the worker's log for why it refused the run".to_owned())
+            }
+            ApiError::WorkerUnreachable(_) => {
+                Some("check that the worker runs at --worker-url".to_owned())
+            }
+            ApiError::PayloadTooLarge { .. }
+            | ApiError::BadRequest(_)
+            | ApiError::NotFound(_)
+            | ApiError::Internal(_) => None,
+        }
+    }
+}
+
+/// Maps a hearth error to a status: hearth's own when it sent one, else by code.
+fn hearth_status(code: &str, http_status: Option<u16>) -> StatusCode {
+    match code {
+        "hearth_unreachable" | "docker_unavailable" | "image_unavailable" => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        "deadline_exceeded" => StatusCode::GATEWAY_TIMEOUT,
+        "invalid_slug" | "invalid_request" => StatusCode::BAD_REQUEST,
+        "not_found" => StatusCode::NOT_FOUND,
+        "conflict" | "tier_mismatch" => StatusCode::CONFLICT,
+        _ => match http_status.and_then(|s| StatusCode::from_u16(s).ok()) {
+            Some(s) if s.is_client_error() => s,
+            _ => StatusCode::BAD_GATEWAY,
+        },
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({"code": self.code(), "message": message});
+        if let Some(hint) = self.hint() {
+            body["hint"] = hint.into();
+        }
+        (status, Json(json!({ "error": body }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hearth_codes_map_to_fitting_statuses() {
+        let e = |code: &str| ApiError::Hearth {
+            code: code.into(),
+            message: "m".into(),
+            hint: None,
+            http_status: Some(500),
+        };
+        assert_eq!(
+            e("hearth_unreachable").status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            e("docker_unavailable").status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(e("deadline_exceeded").status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(e("tier_mismatch").status(), StatusCode::CONFLICT);
+        assert_eq!(e("driver_failure").status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(e("docker_unavailable").code(), "docker_unavailable");
+    }
+
+    #[test]
+    fn submit_rejected_names_key_drift() {
+        let e = ApiError::SubmitRejected {
+            status: 401,
+            worker_code: "bad_signature".into(),
+        };
+        assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
+        assert!(e.hint().expect("hint").contains("--keys"));
+    }
+}

@@ -1,0 +1,148 @@
+//! What the console needs from hearth, as a trait, and its implementation over hearth's own
+//! unix-socket client. Routes hold an `Arc<dyn Hearth>`, so tests can stand in a fake.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hearth::client::{ClientError, HearthClient};
+use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile};
+
+use crate::error::ApiError;
+
+/// A failed hearth call, as hearth (or the client) reported it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct HearthError {
+    /// hearth's wire code, or `hearth_unreachable` / `deadline_exceeded`.
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+    /// hearth's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+}
+
+impl HearthError {
+    /// The error as `{code, message, hint}` for HATCH event data.
+    pub fn to_data(&self) -> serde_json::Value {
+        serde_json::json!({"code": self.code, "message": self.message, "hint": self.hint})
+    }
+}
+
+impl From<HearthError> for ApiError {
+    fn from(e: HearthError) -> Self {
+        ApiError::Hearth {
+            code: e.code,
+            message: e.message,
+            hint: e.hint,
+            http_status: e.http_status,
+        }
+    }
+}
+
+/// The hearth verbs the console uses. Each is one RPC call.
+#[async_trait]
+pub trait Hearth: Send + Sync + std::fmt::Debug {
+    /// `POST /v1/provision`.
+    async fn provision(
+        &self,
+        slug: &str,
+        profile: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError>;
+    /// The workspace's ref, with its current status.
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    /// Every workspace hearth knows.
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError>;
+    /// `POST /v1/teardown`.
+    async fn teardown(&self, slug: &str) -> Result<(), HearthError>;
+    /// `POST /v1/pause`.
+    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    /// `POST /v1/resume` (also wakes a hibernated workspace).
+    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    /// `POST /v1/hibernate`.
+    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    /// `POST /v1/upgrade`.
+    async fn upgrade(
+        &self,
+        slug: &str,
+        profile: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError>;
+}
+
+/// [`Hearth`] over hearth's unix socket, every call bounded by a deadline.
+#[derive(Debug, Clone)]
+pub struct SocketHearth {
+    client: HearthClient,
+    timeout: Duration,
+}
+
+impl SocketHearth {
+    /// A client for the daemon at `socket`; calls longer than `timeout` fail with
+    /// `deadline_exceeded`.
+    pub fn new(socket: impl Into<std::path::PathBuf>, timeout: Duration) -> Self {
+        SocketHearth {
+            client: HearthClient::new(socket).with_timeout(timeout),
+            timeout,
+        }
+    }
+
+    /// Runs one call under the deadline (the client has its own; this one also covers
+    /// connect and anything the client does not bound).
+    async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, HearthError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(HearthError {
+                code: e.code().to_owned(),
+                message: e.message().to_owned(),
+                hint: e.hint().map(str::to_owned),
+                http_status: e.http_status(),
+            }),
+            Err(_) => Err(HearthError {
+                code: "deadline_exceeded".to_owned(),
+                message: format!("hearth did not answer within {:?}", self.timeout),
+                hint: Some(
+                    "raise --hearth-timeout, or see hearth's log for the stuck step".to_owned(),
+                ),
+                http_status: None,
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Hearth for SocketHearth {
+    async fn provision(
+        &self,
+        slug: &str,
+        profile: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.provision(slug, profile)).await
+    }
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.get(slug)).await
+    }
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
+        self.call(self.client.list()).await
+    }
+    async fn teardown(&self, slug: &str) -> Result<(), HearthError> {
+        self.call(self.client.teardown(slug)).await
+    }
+    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.pause(slug)).await
+    }
+    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.resume(slug)).await
+    }
+    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.hibernate(slug)).await
+    }
+    async fn upgrade(
+        &self,
+        slug: &str,
+        profile: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.upgrade(slug, profile)).await
+    }
+}

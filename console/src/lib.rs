@@ -1,0 +1,167 @@
+//! The hearth console: LocalAuth in front of workspace routes (hearth's RPC on its unix
+//! socket), runs submitted to the worker with an HMAC bearer and relayed from its KAHN stream,
+//! and the HATCH audit log every act is written to before the console answers.
+//!
+//! - [`auth`]: the admin token and cookie sessions.
+//! - [`gate`]: Host allowlist, Origin check, body cap, authentication.
+//! - [`sink`]: the HATCH writer (append + fsync, poisoned on failure).
+//! - [`hearth_api`]: the hearth verbs the console uses, over hearth's client.
+//! - [`worker`]: signed submits and the event stream.
+//! - [`relay`], [`runs`]: following a run and remembering what it did.
+//! - [`routes`]: the HTTP API; [`error`]: its error answers.
+//! - [`verify`]: `console hatch verify`.
+
+pub mod auth;
+pub mod error;
+pub mod gate;
+pub mod hearth_api;
+pub mod relay;
+pub mod routes;
+pub mod runs;
+pub mod sink;
+pub mod verify;
+pub mod worker;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_protocol::bearer::Keyring;
+use tokio::net::TcpListener;
+
+use crate::auth::LocalAuth;
+use crate::gate::GatePolicy;
+use crate::hearth_api::{Hearth, SocketHearth};
+use crate::runs::Runs;
+use crate::sink::HatchSink;
+use crate::worker::WorkerClient;
+
+/// Default request body cap (64 KiB).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything `console serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// hearth's unix socket.
+    pub hearth_socket: PathBuf,
+    /// The worker's base URL.
+    pub worker_url: String,
+    /// The keys file (`key_id:secret` lines; the first signs).
+    pub keys_file: PathBuf,
+    /// The HATCH log.
+    pub hatch_file: PathBuf,
+    /// Where the admin token lives.
+    pub state_dir: PathBuf,
+    /// Extra `Host` values to serve besides the loopback names.
+    pub allow_hosts: Vec<String>,
+    /// Deadline for each hearth call.
+    pub hearth_timeout: Duration,
+    /// Request body cap in bytes.
+    pub body_limit: usize,
+}
+
+/// Why the console could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Sink(#[from] sink::SinkError),
+    #[error("cannot load --keys {path}: {reason}")]
+    Keys { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Worker(String),
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ConsoleError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConsoleError::Auth(e) => e.code(),
+            ConsoleError::Sink(e) => e.code(),
+            ConsoleError::Keys { .. } => "keys_unreadable",
+            ConsoleError::Worker(_) => "invalid_worker_url",
+            ConsoleError::Io(_) => "io",
+        }
+    }
+}
+
+/// What every route shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub sink: HatchSink,
+    pub hearth: Arc<dyn Hearth>,
+    pub worker: WorkerClient,
+    pub auth: Arc<LocalAuth>,
+    pub runs: Runs,
+    pub policy: Arc<GatePolicy>,
+}
+
+impl AppState {
+    /// Builds the state from `config` for a console listening on `port`: mints or loads the
+    /// token, opens the HATCH log, loads the keys.
+    ///
+    /// # Errors
+    /// [`ConsoleError`] naming what could not be set up.
+    pub fn from_config(config: &Config, port: u16) -> Result<Self, ConsoleError> {
+        let auth = LocalAuth::load_or_mint(&config.state_dir)?;
+        let sink = HatchSink::open(&config.hatch_file)?;
+        let keys = Keyring::load(&config.keys_file).map_err(|e| ConsoleError::Keys {
+            path: config.keys_file.clone(),
+            reason: e.to_string(),
+        })?;
+        let worker = WorkerClient::new(&config.worker_url, keys).map_err(ConsoleError::Worker)?;
+        Ok(AppState {
+            sink,
+            hearth: Arc::new(SocketHearth::new(
+                config.hearth_socket.clone(),
+                config.hearth_timeout,
+            )),
+            worker,
+            auth: Arc::new(auth),
+            runs: Runs::default(),
+            policy: Arc::new(GatePolicy::for_port(
+                port,
+                &config.allow_hosts,
+                config.body_limit,
+            )),
+        })
+    }
+}
+
+/// Serves the console on `listener` until `shutdown` resolves, then drains.
+///
+/// # Errors
+/// [`ConsoleError`] when setup fails or the server stops with an error.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ConsoleError> {
+    let port = listener.local_addr()?.port();
+    let state = AppState::from_config(&config, port)?;
+    serve(listener, state, shutdown).await
+}
+
+/// Serves an already built state (tests and embedding use this directly).
+///
+/// # Errors
+/// [`ConsoleError::Io`] when the server stops with an error.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ConsoleError> {
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        hatch = %state.sink.path().display(),
+        "console serving"
+    );
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! `GET /api/hatch/events`: the audit log as a JSON list, or with `Accept: text/event-stream`
+//! a live tail (the backlog, then new events), resuming after `Last-Event-ID` (a seq).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::{stream, StreamExt};
+use hearth_protocol::hatch::HatchEvent;
+use serde::Deserialize;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::error::ApiError;
+use crate::gate::wants_event_stream;
+use crate::AppState;
+
+/// `?after=SEQ`: only events with a larger seq.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    #[serde(default)]
+    after: Option<u64>,
+}
+
+/// The handler.
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let after = q.after.or(last_event_id).unwrap_or(0);
+    // Subscribe before reading the file so nothing appended in between is missed; the seq
+    // filter drops what shows up in both.
+    let live = state.sink.subscribe();
+    let sink = state.sink.clone();
+    let log = tokio::task::spawn_blocking(move || sink.read())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let backlog: Vec<HatchEvent> = log.events.into_iter().filter(|e| e.seq > after).collect();
+    if !wants_event_stream(&headers) {
+        return Ok(Json(backlog).into_response());
+    }
+    let mut last_sent = backlog.last().map_or(after, |e| e.seq);
+    let live = BroadcastStream::new(live)
+        // A lagging tail ends; the client reconnects with Last-Event-ID and loses nothing.
+        .take_while(|item| std::future::ready(item.is_ok()))
+        .filter_map(move |item| {
+            let fresh = item.ok().filter(|e| e.seq > last_sent);
+            if let Some(e) = &fresh {
+                last_sent = e.seq;
+            }
+            std::future::ready(fresh)
+        });
+    let all = stream::iter(backlog).chain(live).map(|e| {
+        Ok::<_, Infallible>(
+            Event::default()
+                .id(e.seq.to_string())
+                .event(e.event_type.clone())
+                .data(serde_json::to_string(&e).unwrap_or_default()),
+        )
+    });
+    Ok(Sse::new(all)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}

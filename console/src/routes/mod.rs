@@ -1,0 +1,118 @@
+//! The console's HTTP routes: the router, the JSON extractor that answers in the console's
+//! error shape, and the small routes (health, session).
+
+mod events;
+mod runs;
+mod workspaces;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{SESSION_COOKIE, SESSION_TTL};
+use crate::error::ApiError;
+use crate::gate::{gate, session_cookie};
+use crate::sink::SinkError;
+use crate::AppState;
+
+/// The whole console API behind the gate.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.policy.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/session", post(open_session).delete(close_session))
+        .route(
+            "/api/hearth/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/api/hearth/workspaces/{slug}",
+            get(workspaces::show).delete(workspaces::delete),
+        )
+        .route(
+            "/api/hearth/workspaces/{slug}/{action}",
+            post(workspaces::lifecycle),
+        )
+        .route("/api/ralph/runs", post(runs::submit))
+        .route("/api/ralph/runs/{id}", get(runs::show))
+        .route("/api/hatch/events", get(events::events))
+        .fallback(|| async { ApiError::NotFound("route".to_owned()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// A JSON body whose rejections answer in the console's error shape (413 over the cap).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: crate::DEFAULT_BODY_LIMIT,
+        }
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<SinkError> for ApiError {
+    fn from(e: SinkError) -> Self {
+        ApiError::HatchUnavailable(e.to_string())
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"ok": true}))
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionRequest {
+    token: String,
+}
+
+/// `POST /api/session {token}`: opens an HttpOnly SameSite=Strict cookie session.
+async fn open_session(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SessionRequest>,
+) -> Result<Response, ApiError> {
+    if !state.auth.check_token(&req.token) {
+        return Err(ApiError::Unauthorized);
+    }
+    let id = state.auth.open_session();
+    let cookie = format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"ok": true}))).into_response())
+}
+
+/// `DELETE /api/session`: ends the caller's session.
+async fn close_session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_cookie(&headers) {
+        state.auth.close_session(&id);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Json(json!({"ok": true}))).into_response()
+}

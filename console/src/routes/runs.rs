@@ -1,0 +1,140 @@
+//! `/api/ralph/runs`: submit a run to the worker (waking a hibernated workspace first) and
+//! read back what the relay recorded.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use hearth_protocol::hatch::types;
+use hearth_protocol::hearth::Status;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::relay::Relay;
+use crate::runs::RunRecord;
+use crate::worker::WorkerError;
+use crate::AppState;
+
+/// Most prompts one run may carry.
+pub const MAX_PROMPTS: usize = 256;
+/// Longest `?wait=` honoured, in seconds.
+pub const MAX_WAIT_SECS: u64 = 300;
+
+/// `POST /api/ralph/runs` body.
+#[derive(Debug, Deserialize)]
+pub struct SubmitRun {
+    workspace: String,
+    prompts: Vec<String>,
+}
+
+/// `POST /api/ralph/runs {workspace, prompts}` → `{run_id}` once the worker accepts.
+pub async fn submit(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SubmitRun>,
+) -> Result<Json<Value>, ApiError> {
+    if req.prompts.is_empty() || req.prompts.len() > MAX_PROMPTS {
+        return Err(ApiError::BadRequest(format!(
+            "prompts must hold 1 to {MAX_PROMPTS} entries, got {}",
+            req.prompts.len()
+        )));
+    }
+    let workspace = req.workspace.as_str();
+    let mut wref = state.hearth.get(workspace).await?;
+    if wref.last_status == Status::Hibernated {
+        wref = state.hearth.resume(workspace).await?;
+        state
+            .sink
+            .append(
+                types::WOKEN,
+                workspace,
+                json!({"slug": workspace, "endpoint": wref.endpoint, "status": wref.last_status, "reason": "run submitted"}),
+            )
+            .await?;
+    }
+    let prompts = req.prompts.len();
+    let run_id = match state
+        .worker
+        .submit(workspace, &wref.endpoint, &req.prompts)
+        .await
+    {
+        Ok(run_id) => run_id,
+        Err(e) => return Err(rejected(&state, workspace, prompts, e).await),
+    };
+    state
+        .sink
+        .append(
+            types::RUN_STARTED,
+            &run_id,
+            json!({"run_id": run_id, "workspace": workspace, "endpoint": wref.endpoint, "prompts": prompts}),
+        )
+        .await?;
+    tracing::info!(run_id = %run_id, workspace, prompts, "run accepted by the worker");
+    let slot = state
+        .runs
+        .insert(RunRecord::new(&run_id, workspace, &wref.endpoint, prompts));
+    let relay = Relay {
+        sink: state.sink.clone(),
+        worker: state.worker.clone(),
+        slot,
+        run_id: run_id.clone(),
+    };
+    tokio::spawn(relay.run());
+    Ok(Json(json!({ "run_id": run_id })))
+}
+
+/// Logs a refused or failed submit and turns it into the answer.
+async fn rejected(state: &AppState, workspace: &str, prompts: usize, e: WorkerError) -> ApiError {
+    let (status, code, message) = match &e {
+        WorkerError::Rejected {
+            status,
+            code,
+            message,
+        } => (Some(*status), code.clone(), message.clone()),
+        WorkerError::Unreachable(m) => (None, "worker_unreachable".to_owned(), m.clone()),
+        WorkerError::BadAnswer(m) => (None, "bad_answer".to_owned(), m.clone()),
+    };
+    tracing::warn!(workspace, status = ?status, code = %code, "worker refused the run");
+    let data = json!({"workspace": workspace, "prompts": prompts, "status": status, "code": code, "message": message});
+    if let Err(sink) = state
+        .sink
+        .append(types::SUBMIT_REJECTED, workspace, data)
+        .await
+    {
+        return sink.into();
+    }
+    match e {
+        WorkerError::Rejected { status, code, .. } => ApiError::SubmitRejected {
+            status,
+            worker_code: code,
+        },
+        WorkerError::Unreachable(m) | WorkerError::BadAnswer(m) => ApiError::WorkerUnreachable(m),
+    }
+}
+
+/// `?wait=SECONDS`.
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+/// `GET /api/ralph/runs/{id}[?wait=SECONDS]`.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Json<RunRecord>, ApiError> {
+    let slot = state
+        .runs
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("run {id:?}")))?;
+    if let Some(secs) = q.wait.filter(|s| *s > 0) {
+        slot.wait(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
+            .await;
+    }
+    slot.snapshot()
+        .map(Json)
+        .ok_or_else(|| ApiError::Internal(format!("run {id} record lock poisoned")))
+}

@@ -1,0 +1,187 @@
+//! `/api/hearth/workspaces`: provision, list, show, decommission and the lifecycle verbs,
+//! each through hearth's RPC, each act framed by HATCH events (started on disk before the
+//! call, the outcome after).
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use hearth_protocol::hatch::types;
+use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, Tier};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// `POST /api/hearth/workspaces` body.
+#[derive(Debug, Deserialize)]
+pub struct CreateWorkspace {
+    slug: String,
+    #[serde(default = "default_tier")]
+    tier: Tier,
+}
+
+fn default_tier() -> Tier {
+    Tier::Solo
+}
+
+/// `POST /api/hearth/workspaces/{slug}/upgrade` body.
+#[derive(Debug, Deserialize)]
+pub struct UpgradeWorkspace {
+    tier: Tier,
+}
+
+/// The ref as HATCH data: endpoint, services, and how long the call took.
+fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
+    json!({
+        "workspace_slug": r.workspace_slug,
+        "tier": r.tier,
+        "driver": r.driver,
+        "endpoint": r.endpoint,
+        "status": r.last_status,
+        "services": r.services,
+        "timing": {"elapsed_ms": started.elapsed().as_millis() as u64},
+    })
+}
+
+/// Refuses slugs that could never be valid before anything is logged or called, so junk
+/// does not reach the audit log. hearth checks the full rule (a DNS label) itself.
+fn check_slug(slug: &str) -> Result<(), ApiError> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Hearth {
+            code: "invalid_slug".to_owned(),
+            message: format!("{slug:?} is not a workspace slug"),
+            hint: Some("use lower-case letters, digits and '-', like acme-dev".to_owned()),
+            http_status: Some(400),
+        })
+    }
+}
+
+/// `POST /api/hearth/workspaces {slug, tier}`.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<CreateWorkspace>,
+) -> Result<Json<DeploymentRef>, ApiError> {
+    check_slug(&req.slug)?;
+    let slug = req.slug.as_str();
+    state
+        .sink
+        .append(
+            types::PROVISIONING_STARTED,
+            slug,
+            json!({"slug": slug, "tier": req.tier}),
+        )
+        .await?;
+    let started = Instant::now();
+    let profile = ProvisioningProfile::for_tier(req.tier);
+    match state.hearth.provision(slug, &profile).await {
+        Ok(r) => {
+            state
+                .sink
+                .append(types::PROVISIONED, slug, ref_data(&r, started))
+                .await?;
+            tracing::info!(workspace = %slug, endpoint = %r.endpoint, "workspace provisioned");
+            Ok(Json(r))
+        }
+        Err(e) => {
+            let mut data = e.to_data();
+            data["elapsed_ms"] = (started.elapsed().as_millis() as u64).into();
+            state.sink.append(types::FAILED, slug, data).await?;
+            tracing::warn!(workspace = %slug, code = %e.code, "provision failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// `GET /api/hearth/workspaces`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DeploymentRef>>, ApiError> {
+    Ok(Json(state.hearth.list().await?))
+}
+
+/// `GET /api/hearth/workspaces/{slug}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<DeploymentRef>, ApiError> {
+    check_slug(&slug)?;
+    Ok(Json(state.hearth.get(&slug).await?))
+}
+
+/// `DELETE /api/hearth/workspaces/{slug}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_slug(&slug)?;
+    state
+        .sink
+        .append(types::DECOMMISSION_STARTED, &slug, json!({"slug": slug}))
+        .await?;
+    let started = Instant::now();
+    match state.hearth.teardown(&slug).await {
+        Ok(()) => {
+            let elapsed = started.elapsed().as_millis() as u64;
+            state
+                .sink
+                .append(
+                    types::DECOMMISSIONED,
+                    &slug,
+                    json!({"slug": slug, "timing": {"elapsed_ms": elapsed}}),
+                )
+                .await?;
+            tracing::info!(workspace = %slug, elapsed_ms = elapsed, "workspace decommissioned");
+            Ok(Json(json!({"ok": true, "slug": slug})))
+        }
+        Err(e) => {
+            let mut data = e.to_data();
+            data["elapsed_ms"] = (started.elapsed().as_millis() as u64).into();
+            state
+                .sink
+                .append(types::DECOMMISSION_FAILED, &slug, data)
+                .await?;
+            tracing::warn!(workspace = %slug, code = %e.code, "decommission failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// `POST /api/hearth/workspaces/{slug}/pause|resume|hibernate|upgrade`: the verb, then its
+/// outcome event (a refused verb changes nothing and is answered, not logged).
+pub async fn lifecycle(
+    State(state): State<AppState>,
+    Path((slug, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<DeploymentRef>, ApiError> {
+    check_slug(&slug)?;
+    let started = Instant::now();
+    let (r, event_type) = match action.as_str() {
+        "pause" => (state.hearth.pause(&slug).await?, types::PAUSED),
+        "resume" => (state.hearth.resume(&slug).await?, types::RESUMED),
+        "hibernate" => (state.hearth.hibernate(&slug).await?, types::HIBERNATED),
+        "upgrade" => {
+            let req: UpgradeWorkspace = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::BadRequest(format!("upgrade needs a JSON body {{\"tier\": …}}: {e}"))
+            })?;
+            let profile = ProvisioningProfile::for_tier(req.tier);
+            (
+                state.hearth.upgrade(&slug, &profile).await?,
+                types::UPGRADED,
+            )
+        }
+        other => return Err(ApiError::NotFound(format!("workspace action {other:?}"))),
+    };
+    state
+        .sink
+        .append(event_type, &slug, ref_data(&r, started))
+        .await?;
+    Ok(Json(r))
+}

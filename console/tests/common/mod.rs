@@ -1,0 +1,240 @@
+//! Spawns the real binaries (console, hearth, worker-stub) on port 0, temp sockets and temp
+//! state dirs, and kills them on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use hearth_protocol::hatch::{read_log, HatchEvent};
+
+/// The keys both sides share unless a test wants drift.
+pub const KEYS: &str = "k1:console-and-worker-share-this-secret\n";
+/// A different key, for bearer drift.
+pub const OTHER_KEYS: &str = "k9:a-secret-the-console-does-not-have\n";
+
+/// A child process killed (and reaped) on drop.
+#[derive(Debug)]
+pub struct Proc {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The directory holding the built binaries (next to the console's).
+pub fn bin(name: &str) -> Result<PathBuf> {
+    let console = PathBuf::from(env!("CARGO_BIN_EXE_console"));
+    let path = console
+        .parent()
+        .context("console binary has no parent dir")?
+        .join(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: build it first with `cargo build -p hearth -p worker-stub`",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Starts `cmd` and waits (bounded) for its first stdout line `listening http://…`.
+pub fn spawn_listening(mut cmd: Command) -> Result<Proc> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next();
+        let _ = tx.send(first);
+        // Keep draining so the child never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let first = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(Ok(line))) => line,
+        other => {
+            let _ = child.kill();
+            let status = child.wait();
+            bail!("{cmd:?} printed no listening line ({other:?}); exit: {status:?}");
+        }
+    };
+    let url = first
+        .strip_prefix("listening ")
+        .with_context(|| format!("unexpected first line {first:?}"))?
+        .to_owned();
+    Ok(Proc { child, url })
+}
+
+/// A temp dir with the files one play needs.
+#[derive(Debug)]
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Result<Self> {
+        Ok(Env {
+            dir: tempfile::tempdir()?,
+        })
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.path("hearth.sock")
+    }
+    pub fn hatch(&self) -> PathBuf {
+        self.path("hatch.jsonl")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.path("console-state")
+    }
+    /// Writes a keys file and returns its path.
+    pub fn keys(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let p = self.path(name);
+        std::fs::write(&p, text)?;
+        Ok(p)
+    }
+    /// The events in the HATCH log, torn tail tolerated.
+    pub fn events(&self) -> Result<Vec<HatchEvent>> {
+        let bytes = std::fs::read(self.hatch()).unwrap_or_default();
+        Ok(read_log(&bytes)?.events)
+    }
+    pub fn types(&self) -> Result<Vec<String>> {
+        Ok(self.events()?.into_iter().map(|e| e.event_type).collect())
+    }
+    pub fn token(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(self.state().join("console.token"))?
+            .trim()
+            .to_owned())
+    }
+}
+
+/// Starts hearth with the Fake driver on the env's socket.
+pub fn start_hearth(env: &Env) -> Result<Proc> {
+    let mut cmd = Command::new(bin("hearth")?);
+    cmd.arg("serve")
+        .arg("--socket")
+        .arg(env.socket())
+        .args(["--driver", "fake", "--state-dir"])
+        .arg(env.path("hearth-state"));
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("spawn hearth")?;
+    let proc = Proc {
+        child,
+        url: String::new(),
+    };
+    wait_for_socket(&env.socket())?;
+    Ok(proc)
+}
+
+fn wait_for_socket(path: &Path) -> Result<()> {
+    for _ in 0..300 {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("hearth socket {} never accepted", path.display())
+}
+
+/// Starts worker-stub with `keys` and `faults`.
+pub fn start_worker(keys: &Path, faults: &[&str]) -> Result<Proc> {
+    let mut cmd = Command::new(bin("worker-stub")?);
+    cmd.env("RUST_LOG", "warn")
+        .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys);
+    for f in faults {
+        cmd.args(["--fault", f]);
+    }
+    spawn_listening(cmd)
+}
+
+/// Starts the console against `worker_url` with `keys`.
+pub fn start_console(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -> Result<Proc> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_console"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
+        .arg(env.socket())
+        .args(["--worker-url", worker_url, "--keys"])
+        .arg(keys)
+        .arg("--hatch")
+        .arg(env.hatch())
+        .arg("--state-dir")
+        .arg(env.state())
+        .args(extra)
+        .env("RUST_LOG", "console=debug,warn");
+    spawn_listening(cmd)
+}
+
+/// A reqwest client and the console's token.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(console: &Proc, env: &Env) -> Result<Self> {
+        Ok(Api {
+            http: reqwest::Client::new(),
+            base: console.url.clone(),
+            token: env.token()?,
+        })
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(u16, serde_json::Value)> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        Ok((
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or_default(),
+        ))
+    }
+    pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        Ok((
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or_default(),
+        ))
+    }
+    pub async fn delete(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let resp = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        Ok((
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or_default(),
+        ))
+    }
+}

@@ -1,0 +1,343 @@
+//! Runs relayed from the real worker-stub binary into HATCH, with hearth stood in by an
+//! in-process fake behind the console's `Hearth` trait (the play against the real hearth
+//! daemon lives in `play.rs`). Each test reads the JSONL file to check what was recorded.
+
+mod common;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use common::{start_worker, Env, KEYS, OTHER_KEYS};
+use console::auth::LocalAuth;
+use console::gate::GatePolicy;
+use console::hearth_api::{Hearth, HearthError};
+use console::runs::Runs;
+use console::sink::HatchSink;
+use console::worker::WorkerClient;
+use console::AppState;
+use hearth_protocol::bearer::Keyring;
+use hearth_protocol::hatch::types;
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status, Tier};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+/// hearth stood in: every workspace is ready at `endpoint`.
+#[derive(Debug)]
+struct FakeHearth {
+    endpoint: String,
+}
+
+impl FakeHearth {
+    fn wref(&self, slug: &str) -> DeploymentRef {
+        DeploymentRef {
+            workspace_slug: slug.to_owned(),
+            tier: Tier::Solo,
+            driver: DriverName::Fake,
+            endpoint: self.endpoint.clone(),
+            secrets_vault_path: String::new(),
+            created: chrono::Utc::now(),
+            last_status: Status::Ready,
+            resource_caps: None,
+            services: Vec::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Hearth for FakeHearth {
+    async fn provision(
+        &self,
+        slug: &str,
+        _: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
+        Ok(vec![])
+    }
+    async fn teardown(&self, _: &str) -> Result<(), HearthError> {
+        Ok(())
+    }
+    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+    async fn upgrade(
+        &self,
+        slug: &str,
+        _: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        Ok(self.wref(slug))
+    }
+}
+
+/// A workspace front door: answers 200 to anything.
+async fn workspace_endpoint() -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let app = axum::Router::new().fallback(|| async { "ok" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// An in-process console; stops when the returned sender drops.
+struct Console {
+    base: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Console {
+    async fn start(env: &Env, worker_url: &str, keys: &str) -> Result<Console> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            sink: HatchSink::open(env.hatch())?,
+            hearth: Arc::new(FakeHearth {
+                endpoint: workspace_endpoint().await?,
+            }),
+            worker: WorkerClient::new(worker_url, Keyring::parse(keys)?)
+                .map_err(anyhow::Error::msg)?,
+            auth: Arc::new(LocalAuth::with_token(TOKEN.to_owned())),
+            runs: Runs::default(),
+            policy: Arc::new(GatePolicy::for_port(port, &[], console::DEFAULT_BODY_LIMIT)),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(console::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Console {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            _stop: stop,
+        })
+    }
+
+    async fn submit(&self, prompts: usize) -> Result<(u16, serde_json::Value)> {
+        let prompts: Vec<String> = (0..prompts).map(|i| format!("prompt {i}")).collect();
+        let resp = self
+            .http
+            .post(format!("{}/api/ralph/runs", self.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"workspace": "acme", "prompts": prompts}))
+            .send()
+            .await?;
+        Ok((resp.status().as_u16(), resp.json().await?))
+    }
+
+    async fn wait(&self, run_id: &str) -> Result<serde_json::Value> {
+        let resp = self
+            .http
+            .get(format!("{}/api/ralph/runs/{run_id}?wait=30", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?;
+        assert_eq!(resp.status().as_u16(), 200);
+        Ok(resp.json().await?)
+    }
+}
+
+fn node_indexes(env: &Env) -> Result<Vec<u64>> {
+    Ok(env
+        .events()?
+        .iter()
+        .filter(|e| e.event_type.starts_with("ralph.node."))
+        .map(|e| e.data["index"].as_u64().unwrap_or(u64::MAX))
+        .collect())
+}
+
+#[tokio::test]
+async fn a_four_prompt_run_records_one_event_per_node() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let worker = start_worker(&keys, &[])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (status, body) = console.submit(4).await?;
+    assert_eq!(status, 200, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let run = console.wait(&run_id).await?;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["nodes"].as_object().map(|m| m.len()), Some(4));
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::RUN_STARTED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::RUN_ENDED
+        ]
+    );
+    let events = env.events()?;
+    assert!(events.iter().all(|e| e.subject == run_id));
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=6).collect::<Vec<_>>());
+    let ended = &events[5].data;
+    assert_eq!(ended["outcome"], "succeeded");
+    assert_eq!(ended["prompts_expected"], 4);
+    assert_eq!(ended["nodes_recorded"], 4);
+    assert_eq!(node_indexes(&env)?, vec![0, 1, 2, 3]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dropped_stream_is_resumed_without_loss_or_doubles() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let worker = start_worker(&keys, &["drop-stream-after=3"])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (status, body) = console.submit(4).await?;
+    assert_eq!(status, 200, "{body}");
+    let run = console
+        .wait(body["run_id"].as_str().unwrap_or_default())
+        .await?;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let mut idx = node_indexes(&env)?;
+    idx.sort_unstable();
+    assert_eq!(idx, vec![0, 1, 2, 3], "each node exactly once");
+    let ended: Vec<_> = env
+        .events()?
+        .into_iter()
+        .filter(|e| e.event_type == types::RUN_ENDED)
+        .collect();
+    assert_eq!(ended.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_frames_are_rejected_and_never_counted() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let worker = start_worker(&keys, &["bad-frame"])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (status, body) = console.submit(4).await?;
+    assert_eq!(status, 200, "{body}");
+    let run = console
+        .wait(body["run_id"].as_str().unwrap_or_default())
+        .await?;
+    assert!(run["frames_rejected"].as_u64().unwrap_or(0) > 0, "{run}");
+    let types_seen = env.types()?;
+    assert!(types_seen.iter().any(|t| t == types::FRAME_REJECTED));
+    let nodes = node_indexes(&env)?.len();
+    assert!(
+        nodes < 4,
+        "node count {nodes} must stay under the prompt count"
+    );
+    let events = env.events()?;
+    let ended = events
+        .iter()
+        .find(|e| e.event_type == types::RUN_ENDED)
+        .expect("run ended");
+    assert_eq!(ended.data["prompts_expected"], 4);
+    assert_eq!(ended.data["nodes_recorded"], nodes);
+    let rejected = events
+        .iter()
+        .find(|e| e.event_type == types::FRAME_REJECTED)
+        .expect("rejected");
+    assert!(rejected.data["reason"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    assert!(rejected.data["raw"]
+        .as_str()
+        .is_some_and(|r| r.len() <= 512));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failing_node_is_recorded_as_failed() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let worker = start_worker(&keys, &["fail-node=1"])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (_, body) = console.submit(3).await?;
+    let run = console
+        .wait(body["run_id"].as_str().unwrap_or_default())
+        .await?;
+    assert_eq!(run["status"], "failed", "{run}");
+    let failed: Vec<_> = env
+        .events()?
+        .into_iter()
+        .filter(|e| e.event_type == types::NODE_FAILED)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].data["index"], 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn key_drift_is_submit_rejected_and_no_run_starts() -> Result<()> {
+    let env = Env::new()?;
+    let worker_keys = env.keys("worker-keys", OTHER_KEYS)?;
+    let worker = start_worker(&worker_keys, &[])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (status, body) = console.submit(4).await?;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "submit_rejected");
+    assert!(body["error"]["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("keys"));
+    let events = env.events()?;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, types::SUBMIT_REJECTED);
+    assert_eq!(events[0].data["status"], 401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_event_log_is_served_as_json_and_as_a_live_tail() -> Result<()> {
+    use futures::StreamExt;
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let worker = start_worker(&keys, &[])?;
+    let console = Console::start(&env, &worker.url, KEYS).await?;
+    let (_, body) = console.submit(1).await?;
+    console
+        .wait(body["run_id"].as_str().unwrap_or_default())
+        .await?;
+
+    let list: Vec<serde_json::Value> = console
+        .http
+        .get(format!("{}/api/hatch/events", console.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(list.len(), 3);
+
+    // Live tail resuming after seq 1: the backlog from seq 2, then a new event.
+    let resp = console
+        .http
+        .get(format!("{}/api/hatch/events", console.base))
+        .bearer_auth(TOKEN)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "1")
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut stream = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let ev = stream.next().await.expect("event")?;
+        ids.push(ev.id);
+    }
+    assert_eq!(ids, vec!["2", "3"]);
+    console.submit(1).await?;
+    let ev = stream.next().await.expect("live event")?;
+    assert_eq!(ev.id, "4");
+    assert_eq!(ev.event, types::RUN_STARTED);
+    Ok(())
+}
