@@ -82,6 +82,7 @@ fn main() -> ExitCode {
                         .unwrap_or_else(|_| "info".into()),
                 )
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             match serve(args) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -201,3 +201,39 @@ fn a_non_loopback_listen_is_refused_without_the_flag() -> Result<()> {
     assert!(out.stdout.is_empty(), "nothing listened");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_oversized_chunked_body_is_413_too() -> Result<()> {
+    let env = Env::new()?;
+    let (_c, api) = console(&env)?;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..80).map(|_| Ok(vec![b' '; 1024])).collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let resp = api
+        .http
+        .post(api.url("/api/ralph/runs"))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    assert_eq!(code_of(resp).await, (413, "payload_too_large".to_owned()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_runs_and_routes_are_404_json() -> Result<()> {
+    let env = Env::new()?;
+    let (_c, api) = console(&env)?;
+    let (status, body) = api.get("/api/ralph/runs/nope").await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = api.get("/api/nothing-here").await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    Ok(())
+}

@@ -52,29 +52,27 @@ pub fn router(state: AppState) -> Router {
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<T> FromRequest<AppState> for ApiJson<T>
 where
     T: DeserializeOwned,
-    S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge {
+                    limit: state.policy.body_limit,
+                })
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge {
-            limit: crate::DEFAULT_BODY_LIMIT,
-        }
-    } else {
-        ApiError::BadRequest(rejection.body_text())
-    }
+    ApiError::BadRequest(rejection.body_text())
 }
 
 impl From<SinkError> for ApiError {

@@ -126,16 +126,22 @@ pub fn start_hearth(env: &Env) -> Result<Proc> {
         .arg(env.socket())
         .args(["--driver", "fake", "--state-dir"])
         .arg(env.path("hearth-state"));
+    spawn_daemon(cmd, &env.socket())
+}
+
+/// Starts a daemon and waits (bounded) until its unix socket accepts.
+pub fn spawn_daemon(mut cmd: Command, socket: &Path) -> Result<Proc> {
     let child = cmd
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("spawn hearth")?;
+        .with_context(|| format!("spawn {cmd:?}"))?;
     let proc = Proc {
         child,
         url: String::new(),
     };
-    wait_for_socket(&env.socket())?;
+    wait_for_socket(socket)?;
     Ok(proc)
 }
 
@@ -173,7 +179,7 @@ pub fn start_console(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -
         .arg("--state-dir")
         .arg(env.state())
         .args(extra)
-        .env("RUST_LOG", "console=debug,warn");
+        .env("RUST_LOG", "warn");
     spawn_listening(cmd)
 }
 

@@ -1,0 +1,195 @@
+//! The play against the real binaries: hearth (Fake driver), worker-stub and console, each on
+//! temp sockets, port 0 and temp state dirs. The chain is asserted from the JSONL file.
+
+mod common;
+
+use anyhow::Result;
+use common::{start_console, start_hearth, start_worker, Api, Env, KEYS};
+use hearth_protocol::hatch::types;
+use serde_json::json;
+
+#[tokio::test]
+async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let _hearth = start_hearth(&env)?;
+    let worker = start_worker(&keys, &[])?;
+    let console = start_console(&env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+
+    let (status, wref) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{wref}");
+    assert_eq!(wref["workspace_slug"], "acme");
+    assert!(wref["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("http://127.0.0.1:")));
+
+    let (status, list) = api.get("/api/hearth/workspaces").await?;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let (status, one) = api.get("/api/hearth/workspaces/acme").await?;
+    assert_eq!((status, one["last_status"].as_str()), (200, Some("ready")));
+
+    let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
+    let (status, body) = api
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "acme", "prompts": prompts}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let (status, run) = api
+        .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
+        .await?;
+    assert_eq!(status, 200);
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    let (status, body) = api.delete("/api/hearth/workspaces/acme").await?;
+    assert_eq!(status, 200, "{body}");
+
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::RUN_STARTED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::NODE_SUCCEEDED,
+            types::RUN_ENDED,
+            types::DECOMMISSION_STARTED,
+            types::DECOMMISSIONED,
+        ]
+    );
+    let events = env.events()?;
+    assert_eq!(events[1].data["endpoint"], wref["endpoint"]);
+    assert_eq!(events[2].subject, run_id);
+    assert_eq!(events[7].data["nodes_recorded"], 4);
+    assert_eq!(events[9].subject, "acme");
+    Ok(())
+}
+
+#[tokio::test]
+async fn hearth_down_is_hearth_failed_with_hearth_unreachable() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+    let (status, body) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "hearth_unreachable");
+    let events = env.events()?;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, vec![types::PROVISIONING_STARTED, types::FAILED]);
+    assert_eq!(events[1].data["code"], "hearth_unreachable");
+    Ok(())
+}
+
+#[tokio::test]
+async fn teardown_past_its_deadline_is_decommission_failed() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let mut cmd = std::process::Command::new(common::bin("hearth")?);
+    cmd.arg("serve")
+        .arg("--socket")
+        .arg(env.socket())
+        .args([
+            "--driver",
+            "fake",
+            "--fake-fault",
+            "hang:teardown",
+            "--state-dir",
+        ])
+        .arg(env.path("hearth-state"));
+    let _hearth = common::spawn_daemon(cmd, &env.socket())?;
+    let console = start_console(
+        &env,
+        "http://127.0.0.1:9",
+        &keys,
+        &["--hearth-timeout", "1"],
+    )?;
+    let api = Api::new(&console, &env)?;
+    let (status, _) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "slowpoke", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let (status, body) = api.delete("/api/hearth/workspaces/slowpoke").await?;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "deadline_exceeded");
+    let events = env.events()?;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::DECOMMISSION_STARTED,
+            types::DECOMMISSION_FAILED
+        ]
+    );
+    assert_eq!(events[3].data["code"], "deadline_exceeded");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_run_wakes_a_hibernated_workspace_first() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let _hearth = start_hearth(&env)?;
+    let worker = start_worker(&keys, &[])?;
+    let console = start_console(&env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+    let (status, _) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "sleepy", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let (status, body) = api
+        .post("/api/hearth/workspaces/sleepy/hibernate", json!({}))
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["last_status"], "hibernated");
+
+    let (status, body) = api
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "sleepy", "prompts": ["one"]}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let (_, run) = api
+        .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
+        .await?;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::HIBERNATED,
+            types::WOKEN,
+            types::RUN_STARTED,
+            types::NODE_SUCCEEDED,
+            types::RUN_ENDED,
+        ]
+    );
+    Ok(())
+}
