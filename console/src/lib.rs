@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use hearth_protocol::bearer::Keyring;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::LocalAuth;
 use crate::gate::GatePolicy;
@@ -39,6 +41,8 @@ use crate::worker::WorkerClient;
 
 /// Default request body cap (64 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// How long shutdown waits for acts and relays still in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything `console serve` is configured with.
 #[derive(Debug, Clone)]
@@ -98,9 +102,35 @@ pub struct AppState {
     pub auth: Arc<LocalAuth>,
     pub runs: Runs,
     pub policy: Arc<GatePolicy>,
+    /// Cancelled when shutdown begins: live tails and `?wait=` polls end so the server can
+    /// drain.
+    pub stopping: CancellationToken,
+    /// Acts (hearth calls with their outcome events) and run relays in flight; shutdown waits
+    /// for them, bounded by [`DRAIN_TIMEOUT`].
+    pub tasks: TaskTracker,
 }
 
 impl AppState {
+    /// A state from its parts, with no runs yet and nothing in flight.
+    pub fn new(
+        sink: HatchSink,
+        hearth: Arc<dyn Hearth>,
+        worker: WorkerClient,
+        auth: LocalAuth,
+        policy: GatePolicy,
+    ) -> Self {
+        AppState {
+            sink,
+            hearth,
+            worker,
+            auth: Arc::new(auth),
+            runs: Runs::default(),
+            policy: Arc::new(policy),
+            stopping: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
     /// Builds the state from `config` for a console listening on `port`: mints or loads the
     /// token, opens the HATCH log, loads the keys.
     ///
@@ -114,21 +144,12 @@ impl AppState {
             reason: e.to_string(),
         })?;
         let worker = WorkerClient::new(&config.worker_url, keys).map_err(ConsoleError::Worker)?;
-        Ok(AppState {
-            sink,
-            hearth: Arc::new(SocketHearth::new(
-                config.hearth_socket.clone(),
-                config.hearth_timeout,
-            )),
-            worker,
-            auth: Arc::new(auth),
-            runs: Runs::default(),
-            policy: Arc::new(GatePolicy::for_port(
-                port,
-                &config.allow_hosts,
-                config.body_limit,
-            )),
-        })
+        let hearth = Arc::new(SocketHearth::new(
+            config.hearth_socket.clone(),
+            config.hearth_timeout,
+        ));
+        let policy = GatePolicy::for_port(port, &config.allow_hosts, config.body_limit);
+        Ok(AppState::new(sink, hearth, worker, auth, policy))
     }
 }
 
@@ -160,8 +181,28 @@ pub async fn serve(
         hatch = %state.sink.path().display(),
         "console serving"
     );
+    let stopping = state.stopping.clone();
+    let tasks = state.tasks.clone();
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.cancel();
+        }
+    };
     axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(signal)
         .await?;
+    stopping.cancel();
+    tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = tasks.len(),
+            "shutdown drain timed out; some runs end without ralph.run.ended"
+        );
+    }
     Ok(())
 }

@@ -33,6 +33,8 @@ pub struct Relay {
     pub worker: WorkerClient,
     pub slot: Arc<RunSlot>,
     pub run_id: String,
+    /// Cancelled at console shutdown: the run is then recorded as lost, not left open.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// How reading one connection ended.
@@ -93,7 +95,12 @@ impl Relay {
                 return self.lost(&reason, started).await;
             }
             tracing::warn!(run_id = %self.run_id, last_event_id = ?progress.last_id, attempt = failures, reason = %reason, "event stream dropped; reconnecting");
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.stopping.cancelled() => {
+                    return self.lost("the console shut down before the run ended", started).await;
+                }
+            }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
@@ -104,7 +111,14 @@ impl Relay {
         progress: &mut Progress,
         started: Instant,
     ) -> Result<Pass, SinkError> {
-        while let Some(item) = stream.next().await {
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                () = self.stopping.cancelled() => {
+                    return Ok(Pass::Fatal("the console shut down before the run ended".to_owned()));
+                }
+            };
+            let Some(item) = item else { break };
             let event = match item {
                 Ok(event) => event,
                 Err(StreamError::TooLarge { limit }) => {

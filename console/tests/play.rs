@@ -193,3 +193,67 @@ async fn a_run_wakes_a_hibernated_workspace_first() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Result<()> {
+    use futures::StreamExt;
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let _hearth = start_hearth(&env)?;
+    let worker = start_worker(&keys, &["slow=20000"])?;
+    let mut console = start_console(&env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+    let (status, _) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let (status, body) = api
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "acme", "prompts": ["a", "b"]}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+
+    let resp = api
+        .http
+        .get(api.url("/api/hatch/events"))
+        .bearer_auth(&api.token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await?;
+    let mut tail = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
+    for _ in 0..3 {
+        tail.next().await.expect("backlog event")?;
+    }
+
+    let pid = console.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()?;
+    assert!(killed.success());
+    let mut child = std::mem::replace(
+        &mut console.child,
+        std::process::Command::new("true").spawn()?,
+    );
+    let exited = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
+    let status = exited.expect("console exits despite an open live tail")??;
+    assert!(status.success(), "{status}");
+
+    let events = env.events()?;
+    let last = events.last().expect("events");
+    assert_eq!(last.event_type, types::RUN_ENDED);
+    assert_eq!(last.data["outcome"], "lost");
+    assert!(last.data["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("shut down"));
+    Ok(())
+}

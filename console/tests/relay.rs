@@ -12,7 +12,6 @@ use common::{start_worker, Env, KEYS, OTHER_KEYS};
 use console::auth::LocalAuth;
 use console::gate::GatePolicy;
 use console::hearth_api::{Hearth, HearthError};
-use console::runs::Runs;
 use console::sink::HatchSink;
 use console::worker::WorkerClient;
 use console::AppState;
@@ -102,17 +101,15 @@ impl Console {
     async fn start(env: &Env, worker_url: &str, keys: &str) -> Result<Console> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let state = AppState {
-            sink: HatchSink::open(env.hatch())?,
-            hearth: Arc::new(FakeHearth {
+        let state = AppState::new(
+            HatchSink::open(env.hatch())?,
+            Arc::new(FakeHearth {
                 endpoint: workspace_endpoint().await?,
             }),
-            worker: WorkerClient::new(worker_url, Keyring::parse(keys)?)
-                .map_err(anyhow::Error::msg)?,
-            auth: Arc::new(LocalAuth::with_token(TOKEN.to_owned())),
-            runs: Runs::default(),
-            policy: Arc::new(GatePolicy::for_port(port, &[], console::DEFAULT_BODY_LIMIT)),
-        };
+            WorkerClient::new(worker_url, Keyring::parse(keys)?).map_err(anyhow::Error::msg)?,
+            LocalAuth::with_token(TOKEN.to_owned()),
+            GatePolicy::for_port(port, &[], console::DEFAULT_BODY_LIMIT),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(console::serve(listener, state, async {
             let _ = stopped.await;

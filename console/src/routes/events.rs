@@ -58,14 +58,17 @@ pub async fn events(
             }
             std::future::ready(fresh)
         });
-    let all = stream::iter(backlog).chain(live).map(|e| {
-        Ok::<_, Infallible>(
-            Event::default()
-                .id(e.seq.to_string())
-                .event(e.event_type.clone())
-                .data(serde_json::to_string(&e).unwrap_or_default()),
-        )
-    });
+    let all = stream::iter(backlog)
+        .chain(live)
+        .take_until(state.stopping.clone().cancelled_owned())
+        .map(|e| {
+            Ok::<_, Infallible>(
+                Event::default()
+                    .id(e.seq.to_string())
+                    .event(e.event_type.clone())
+                    .data(serde_json::to_string(&e).unwrap_or_default()),
+            )
+        });
     Ok(Sse::new(all)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

@@ -75,6 +75,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError::BadRequest(rejection.body_text())
 }
 
+/// Runs an act to completion even if the caller hangs up: a hearth call and its outcome
+/// event are one unit, so the log never misses what hearth did. Shutdown waits for it.
+pub(crate) async fn detached<T: Send + 'static>(
+    state: &AppState,
+    act: impl std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .tasks
+        .spawn(act)
+        .await
+        .map_err(|e| ApiError::Internal(format!("act task failed: {e}")))?
+}
+
 impl From<SinkError> for ApiError {
     fn from(e: SinkError) -> Self {
         ApiError::HatchUnavailable(e.to_string())

@@ -10,7 +10,7 @@ use hearth_protocol::hearth::Status;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ApiJson;
+use super::{detached, ApiJson};
 use crate::error::ApiError;
 use crate::relay::Relay;
 use crate::runs::RunRecord;
@@ -34,6 +34,14 @@ pub async fn submit(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SubmitRun>,
 ) -> Result<Json<Value>, ApiError> {
+    detached(&state, submit_act(state.clone(), req))
+        .await
+        .map(Json)
+}
+
+/// Wake if needed, submit, record, start the relay.
+async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> {
+    super::workspaces::check_slug(&req.workspace)?;
     if req.prompts.is_empty() || req.prompts.len() > MAX_PROMPTS {
         return Err(ApiError::BadRequest(format!(
             "prompts must hold 1 to {MAX_PROMPTS} entries, got {}",
@@ -79,9 +87,10 @@ pub async fn submit(
         worker: state.worker.clone(),
         slot,
         run_id: run_id.clone(),
+        stopping: state.stopping.clone(),
     };
-    tokio::spawn(relay.run());
-    Ok(Json(json!({ "run_id": run_id })))
+    state.tasks.spawn(relay.run());
+    Ok(json!({ "run_id": run_id }))
 }
 
 /// Logs a refused or failed submit and turns it into the answer.

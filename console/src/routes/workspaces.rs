@@ -11,7 +11,7 @@ use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, Tier};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ApiJson;
+use super::{detached, ApiJson};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -48,7 +48,7 @@ fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
 
 /// Refuses slugs that could never be valid before anything is logged or called, so junk
 /// does not reach the audit log. hearth checks the full rule (a DNS label) itself.
-fn check_slug(slug: &str) -> Result<(), ApiError> {
+pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
         && slug
@@ -72,6 +72,13 @@ pub async fn create(
     ApiJson(req): ApiJson<CreateWorkspace>,
 ) -> Result<Json<DeploymentRef>, ApiError> {
     check_slug(&req.slug)?;
+    detached(&state, provision(state.clone(), req))
+        .await
+        .map(Json)
+}
+
+/// Provision framed by its events.
+async fn provision(state: AppState, req: CreateWorkspace) -> Result<DeploymentRef, ApiError> {
     let slug = req.slug.as_str();
     state
         .sink
@@ -90,7 +97,7 @@ pub async fn create(
                 .append(types::PROVISIONED, slug, ref_data(&r, started))
                 .await?;
             tracing::info!(workspace = %slug, endpoint = %r.endpoint, "workspace provisioned");
-            Ok(Json(r))
+            Ok(r)
         }
         Err(e) => {
             let mut data = e.to_data();
@@ -122,6 +129,13 @@ pub async fn delete(
     Path(slug): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_slug(&slug)?;
+    detached(&state, decommission(state.clone(), slug))
+        .await
+        .map(Json)
+}
+
+/// Teardown framed by its events.
+async fn decommission(state: AppState, slug: String) -> Result<Value, ApiError> {
     state
         .sink
         .append(types::DECOMMISSION_STARTED, &slug, json!({"slug": slug}))
@@ -139,7 +153,7 @@ pub async fn delete(
                 )
                 .await?;
             tracing::info!(workspace = %slug, elapsed_ms = elapsed, "workspace decommissioned");
-            Ok(Json(json!({"ok": true, "slug": slug})))
+            Ok(json!({"ok": true, "slug": slug}))
         }
         Err(e) => {
             let mut data = e.to_data();
@@ -162,6 +176,18 @@ pub async fn lifecycle(
     body: axum::body::Bytes,
 ) -> Result<Json<DeploymentRef>, ApiError> {
     check_slug(&slug)?;
+    detached(&state, lifecycle_act(state.clone(), slug, action, body))
+        .await
+        .map(Json)
+}
+
+/// One lifecycle verb and its outcome event.
+async fn lifecycle_act(
+    state: AppState,
+    slug: String,
+    action: String,
+    body: axum::body::Bytes,
+) -> Result<DeploymentRef, ApiError> {
     let started = Instant::now();
     let (r, event_type) = match action.as_str() {
         "pause" => (state.hearth.pause(&slug).await?, types::PAUSED),
@@ -183,5 +209,5 @@ pub async fn lifecycle(
         .sink
         .append(event_type, &slug, ref_data(&r, started))
         .await?;
-    Ok(Json(r))
+    Ok(r)
 }
