@@ -146,3 +146,79 @@ impl Hearth for SocketHearth {
         self.call(self.client.upgrade(slug, profile)).await
     }
 }
+
+/// A [`Hearth`] that answers every workspace as ready at one fixed endpoint and counts the
+/// calls it gets: for tests of the console's own behaviour (hearth itself has its own fake
+/// driver behind the real daemon).
+#[derive(Debug)]
+pub struct StaticHearth {
+    endpoint: String,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl StaticHearth {
+    /// Every workspace's front door is `endpoint`.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        StaticHearth {
+            endpoint: endpoint.into(),
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many calls it answered.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn answer(&self, slug: &str) -> DeploymentRef {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        DeploymentRef {
+            workspace_slug: slug.to_owned(),
+            tier: hearth_protocol::hearth::Tier::Solo,
+            driver: hearth_protocol::hearth::DriverName::Fake,
+            endpoint: self.endpoint.clone(),
+            secrets_vault_path: String::new(),
+            created: chrono::Utc::now(),
+            last_status: hearth_protocol::hearth::Status::Ready,
+            resource_caps: None,
+            services: Vec::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Hearth for StaticHearth {
+    async fn provision(
+        &self,
+        slug: &str,
+        _: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
+        Ok(Vec::new())
+    }
+    async fn teardown(&self, slug: &str) -> Result<(), HearthError> {
+        self.answer(slug);
+        Ok(())
+    }
+    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+    async fn upgrade(
+        &self,
+        slug: &str,
+        _: &ProvisioningProfile,
+    ) -> Result<DeploymentRef, HearthError> {
+        Ok(self.answer(slug))
+    }
+}

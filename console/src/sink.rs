@@ -200,8 +200,9 @@ impl HatchSink {
         })
     }
 
+    /// Replaces the file handle (tests use a read-only one to make writes fail).
     #[cfg(test)]
-    fn swap_file(&self, file: File) {
+    pub(crate) fn swap_file(&self, file: File) {
         if let Ok(mut w) = self.writer.lock() {
             w.file = file;
         }

@@ -1,5 +1,5 @@
 //! Runs relayed from the real worker-stub binary into HATCH, with hearth stood in by an
-//! in-process fake behind the console's `Hearth` trait (the play against the real hearth
+//! in-process stand-in (`StaticHearth`) behind the console's `Hearth` trait (the play against the real hearth
 //! daemon lives in `play.rs`). Each test reads the JSONL file to check what was recorded.
 
 mod common;
@@ -7,79 +7,19 @@ mod common;
 use std::sync::Arc;
 
 use anyhow::Result;
-use async_trait::async_trait;
 use common::{start_worker, Env, KEYS, OTHER_KEYS};
 use console::auth::LocalAuth;
 use console::gate::GatePolicy;
-use console::hearth_api::{Hearth, HearthError};
+use console::hearth_api::StaticHearth;
 use console::sink::HatchSink;
 use console::worker::WorkerClient;
 use console::AppState;
 use hearth_protocol::bearer::Keyring;
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status, Tier};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-
-/// hearth stood in: every workspace is ready at `endpoint`.
-#[derive(Debug)]
-struct FakeHearth {
-    endpoint: String,
-}
-
-impl FakeHearth {
-    fn wref(&self, slug: &str) -> DeploymentRef {
-        DeploymentRef {
-            workspace_slug: slug.to_owned(),
-            tier: Tier::Solo,
-            driver: DriverName::Fake,
-            endpoint: self.endpoint.clone(),
-            secrets_vault_path: String::new(),
-            created: chrono::Utc::now(),
-            last_status: Status::Ready,
-            resource_caps: None,
-            services: Vec::new(),
-        }
-    }
-}
-
-#[async_trait]
-impl Hearth for FakeHearth {
-    async fn provision(
-        &self,
-        slug: &str,
-        _: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
-        Ok(vec![])
-    }
-    async fn teardown(&self, _: &str) -> Result<(), HearthError> {
-        Ok(())
-    }
-    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-    async fn upgrade(
-        &self,
-        slug: &str,
-        _: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
-        Ok(self.wref(slug))
-    }
-}
 
 /// A workspace front door: answers 200 to anything.
 async fn workspace_endpoint() -> Result<String> {
@@ -103,9 +43,7 @@ impl Console {
         let port = listener.local_addr()?.port();
         let state = AppState::new(
             HatchSink::open(env.hatch())?,
-            Arc::new(FakeHearth {
-                endpoint: workspace_endpoint().await?,
-            }),
+            Arc::new(StaticHearth::new(workspace_endpoint().await?)),
             WorkerClient::new(worker_url, Keyring::parse(keys)?).map_err(anyhow::Error::msg)?,
             LocalAuth::with_token(TOKEN.to_owned()),
             GatePolicy::for_port(port, &[], console::DEFAULT_BODY_LIMIT),

@@ -3,6 +3,8 @@
 
 mod events;
 mod runs;
+#[cfg(test)]
+mod tests;
 mod workspaces;
 
 use axum::extract::rejection::JsonRejection;

@@ -1,0 +1,67 @@
+//! Route behaviour that needs a hand on the console's insides: a HATCH sink that fails.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use hearth_protocol::bearer::Keyring;
+use serde_json::json;
+
+use crate::auth::LocalAuth;
+use crate::gate::GatePolicy;
+use crate::hearth_api::StaticHearth;
+use crate::sink::HatchSink;
+use crate::worker::WorkerClient;
+use crate::AppState;
+
+const TOKEN: &str = "feedfacefeedfacefeedfacefeedface";
+
+#[tokio::test]
+async fn a_failing_hatch_sink_answers_500_and_hearth_is_never_called() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("hatch.jsonl");
+    let sink = HatchSink::open(&path).expect("sink");
+    // A read-only handle: the next append fails as on a full or read-only disk.
+    sink.swap_file(File::open(&path).expect("ro"));
+    let hearth = Arc::new(StaticHearth::new("http://127.0.0.1:9"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let keys = Keyring::parse("k1:a-long-enough-secret-for-tests\n").expect("keys");
+    let state = AppState::new(
+        sink,
+        hearth.clone(),
+        WorkerClient::new("http://127.0.0.1:9", keys).expect("worker"),
+        LocalAuth::with_token(TOKEN.to_owned()),
+        GatePolicy::for_port(port, &[], crate::DEFAULT_BODY_LIMIT),
+    );
+    tokio::spawn(crate::serve(listener, state, std::future::pending()));
+
+    let http = reqwest::Client::new();
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        ),
+        ("DELETE", "/api/hearth/workspaces/acme", json!(null)),
+    ] {
+        let req = http
+            .request(
+                method.parse().expect("method"),
+                format!("http://127.0.0.1:{port}{path}"),
+            )
+            .bearer_auth(TOKEN);
+        let req = if body.is_null() { req } else { req.json(&body) };
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status().as_u16(), 500, "{method} {path}");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "hatch_unavailable");
+    }
+    assert_eq!(
+        hearth.calls(),
+        0,
+        "the console must not act without its log"
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), "");
+}
