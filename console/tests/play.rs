@@ -257,3 +257,83 @@ async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Resul
         .contains("shut down"));
     Ok(())
 }
+
+/// Provisions `acme` on a real hearth, runs four prompts against a worker started with
+/// `worker_keys` and `faults`, waits for the run, and returns the submit's status.
+async fn drill(env: &Env, worker_keys: &str, faults: &[&str]) -> Result<u16> {
+    let keys = env.keys("keys", KEYS)?;
+    let wkeys = env.keys("worker-keys", worker_keys)?;
+    let _hearth = start_hearth(env)?;
+    let worker = start_worker(&wkeys, faults)?;
+    let console = start_console(env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, env)?;
+    let (status, _) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    let (status, body) = api
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "acme", "prompts": ["a", "b", "c", "d"]}),
+        )
+        .await?;
+    if status == 200 {
+        let run_id = body["run_id"].as_str().unwrap_or_default();
+        let (_, run) = api
+            .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
+            .await?;
+        assert_ne!(run["status"], "running", "{run}");
+    }
+    Ok(status)
+}
+
+fn count(env: &Env, ty: &str) -> Result<usize> {
+    Ok(env.types()?.iter().filter(|t| *t == ty).count())
+}
+
+#[tokio::test]
+async fn drill_bearer_drift_is_submit_rejected_without_run_started() -> Result<()> {
+    let env = Env::new()?;
+    let status = drill(&env, common::OTHER_KEYS, &[]).await?;
+    assert_eq!(status, 502);
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::SUBMIT_REJECTED
+        ]
+    );
+    assert_eq!(env.events()?[2].data["status"], 401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn drill_kahn_schema_drift_rejects_frames_and_counts_fewer_nodes() -> Result<()> {
+    let env = Env::new()?;
+    assert_eq!(drill(&env, KEYS, &["bad-frame"]).await?, 200);
+    assert!(count(&env, types::FRAME_REJECTED)? > 0);
+    let nodes = count(&env, types::NODE_SUCCEEDED)? + count(&env, types::NODE_FAILED)?;
+    assert!(nodes < 4, "{nodes} node events for 4 prompts");
+    assert_eq!(count(&env, types::RUN_ENDED)?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn drill_dropped_stream_loses_and_doubles_no_node() -> Result<()> {
+    let env = Env::new()?;
+    assert_eq!(drill(&env, KEYS, &["drop-stream-after=3"]).await?, 200);
+    let mut indexes: Vec<u64> = env
+        .events()?
+        .iter()
+        .filter(|e| e.event_type.starts_with("ralph.node."))
+        .filter_map(|e| e.data["index"].as_u64())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, vec![0, 1, 2, 3]);
+    assert_eq!(count(&env, types::RUN_ENDED)?, 1);
+    Ok(())
+}
