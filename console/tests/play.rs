@@ -337,3 +337,57 @@ async fn drill_dropped_stream_loses_and_doubles_no_node() -> Result<()> {
     assert_eq!(count(&env, types::RUN_ENDED)?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let mut cmd = std::process::Command::new(common::bin("hearth")?);
+    cmd.arg("serve")
+        .arg("--socket")
+        .arg(env.socket())
+        .args([
+            "--driver",
+            "fake",
+            "--fake-fault",
+            "fail:provision",
+            "--state-dir",
+        ])
+        .arg(env.path("hearth-state"));
+    let _hearth = common::spawn_daemon(cmd, &env.socket())?;
+    let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+    let (status, body) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "acme", "tier": "solo"}),
+        )
+        .await?;
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(status >= 500, "{status} {body}");
+    assert!(!code.is_empty() && code != "internal", "{body}");
+    let events = env.events()?;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, vec![types::PROVISIONING_STARTED, types::FAILED]);
+    assert_eq!(events[1].data["code"], code.as_str());
+
+    let (status, body) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "Not A Slug", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_slug"))
+    );
+    assert_eq!(
+        env.events()?.len(),
+        2,
+        "a refused slug never reaches the log"
+    );
+    Ok(())
+}
