@@ -1,0 +1,464 @@
+//! One play's processes: the real `hearth`, `worker-stub` and `console` binaries on a temp
+//! socket, port 0 and temp state, each under an empty environment (PATH, a fresh HOME, and
+//! only what is passed here), plus a client for the console's API. Dropping a [`Stack`]
+//! stops the processes, then sweeps the engine by the stack's instance label.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::bins;
+use crate::engine::{self, SweepGuard, TEST_LABEL};
+use crate::process::{clean_command, Proc};
+
+/// How long a child may take to come up.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long one console call may take (provision waits for readiness).
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Which hearth driver the stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverKind {
+    /// In memory, with real local HTTP servers as services: needs no engine.
+    Fake,
+    /// The Docker engine (`DOCKER_HOST` or the local socket).
+    Docker,
+}
+
+/// How to start a stack.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Names the instance id (and so every engine object) after the test.
+    pub test: String,
+    pub driver: DriverKind,
+    /// Where the binaries are (default: the running executable's profile directory).
+    pub bin_dir: Option<PathBuf>,
+    /// `DOCKER_HOST` for hearth (default: the caller's, if set).
+    pub docker_host: Option<String>,
+    /// `hearth serve --teardown-timeout`.
+    pub teardown_timeout: Option<u64>,
+    /// `worker-stub --fault` switches.
+    pub worker_faults: Vec<String>,
+    /// Give the worker a key file that differs from the console's (bearer drift).
+    pub worker_keys_differ: bool,
+}
+
+impl StackConfig {
+    /// A stack on the Fake driver.
+    pub fn fake(test: &str) -> Self {
+        StackConfig {
+            test: test.to_owned(),
+            driver: DriverKind::Fake,
+            bin_dir: None,
+            docker_host: None,
+            teardown_timeout: None,
+            worker_faults: Vec::new(),
+            worker_keys_differ: false,
+        }
+    }
+
+    /// A stack on the Docker engine.
+    pub fn docker(test: &str) -> Self {
+        StackConfig {
+            driver: DriverKind::Docker,
+            docker_host: std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()),
+            ..StackConfig::fake(test)
+        }
+    }
+}
+
+/// An answer from the console's API.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// What `console hatch verify` said.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Its exit code (-1 if killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The running play. Field order is drop order: processes, then the sweep, then the files.
+#[derive(Debug)]
+pub struct Stack {
+    console: Proc,
+    worker: Proc,
+    hearth: Proc,
+    _sweep: Option<SweepGuard>,
+    /// The daemon instance id, stamped on every engine object.
+    pub instance: String,
+    /// The HATCH log the console writes.
+    pub hatch: PathBuf,
+    /// hearth's socket.
+    pub hearth_socket: PathBuf,
+    pub console_url: String,
+    pub worker_url: String,
+    hearth_bin: PathBuf,
+    console_bin: PathBuf,
+    home: PathBuf,
+    token: String,
+    client: reqwest::Client,
+    dir: TempDir,
+}
+
+impl Stack {
+    /// Starts hearth, the worker and the console; fails before act 1 naming a missing binary.
+    ///
+    /// # Errors
+    /// A missing binary, or a child that does not come up (with its stderr).
+    pub async fn start(cfg: &StackConfig) -> anyhow::Result<Stack> {
+        let bin_dir = match &cfg.bin_dir {
+            Some(d) => d.clone(),
+            None => bins::profile_dir()?,
+        };
+        let [hearth_bin, worker_bin, console_bin]: [PathBuf; 3] = bins::play_binaries_in(&bin_dir)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("expected three binaries"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("hearth-e2e-")
+            .tempdir()
+            .context("cannot make a temp dir")?;
+        let home = dir.path().join("home");
+        let logs = dir.path().join("logs");
+        for d in [&home, &logs] {
+            std::fs::create_dir_all(d)?;
+        }
+        let instance = engine::unique_instance(&cfg.test);
+        let sweep = (cfg.driver == DriverKind::Docker).then(|| SweepGuard {
+            instance: instance.clone(),
+        });
+
+        let hearth_socket = dir.path().join("hearth.sock");
+        let mut cmd = clean_command(&hearth_bin, &home);
+        cmd.arg("serve")
+            .arg("--socket")
+            .arg(&hearth_socket)
+            .arg("--state-dir")
+            .arg(dir.path().join("hearth-state"))
+            .args(["--instance", &instance, "--label", TEST_LABEL]);
+        match cfg.driver {
+            DriverKind::Fake => {
+                cmd.args(["--driver", "fake"]);
+            }
+            DriverKind::Docker => {
+                let image = engine::test_image();
+                cmd.args(["--driver", "local-docker"])
+                    .env("HEARTH_IMAGE_CAIRNET", &image)
+                    .env("HEARTH_IMAGE_LORE", &image);
+            }
+        }
+        if let Some(host) = &cfg.docker_host {
+            cmd.env("DOCKER_HOST", host);
+        }
+        if let Some(secs) = cfg.teardown_timeout {
+            cmd.args(["--teardown-timeout", &secs.to_string()]);
+        }
+        let mut hearth = Proc::spawn("hearth", cmd, &logs)?;
+        wait_for_socket(&mut hearth, &hearth_socket).await?;
+
+        let keys = dir.path().join("console.keys");
+        std::fs::write(&keys, format!("e2e:{}\n", secret()))?;
+        let worker_keys = if cfg.worker_keys_differ {
+            let k = dir.path().join("worker.keys");
+            std::fs::write(&k, format!("e2e:{}\n", secret()))?;
+            k
+        } else {
+            keys.clone()
+        };
+        let mut cmd = clean_command(&worker_bin, &home);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(&worker_keys);
+        for f in &cfg.worker_faults {
+            cmd.args(["--fault", f]);
+        }
+        let (worker, worker_url) =
+            Proc::spawn_listening("worker-stub", cmd, &logs, START_DEADLINE)?;
+
+        let hatch = dir.path().join("hatch.jsonl");
+        let state = dir.path().join("console-state");
+        let mut cmd = clean_command(&console_bin, &home);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
+            .arg(&hearth_socket)
+            .args(["--worker-url", &worker_url, "--keys"])
+            .arg(&keys)
+            .arg("--hatch")
+            .arg(&hatch)
+            .arg("--state-dir")
+            .arg(&state);
+        let (mut console, console_url) =
+            Proc::spawn_listening("console", cmd, &logs, START_DEADLINE)?;
+        let token = match std::fs::read_to_string(state.join("console.token")) {
+            Ok(t) => t.trim().to_owned(),
+            Err(e) => bail!("the console wrote no token: {e}{}", console.diagnose()),
+        };
+        let client = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .no_proxy()
+            .build()?;
+        Ok(Stack {
+            console,
+            worker,
+            hearth,
+            _sweep: sweep,
+            instance,
+            hatch,
+            hearth_socket,
+            console_url,
+            worker_url,
+            hearth_bin,
+            console_bin,
+            home,
+            token,
+            client,
+            dir,
+        })
+    }
+
+    /// The children as `(name, pid)`, for the network watch.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        [&self.hearth, &self.worker, &self.console]
+            .iter()
+            .map(|p| (p.name.clone(), p.pid()))
+            .collect()
+    }
+
+    /// The stack's temp directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Each child's exit status (if it died) and stderr tail, for failure messages.
+    pub fn diagnose(&mut self) -> String {
+        format!(
+            "{}{}{}",
+            self.hearth.diagnose(),
+            self.worker.diagnose(),
+            self.console.diagnose()
+        )
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer> {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.console_url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}: the console did not answer"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer { status, body })
+    }
+
+    /// `POST /api/hearth/workspaces {slug, tier}`.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn provision(&self, slug: &str, tier: &str) -> anyhow::Result<Answer> {
+        self.call(
+            reqwest::Method::POST,
+            "/api/hearth/workspaces",
+            Some(json!({"slug": slug, "tier": tier})),
+        )
+        .await
+    }
+
+    /// `POST /api/ralph/runs {workspace, prompts}`.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn submit_run(&self, workspace: &str, prompts: &[String]) -> anyhow::Result<Answer> {
+        self.call(
+            reqwest::Method::POST,
+            "/api/ralph/runs",
+            Some(json!({"workspace": workspace, "prompts": prompts})),
+        )
+        .await
+    }
+
+    /// Polls `GET /api/ralph/runs/{id}?wait=…` until the run has ended or `deadline` passes;
+    /// returns the last record.
+    ///
+    /// # Errors
+    /// When the console does not answer, or the run is still going at the deadline.
+    pub async fn wait_run(&self, run_id: &str, deadline: Duration) -> anyhow::Result<Value> {
+        let until = Instant::now() + deadline;
+        loop {
+            let a = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/ralph/runs/{run_id}?wait=30"),
+                    None,
+                )
+                .await?;
+            if !a.ok() {
+                bail!("GET /api/ralph/runs/{run_id}: {} {}", a.status, a.body);
+            }
+            if run_ended(&a.body) {
+                return Ok(a.body);
+            }
+            if Instant::now() > until {
+                bail!("run {run_id} had not ended after {deadline:?}: {}", a.body);
+            }
+        }
+    }
+
+    /// `DELETE /api/hearth/workspaces/{slug}`.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn decommission(&self, slug: &str) -> anyhow::Result<Answer> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/api/hearth/workspaces/{slug}"),
+            None,
+        )
+        .await
+    }
+
+    /// `hearth --socket S status SLUG -o json` → the status string.
+    ///
+    /// # Errors
+    /// When the client fails or answers something else than `{"status": …}`.
+    pub fn hearth_status(&self, slug: &str) -> anyhow::Result<String> {
+        let out = clean_command(&self.hearth_bin, &self.home)
+            .arg("--socket")
+            .arg(&self.hearth_socket)
+            .args(["status", slug, "-o", "json"])
+            .output()
+            .context("cannot run `hearth status`")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`hearth status {slug} -o json` answered {text:?} ({}; stderr {:?})",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        v["status"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("`hearth status` answered {v} without a status"))
+    }
+
+    /// `console hatch verify --chain provision-then-ralph --prompts N` on this stack's log.
+    ///
+    /// # Errors
+    /// When the console binary cannot be run.
+    pub fn verify(&self, prompts: usize, json_out: bool) -> anyhow::Result<Verdict> {
+        verify_file(
+            &self.console_bin,
+            &self.home,
+            &self.hatch,
+            prompts,
+            json_out,
+        )
+    }
+}
+
+/// Runs `console hatch verify --chain provision-then-ralph --prompts N FILE` under an empty
+/// environment.
+///
+/// # Errors
+/// When the binary cannot be run.
+pub fn verify_file(
+    console_bin: &Path,
+    home: &Path,
+    file: &Path,
+    prompts: usize,
+    json_out: bool,
+) -> anyhow::Result<Verdict> {
+    let mut cmd: Command = clean_command(console_bin, home);
+    cmd.args([
+        "hatch",
+        "verify",
+        "--chain",
+        "provision-then-ralph",
+        "--prompts",
+    ])
+    .arg(prompts.to_string());
+    if json_out {
+        cmd.args(["-o", "json"]);
+    }
+    let out = cmd
+        .arg(file)
+        .output()
+        .context("cannot run `console hatch verify`")?;
+    Ok(Verdict {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Whether a run record says the run is over.
+pub fn run_ended(record: &Value) -> bool {
+    let status = record["status"]
+        .as_str()
+        .or_else(|| record["outcome"].as_str());
+    !matches!(status, None | Some("running" | "pending" | "started"))
+}
+
+/// `n` mock prompts.
+pub fn mock_prompts(n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| format!("prompt {i} of {n}: touch the workspace and report"))
+        .collect()
+}
+
+/// A fresh 256-bit secret in hex.
+fn secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Waits until hearth accepts connections on its socket (or dies, or the deadline passes).
+async fn wait_for_socket(hearth: &mut Proc, socket: &Path) -> anyhow::Result<()> {
+    let until = Instant::now() + START_DEADLINE;
+    loop {
+        if tokio::net::UnixStream::connect(socket).await.is_ok() {
+            return Ok(());
+        }
+        if hearth.exited().is_some() {
+            bail!(
+                "hearth exited before serving on {}{}",
+                socket.display(),
+                hearth.diagnose()
+            );
+        }
+        if Instant::now() > until {
+            bail!(
+                "hearth did not serve on {} within {START_DEADLINE:?}{}",
+                socket.display(),
+                hearth.diagnose()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,119 @@
+//! The play: hearth → provision `test` (solo) → a run of four mock prompts → teardown →
+//! `tier_torn_down`, asserted from the HATCH JSONL file alone and by `console hatch verify`,
+//! under an empty environment and with every child's sockets watched for non-loopback peers.
+//! The Fake-driver play always runs; the Docker play needs `HEARTH_E2E=1` (and then fails,
+//! never skips, without an engine).
+
+use anyhow::{bail, ensure, Context};
+use hearth_e2e::engine::{self, find_instance};
+use hearth_e2e::hatch::{assert_play_chain, read_events, render};
+use hearth_e2e::junit::{self, case, Outcome};
+use hearth_e2e::netcheck::NetWatch;
+use hearth_e2e::play::run_play;
+use hearth_e2e::stack::{Stack, StackConfig};
+
+const PROMPTS: usize = 4;
+const SLUG: &str = "test";
+
+/// Runs the play on `stack` and checks everything that can be checked without an engine.
+async fn play_and_check(stack: &Stack) -> anyhow::Result<()> {
+    let watch = NetWatch::start(stack.pids());
+    let report = run_play(stack, SLUG, PROMPTS, &mut |_| {}).await;
+    let net = watch.finish();
+    let report = report?;
+
+    ensure!(
+        report.run["status"] == "succeeded",
+        "the run ended {} (expected succeeded): {}",
+        report.run["status"],
+        report.run
+    );
+    let events = read_events(&stack.hatch)?;
+    assert_play_chain(&events, SLUG, PROMPTS)?;
+    ensure!(
+        events.iter().all(|e| e.event_type != "ralph.node.failed"),
+        "a node failed:\n{}",
+        render(&events)
+    );
+
+    let v = stack.verify(PROMPTS, false)?;
+    ensure!(
+        v.code == 0,
+        "console hatch verify exited {} on a whole chain:\n{}{}",
+        v.code,
+        v.stdout,
+        v.stderr
+    );
+
+    ensure!(net.samples > 1, "the network watch never sampled: {net:?}");
+    ensure!(
+        net.sockets_seen > 0,
+        "the network watch saw no socket of the play's processes (the console and worker \
+         listen on TCP): {net:?}"
+    );
+    ensure!(
+        net.violations.is_empty(),
+        "a process of the play connected beyond loopback:\n{}",
+        net.violations.join("\n")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_on_the_fake_driver() {
+    case("play", "play_on_the_fake_driver", async {
+        let stack = Stack::start(&StackConfig::fake("play-fake")).await?;
+        play_and_check(&stack).await?;
+        Ok(Outcome::Passed)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_on_docker() {
+    case("play", "play_on_docker", async {
+        let Some(docker) = engine::engine_for("play_on_docker").await? else {
+            return Ok(Outcome::Skipped("HEARTH_E2E is not 1".into()));
+        };
+        let stack = Stack::start(&StackConfig::docker("play-docker")).await?;
+        let result = play_and_check(&stack).await;
+        // Keep the log for CI whatever happened.
+        let kept = junit::e2e_dir()?.join("hatch.jsonl");
+        if stack.hatch.exists() {
+            std::fs::copy(&stack.hatch, &kept)
+                .with_context(|| format!("cannot copy the HATCH log to {}", kept.display()))?;
+        }
+        result?;
+        let left = find_instance(&docker, &stack.instance).await?;
+        if !left.is_empty() {
+            bail!(
+                "the teardown left objects labelled dev.hearth.instance={} on the engine: {left:?}",
+                stack.instance
+            );
+        }
+        Ok(Outcome::Passed)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn docker_tests_fail_loudly_without_an_engine() {
+    case(
+        "play",
+        "docker_tests_fail_loudly_without_an_engine",
+        async {
+            let dir = tempfile::tempdir()?;
+            let host = format!("unix://{}", dir.path().join("no-engine.sock").display());
+            let err = engine::require_engine_at(&host)
+                .await
+                .err()
+                .context("an engine answered on a socket nobody serves")?;
+            let msg = format!("{err:#}");
+            ensure!(msg.contains("HEARTH_E2E=1"), "{msg}");
+            ensure!(msg.contains("no-engine.sock"), "{msg}");
+            ensure!(msg.contains("never skip"), "{msg}");
+            Ok(Outcome::Passed)
+        },
+    )
+    .await;
+}
