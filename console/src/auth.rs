@@ -84,6 +84,7 @@ impl LocalAuth {
             Ok(mut file) => {
                 file.write_all(format!("{fresh}\n").as_bytes())
                     .and_then(|()| file.sync_all())
+                    .and_then(|()| crate::sink::sync_parent(&path))
                     .map_err(|e| io(&path, e))?;
                 tracing::info!(path = %path.display(), "minted a new admin token");
                 return Ok(Self::with_token(fresh));

@@ -76,6 +76,7 @@ impl HatchSink {
             path: path.clone(),
             reason: e.to_string(),
         };
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -83,6 +84,10 @@ impl HatchSink {
             .mode(0o600)
             .open(&path)
             .map_err(open_err)?;
+        if !existed {
+            // Make the new file's directory entry durable too, not only its lines.
+            sync_parent(&path).map_err(open_err)?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(open_err)?;
         let log = read_log(&bytes).map_err(|e| SinkError::Corrupt {
@@ -206,6 +211,14 @@ impl HatchSink {
         if let Ok(mut w) = self.writer.lock() {
             w.file = file;
         }
+    }
+}
+
+/// fsyncs the directory holding `path`.
+pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => File::open(".")?.sync_all(),
     }
 }
 
