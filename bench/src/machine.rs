@@ -37,8 +37,14 @@ pub fn stamp() -> String {
             || "unknown".to_owned(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         );
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && !o.stdout.is_empty())
+        .map_or("", |_| " plus uncommitted changes");
     format!(
-        "{} at commit {commit}",
+        "{} at commit {commit}{dirty}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     )
 }

@@ -109,6 +109,8 @@ pub struct Report {
     pub command: String,
     /// The image used by every path.
     pub image: String,
+    /// The hearth binary measured.
+    pub hearth_bin: String,
     /// Measured repetitions per figure.
     pub runs: usize,
     /// The engine.
@@ -129,6 +131,7 @@ impl Report {
         Self {
             command: plan.command.clone(),
             image: plan.image.clone(),
+            hearth_bin: plan.hearth_bin.display().to_string(),
             runs: plan.runs,
             engine,
             solo: Solo::default(),
@@ -167,8 +170,9 @@ impl Report {
              published on 127.0.0.1, ready when each answers HTTP 200; teardown is a graceful stop \
              and removal of all of it. The **floor** does exactly that through the Docker API \
              (bollard), services in parallel, nothing else. The **CLI** does it with `docker` \
-             calls one after another. **hearth** is the release binary called over its unix \
-             socket (`POST /v1/provision`, `POST /v1/teardown`).\n"
+             calls one after another. **hearth** is `{}` (`hearth serve --driver local-docker`) \
+             called over its unix socket (`POST /v1/provision`, `POST /v1/teardown`).\n",
+            self.hearth_bin
         );
         if let Some(err) = &self.hearth_error {
             let _ = writeln!(w, "**hearth was not measured in this run:** {err}\n");
@@ -317,6 +321,7 @@ mod tests {
         let mut report = Report {
             command: "make bench".into(),
             image: "hearth-standin:local".into(),
+            hearth_bin: "target/release/hearth".into(),
             runs: 3,
             engine: EngineInfo {
                 version: "20.10.24".into(),
@@ -372,6 +377,7 @@ mod tests {
         let report = Report {
             command: "x".into(),
             image: "i".into(),
+            hearth_bin: "h".into(),
             runs: 1,
             engine: EngineInfo::default(),
             solo: Solo::default(),
