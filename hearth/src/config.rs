@@ -18,6 +18,7 @@ use crate::error::HearthError;
 /// driver = "local-docker"
 /// state_dir = "/var/lib/hearth"
 /// socket_group = "hearth"
+/// service_port = 80
 /// [images]
 /// cairnet = "nginx:alpine"
 /// lore = "nginx:alpine"
@@ -43,6 +44,8 @@ pub struct FileConfig {
     pub socket: Option<PathBuf>,
     pub socket_group: Option<String>,
     pub instance: Option<String>,
+    /// The port every service listens on inside its container (80 for nginx and the stand-in).
+    pub service_port: Option<u16>,
     #[serde(default)]
     pub images: FileImages,
     #[serde(default)]

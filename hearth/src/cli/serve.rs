@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Group that may use the socket (mode 0660 instead of 0600)
     #[arg(long)]
     pub socket_group: Option<String>,
+    /// The port each service listens on inside its container [default: 80]
+    #[arg(long)]
+    pub service_port: Option<u16>,
     /// Seconds a role may take to answer HTTP after it started [default: 30]
     #[arg(long)]
     pub readiness_timeout: Option<u64>,
@@ -175,6 +178,9 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
     let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
         Duration::from_secs(flag.or(file).unwrap_or(default))
     };
+    if let Some(port) = args.service_port.or(file.service_port) {
+        docker.service_port = port;
+    }
     docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
     let mut labels = args.labels.clone();
     if let Ok(env) = std::env::var("HEARTH_LABELS") {

@@ -1,0 +1,451 @@
+//! The driver conformance suite: every scenario runs against the Fake driver always and
+//! against LocalDocker on a real engine when HEARTH_E2E=1 (in CI it must). Assertions look at
+//! the engine's objects (listed by label), not only at what hearth answers.
+
+mod support;
+
+use std::time::Duration;
+
+use hearth::dispatcher::Deadlines;
+use hearth::driver::fake::FakeFaults;
+use hearth::driver::ObjectKind;
+use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use support::{docker_config, engine_objects, http_status, Backend, Kind};
+
+fn solo() -> ProvisioningProfile {
+    ProvisioningProfile::for_tier(Tier::Solo)
+}
+
+/// Provision is idempotent on (slug, tier, driver): the same ref, nothing new on the engine.
+async fn provision_is_idempotent(b: Backend) {
+    let d = &b.dispatcher;
+    let first = d.provision("idem", solo()).await.expect("provision");
+    assert_eq!(first.last_status, Status::Ready);
+    assert_eq!(first.services.len(), 2, "cairnet and lore");
+    let objects = b.objects("idem").await;
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Container)
+            .count(),
+        2
+    );
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Network)
+            .count(),
+        1
+    );
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Volume)
+            .count(),
+        2
+    );
+    let calls = b.calls();
+    let again = d.provision("idem", solo()).await.expect("provision again");
+    assert_eq!(again, first, "same call, same ref");
+    assert_eq!(b.calls(), calls, "the repeat never reached the driver");
+    assert_eq!(
+        b.objects("idem").await,
+        objects,
+        "nothing new on the engine"
+    );
+    d.teardown("idem").await.expect("teardown");
+}
+
+/// Ready means ready: every service answers HTTP on its published loopback port.
+async fn ready_means_every_service_answers(b: Backend) {
+    let r = b
+        .dispatcher
+        .provision("ready", solo())
+        .await
+        .expect("provision");
+    assert_eq!(
+        r.endpoint,
+        r.services
+            .iter()
+            .find(|s| s.role == "cairnet")
+            .expect("cairnet")
+            .endpoint
+    );
+    for s in &r.services {
+        assert!(
+            s.endpoint.starts_with("http://127.0.0.1:"),
+            "published on loopback only: {}",
+            s.endpoint
+        );
+        assert_eq!(
+            http_status(&s.endpoint).await,
+            Ok(200),
+            "role {} answers",
+            s.role
+        );
+        assert!(!s.image_digest.is_empty());
+    }
+    let steps: Vec<String> = b
+        .dispatcher
+        .events("ready")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|s| *s == "role_ready").count(),
+        2,
+        "{steps:?}"
+    );
+    b.dispatcher.teardown("ready").await.expect("teardown");
+}
+
+/// Another tier for a live slug is tier_mismatch, and changes nothing.
+async fn another_tier_is_a_mismatch(b: Backend) {
+    let d = &b.dispatcher;
+    d.provision("tiers", solo()).await.expect("provision");
+    let before = b.objects("tiers").await;
+    let err = d
+        .provision("tiers", ProvisioningProfile::for_tier(Tier::Team))
+        .await
+        .expect_err("tier mismatch");
+    assert_eq!(err.code(), "tier_mismatch");
+    assert!(err.hint().unwrap_or_default().contains("upgrade"));
+    assert_eq!(b.objects("tiers").await, before);
+    d.teardown("tiers").await.expect("teardown");
+}
+
+/// Status is read-only: asking changes nothing on the engine.
+async fn status_is_read_only(b: Backend) {
+    let d = &b.dispatcher;
+    d.provision("ro", solo()).await.expect("provision");
+    let before = b.objects("ro").await;
+    for _ in 0..3 {
+        assert_eq!(d.status("ro").await.expect("status"), Status::Ready);
+    }
+    assert_eq!(b.objects("ro").await, before);
+    d.teardown("ro").await.expect("teardown");
+}
+
+/// Upgrade keeps the slug, the network and the data volumes; the tier changes.
+async fn upgrade_keeps_slug_and_volumes(b: Backend) {
+    let d = &b.dispatcher;
+    let first = d.provision("up", solo()).await.expect("provision");
+    let volumes = |objs: &[hearth::driver::Owned]| -> Vec<String> {
+        objs.iter()
+            .filter(|o| o.kind != ObjectKind::Container)
+            .map(|o| o.name.clone())
+            .collect()
+    };
+    let before = volumes(&b.objects("up").await);
+    let up = d
+        .upgrade("up", ProvisioningProfile::for_tier(Tier::Team))
+        .await
+        .expect("upgrade");
+    assert_eq!(up.workspace_slug, "up");
+    assert_eq!(up.tier, Tier::Team);
+    assert_eq!(up.created, first.created);
+    assert_eq!(up.resource_caps.as_ref().map(|c| c.seats), Some(10));
+    assert_eq!(
+        volumes(&b.objects("up").await),
+        before,
+        "network and volumes kept"
+    );
+    assert_eq!(d.status("up").await.expect("status"), Status::Ready);
+    for s in &up.services {
+        assert_eq!(http_status(&s.endpoint).await, Ok(200));
+    }
+    // Provision at the new tier is now the idempotent call; the old tier is the mismatch.
+    assert_eq!(
+        d.provision("up", ProvisioningProfile::for_tier(Tier::Team))
+            .await
+            .expect("same")
+            .tier,
+        Tier::Team
+    );
+    d.teardown("up").await.expect("teardown");
+}
+
+/// Teardown removes everything, is idempotent, and is terminal, also across a restart.
+async fn teardown_is_idempotent_and_terminal(b: Backend) {
+    let d = &b.dispatcher;
+    d.provision("gone", solo()).await.expect("provision");
+    d.teardown("gone").await.expect("teardown");
+    assert!(b.objects("gone").await.is_empty(), "nothing of it remains");
+    d.teardown("gone").await.expect("teardown again");
+    assert_eq!(
+        d.status("gone").await.expect("status"),
+        Status::TierTornDown
+    );
+    let err = d
+        .pause("gone")
+        .await
+        .expect_err("pause a torn-down workspace");
+    assert_eq!(err.code(), "conflict");
+    let again = b.restarted();
+    again.reconcile().await.expect("reconcile");
+    assert_eq!(
+        again.status("gone").await.expect("status after restart"),
+        Status::TierTornDown
+    );
+    if b.kind == Kind::Docker {
+        assert!(
+            engine_objects(&b.instance).is_empty(),
+            "{:?}",
+            engine_objects(&b.instance)
+        );
+    }
+}
+
+/// Unknown and invalid slugs.
+async fn unknown_and_invalid_slugs(b: Backend) {
+    let d = &b.dispatcher;
+    assert_eq!(
+        d.status("nobody").await.expect_err("unknown").code(),
+        "not_found"
+    );
+    assert_eq!(
+        d.pause("nobody").await.expect_err("unknown").code(),
+        "not_found"
+    );
+    d.teardown("nobody")
+        .await
+        .expect("teardown of nothing is done");
+    let calls = b.calls();
+    for bad in ["Bad", "-x", "a_b", "", "../../etc", &"x".repeat(40)] {
+        let err = d.provision(bad, solo()).await.expect_err("invalid slug");
+        assert_eq!(err.code(), "invalid_slug", "{bad}");
+        assert_eq!(
+            d.teardown(bad).await.expect_err("invalid").code(),
+            "invalid_slug"
+        );
+    }
+    assert_eq!(b.calls(), calls, "invalid slugs never reach the driver");
+}
+
+/// A provision whose caller goes away leaves nothing behind.
+async fn abandoned_provision_leaves_nothing(b: Backend) {
+    let d = b.dispatcher.clone();
+    let task = tokio::spawn(async move { d.provision("bye", solo()).await });
+    // Wait until the provision has created something, then walk away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while b.objects("bye").await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "provision never created anything"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    b.wait_gone("bye").await;
+    // The lock is released once the rollback is recorded; then the status says what happened.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = b.dispatcher.status("bye").await.expect("status");
+        if status == Status::Failed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status stayed {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And the slug can be provisioned afresh.
+    b.dispatcher
+        .provision("bye", solo())
+        .await
+        .expect("provision afresh");
+    b.dispatcher.teardown("bye").await.expect("teardown");
+}
+
+/// pause ⇄ resume, hibernate → wake, with the engine's view matching the status.
+async fn pause_resume_hibernate_wake(b: Backend) {
+    let d = &b.dispatcher;
+    d.provision("life", solo()).await.expect("provision");
+    d.pause("life").await.expect("pause");
+    assert_eq!(d.status("life").await.expect("status"), Status::Paused);
+    assert_eq!(b.container_states("life").await, vec!["paused", "paused"]);
+    assert_eq!(
+        d.pause("life").await.expect_err("pause twice").code(),
+        "conflict"
+    );
+    assert_eq!(
+        d.hibernate("life")
+            .await
+            .expect_err("hibernate paused")
+            .code(),
+        "conflict"
+    );
+    d.resume("life").await.expect("resume");
+    assert_eq!(b.container_states("life").await, vec!["running", "running"]);
+    d.hibernate("life").await.expect("hibernate");
+    assert_eq!(d.status("life").await.expect("status"), Status::Hibernated);
+    assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
+    let kept = b
+        .objects("life")
+        .await
+        .iter()
+        .filter(|o| o.kind != ObjectKind::Container)
+        .count();
+    assert_eq!(kept, 3, "network and both volumes kept while hibernated");
+    let woken = d.resume("life").await.expect("wake");
+    assert_eq!(woken.last_status, Status::Ready);
+    for s in &woken.services {
+        assert_eq!(
+            http_status(&s.endpoint).await,
+            Ok(200),
+            "{} answers after wake",
+            s.role
+        );
+    }
+    let steps: Vec<String> = d
+        .events("life")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
+    assert!(steps.contains(&"woken".to_owned()), "{steps:?}");
+    d.teardown("life").await.expect("teardown");
+    b.wait_gone("life").await;
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod fake {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::new(super::Kind::Fake)).await;
+                }
+            )*
+        }
+        mod docker {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::e2e(concat!("docker::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Backend::new(super::Kind::Docker)).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    provision_is_idempotent,
+    ready_means_every_service_answers,
+    another_tier_is_a_mismatch,
+    status_is_read_only,
+    upgrade_keeps_slug_and_volumes,
+    teardown_is_idempotent_and_terminal,
+    unknown_and_invalid_slugs,
+    abandoned_provision_leaves_nothing,
+    pause_resume_hibernate_wake,
+);
+
+/// Fake: a provision that fails half-way rolls back and records the failure.
+#[tokio::test]
+async fn fake_failed_provision_rolls_back() {
+    let mut faults = FakeFaults::default();
+    faults.add("fail:provision").expect("fault");
+    let b = Backend::with(Kind::Fake, faults, docker_config(), Deadlines::default());
+    let err = b
+        .dispatcher
+        .provision("boom", solo())
+        .await
+        .expect_err("fails");
+    assert_eq!(err.code(), "driver_failure");
+    assert!(b.objects("boom").await.is_empty());
+    assert_eq!(
+        b.dispatcher.status("boom").await.expect("status"),
+        Status::Failed
+    );
+}
+
+/// Fake: a provision past its deadline is deadline_exceeded, says where it stuck, and rolls back.
+#[tokio::test]
+async fn fake_provision_past_its_deadline_rolls_back() {
+    let mut faults = FakeFaults::default();
+    faults.add("hang:provision").expect("fault");
+    let deadlines = Deadlines {
+        provision: Duration::from_millis(300),
+        ..Deadlines::default()
+    };
+    let b = Backend::with(Kind::Fake, faults, docker_config(), deadlines);
+    let err = b
+        .dispatcher
+        .provision("stuck", solo())
+        .await
+        .expect_err("deadline");
+    assert_eq!(err.code(), "deadline_exceeded");
+    assert!(
+        err.to_string().contains("stuck at: provision_started"),
+        "{err}"
+    );
+    assert!(b.objects("stuck").await.is_empty());
+}
+
+/// Docker: a role that never answers HTTP fails the provision half-way; nothing is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_half_way_failure_rolls_back() {
+    if !support::e2e("docker_half_way_failure_rolls_back") {
+        return;
+    }
+    let mut config = docker_config();
+    // The stand-in listens on 80; waiting on 81 means containers run but never answer.
+    config.service_port = 81;
+    config.readiness_timeout = Duration::from_secs(2);
+    let b = Backend::with(
+        Kind::Docker,
+        FakeFaults::default(),
+        config,
+        Deadlines::default(),
+    );
+    let err = b
+        .dispatcher
+        .provision("half", solo())
+        .await
+        .expect_err("never ready");
+    assert_eq!(err.code(), "driver_failure");
+    assert!(err.to_string().contains("answer HTTP"), "{err}");
+    assert!(
+        engine_objects(&b.instance).is_empty(),
+        "rolled back: {:?}",
+        engine_objects(&b.instance)
+    );
+    assert_eq!(
+        b.dispatcher.status("half").await.expect("status"),
+        Status::Failed
+    );
+}
+
+/// Docker: an absent image that cannot be pulled fails fast with image_unavailable and a hint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_absent_image_is_image_unavailable() {
+    if !support::e2e("docker_absent_image_is_image_unavailable") {
+        return;
+    }
+    let mut config = docker_config();
+    config
+        .images
+        .insert("lore".into(), "hearth-no-such-image:never".into());
+    config.pull = hearth::driver::docker::PullPolicy::Never;
+    let b = Backend::with(
+        Kind::Docker,
+        FakeFaults::default(),
+        config,
+        Deadlines::default(),
+    );
+    let err = b
+        .dispatcher
+        .provision("noimg", solo())
+        .await
+        .expect_err("absent image");
+    assert_eq!(err.code(), "image_unavailable");
+    assert!(err.hint().unwrap_or_default().contains("make images"));
+    assert!(engine_objects(&b.instance).is_empty());
+}

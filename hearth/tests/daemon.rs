@@ -1,0 +1,280 @@
+//! The real `hearth` binary as a daemon: socket hygiene, graceful shutdown, and crash safety
+//! (kill -9 in the middle of a provision, then a restart that reconciles from the labels).
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hearth::client::HearthClient;
+use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// A daemon process, killed if the test ends without stopping it.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn spawn(socket: &Path, state: &Path, extra: &[&str]) -> Daemon {
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state-dir")
+            .arg(state)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hearth");
+        Daemon {
+            child,
+            socket: socket.to_owned(),
+        }
+    }
+
+    fn client(&self) -> HearthClient {
+        HearthClient::new(&self.socket).with_timeout(Duration::from_secs(120))
+    }
+
+    async fn ready(&self) -> HearthClient {
+        let client = self.client();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client.healthz().await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "hearth never answered on {}",
+                self.socket.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        client
+    }
+
+    fn signal(&self, sig: Signal) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        kill(Pid::from_raw(pid), sig).expect("signal");
+    }
+
+    /// Waits (bounded) for the process to exit; its status and stderr.
+    fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return (status, err);
+            }
+            assert!(Instant::now() < deadline, "hearth did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn socket_is_private_under_umask_000_and_removed_on_sigterm() {
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let state = dir.path().join("state");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec {BIN} serve --socket {} --state-dir {} --driver fake",
+            socket.display(),
+            state.display()
+        ))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let d = Daemon {
+        child,
+        socket: socket.clone(),
+    };
+    d.ready().await;
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "socket mode {mode:o}");
+    d.signal(Signal::SIGTERM);
+    let (status, _) = d.wait();
+    assert!(status.success(), "{status}");
+    assert!(!socket.exists(), "socket removed on clean exit");
+}
+
+#[tokio::test]
+async fn a_second_daemon_is_refused_and_the_first_untouched() {
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let first = Daemon::spawn(&socket, &dir.path().join("s1"), &["--driver", "fake"]);
+    let client = first.ready().await;
+    client
+        .provision("keep", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect("provision");
+    let second = Daemon::spawn(&socket, &dir.path().join("s2"), &["--driver", "fake"]);
+    let (status, err) = second.wait();
+    assert!(!status.success());
+    assert!(err.contains("already serving"), "{err}");
+    assert!(
+        err.contains(&first.child.id().to_string()),
+        "names the pid: {err}"
+    );
+    assert_eq!(
+        client.status("keep").await.expect("first still serves"),
+        Status::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_stale_socket_from_a_killed_daemon_is_replaced() {
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let state = dir.path().join("state");
+    let first = Daemon::spawn(&socket, &state, &["--driver", "fake"]);
+    first.ready().await;
+    first.signal(Signal::SIGKILL);
+    let _ = first.wait();
+    assert!(socket.exists(), "a killed daemon leaves its socket");
+    let again = Daemon::spawn(&socket, &state, &["--driver", "fake"]);
+    again
+        .ready()
+        .await
+        .healthz()
+        .await
+        .expect("serves on the old path");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_provision_finish() {
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let d = Daemon::spawn(
+        &socket,
+        &dir.path().join("state"),
+        &["--driver", "fake", "--fake-fault", "delay:700"],
+    );
+    let client = d.ready().await;
+    let c = client.clone();
+    let call = tokio::spawn(async move {
+        c.provision("slow", &ProvisioningProfile::for_tier(Tier::Solo))
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.status("slow").await.ok() != Some(Status::Provisioning) {
+        assert!(Instant::now() < deadline, "provision never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.signal(Signal::SIGTERM);
+    let answer = call.await.expect("join");
+    assert_eq!(
+        answer
+            .expect("the in-flight provision finished")
+            .last_status,
+        Status::Ready
+    );
+    let (status, _) = d.wait();
+    assert!(status.success());
+    assert!(!socket.exists());
+}
+
+/// kill -9 in the middle of a provision; the next start rolls it back from the labels and
+/// records the failure; teardown then leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_provision_is_reconciled_on_restart() {
+    if !support::e2e("kill_9_mid_provision_is_reconciled_on_restart") {
+        return;
+    }
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let state = dir.path().join("state");
+    let instance = format!("crash{}", std::process::id());
+    let _sweep = Sweep(instance.clone());
+    let image = support::test_image();
+    let common = [
+        "--driver",
+        "local-docker",
+        "--instance",
+        &instance,
+        "--label",
+        "dev.hearth.test=1",
+        "--image-cairnet",
+        &image,
+        "--image-lore",
+        &image,
+    ];
+    // Waiting for port 81, which the stand-in does not serve, holds the provision in
+    // readiness with its containers running: the middle we want to crash in.
+    let mut stuck = common.to_vec();
+    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"]);
+    let first = Daemon::spawn(&socket, &state, &stuck);
+    let client = first.ready().await;
+    let c = client.clone();
+    let call = tokio::spawn(async move {
+        c.provision("crash", &ProvisioningProfile::for_tier(Tier::Solo))
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while support::engine_objects(&instance).len() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "provision never got going: {:?}",
+            support::engine_objects(&instance)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.signal(Signal::SIGKILL);
+    let _ = first.wait();
+    assert!(
+        call.await.expect("join").is_err(),
+        "the caller saw the daemon die"
+    );
+    assert!(
+        !support::engine_objects(&instance).is_empty(),
+        "the crash left objects behind"
+    );
+
+    let second = Daemon::spawn(&socket, &state, &common);
+    let client = second.ready().await;
+    assert!(
+        support::engine_objects(&instance).is_empty(),
+        "rolled back on restart: {:?}",
+        support::engine_objects(&instance)
+    );
+    assert_eq!(
+        client.status("crash").await.expect("status"),
+        Status::Failed
+    );
+    client.teardown("crash").await.expect("teardown");
+    assert_eq!(
+        client.status("crash").await.expect("status"),
+        Status::TierTornDown
+    );
+    assert!(support::engine_objects(&instance).is_empty());
+}
+
+/// Removes the instance's objects when the test ends, passed or failed.
+struct Sweep(String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        support::sweep_instance(&self.0);
+    }
+}
