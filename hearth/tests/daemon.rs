@@ -278,3 +278,148 @@ impl Drop for Sweep {
         support::sweep_instance(&self.0);
     }
 }
+
+#[tokio::test]
+async fn events_follow_streams_each_step_as_it_happens() {
+    use futures::StreamExt;
+    let dir = support::short_tempdir();
+    let d = Daemon::spawn(
+        &dir.path().join("h.sock"),
+        &dir.path().join("state"),
+        &["--driver", "fake", "--fake-fault", "delay:50"],
+    );
+    let client = d.ready().await;
+    let mut steps = Box::pin(client.follow_events("watch").await.expect("follow"));
+    let c = client.clone();
+    let call = tokio::spawn(async move {
+        c.provision("watch", &ProvisioningProfile::for_tier(Tier::Solo))
+            .await
+    });
+    let mut seen = Vec::new();
+    while let Some(step) = tokio::time::timeout(Duration::from_secs(20), steps.next())
+        .await
+        .expect("a step within 20 s")
+    {
+        let step = step.expect("step");
+        seen.push(step.step.clone());
+        if step.step == "provision_done" {
+            break;
+        }
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("provision_started"));
+    assert_eq!(
+        seen.iter().filter(|s| *s == "role_ready").count(),
+        2,
+        "{seen:?}"
+    );
+    call.await.expect("join").expect("provision");
+}
+
+/// `hearth lock` pins each role to its image ID; `serve --lock` provisions by it, and a
+/// locked image that is gone is `image_drift` naming the role and both digests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_pins_images_and_refuses_drift() {
+    if !support::e2e("lock_pins_images_and_refuses_drift") {
+        return;
+    }
+    let dir = support::short_tempdir();
+    let image = support::test_image();
+    let lock = dir.path().join("hearth.lock");
+    let out = Command::new(BIN)
+        .args([
+            "lock",
+            "--cairnet-image",
+            &image,
+            "--lore-image",
+            &image,
+            "--out",
+        ])
+        .arg(&lock)
+        .output()
+        .expect("hearth lock");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pinned: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&lock).expect("lock file")).expect("json");
+    let digest = pinned["roles"]["lore"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
+    assert!(
+        digest.starts_with("sha256:"),
+        "a local build pins to its image ID: {digest}"
+    );
+
+    let instance = format!("lock{}", std::process::id());
+    let _sweep = Sweep(instance.clone());
+    let args = |lock: &Path| -> Vec<String> {
+        [
+            "--driver",
+            "local-docker",
+            "--instance",
+            &instance,
+            "--label",
+            "dev.hearth.test=1",
+            "--image-cairnet",
+            &image,
+            "--image-lore",
+            &image,
+            "--lock",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([lock.display().to_string()])
+        .collect()
+    };
+    let a = args(&lock);
+    let d = Daemon::spawn(
+        &dir.path().join("a.sock"),
+        &dir.path().join("sa"),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let client = d.ready().await;
+    let r = client
+        .provision("locked", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect("provision by digest");
+    for s in &r.services {
+        assert_eq!(s.image, digest, "ran the locked digest");
+        assert_eq!(s.image_digest, digest);
+    }
+    client.teardown("locked").await.expect("teardown");
+    drop(d);
+
+    let drifted = dir.path().join("drift.lock");
+    let gone = format!("sha256:{}", "0".repeat(64));
+    let text = std::fs::read_to_string(&lock)
+        .expect("lock")
+        .replace(&digest, &gone);
+    std::fs::write(&drifted, text).expect("write");
+    let b = args(&drifted);
+    let d = Daemon::spawn(
+        &dir.path().join("b.sock"),
+        &dir.path().join("sb"),
+        &b.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let err = d
+        .ready()
+        .await
+        .provision("drift", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect_err("drifted image");
+    assert_eq!(err.code(), "image_drift");
+    assert_eq!(err.http_status(), Some(424));
+    let message = err.message();
+    assert!(
+        message.contains(&gone) && message.contains(&digest),
+        "names both digests: {message}"
+    );
+    assert!(
+        message.contains("role cairnet") || message.contains("role lore"),
+        "{message}"
+    );
+    assert!(support::engine_objects(&instance).is_empty());
+}
