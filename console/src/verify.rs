@@ -1,20 +1,545 @@
-//! `console hatch verify`: placeholder until the chain checker lands.
+//! `console hatch verify`: checks a HATCH log against a named chain of acts and, where the
+//! chain breaks, names the first missing or out-of-order act, its probable cause (read from
+//! the evidence in the log: `hearth.failed`, `ralph.submit_rejected`, `ralph.frame_rejected`,
+//! `hearth.decommission_failed`) and a hint. A torn last line is reported, never a crash.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use hearth_protocol::hatch::{read_log, types, HatchEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The chains `verify` knows.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Chain {
+    /// provisioning_started → provisioned → run.started → node.* ×N → run.ended →
+    /// decommission_started → decommissioned.
+    #[value(name = "provision-then-ralph")]
+    #[serde(rename = "provision-then-ralph")]
+    ProvisionThenRalph,
+}
+
+/// How the verdict is printed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
 
 /// Arguments of `console hatch verify`.
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
+    /// The chain of acts the log must show.
+    #[arg(long, value_enum, default_value_t = Chain::ProvisionThenRalph)]
+    pub chain: Chain,
+    /// How many prompts the run had (one `ralph.node.*` each).
+    #[arg(long, default_value_t = 4)]
+    pub prompts: usize,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
     /// The HATCH log to check.
     pub file: PathBuf,
 }
 
-/// Checks a log; not built yet.
-pub fn run(args: &VerifyArgs) -> ExitCode {
-    eprintln!(
-        "console hatch verify {}: not built yet",
-        args.file.display()
+/// A log `verify` cannot judge.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl VerifyError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Unreadable { .. } => "hatch_unreadable",
+            VerifyError::Corrupt { .. } => "hatch_corrupt",
+        }
+    }
+}
+
+/// One act of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Event(&'static str),
+    /// The `n`th (1-based) `ralph.node.*` of `of`.
+    Node {
+        n: usize,
+        of: usize,
+    },
+}
+
+impl Act {
+    fn label(self) -> String {
+        match self {
+            Act::Event(t) => t.to_owned(),
+            Act::Node { n, of } => format!("ralph.node.* ({n} of {of})"),
+        }
+    }
+
+    fn matches(self, e: &HatchEvent) -> bool {
+        match self {
+            Act::Event(t) => e.event_type == t,
+            Act::Node { .. } => is_node(e),
+        }
+    }
+}
+
+fn is_node(e: &HatchEvent) -> bool {
+    e.event_type.starts_with("ralph.node.")
+}
+
+fn acts(chain: Chain, prompts: usize) -> Vec<Act> {
+    match chain {
+        Chain::ProvisionThenRalph => {
+            let mut v = vec![
+                Act::Event(types::PROVISIONING_STARTED),
+                Act::Event(types::PROVISIONED),
+                Act::Event(types::RUN_STARTED),
+            ];
+            v.extend((1..=prompts).map(|n| Act::Node { n, of: prompts }));
+            v.extend([
+                Act::Event(types::RUN_ENDED),
+                Act::Event(types::DECOMMISSION_STARTED),
+                Act::Event(types::DECOMMISSIONED),
+            ]);
+            v
+        }
+    }
+}
+
+/// Whether an event is one of the chain's acts (evidence events are not).
+fn is_act_type(e: &HatchEvent) -> bool {
+    is_node(e)
+        || [
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::RUN_STARTED,
+            types::RUN_ENDED,
+            types::DECOMMISSION_STARTED,
+            types::DECOMMISSIONED,
+        ]
+        .contains(&e.event_type.as_str())
+}
+
+/// An act found in the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matched {
+    pub act: String,
+    pub seq: u64,
+    pub subject: String,
+    /// Milliseconds since the log's first event.
+    pub at_ms: i64,
+}
+
+/// Where the chain breaks and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gap {
+    /// 1-based position of the missing act in the chain.
+    pub position: usize,
+    pub act: String,
+    /// The event found where the act should be (`None`: the log ends first).
+    pub found: Option<String>,
+    /// Stable code of the probable cause (`docker_unavailable`, `bearer_drift`, …).
+    pub code: String,
+    pub cause: String,
+    pub hint: String,
+    /// The log line the cause was read from.
+    pub evidence: Option<String>,
+}
+
+/// What `verify` concluded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub file: PathBuf,
+    pub chain: Chain,
+    pub prompts: usize,
+    pub ok: bool,
+    /// Whole events read.
+    pub events: usize,
+    /// Acts in the chain.
+    pub acts: usize,
+    pub matched: Vec<Matched>,
+    pub gap: Option<Gap>,
+    /// Things worth knowing that do not break the chain (a torn last line, failed nodes).
+    pub notes: Vec<String>,
+}
+
+/// Checks the log at `path`. A missing file is a verdict (nothing ran), not an error.
+///
+/// # Errors
+/// [`VerifyError`] when the file exists but cannot be read, or a line before the last is bad.
+pub fn check_file(path: &Path, chain: Chain, prompts: usize) -> Result<Verdict, VerifyError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(VerifyError::Unreadable {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let log = read_log(&bytes).map_err(|e| VerifyError::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut verdict = check_events(&log.events, chain, prompts);
+    verdict.file = path.to_owned();
+    if let Some(torn) = log.torn_tail {
+        verdict.notes.insert(
+            0,
+            format!(
+                "line {} is torn ({}) and was ignored: a crash mid-append leaves this; every \
+                 line before it is whole",
+                torn.line_no, torn.reason
+            ),
+        );
+    }
+    Ok(verdict)
+}
+
+/// Checks parsed events against `chain`.
+pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verdict {
+    let chain_acts = acts(chain, prompts);
+    let t0 = events.first().map(|e| e.time);
+    let mut matched = Vec::new();
+    let mut slug: Option<&str> = None;
+    let mut run_id: Option<&str> = None;
+    let mut skipped_other = 0usize;
+    let mut next = 0usize;
+    let mut found = None;
+    for e in events.iter().filter(|e| is_act_type(e)) {
+        // Once the play's workspace and run are known, other workspaces' and runs' events
+        // are not this chain's business.
+        let other = if e.event_type.starts_with("hearth.") {
+            slug.is_some_and(|s| s != e.subject)
+        } else {
+            run_id.is_some_and(|r| r != e.subject)
+        };
+        if other {
+            skipped_other += 1;
+            continue;
+        }
+        let Some(act) = chain_acts.get(next) else {
+            break;
+        };
+        if !act.matches(e) {
+            found = Some(e);
+            break;
+        }
+        if e.event_type == types::PROVISIONING_STARTED {
+            slug = Some(&e.subject);
+        } else if e.event_type == types::RUN_STARTED {
+            run_id = Some(&e.subject);
+        }
+        matched.push(Matched {
+            act: act.label(),
+            seq: e.seq,
+            subject: e.subject.clone(),
+            at_ms: t0.map_or(0, |t| (e.time - t).num_milliseconds()),
+        });
+        next += 1;
+    }
+    let gap = chain_acts.get(next).map(|act| {
+        let ctx = Context {
+            events,
+            slug,
+            run_id,
+            prompts,
+            nodes: matched.len().saturating_sub(3),
+        };
+        let (code, cause, hint, evidence) = diagnose(*act, found, &ctx);
+        Gap {
+            position: next + 1,
+            act: act.label(),
+            found: found.map(ToString::to_string),
+            code: code.to_owned(),
+            cause,
+            hint,
+            evidence: evidence.map(describe),
+        }
+    });
+    let mut notes = Vec::new();
+    let failed = events
+        .iter()
+        .filter(|e| e.event_type == types::NODE_FAILED && run_id.is_some_and(|r| r == e.subject))
+        .count();
+    if failed > 0 {
+        notes.push(format!(
+            "{failed} node(s) ended failed (they still count as acts)"
+        ));
+    }
+    if skipped_other > 0 {
+        notes.push(format!(
+            "{skipped_other} event(s) about other workspaces or runs were not part of this chain"
+        ));
+    }
+    Verdict {
+        file: PathBuf::new(),
+        chain,
+        prompts,
+        ok: gap.is_none(),
+        events: events.len(),
+        acts: chain_acts.len(),
+        matched,
+        gap,
+        notes,
+    }
+}
+
+/// What the diagnosis may look at.
+struct Context<'a> {
+    events: &'a [HatchEvent],
+    slug: Option<&'a str>,
+    run_id: Option<&'a str>,
+    prompts: usize,
+    /// Nodes matched before the gap.
+    nodes: usize,
+}
+
+impl<'a> Context<'a> {
+    /// The last event of type `ty` about `subject` (any subject when it is unknown).
+    fn last(&self, ty: &str, subject: Option<&str>) -> Option<&'a HatchEvent> {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e.event_type == ty && subject.is_none_or(|s| s == e.subject))
+    }
+}
+
+fn data_str<'e>(e: &'e HatchEvent, key: &str) -> &'e str {
+    e.data.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `#seq type subject: code/status/message` — the line a cause was read from.
+fn describe(e: &HatchEvent) -> String {
+    let mut parts = Vec::new();
+    for key in ["status", "code", "reason", "outcome", "message"] {
+        match e.data.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => parts.push(format!("{key} {s}")),
+            Some(Value::Number(n)) => parts.push(format!("{key} {n}")),
+            _ => {}
+        }
+    }
+    format!("{e}: {}", parts.join(", "))
+}
+
+type Diagnosis<'a> = (&'static str, String, String, Option<&'a HatchEvent>);
+
+/// The probable cause of `act` missing, from the evidence in the log.
+fn diagnose<'a>(act: Act, found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    let s = |x: &str| x.to_owned();
+    match act {
+        Act::Event(types::PROVISIONING_STARTED) if ctx.events.is_empty() => (
+            "no_log",
+            s("hearth or console never ran: the log is empty or missing"),
+            s("start hearth and the console (make demo runs the whole play), and check the \
+               console's --hatch path is the file given here"),
+            None,
+        ),
+        Act::Event(types::PROVISIONING_STARTED) => (
+            "no_provision",
+            s("the console never asked hearth to provision a workspace"),
+            s("the play starts with POST /api/hearth/workspaces {slug, tier}; is this the play's log?"),
+            found,
+        ),
+        Act::Event(types::PROVISIONED) => match ctx.last(types::FAILED, ctx.slug) {
+            Some(e) => {
+                let (code, cause, hint) = match data_str(e, "code") {
+                    "docker_unavailable" => ("docker_unavailable", s("Docker engine not running"),
+                        s("start the engine (sudo systemctl start docker, or sudo dockerd &) or \
+                           point hearth's DOCKER_HOST at one; `docker version` must answer")),
+                    "image_unavailable" => ("image_unavailable", s("the workspace image is not on the engine"),
+                        s("run make images to build the offline stand-in, or set \
+                           HEARTH_IMAGE_CAIRNET / HEARTH_IMAGE_LORE to an image the engine has")),
+                    "hearth_unreachable" => ("hearth_unreachable", s("hearth not running (the console could not reach its socket)"),
+                        s("start `hearth serve` on the socket the console's --hearth-socket names")),
+                    "deadline_exceeded" => ("provision_deadline", s("provision past its deadline"),
+                        s("a service did not answer HTTP in time; see `hearth events SLUG` and the engine's health")),
+                    other => ("provision_failed", format!("hearth failed the provision ({other}): {}", data_str(e, "message")),
+                        non_empty(data_str(e, "hint")).unwrap_or_else(|| s("see hearth's log"))),
+                };
+                (code, cause, hint, Some(e))
+            }
+            None => ("provision_unfinished",
+                s("the provision never finished: the console or hearth stopped mid-call"),
+                s("check the console's and hearth's logs; a restart reconciles half-made workspaces"),
+                found),
+        },
+        Act::Event(types::RUN_STARTED) => match ctx.last(types::SUBMIT_REJECTED, ctx.slug) {
+            Some(e) => {
+                let status = e.data.get("status").and_then(Value::as_u64);
+                let code = data_str(e, "code");
+                let (c, cause, hint) = match (status, code) {
+                    (Some(401 | 403), _) => ("bearer_drift", s("worker bearer drift (keys differ)"),
+                        s("give the console and the worker the same --keys lines (key_id:secret): \
+                           the console signs with its first line, the worker accepts every line; \
+                           also check both clocks agree")),
+                    (_, "worker_unreachable") => ("worker_unreachable", s("the worker is not running (or not at --worker-url)"),
+                        s("start worker-stub (or ralph serve) and point the console's --worker-url at it")),
+                    _ => ("submit_rejected", format!("the worker refused the run ({} {code})", status.map_or(s("-"), |n| n.to_string())),
+                        s("see the worker's log for why it refused")),
+                };
+                (c, cause, hint, Some(e))
+            }
+            None => ("no_run", s("no run was submitted to the workspace"),
+                s("the play's second act is POST /api/ralph/runs {workspace, prompts}"), found),
+        },
+        Act::Node { .. } => {
+            let rejected = ctx
+                .events
+                .iter()
+                .filter(|e| e.event_type == types::FRAME_REJECTED && ctx.run_id.is_none_or(|r| r == e.subject))
+                .collect::<Vec<_>>();
+            let ended = ctx.last(types::RUN_ENDED, ctx.run_id);
+            if let Some(first) = rejected.first() {
+                ("kahn_schema_drift",
+                 format!("KAHN schema drift: {} frame(s) rejected, {} of {} nodes recorded", rejected.len(), ctx.nodes, ctx.prompts),
+                 s("the worker and the console speak different KAHN frame versions: build both \
+                    from the same hearth-protocol; the rejected frame's raw text and reason are in the log"),
+                 Some(*first))
+            } else if let Some(e) = ended.filter(|e| data_str(e, "outcome") == "lost") {
+                ("stream_lost", s("the console lost the worker's event stream before every node ended"),
+                 s("check the worker is alive and reachable; the console reconnects with Last-Event-ID a few times, then gives up"),
+                 Some(e))
+            } else if let Some(e) = ended {
+                ("nodes_missing", format!("the run ended after {} of {} nodes", ctx.nodes, ctx.prompts),
+                 s("check --prompts is the run's prompt count (ralph.run.started carries it)"), Some(e))
+            } else {
+                run_unfinished(found)
+            }
+        }
+        Act::Event(types::RUN_ENDED) => match found {
+            Some(e) if is_node(e) => ("extra_nodes",
+                format!("more node events than the {} prompts given", ctx.prompts),
+                s("pass --prompts the run's prompt count (ralph.run.started carries it)"), Some(e)),
+            _ => run_unfinished(found),
+        },
+        Act::Event(types::DECOMMISSION_STARTED) => match found {
+            Some(e) => ("unexpected_act", format!("{} where the teardown should start", e.event_type),
+                s("one play is one provision, one run and one teardown; is this log several plays?"), Some(e)),
+            None => ("no_teardown", s("the workspace was never torn down"),
+                s("the play's last act is DELETE /api/hearth/workspaces/{slug}"), None),
+        },
+        Act::Event(types::DECOMMISSIONED) => match ctx.last(types::DECOMMISSION_FAILED, ctx.slug) {
+            Some(e) => {
+                let (code, cause, hint) = match data_str(e, "code") {
+                    "deadline_exceeded" => ("teardown_deadline", s("teardown past its deadline"),
+                        s("the engine did not stop or remove the containers within hearth's \
+                           --teardown-timeout: look for stuck containers (docker ps), check the \
+                           engine's health, then sweep with make clean-docker")),
+                    "docker_unavailable" => ("docker_unavailable", s("Docker engine not running during the teardown"),
+                        s("start the engine; a teardown retried after that removes what is left")),
+                    other => ("teardown_failed", format!("hearth failed the teardown ({other}): {}", data_str(e, "message")),
+                        non_empty(data_str(e, "hint")).unwrap_or_else(|| s("see hearth's log"))),
+                };
+                (code, cause, hint, Some(e))
+            }
+            None => ("teardown_unfinished", s("the teardown never finished: the console or hearth stopped mid-call"),
+                s("run the teardown again (it is idempotent) and check hearth's log"), found),
+        },
+        Act::Event(other) => ("missing_act", format!("{other} is missing"), s("see the console's log"), found),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn run_unfinished(found: Option<&HatchEvent>) -> Diagnosis<'_> {
+    (
+        "run_unfinished",
+        "the run never ended in this log".to_owned(),
+        "the console stopped mid-run, or the log was read before the run ended (wait with \
+         GET /api/ralph/runs/{id}?wait=SECONDS)"
+            .to_owned(),
+        found,
+    )
+}
+
+/// The verdict as readable text.
+pub fn render_text(v: &Verdict) -> String {
+    let mut out = format!(
+        "hatch verify: chain provision-then-ralph, {} prompts — {} ({} events)\n",
+        v.prompts,
+        v.file.display(),
+        v.events
     );
-    ExitCode::FAILURE
+    for (i, m) in v.matched.iter().enumerate() {
+        out.push_str(&format!(
+            "  ok  {:>2}/{}  {:<32} #{:<3} +{}.{:03}s  {}\n",
+            i + 1,
+            v.acts,
+            m.act,
+            m.seq,
+            m.at_ms / 1000,
+            m.at_ms % 1000,
+            m.subject
+        ));
+    }
+    if let Some(g) = &v.gap {
+        let found = g
+            .found
+            .as_ref()
+            .map_or("the log ends first".to_owned(), |f| {
+                format!("found {f} instead")
+            });
+        out.push_str(&format!(
+            "  !!  {:>2}/{}  {:<32} missing ({found})\n",
+            g.position, v.acts, g.act
+        ));
+        out.push_str(&format!("cause: {}\n", g.cause));
+        if let Some(e) = &g.evidence {
+            out.push_str(&format!("evidence: {e}\n"));
+        }
+        out.push_str(&format!("hint: {}\n", g.hint));
+    }
+    for n in &v.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    match &v.gap {
+        None => out.push_str(&format!("verdict: OK — all {} acts in order\n", v.acts)),
+        Some(g) => out.push_str(&format!(
+            "verdict: BROKEN at act {} of {}: {} ({})\n",
+            g.position, v.acts, g.act, g.code
+        )),
+    }
+    out
+}
+
+/// Checks a log: exit 0 on a whole chain, 1 where it breaks, 2 when it cannot be judged.
+pub fn run(args: &VerifyArgs) -> ExitCode {
+    match check_file(&args.file, args.chain, args.prompts) {
+        Ok(v) => {
+            match args.output {
+                Format::Text => print!("{}", render_text(&v)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v)
+                        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+                ),
+            }
+            if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            match args.output {
+                Format::Text => eprintln!("hatch verify: {e} ({})", e.code()),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+                ),
+            }
+            ExitCode::from(2)
+        }
+    }
 }
