@@ -68,15 +68,23 @@ else
 endif
 
 # e2e: the end-to-end play and fault drills only (the tests crate), always against Docker.
-# The crate leaves target/e2e/hatch.jsonl and target/e2e/junit.xml for CI artifacts.
+# The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and
+# target/e2e/junit.xml (written by the tests themselves) for CI to keep as artifacts.
+E2E_DIR := $(or $(CARGO_TARGET_DIR),target)/e2e
 e2e: build $(IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
 	@$(MAKE) --no-print-directory clean-docker
+	@rm -rf "$(E2E_DIR)" && mkdir -p "$(E2E_DIR)"
 	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast || status=$$?; \
-	  $(MAKE) --no-print-directory clean-docker QUIET=1; exit $$status
+	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
+	  echo "e2e: HATCH log $(E2E_DIR)/hatch.jsonl, JUnit report $(E2E_DIR)/junit.xml"; \
+	  exit $$status
 
-# demo: provision → four-prompt run → teardown, narrated (binary `demo` of hearth-e2e).
+# demo: provision → four-prompt run → teardown, narrated (binary `demo` of hearth-e2e); it
+# removes what it made, and keeps its HATCH log at target/demo/hatch.jsonl.
+# DEMO_ARGS=--break-keys (or --bad-frames) breaks it on purpose to show a diagnosis.
+DEMO_ARGS ?=
 demo: build $(IMAGE_DEPS) ## run the play once, narrated, against the local engine
-	HEARTH_E2E=1 $(CARGO) run -q -p hearth-e2e --bin demo
+	HEARTH_E2E=1 $(CARGO) run -q -p hearth-e2e --bin demo -- $(DEMO_ARGS)
 
 # bench: hearth (release build) against the engine floor and the docker CLI, side by side;
 # writes BENCH.md. BENCH_ARGS passes flags on, e.g. BENCH_ARGS="--runs 7 --scale 1,8".

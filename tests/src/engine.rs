@@ -85,6 +85,15 @@ pub async fn engine_for(test: &str) -> anyhow::Result<Option<Docker>> {
         );
         return Ok(None);
     }
+    require_docker().await.map(Some)
+}
+
+/// The engine at `DOCKER_HOST` (or the local socket) with the test image on it, or a loud
+/// error naming what is missing.
+///
+/// # Errors
+/// No engine, or the image is not on it.
+pub async fn require_docker() -> anyhow::Result<Docker> {
     let socket = engine_socket();
     let docker = require_engine_at(&format!("unix://{}", socket.display())).await?;
     let image = test_image();
@@ -94,7 +103,7 @@ pub async fn engine_for(test: &str) -> anyhow::Result<Option<Docker>> {
              offline stand-in (or set HEARTH_TEST_IMAGE / STANDIN to an image the engine has)"
         );
     }
-    Ok(Some(docker))
+    Ok(docker)
 }
 
 /// Objects found by a label.

@@ -59,14 +59,10 @@ pub fn render(events: &[HatchEvent]) -> String {
     };
     let mut out = String::new();
     for e in events {
-        let ms = (e.time - t0).num_milliseconds();
+        let secs = (e.time - t0).num_milliseconds() as f64 / 1000.0;
         out.push_str(&format!(
-            "  #{:<3} +{:>4}.{:03}s  {:<30} {}\n",
-            e.seq,
-            ms / 1000,
-            ms % 1000,
-            e.event_type,
-            e.subject
+            "  #{:<3} +{secs:.3}s  {:<30} {}\n",
+            e.seq, e.event_type, e.subject
         ));
     }
     out
