@@ -33,6 +33,9 @@ use crate::error::HearthError;
 /// provision = 120
 /// teardown = 60
 /// drain = 10
+/// [network]                # used once the engine's default address pools run out
+/// subnet_pool = "10.213.0.0/16"
+/// subnet_prefix = 28
 /// [labels]
 /// "com.example.team" = "infra"
 /// ```
@@ -53,7 +56,19 @@ pub struct FileConfig {
     #[serde(default)]
     pub timeouts: FileTimeouts,
     #[serde(default)]
+    pub network: FileNetwork,
+    #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// `[network]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNetwork {
+    /// Where workspace networks go once the engine's default pools are used up.
+    pub subnet_pool: Option<String>,
+    /// The prefix length of each workspace's subnet in that pool.
+    pub subnet_prefix: Option<u8>,
 }
 
 /// `[images]`.

@@ -449,3 +449,50 @@ async fn docker_absent_image_is_image_unavailable() {
     assert!(err.hint().unwrap_or_default().contains("make images"));
     assert!(engine_objects(&b.instance).is_empty());
 }
+
+/// Docker: two daemons on one engine never touch each other's objects. A second instance
+/// asking for a slug the first holds is refused by the engine (names are engine-wide), and its
+/// rollback leaves the first workspace running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_instances_never_reap_each_other() {
+    if !support::e2e("docker_instances_never_reap_each_other") {
+        return;
+    }
+    let first = Backend::new(Kind::Docker);
+    let second = Backend::new(Kind::Docker);
+    let r = first
+        .dispatcher
+        .provision("shared", solo())
+        .await
+        .expect("first");
+    let err = second
+        .dispatcher
+        .provision("shared", solo())
+        .await
+        .expect_err("the name is taken on the engine");
+    assert_eq!(err.code(), "driver_failure");
+    assert!(err.to_string().contains("already in use"), "{err}");
+    assert!(
+        engine_objects(&second.instance).is_empty(),
+        "the second rolled back its own objects"
+    );
+    assert_eq!(
+        first.dispatcher.status("shared").await.expect("status"),
+        Status::Ready
+    );
+    for s in &r.services {
+        assert_eq!(
+            http_status(&s.endpoint).await,
+            Ok(200),
+            "{} still answers",
+            s.role
+        );
+    }
+    // Reconciling the second daemon does not reap the first's workspace either.
+    second.restarted().reconcile().await.expect("reconcile");
+    assert_eq!(
+        first.container_states("shared").await,
+        vec!["running", "running"]
+    );
+    first.dispatcher.teardown("shared").await.expect("teardown");
+}

@@ -181,6 +181,18 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
     if let Some(port) = args.service_port.or(file.service_port) {
         docker.service_port = port;
     }
+    if file.network.subnet_pool.is_some() || file.network.subnet_prefix.is_some() {
+        let pool = file
+            .network
+            .subnet_pool
+            .as_deref()
+            .unwrap_or("10.213.0.0/16");
+        docker.subnet_pool = crate::driver::docker::SubnetPool::parse(
+            pool,
+            file.network.subnet_prefix.unwrap_or(28),
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
     docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
     let mut labels = args.labels.clone();
     if let Ok(env) = std::env::var("HEARTH_LABELS") {

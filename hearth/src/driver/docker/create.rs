@@ -23,7 +23,7 @@ use tracing::warn;
 
 use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
-use super::{objects, readiness, LocalDocker};
+use super::{objects, readiness, subnets, LocalDocker};
 use crate::driver::{FRONT_DOOR, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -118,19 +118,31 @@ async fn build(
         )),
         ..Default::default()
     };
-    docker
-        .create_network(network)
-        .await
-        .map_err(|e| map_err(format!("create network {}", names::network(slug)), e))?;
+    // Containers join the network by ID: names are not unique on the engine, and another
+    // hearth instance may have a network of the same name.
+    let network_id = match docker.create_network(network.clone()).await {
+        Ok(created) => created.id,
+        Err(e) if subnets::pools_exhausted(&e) => {
+            let seed = seed_of(slug, &d.instance);
+            subnets::create_in_pool(docker, network, &d.config.subnet_pool, seed).await?
+        }
+        Err(e) => {
+            return Err(map_err(
+                format!("create network {}", names::network(slug)),
+                e,
+            ))
+        }
+    };
     steps.record("network_created", None, Some(names::network(slug)));
 
     let caps = profile.caps();
-    let services = try_join_all(
-        SOLO_ROLES
-            .iter()
-            .zip(resolved)
-            .map(|(role, image)| start_role(d, docker, slug, tier, &caps, role, image, steps)),
-    )
+    let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
+        let net = Net {
+            id: &network_id,
+            tier,
+        };
+        start_role(d, docker, slug, net, &caps, role, image, steps)
+    }))
     .await?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
 }
@@ -152,19 +164,35 @@ async fn resolve_all(
     .await
 }
 
+/// A stable per-workspace starting point in the subnet pool.
+fn seed_of(slug: &Slug, instance: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (slug.as_str(), instance).hash(&mut h);
+    h.finish()
+}
+
+/// The workspace network a role joins, and the tier its labels carry.
+#[derive(Clone, Copy)]
+struct Net<'a> {
+    id: &'a str,
+    tier: &'a str,
+}
+
 /// Volume, container, start, ready: one role.
 #[allow(clippy::too_many_arguments)]
 async fn start_role(
     d: &LocalDocker,
     docker: &Docker,
     slug: &Slug,
-    tier: &str,
+    net: Net<'_>,
     caps: &ResourceCaps,
     role: &str,
     image: Resolved,
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
-    let object_labels = labels::for_object(&d.instance, slug, role, tier, &d.config.extra_labels);
+    let object_labels =
+        labels::for_object(&d.instance, slug, role, net.tier, &d.config.extra_labels);
     let volume = names::volume(slug, role);
     docker
         .create_volume(VolumeCreateRequest {
@@ -195,7 +223,7 @@ async fn start_role(
             typ: Some(MountType::VOLUME),
             ..Default::default()
         }]),
-        network_mode: Some(names::network(slug)),
+        network_mode: Some(net.id.to_owned()),
         ..Default::default()
     };
     let body = ContainerCreateBody {
@@ -354,14 +382,16 @@ pub async fn upgrade(
         Ok(())
     }))
     .await?;
+    let network_id = objects::network_id(docker, &d.instance, &slug).await?;
     let caps = profile.caps();
     let tier = profile.tier.as_str();
-    let services = try_join_all(
-        SOLO_ROLES
-            .iter()
-            .zip(resolved)
-            .map(|(role, image)| start_role(d, docker, &slug, tier, &caps, role, image, steps)),
-    )
+    let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
+        let net = Net {
+            id: &network_id,
+            tier,
+        };
+        start_role(d, docker, &slug, net, &caps, role, image, steps)
+    }))
     .await?;
     Ok(reference(&slug, profile.tier, caps, r.created, services))
 }

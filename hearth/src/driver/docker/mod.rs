@@ -12,6 +12,7 @@ mod engine;
 mod images;
 mod objects;
 mod readiness;
+mod subnets;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use crate::slug::Slug;
 
 pub use engine::Engine;
 pub use images::{pin as pin_image, PullPolicy};
+pub use subnets::SubnetPool;
 
 /// How LocalDocker builds a workspace.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct DockerConfig {
     pub stop_timeout_secs: i32,
     /// Labels the operator adds to every object (e.g. `dev.hearth.test=1`).
     pub extra_labels: Vec<(String, String)>,
+    /// Where workspace networks go once the engine's default address pools are used up.
+    pub subnet_pool: SubnetPool,
 }
 
 impl Default for DockerConfig {
@@ -65,6 +69,7 @@ impl Default for DockerConfig {
             readiness_timeout: Duration::from_secs(30),
             stop_timeout_secs: 10,
             extra_labels: Vec::new(),
+            subnet_pool: SubnetPool::default(),
         }
     }
 }

@@ -129,6 +129,29 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
     Ok(out)
 }
 
+/// The ID of `slug`'s network owned by `instance`.
+///
+/// # Errors
+/// A driver failure if it is gone, `docker_unavailable`.
+pub async fn network_id(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+) -> Result<String, HearthError> {
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(labels::filter(instance, Some(slug))),
+        }))
+        .await
+        .map_err(|e| map_err("list networks", e))?;
+    networks.into_iter().find_map(|n| n.id).ok_or_else(|| {
+        HearthError::driver(
+            format!("find the network of {slug}"),
+            "it was removed outside hearth",
+        )
+    })
+}
+
 /// Removes every object of `slug` owned by `instance`. Idempotent.
 ///
 /// # Errors
