@@ -15,7 +15,7 @@ use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use bollard::Docker;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use crate::ready::{self, Prober};
 use crate::spec::{self, Names, ROLES, SERVICE_PORT};
@@ -137,41 +137,51 @@ impl Floor {
     }
 
     /// Stops both services gracefully and removes them, then the volumes and the network.
+    /// Like hearth's teardown it is idempotent: an object already gone is not an error, and
+    /// one failing removal does not keep the others from being attempted.
     ///
     /// # Errors
-    /// On any engine failure.
+    /// The first engine failure other than "no such object".
     pub async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
-        try_join_all(ROLES.iter().map(|role| async move {
+        let services = join_all(ROLES.iter().map(|role| async move {
             let name = names.container(role);
-            self.docker
-                .stop_container(
-                    &name,
-                    Some(StopContainerOptions {
-                        t: Some(spec::STOP_TIMEOUT_S),
-                        ..Default::default()
-                    }),
-                )
-                .await
+            let stop = StopContainerOptions {
+                t: Some(spec::STOP_TIMEOUT_S),
+                ..Default::default()
+            };
+            gone_is_fine(self.docker.stop_container(&name, Some(stop)).await)
                 .with_context(|| format!("stop container for role '{role}'"))?;
-            self.docker
-                .remove_container(&name, Some(RemoveContainerOptions::default()))
-                .await
-                .with_context(|| format!("remove container for role '{role}'"))
+            gone_is_fine(
+                self.docker
+                    .remove_container(&name, Some(RemoveContainerOptions::default()))
+                    .await,
+            )
+            .with_context(|| format!("remove container for role '{role}'"))
         }))
-        .await?;
-        let vols = try_join_all(ROLES.iter().map(|role| async move {
-            self.docker
-                .remove_volume(&names.volume(role), None::<RemoveVolumeOptions>)
-                .await
-                .with_context(|| format!("remove volume for role '{role}'"))
+        .await;
+        let vols = join_all(ROLES.iter().map(|role| async move {
+            gone_is_fine(
+                self.docker
+                    .remove_volume(&names.volume(role), None::<RemoveVolumeOptions>)
+                    .await,
+            )
+            .with_context(|| format!("remove volume for role '{role}'"))
         }));
         let net = async {
-            self.docker
-                .remove_network(&names.network())
-                .await
+            gone_is_fine(self.docker.remove_network(&names.network()).await)
                 .with_context(|| format!("remove network {}", names.network()))
         };
-        tokio::try_join!(vols, net)?;
-        Ok(())
+        let (vols, net) = tokio::join!(vols, net);
+        services.into_iter().chain(vols).chain([net]).collect()
+    }
+}
+
+/// Treats the engine's 404 ("no such container/volume/network") as done.
+fn gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), bollard::errors::Error> {
+    match result {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        other => other,
     }
 }

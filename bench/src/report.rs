@@ -180,7 +180,100 @@ impl Report {
         self.render_solo(w);
         self.render_scale(w);
         self.render_daemon(w);
+        self.render_targets(w);
+        self.render_findings(w);
         md
+    }
+
+    fn render_targets(&self, w: &mut String) {
+        let Some(h) = &self.solo.hearth else { return };
+        let f = &self.solo.floor;
+        let mut rows: Vec<(String, String, Option<bool>)> = Vec::new();
+        let r = ratio(median(&h.provision), median(&f.provision));
+        rows.push((
+            "provision ≤ 1.15× the floor".into(),
+            times(r),
+            r.map(|r| r <= 1.15),
+        ));
+        let r = ratio(median(&h.teardown), median(&f.teardown));
+        rows.push((
+            "teardown ≤ 1.2× the floor".into(),
+            times(r),
+            r.map(|r| r <= 1.2),
+        ));
+        let top = self.scale.iter().map(|r| r.n).max();
+        let rung = |system: &str| {
+            self.scale
+                .iter()
+                .find(|r| Some(r.n) == top && r.system == system)
+        };
+        if let (Some(hr), Some(fr)) = (rung("hearth"), rung("floor")) {
+            let p = ratio(median(&hr.provision), median(&fr.provision));
+            let t = ratio(median(&hr.teardown), median(&fr.teardown));
+            let met = p
+                .zip(t)
+                .map(|(p, t)| p <= 1.2 && t <= 1.2 && hr.failures == 0);
+            rows.push((
+                format!("{} at once: wall ≤ 1.2× the floor, 0 failures", hr.n),
+                format!("{} / {}, {} failures", times(p), times(t), hr.failures),
+                met,
+            ));
+        }
+        if let Some(d) = &self.daemon {
+            let mut rss = d.idle_rss_kib.clone();
+            rss.sort_unstable();
+            let idle = rss.get(rss.len() / 2).copied();
+            rows.push((
+                "idle RSS ≤ 10 MiB".into(),
+                idle.map_or_else(|| "—".to_owned(), mib),
+                idle.map(|k| k <= 10 * 1024),
+            ));
+        }
+        let _ = writeln!(w, "## Targets\n");
+        let _ = writeln!(w, "| target | measured | |");
+        let _ = writeln!(w, "|---|---:|---|");
+        for (target, measured, met) in rows {
+            let verdict = match met {
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "—",
+            };
+            let _ = writeln!(w, "| {target} | {measured} | {verdict} |");
+        }
+        let _ = writeln!(w);
+    }
+
+    fn render_findings(&self, w: &mut String) {
+        let errors = self
+            .scale
+            .iter()
+            .filter_map(|r| r.first_error.as_deref())
+            .chain(
+                self.solo
+                    .hearth
+                    .iter()
+                    .filter_map(|h| h.first_error.as_deref()),
+            );
+        let pool_exhausted = errors
+            .into_iter()
+            .any(|e| e.contains("non-overlapping IPv4 address pool"));
+        if !pool_exhausted {
+            return;
+        }
+        let _ = writeln!(w, "## Findings\n");
+        let _ = writeln!(
+            w,
+            "**The engine ran out of bridge-network subnets.** Each workspace has its own \
+             bridge network, and an engine with the default address pools (172.17–31.0.0/16 \
+             and 192.168.0.0/16 in /20 slices) has room for about 30 user networks besides \
+             `docker0`. Past that, `network create` fails with \"could not find an available, \
+             non-overlapping IPv4 address pool\" — for the floor exactly as for hearth, so \
+             the failures at the top rung are the engine's capacity, not hearth's. To run more \
+             workspaces at once, give the engine smaller slices in `/etc/docker/daemon.json`, \
+             e.g. `\"default-address-pools\": [{{\"base\": \"10.200.0.0/16\", \"size\": 24}}]` \
+             (256 networks), or have hearth create each network with an explicit small subnet \
+             from a range of its own.\n"
+        );
     }
 
     fn render_solo(&self, w: &mut String) {
@@ -370,6 +463,40 @@ mod tests {
             md.contains("| idle RSS (no workspaces) | 6.0 MiB |"),
             "{md}"
         );
+        assert!(
+            md.contains("| provision ≤ 1.15× the floor | 1.10× | met |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 8 at once: wall ≤ 1.2× the floor, 0 failures | 1.50× / 1.00×, 1 failures | **missed** |"),
+            "{md}"
+        );
+        assert!(md.contains("| idle RSS ≤ 10 MiB | 6.0 MiB | met |"), "{md}");
+        assert!(!md.contains("## Findings"), "{md}");
+    }
+
+    #[test]
+    fn explains_an_exhausted_address_pool() {
+        let mut row = ScaleRow::new(32, "floor");
+        row.failures = 2;
+        row.first_error = Some(
+            "create network x: could not find an available, non-overlapping IPv4 address pool"
+                .into(),
+        );
+        let report = Report {
+            command: "x".into(),
+            image: "i".into(),
+            hearth_bin: "h".into(),
+            runs: 1,
+            engine: EngineInfo::default(),
+            solo: Solo::default(),
+            scale: vec![row],
+            daemon: None,
+            hearth_error: None,
+        };
+        let md = report.render("m", "t");
+        assert!(md.contains("## Findings"), "{md}");
+        assert!(md.contains("default-address-pools"), "{md}");
     }
 
     #[test]
