@@ -4,12 +4,14 @@
 //! daemon, no state, no events: the time anything built on this engine cannot beat.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
@@ -33,6 +35,19 @@ pub struct Floor {
     pub labels: HashMap<String, String>,
     /// How long a service may take to answer HTTP.
     pub ready_deadline: Duration,
+    /// Next index into the fallback subnet range, shared by every clone.
+    pub next_subnet: Arc<AtomicUsize>,
+}
+
+/// Subnets tried per network before giving up.
+const FALLBACK_TRIES: usize = 64;
+/// /28 subnets in the fallback range `10.214.0.0/16`.
+const FALLBACK_SUBNETS: usize = 4096;
+
+/// The `n`th /28 of `10.214.0.0/16` (hearth's own pool is `10.213.0.0/16`).
+fn fallback_subnet(n: usize) -> String {
+    let offset = n * 16;
+    format!("10.214.{}.{}/28", offset / 256, offset % 256)
 }
 
 impl Floor {
@@ -49,8 +64,7 @@ impl Floor {
             ..Default::default()
         };
         let net = async {
-            self.docker
-                .create_network(network)
+            self.create_network(network)
                 .await
                 .with_context(|| format!("create network {}", names.network()))
         };
@@ -67,6 +81,37 @@ impl Floor {
         tokio::try_join!(net, vols)?;
         try_join_all(ROLES.iter().map(|role| self.start_service(names, role))).await?;
         Ok(())
+    }
+
+    /// Creates the network in the engine's default pools; when those are exhausted (about 30
+    /// bridge networks on a default engine), in a /28 of the bench's own range, as hearth
+    /// does with its own pool — the least any tool must do to run more workspaces at once.
+    async fn create_network(&self, network: NetworkCreateRequest) -> anyhow::Result<()> {
+        match self.docker.create_network(network.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if !e.to_string().contains("non-overlapping IPv4 address pool") => {
+                return Err(e.into())
+            }
+            Err(_) => {}
+        }
+        for _ in 0..FALLBACK_TRIES {
+            let n = self.next_subnet.fetch_add(1, Ordering::Relaxed) % FALLBACK_SUBNETS;
+            let subnet = fallback_subnet(n);
+            let mut attempt = network.clone();
+            attempt.ipam = Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+            match self.docker.create_network(attempt).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.to_string().contains("overlaps") => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!("no free subnet in the fallback range after {FALLBACK_TRIES} tries")
     }
 
     async fn start_service(&self, names: &Names, role: &str) -> anyhow::Result<()> {
@@ -183,5 +228,18 @@ fn gone_is_fine(result: Result<(), bollard::errors::Error>) -> Result<(), bollar
             status_code: 404, ..
         }) => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_subnets_are_disjoint_slash_28s_of_the_bench_range() {
+        assert_eq!(fallback_subnet(0), "10.214.0.0/28");
+        assert_eq!(fallback_subnet(1), "10.214.0.16/28");
+        assert_eq!(fallback_subnet(16), "10.214.1.0/28");
+        assert_eq!(fallback_subnet(FALLBACK_SUBNETS - 1), "10.214.255.240/28");
     }
 }

@@ -169,7 +169,8 @@ impl Report {
              containers (`cairnet`, `lore`) with an init, memory/CPU/pids limits and port 80 \
              published on 127.0.0.1, ready when each answers HTTP 200; teardown is a graceful stop \
              and removal of all of it. The **floor** does exactly that through the Docker API \
-             (bollard), services in parallel, nothing else. The **CLI** does it with `docker` \
+             (bollard), services in parallel, nothing else (past the engine's ~30 default \
+             bridge subnets it creates networks in /28s of its own range, as hearth does). The **CLI** does it with `docker` \
              calls one after another. **hearth** is `{}` (`hearth serve --driver local-docker`) \
              called over its unix socket (`POST /v1/provision`, `POST /v1/teardown`).\n",
             self.hearth_bin
@@ -268,7 +269,8 @@ impl Report {
              and 192.168.0.0/16 in /20 slices) has room for about 30 user networks besides \
              `docker0`. Past that, `network create` fails with \"could not find an available, \
              non-overlapping IPv4 address pool\" — for the floor exactly as for hearth, so \
-             the failures at the top rung are the engine's capacity, not hearth's. To run more \
+             the failures at the top rung are the engine's capacity, not hearth's (both fall \
+             back to a subnet range of their own; failures here mean that fallback failed too). To run more \
              workspaces at once, give the engine smaller slices in `/etc/docker/daemon.json`, \
              e.g. `\"default-address-pools\": [{{\"base\": \"10.200.0.0/16\", \"size\": 24}}]` \
              (256 networks), or have hearth create each network with an explicit small subnet \

@@ -76,6 +76,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         image: plan.image.clone(),
         labels: spec::labels(&scope.run_id, "floor"),
         ready_deadline,
+        next_subnet: Default::default(),
     };
     let cli = Cli {
         prober,
