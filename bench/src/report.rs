@@ -183,6 +183,7 @@ impl Report {
         self.render_daemon(w);
         self.render_targets(w);
         self.render_findings(w);
+        render_notes(w);
         md
     }
 
@@ -306,9 +307,9 @@ impl Report {
             let _ = writeln!(
                 w,
                 "| {name} | {} | {} | {} | {} | {} | {} | {} |",
-                ms(p),
+                with_range(p, &t.provision),
                 times(ratio(p, fp)),
-                ms(td),
+                with_range(td, &t.teardown),
                 times(ratio(td, ft)),
                 ms(b),
                 times(ratio(b, fb)),
@@ -391,6 +392,33 @@ impl Report {
     }
 }
 
+fn render_notes(w: &mut String) {
+    let _ = writeln!(w, "## Reading these figures\n");
+    let _ = writeln!(
+        w,
+        "- hearth and the floor make the same engine calls (hearth adds a few listings by \
+         label, its state file and its event log), so a ratio within about ±10% of 1.00× is \
+         this machine's run-to-run noise (2 cores, a shared engine); the ranges in brackets \
+         are the fastest and slowest run.\n\
+         - The engine dominates every figure: container start, port publishing \
+         (docker-proxy) and network setup. A concurrency rung's wall time grows with `N` \
+         for the floor as much as for hearth.\n\
+         - Not measured by this harness: the whole play (console + worker), HATCH appends per \
+         second with an fsync per event, and the console's added latency per relayed KAHN \
+         frame.\n"
+    );
+}
+
+/// `543 ms (512–601)`: the median with the fastest and slowest run.
+fn with_range(median: Option<Duration>, samples: &[Duration]) -> String {
+    match (samples.iter().min(), samples.iter().max()) {
+        (Some(lo), Some(hi)) if samples.len() > 1 => {
+            format!("{} ({}–{})", ms(median), lo.as_millis(), hi.as_millis())
+        }
+        _ => ms(median),
+    }
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -448,12 +476,12 @@ mod tests {
         let md = report.render("test box", "now");
         assert!(
             md.contains(
-                "| hearth (RPC) | 1100 ms | 1.10× | 400 ms | 1.00× | 1500 ms | 1.07× | 0 |"
+                "| hearth (RPC) | 1100 ms (1000–1200) | 1.10× | 400 ms (400–400) | 1.00× | 1500 ms | 1.07× | 0 |"
             ),
             "{md}"
         );
         assert!(
-            md.contains("| docker CLI (serial) | 1300 ms | 1.30× |"),
+            md.contains("| docker CLI (serial) | 1300 ms (1300–1300) | 1.30× |"),
             "{md}"
         );
         assert!(
