@@ -43,8 +43,10 @@ impl Verb {
             Verb::Provision => Status::Provisioning,
             Verb::Upgrade => Status::Upgrading,
             Verb::Teardown => Status::TearingDown,
-            // Waking a hibernated workspace boots it again; un-pausing is instant.
-            Verb::Resume if from == Status::Hibernated => Status::Provisioning,
+            // Waking a hibernated (or failed) workspace boots it again; un-pausing is instant.
+            Verb::Resume if matches!(from, Status::Hibernated | Status::Failed) => {
+                Status::Provisioning
+            }
             Verb::Pause | Verb::Resume | Verb::Hibernate => from,
         }
     }
@@ -129,15 +131,16 @@ pub fn can_pause(status: Status) -> bool {
     }
 }
 
-/// Resume un-pauses a paused workspace and wakes a hibernated one.
+/// Resume un-pauses a paused workspace and wakes a hibernated one. A failed workspace can be
+/// woken too: its containers are started and checked again, its data volumes kept — the way
+/// back from an interrupted wake, upgrade or pause that does not throw the data away.
 pub fn can_resume(status: Status) -> bool {
     match status {
-        Status::Paused | Status::Hibernated => true,
+        Status::Paused | Status::Hibernated | Status::Failed => true,
         Status::Provisioning
         | Status::Ready
         | Status::Upgrading
         | Status::TearingDown
-        | Status::Failed
         | Status::TierTornDown => false,
     }
 }
@@ -205,6 +208,13 @@ mod tests {
             Verb::Resume.interim(Status::Hibernated),
             Status::Provisioning
         );
+    }
+
+    #[test]
+    fn a_failed_workspace_can_be_woken() {
+        assert_eq!(guard(Verb::Resume, Some(Status::Failed)), Guard::Proceed);
+        assert_eq!(Verb::Resume.interim(Status::Failed), Status::Provisioning);
+        assert_eq!(guard(Verb::Pause, Some(Status::Failed)), Guard::Refuse);
     }
 
     #[test]

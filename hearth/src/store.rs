@@ -26,6 +26,10 @@ pub struct Record {
     /// Why it failed, when `status` is `failed`.
     #[serde(default)]
     pub error: Option<ErrorBody>,
+    /// The verb under way (`provision`, `wake`, `upgrade`, …), written before the engine is
+    /// touched and cleared with the outcome: after a crash it says what was interrupted.
+    #[serde(default)]
+    pub pending: Option<String>,
     pub updated: DateTime<Utc>,
 }
 
@@ -113,6 +117,53 @@ impl Store {
     }
 }
 
+/// Held by a serving daemon: one daemon per state dir, or two would reconcile each other's
+/// work away and overwrite one record from two copies.
+#[derive(Debug)]
+pub struct StateLock {
+    /// The exclusive lock on `STATE_DIR/lock`; released when dropped.
+    _lock: nix::fcntl::Flock<fs::File>,
+}
+
+/// Takes the state dir's lock.
+///
+/// # Errors
+/// [`HearthError::State`] naming the other daemon's pid if it holds the lock.
+pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
+    let path = dir.join("lock");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| state_err("locked", &path, e))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(mut lock) => {
+            let _ = lock.set_len(0);
+            let _ = lock.rewind();
+            let _ = write!(lock, "{}", std::process::id());
+            Ok(StateLock { _lock: lock })
+        }
+        Err((mut file, _)) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            Err(HearthError::State {
+                attempted: "locked".into(),
+                detail: format!(
+                    "another hearth (pid {}) already uses state dir {}; give each daemon its own --state-dir",
+                    pid.trim(),
+                    dir.display()
+                ),
+            })
+        }
+    }
+}
+
 fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
     HearthError::State {
         attempted: attempted.into(),
@@ -141,6 +192,7 @@ mod tests {
             profile: ProvisioningProfile::for_tier(Tier::Solo),
             status,
             error: None,
+            pending: None,
             updated: Utc::now(),
         }
     }
@@ -155,6 +207,19 @@ mod tests {
         let again = Store::open(dir.path()).expect("reopen");
         assert_eq!(again.get("a").map(|r| r.status), Some(Status::TierTornDown));
         assert!(again.get("b").is_none());
+    }
+
+    #[test]
+    fn one_daemon_per_state_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = lock_state_dir(dir.path()).expect("first");
+        let err = lock_state_dir(dir.path()).expect_err("second");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(held);
+        lock_state_dir(dir.path()).expect("free again");
     }
 
     #[test]

@@ -359,6 +359,12 @@ async fn fake_failed_provision_rolls_back() {
         .await
         .expect_err("fails");
     assert_eq!(err.code(), "driver_failure");
+    let steps = b.dispatcher.events("boom").expect("events");
+    let started = steps
+        .iter()
+        .any(|e| e.step == "container_started" && e.role.as_deref() == Some("cairnet"));
+    assert!(started, "the fault struck after a role existed: {steps:?}");
+    assert!(steps.iter().any(|e| e.step == "rolled_back"), "{steps:?}");
     assert!(b.objects("boom").await.is_empty());
     assert_eq!(
         b.dispatcher.status("boom").await.expect("status"),
@@ -383,7 +389,7 @@ async fn fake_provision_past_its_deadline_rolls_back() {
         .expect_err("deadline");
     assert_eq!(err.code(), "deadline_exceeded");
     assert!(
-        err.to_string().contains("stuck at: provision_started"),
+        err.to_string().contains("stuck at: role_ready (cairnet)"),
         "{err}"
     );
     assert!(b.objects("stuck").await.is_empty());

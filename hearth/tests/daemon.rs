@@ -423,3 +423,172 @@ async fn lock_pins_images_and_refuses_drift() {
     );
     assert!(support::engine_objects(&instance).is_empty());
 }
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_state_dir_is_refused() {
+    let dir = support::short_tempdir();
+    let state = dir.path().join("state");
+    let first = Daemon::spawn(&dir.path().join("a.sock"), &state, &["--driver", "fake"]);
+    first.ready().await;
+    let second = Daemon::spawn(&dir.path().join("b.sock"), &state, &["--driver", "fake"]);
+    let (status, err) = second.wait();
+    assert!(!status.success());
+    assert!(err.contains("already uses state dir"), "{err}");
+    first
+        .client()
+        .healthz()
+        .await
+        .expect("the first still serves");
+}
+
+/// kill -9 in the middle of waking a hibernated workspace: the restart keeps its data
+/// volumes and records it failed; resume brings it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_wake_keeps_the_data() {
+    if !support::e2e("kill_9_mid_wake_keeps_the_data") {
+        return;
+    }
+    let dir = support::short_tempdir();
+    let socket = dir.path().join("h.sock");
+    let state = dir.path().join("state");
+    let instance = format!("wake{}", std::process::id());
+    let _sweep = Sweep(instance.clone());
+    let image = support::test_image();
+    let common = [
+        "--driver",
+        "local-docker",
+        "--instance",
+        &instance,
+        "--label",
+        "dev.hearth.test=1",
+        "--image-cairnet",
+        &image,
+        "--image-lore",
+        &image,
+    ];
+    let solo = ProvisioningProfile::for_tier(Tier::Solo);
+    let a = Daemon::spawn(&socket, &state, &common);
+    let client = a.ready().await;
+    client.provision("sleepy", &solo).await.expect("provision");
+    client.hibernate("sleepy").await.expect("hibernate");
+    a.signal(Signal::SIGTERM);
+    let _ = a.wait();
+    let volumes = |inst: &str| -> Vec<String> {
+        support::engine_objects(inst)
+            .into_iter()
+            .filter(|o| o.ends_with("-data"))
+            .collect()
+    };
+    assert_eq!(volumes(&instance).len(), 2);
+
+    // A daemon waiting on a port the stand-in does not serve holds the wake in readiness.
+    let mut stuck = common.to_vec();
+    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"]);
+    let b = Daemon::spawn(&socket, &state, &stuck);
+    let c = b.ready().await;
+    let waking = tokio::spawn(async move { c.resume("sleepy").await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.client().status("sleepy").await.ok() != Some(Status::Provisioning) {
+        assert!(Instant::now() < deadline, "the wake never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.signal(Signal::SIGKILL);
+    let _ = b.wait();
+    let _ = waking.await;
+
+    let c = Daemon::spawn(&socket, &state, &common);
+    let client = c.ready().await;
+    assert_eq!(
+        client.status("sleepy").await.expect("status"),
+        Status::Failed
+    );
+    assert_eq!(
+        volumes(&instance).len(),
+        2,
+        "the data volumes survived the interrupted wake"
+    );
+    let back = client
+        .resume("sleepy")
+        .await
+        .expect("resume a failed workspace");
+    assert_eq!(back.last_status, Status::Ready);
+    for s in &back.services {
+        assert_eq!(support::http_status(&s.endpoint).await, Ok(200));
+    }
+    client.teardown("sleepy").await.expect("teardown");
+    assert!(support::engine_objects(&instance).is_empty());
+}
+
+/// A volume someone else still uses makes teardown fail and say so, not claim success; once
+/// freed, teardown finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
+    if !support::e2e("teardown_does_not_claim_a_volume_it_could_not_remove") {
+        return;
+    }
+    let dir = support::short_tempdir();
+    let instance = format!("busy{}", std::process::id());
+    let _sweep = Sweep(instance.clone());
+    let image = support::test_image();
+    let d = Daemon::spawn(
+        &dir.path().join("h.sock"),
+        &dir.path().join("state"),
+        &[
+            "--driver",
+            "local-docker",
+            "--instance",
+            &instance,
+            "--label",
+            "dev.hearth.test=1",
+            "--image-cairnet",
+            &image,
+            "--image-lore",
+            &image,
+        ],
+    );
+    let client = d.ready().await;
+    client
+        .provision("busy", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect("provision");
+    let blocker = format!("busy-blocker-{instance}");
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--init",
+            "--name",
+            &blocker,
+            "--label",
+            "dev.hearth.test=1",
+        ])
+        .args(["-v", "hearth_busy_lore-data:/d", &image])
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = client
+        .teardown("busy")
+        .await
+        .expect_err("a volume is in use");
+    assert!(
+        err.message().contains("hearth_busy_lore-data"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        client.status("busy").await.expect("status"),
+        Status::TearingDown
+    );
+    let _ = Command::new("docker").args(["rm", "-f", &blocker]).output();
+    client.teardown("busy").await.expect("teardown once freed");
+    assert_eq!(
+        client.status("busy").await.expect("status"),
+        Status::TierTornDown
+    );
+    assert!(support::engine_objects(&instance).is_empty());
+}

@@ -159,18 +159,65 @@ pub struct ResourceCaps {
 }
 
 /// What to provision. Only `tier` is required on our side; a missing `driver` means "the
-/// daemon's driver", missing caps mean the tier's defaults.
+/// daemon's driver", missing caps mean the tier's defaults. A Go client sends its zero values
+/// instead of leaving fields out (`"driver": ""`, `"driver_flags": null`, caps of all zeros):
+/// those mean "not given" too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvisioningProfile {
     pub tier: Tier,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "go_zero::driver"
+    )]
     pub driver: Option<DriverName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "go_zero::caps"
+    )]
     pub resource_caps: Option<ResourceCaps>,
     /// Free-form driver knobs. LocalDocker reads `cairnet_image` / `lore_image` (as the Go
     /// hearth does).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "go_zero::flags"
+    )]
     pub driver_flags: BTreeMap<String, serde_json::Value>,
+}
+
+/// Reading the Go hearth client's zero values as "not given".
+mod go_zero {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    use super::{DriverName, ResourceCaps};
+
+    pub fn driver<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DriverName>, D::Error> {
+        match Option::<String>::deserialize(d)?.as_deref() {
+            None | Some("") => Ok(None),
+            Some(name) => name.parse().map(Some).map_err(serde::de::Error::custom),
+        }
+    }
+
+    pub fn caps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResourceCaps>, D::Error> {
+        Ok(Option::<ResourceCaps>::deserialize(d)?.filter(|c| {
+            *c != ResourceCaps {
+                cairnet_storage_mb: 0,
+                lore_retention_days: 0,
+                seats: 0,
+                vector_index: String::new(),
+            }
+        }))
+    }
+
+    pub fn flags<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, serde_json::Value>, D::Error> {
+        Ok(Option::deserialize(d)?.unwrap_or_default())
+    }
 }
 
 impl ProvisioningProfile {
@@ -340,6 +387,23 @@ mod tests {
             "created":"2026-01-01T00:00:00Z","last_status":"ready"}}"#;
         let req: RefRequest = serde_json::from_str(body).expect("parse");
         assert_eq!(req.reference.workspace_slug, "acme");
+    }
+
+    #[test]
+    fn go_clients_zero_values_mean_not_given() {
+        // What the Go hearth's client marshals for a profile with only the tier set.
+        let body = r#"{"slug":"acme","profile":{"tier":"solo","driver":"",
+            "resource_caps":{"cairnet_storage_mb":0,"lore_retention_days":0,"seats":0,"vector_index":""},
+            "driver_flags":null}}"#;
+        let req: ProvisionRequest = serde_json::from_str(body).expect("parse");
+        assert_eq!(req.profile, ProvisioningProfile::for_tier(Tier::Solo));
+        let named: ProvisioningProfile =
+            serde_json::from_str(r#"{"tier":"team","driver":"local-docker"}"#).expect("parse");
+        assert_eq!(named.driver, Some(DriverName::LocalDocker));
+        assert!(serde_json::from_str::<ProvisioningProfile>(
+            r#"{"tier":"solo","driver":"kustomize"}"#
+        )
+        .is_err());
     }
 
     #[test]

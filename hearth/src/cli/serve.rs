@@ -245,13 +245,21 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let (listener, guard) =
         crate::server::socket::bind(&settings.socket, settings.socket_group.as_deref())
             .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
+    let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
     let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
-    match dispatcher.reconcile().await {
-        Ok(_) => {}
-        Err(e) => {
-            warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; will serve anyway")
-        }
+    if let Err(e) = dispatcher.reconcile().await {
+        warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+        let d = Arc::clone(&dispatcher);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if d.reconcile().await.is_ok() {
+                    info!("reconciled with the engine");
+                    break;
+                }
+            }
+        });
     }
     info!(
         socket = %settings.socket.display(),

@@ -178,6 +178,12 @@ impl Dispatcher {
     /// `invalid_slug`, `not_found`, or the driver's error while observing.
     pub async fn status(&self, slug: &str) -> Result<Status, HearthError> {
         let record = self.record(slug)?;
+        // While a verb is under way its containers are between states; the record's interim
+        // status is the truth until it settles.
+        let parsed = Slug::parse(slug)?;
+        if self.lock_for(&parsed).try_lock().is_err() {
+            return Ok(record.status);
+        }
         match record.status {
             Status::Ready | Status::Paused | Status::Hibernated => {
                 self.driver.status(&record.reference).await
@@ -279,9 +285,12 @@ impl Dispatcher {
             (_, Some(r)) => r,
             (_, None) => unreachable_none(&slug)?,
         };
+        let waking =
+            verb == Verb::Resume && matches!(from, Some(Status::Hibernated | Status::Failed));
         let record = self.store.put(Record {
             status: interim,
             error: None,
+            pending: Some(if waking { "wake" } else { verb.as_str() }.to_owned()),
             ..record
         })?;
 
@@ -337,7 +346,9 @@ impl Dispatcher {
                 Op::Upgrade(profile) => self.driver.upgrade(r, profile, steps).await,
                 Op::Teardown => self.driver.teardown(slug, steps).await.map(|()| r.clone()),
                 Op::Pause => self.driver.pause(r, steps).await,
-                Op::Resume if from == Some(Status::Hibernated) => self.driver.wake(r, steps).await,
+                Op::Resume if matches!(from, Some(Status::Hibernated | Status::Failed)) => {
+                    self.driver.wake(r, steps).await
+                }
                 Op::Resume => self.driver.resume(r, steps).await,
                 Op::Hibernate => self.driver.hibernate(r, steps).await,
             }
@@ -358,7 +369,17 @@ impl Dispatcher {
         };
         if outcome.is_err() && verb == Verb::Provision {
             steps.record("rollback_started", None, None);
-            let rollback = self.driver.teardown(slug, steps);
+            let rollback = async {
+                match self.driver.teardown(slug, steps).await {
+                    // A create the engine was still finishing when the provision stopped can
+                    // land after the first sweep: one more sweep catches it.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        self.driver.teardown(slug, steps).await
+                    }
+                    ok => ok,
+                }
+            };
             match tokio::time::timeout(self.deadlines.teardown, rollback).await {
                 Ok(Ok(())) => steps.record("rolled_back", None, None),
                 Ok(Err(e)) => {
@@ -392,7 +413,8 @@ impl Dispatcher {
                     Verb::Hibernate => Status::Hibernated,
                     Verb::Teardown => Status::TierTornDown,
                 };
-                if verb == Verb::Resume && from == Some(Status::Hibernated) {
+                if verb == Verb::Resume && matches!(from, Some(Status::Hibernated | Status::Failed))
+                {
                     steps.record("woken", None, None);
                 }
                 steps.record(&format!("{verb}_done"), None, None);
@@ -410,6 +432,7 @@ impl Dispatcher {
                     profile,
                     status,
                     error: None,
+                    pending: None,
                     updated: Utc::now(),
                 })?;
                 Ok(saved.reference)
@@ -433,6 +456,7 @@ impl Dispatcher {
                 self.store.put(Record {
                     status,
                     error: Some(err.to_body()),
+                    pending: None,
                     ..before
                 })?;
                 Err(err)
@@ -507,6 +531,7 @@ fn fresh_record(slug: &Slug, profile: &ProvisioningProfile, driver: DriverName) 
         profile: profile.clone(),
         status: Status::Provisioning,
         error: None,
+        pending: None,
         updated: Utc::now(),
     }
 }

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use hearth_protocol::hearth::Status;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Dispatcher;
+use crate::driver::Owned;
 use crate::error::HearthError;
 use crate::slug::Slug;
 use crate::store::Record;
@@ -22,14 +23,20 @@ pub struct Reconciled {
     pub orphans_removed: Vec<String>,
     /// Live workspaces whose objects are gone, recorded as failed.
     pub lost: Vec<String>,
+    /// Wakes and upgrades interrupted by a crash, recorded as failed with their data kept.
+    pub interrupted: Vec<String>,
+    /// Workspaces that could not be reconciled now (e.g. the engine refused a removal).
+    pub errors: Vec<String>,
 }
 
 impl Dispatcher {
     /// Brings hearth's record and the engine back in line after a (possibly unclean) start.
+    /// Each workspace is reconciled on its own, under its lock: one that cannot be fixed now
+    /// is reported in `errors` and does not stop the others.
     ///
     /// # Errors
-    /// The driver's error if the engine cannot be listed; the caller decides whether to
-    /// serve anyway.
+    /// The driver's error if the engine cannot be listed at all (the daemon serves anyway and
+    /// tries again later).
     pub async fn reconcile(self: &Arc<Self>) -> Result<Reconciled, HearthError> {
         let mut done = Reconciled::default();
         let owned = self.driver.owned().await?;
@@ -38,50 +45,10 @@ impl Dispatcher {
             let Ok(slug) = Slug::parse(&name) else {
                 continue;
             };
-            let steps = self.events.steps(&slug);
-            match record.status {
-                Status::Provisioning | Status::Upgrading => {
-                    steps.record("reconcile_rollback", None, None);
-                    self.driver.teardown(&slug, &steps).await?;
-                    self.store.put(Record {
-                        status: Status::Failed,
-                        error: Some(
-                            HearthError::driver(
-                                format!("finish {} of {name}", record.status),
-                                "hearth stopped before it finished; rolled back on restart",
-                            )
-                            .to_body(),
-                        ),
-                        ..record
-                    })?;
-                    done.rolled_back.push(name);
-                }
-                Status::TearingDown => {
-                    self.driver.teardown(&slug, &steps).await?;
-                    self.store.put(Record {
-                        status: Status::TierTornDown,
-                        error: None,
-                        ..record
-                    })?;
-                    done.finished_teardowns.push(name);
-                }
-                Status::Ready | Status::Paused | Status::Hibernated => {
-                    if !owned.iter().any(|o| o.slug == name) {
-                        self.store.put(Record {
-                            status: Status::Failed,
-                            error: Some(
-                                HearthError::driver(
-                                    format!("find the objects of {name}"),
-                                    "they were removed outside hearth (or the fake driver restarted)",
-                                )
-                                .to_body(),
-                            ),
-                            ..record
-                        })?;
-                        done.lost.push(name);
-                    }
-                }
-                Status::Failed | Status::TierTornDown => {}
+            let _lock = self.lock_for(&slug).lock_owned().await;
+            if let Err(e) = self.reconcile_one(&slug, record, &owned, &mut done).await {
+                warn!(workspace = %slug, error = %e, "could not reconcile; will try again at the next start");
+                done.errors.push(format!("{name}: {e}"));
             }
         }
         let live = |slug: &str| {
@@ -100,16 +67,99 @@ impl Dispatcher {
         orphans.sort();
         orphans.dedup();
         for name in orphans {
-            if let Ok(slug) = Slug::parse(&name) {
-                self.driver
-                    .teardown(&slug, &self.events.steps(&slug))
-                    .await?;
-                done.orphans_removed.push(name);
+            let Ok(slug) = Slug::parse(&name) else {
+                continue;
+            };
+            let _lock = self.lock_for(&slug).lock_owned().await;
+            // Checked again under the lock: a provision may have settled meanwhile.
+            if live(&name) {
+                continue;
+            }
+            match self.driver.teardown(&slug, &self.events.steps(&slug)).await {
+                Ok(()) => done.orphans_removed.push(name),
+                Err(e) => done.errors.push(format!("{name}: {e}")),
             }
         }
         if done != Reconciled::default() {
             info!(?done, "reconciled state with the engine");
         }
         Ok(done)
+    }
+
+    async fn reconcile_one(
+        &self,
+        slug: &Slug,
+        record: Record,
+        owned: &[Owned],
+        done: &mut Reconciled,
+    ) -> Result<(), HearthError> {
+        let name = slug.to_string();
+        let steps = self.events.steps(slug);
+        let interrupted = record
+            .pending
+            .clone()
+            .unwrap_or_else(|| match record.status {
+                Status::Upgrading => "upgrade".into(),
+                _ => "provision".into(),
+            });
+        match record.status {
+            // A provision can be undone completely: nothing of value exists yet.
+            Status::Provisioning if interrupted == "provision" => {
+                steps.record("reconcile_rollback", None, None);
+                self.driver.teardown(slug, &steps).await?;
+                self.fail(
+                    record,
+                    format!("finish the provision of {name}"),
+                    "hearth stopped before it finished; rolled back on restart",
+                )?;
+                done.rolled_back.push(name);
+            }
+            // A wake or an upgrade has data behind it: keep every object, record the failure;
+            // `resume` starts it again, `teardown` removes it.
+            Status::Provisioning | Status::Upgrading => {
+                self.fail(record, format!("finish the {interrupted} of {name}"), "hearth stopped before it finished; its network and data volumes are kept: resume it to start it again")?;
+                done.interrupted.push(name);
+            }
+            Status::TearingDown => {
+                self.driver.teardown(slug, &steps).await?;
+                self.store.put(Record {
+                    status: Status::TierTornDown,
+                    error: None,
+                    pending: None,
+                    ..record
+                })?;
+                done.finished_teardowns.push(name);
+            }
+            Status::Ready | Status::Paused | Status::Hibernated => {
+                if record.pending.is_some() {
+                    // Interrupted mid-pause, -resume or -hibernate: let the engine say.
+                    let seen = self.driver.status(&record.reference).await?;
+                    self.store.put(Record {
+                        status: seen,
+                        pending: None,
+                        ..record
+                    })?;
+                } else if !owned.iter().any(|o| o.slug == name) {
+                    self.fail(
+                        record,
+                        format!("find the objects of {name}"),
+                        "they were removed outside hearth (or the fake driver restarted)",
+                    )?;
+                    done.lost.push(name);
+                }
+            }
+            Status::Failed | Status::TierTornDown => {}
+        }
+        Ok(())
+    }
+
+    fn fail(&self, record: Record, attempted: String, detail: &str) -> Result<(), HearthError> {
+        self.store.put(Record {
+            status: Status::Failed,
+            error: Some(HearthError::driver(attempted, detail).to_body()),
+            pending: None,
+            ..record
+        })?;
+        Ok(())
     }
 }

@@ -88,9 +88,19 @@ impl FakeDriver {
     }
 
     async fn gate(&self, verb: &str) -> Result<(), HearthError> {
+        self.pace().await;
+        self.fault(verb).await
+    }
+
+    /// The configured latency of one step.
+    async fn pace(&self) {
         if !self.faults.delay.is_zero() {
             tokio::time::sleep(self.faults.delay).await;
         }
+    }
+
+    /// The injected failure or hang for `verb`, if any.
+    async fn fault(&self, verb: &str) -> Result<(), HearthError> {
         if self.faults.hang.iter().any(|v| v == verb) {
             std::future::pending::<()>().await;
         }
@@ -213,11 +223,16 @@ impl Driver for FakeDriver {
             slug: slug.to_string(),
             armed: true,
         };
-        self.gate("provision").await?;
+        self.pace().await;
         self.with(slug.as_str(), |ws| ws.network = true);
         steps.record("network_created", None, None);
-        for role in SOLO_ROLES {
-            self.gate("provision").await?;
+        for (i, role) in SOLO_ROLES.iter().copied().enumerate() {
+            self.pace().await;
+            // An injected provision fault strikes half-way, once the network and the first
+            // role exist, so that what is tested is the rollback of real leftovers.
+            if i + 1 == SOLO_ROLES.len() {
+                self.fault("provision").await?;
+            }
             self.with(slug.as_str(), |ws| ws.volumes.push(role));
             self.start_service(slug, role).await?;
             steps.record("container_started", Some(role), None);

@@ -14,7 +14,7 @@ use tokio::net::UnixListener;
 /// Why the socket could not be bound.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
-    #[error("another hearth{} is already serving on {path}; stop it first or choose another --socket", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    #[error("another daemon{} is already serving on {path}; stop it first or choose another --socket", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     InUse { path: PathBuf, pid: Option<u32> },
     #[error("{path} exists and is not a socket; refusing to replace it")]
     NotASocket { path: PathBuf },
@@ -85,9 +85,16 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<(UnixListener, SocketGua
             });
         }
     };
-    // We hold the lock, so whatever socket is there belongs to a daemon that is gone.
+    // We hold the lock, so no hearth serves there; but something else might (a daemon that
+    // does not use the lock, like the Go hearth): only a socket nobody answers on is stale.
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(SocketError::InUse {
+                    path: path.to_owned(),
+                    pid: None,
+                });
+            }
             tracing::info!(socket = %path.display(), "replacing a stale socket left by a stopped hearth");
             fs::remove_file(path).map_err(io("remove the stale socket", path))?;
         }
@@ -164,8 +171,14 @@ mod tests {
         drop(_l);
         // A forgotten Flock keeps the lock in this process; use a fresh path's stale file.
         let stale = dir.path().join("stale.sock");
-        let _left = std::os::unix::net::UnixListener::bind(&stale).expect("stale");
+        drop(std::os::unix::net::UnixListener::bind(&stale).expect("stale"));
         let (_l2, _g2) = bind(&stale, None).expect("replaces stale socket");
+        // A socket someone still answers on is not stale, lock or no lock.
+        let live = dir.path().join("live.sock");
+        let _listening = std::os::unix::net::UnixListener::bind(&live).expect("live");
+        let err = bind(&live, None).expect_err("live socket");
+        assert!(matches!(err, SocketError::InUse { pid: None, .. }));
+        assert!(live.exists());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! is dropped, removes what it created.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::models::{
@@ -15,7 +16,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use chrono::Utc;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::{
     DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
 };
@@ -35,6 +36,9 @@ const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Removes the workspace if the provision future is dropped before it finished.
 struct RollbackOnDrop {
+    /// Where the detached rollback registers itself, so the next teardown of the slug waits
+    /// for it instead of racing it.
+    pending: Rollbacks,
     docker: Docker,
     instance: String,
     slug: Slug,
@@ -56,7 +60,9 @@ impl Drop for RollbackOnDrop {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        rt.spawn(async move {
+        let pending = self.pending.clone();
+        let key = self.slug.to_string();
+        let handle = rt.spawn(async move {
             let steps = Steps::detached(&slug);
             let undo = objects::remove_all(&docker, &instance, &slug, t, &steps);
             match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
@@ -67,6 +73,23 @@ impl Drop for RollbackOnDrop {
                 Err(_) => warn!(workspace = %slug, "rollback of abandoned provision timed out"),
             }
         });
+        let mut map = pending.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(key, handle);
+    }
+}
+
+/// Detached rollbacks still running, by slug.
+pub type Rollbacks = Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>;
+
+/// Waits for a detached rollback of `slug`, if one is running, so that whatever comes next
+/// (a teardown, a fresh provision) does not race it.
+pub async fn settle_rollback(pending: &Rollbacks, slug: &Slug) {
+    let handle = {
+        let mut map = pending.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(slug.as_str())
+    };
+    if let Some(h) = handle {
+        let _ = tokio::time::timeout(ROLLBACK_TIMEOUT, h).await;
     }
 }
 
@@ -78,7 +101,9 @@ pub async fn provision(
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
+    settle_rollback(&d.rollbacks, slug).await;
     let mut guard = RollbackOnDrop {
+        pending: d.rollbacks.clone(),
         docker: docker.clone(),
         instance: d.instance.clone(),
         slug: slug.clone(),
@@ -136,14 +161,18 @@ async fn build(
     steps.record("network_created", None, Some(names::network(slug)));
 
     let caps = profile.caps();
-    let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
+    // Every role runs to its end, success or failure, before a failure is returned: a role
+    // dropped in the middle of an engine call could still land on the engine after the
+    // rollback had listed what to remove.
+    let started = join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
         let net = Net {
             id: &network_id,
             tier,
         };
         start_role(d, docker, slug, net, &caps, role, image, steps)
     }))
-    .await?;
+    .await;
+    let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
 }
 
@@ -417,7 +446,12 @@ pub async fn wake(
             let c = c.ok_or_else(|| {
                 HearthError::driver(format!("wake role {role}"), "its container is missing")
             })?;
-            if c.state != "running" {
+            if c.state == "paused" {
+                docker
+                    .unpause_container(&c.id)
+                    .await
+                    .map_err(|e| map_err(format!("unpause role {role}"), e))?;
+            } else if c.state != "running" {
                 docker
                     .start_container(&c.id, None)
                     .await

@@ -13,8 +13,9 @@ use super::engine::{is_not_found, map_err, Engine};
 use super::DockerConfig;
 use crate::error::HearthError;
 
-/// Bound on a pull; a registry that answers slowly is not waited on forever.
-const PULL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Bound on a pull, well inside the provision deadline: a registry that accepts connections
+/// but never answers is `image_unavailable`, not a provision that runs out its clock.
+const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// When to pull an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,9 +75,16 @@ pub async fn resolve(
 ) -> Result<Resolved, HearthError> {
     let asked = wanted(config, profile, role);
     if let Some(locked) = config.lock.as_ref().and_then(|l| l.roles.get(role)) {
-        if locked.image == asked {
-            return resolve_locked(engine, role, &locked.image, &locked.digest, &locked.id).await;
+        if locked.image != asked {
+            return Err(HearthError::ImageDrift {
+                role: role.to_owned(),
+                locked: format!("{} ({})", locked.digest, locked.image),
+                found: format!(
+                    "{asked} asked for instead; re-lock with `hearth lock` to change it"
+                ),
+            });
         }
+        return resolve_locked(engine, role, &locked.image, &locked.digest, &locked.id).await;
     }
     let docker = engine.client().await?;
     if config.pull == PullPolicy::Always {

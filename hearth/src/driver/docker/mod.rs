@@ -81,6 +81,8 @@ pub struct LocalDocker {
     config: DockerConfig,
     /// This daemon's instance id, stamped on (and required of) every object it touches.
     instance: String,
+    /// Rollbacks of abandoned provisions still running in the background.
+    rollbacks: create::Rollbacks,
 }
 
 impl LocalDocker {
@@ -90,6 +92,7 @@ impl LocalDocker {
             engine: Engine::from_env(),
             config,
             instance: instance.into(),
+            rollbacks: create::Rollbacks::default(),
         }
     }
 
@@ -136,6 +139,7 @@ impl Driver for LocalDocker {
 
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         let docker = self.engine.client().await?;
+        create::settle_rollback(&self.rollbacks, slug).await;
         objects::remove_all(
             docker,
             &self.instance,

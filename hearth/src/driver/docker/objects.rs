@@ -182,7 +182,9 @@ pub async fn remove_all(
         }
         let rm = RemoveContainerOptions {
             force: true,
-            v: false,
+            // Anonymous volumes an image declares go with the container; the named data
+            // volumes are removed below, by label.
+            v: true,
             link: false,
         };
         ignore_gone(docker.remove_container(&c.id, Some(rm)).await, || {
@@ -202,7 +204,7 @@ pub async fn remove_all(
         .map_err(|e| map_err("list networks", e))?;
     try_join_all(networks.into_iter().map(|n| async move {
         let id = n.id.unwrap_or_default();
-        ignore_gone(docker.remove_network(&id).await, || {
+        ignore_missing(docker.remove_network(&id).await, || {
             format!("remove network {id}")
         })?;
         steps.record("network_removed", None, n.name);
@@ -223,7 +225,7 @@ pub async fn remove_all(
             .into_iter()
             .map(|v| async move {
                 let rm = RemoveVolumeOptions { force: true };
-                ignore_gone(docker.remove_volume(&v.name, Some(rm)).await, || {
+                ignore_missing(docker.remove_volume(&v.name, Some(rm)).await, || {
                     format!("remove volume {}", v.name)
                 })?;
                 steps.record("volume_removed", None, Some(v.name));
@@ -231,9 +233,47 @@ pub async fn remove_all(
             }),
     )
     .await?;
+    // Whatever is still labelled for the workspace now was not removed: say what.
+    let left: Vec<String> = list_containers(docker, instance, Some(slug))
+        .await?
+        .into_iter()
+        .map(|c| format!("container of role {}", c.role))
+        .chain(
+            docker
+                .list_volumes(Some(ListVolumesOptions {
+                    filters: Some(labels::filter(instance, Some(slug))),
+                }))
+                .await
+                .map_err(|e| map_err("list volumes", e))?
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| format!("volume {}", v.name)),
+        )
+        .collect();
+    if !left.is_empty() {
+        return Err(HearthError::driver(
+            format!("remove every object of {slug}"),
+            format!("still there: {}; something else uses them or created them meanwhile — call teardown again", left.join(", ")),
+        ));
+    }
     Ok(())
 }
 
+/// For networks and volumes only "no such object" means done: a 409 there means "in use",
+/// and a teardown that leaves it behind must say so.
+fn ignore_missing(
+    r: Result<(), bollard::errors::Error>,
+    attempted: impl FnOnce() -> String,
+) -> Result<(), HearthError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(map_err(attempted(), e)),
+    }
+}
+
+/// For containers: gone, or already being removed or stopped, all count as done.
 fn ignore_gone(
     r: Result<(), bollard::errors::Error>,
     attempted: impl FnOnce() -> String,
