@@ -51,15 +51,27 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
     let workspace = req.workspace.as_str();
     let mut wref = state.hearth.get(workspace).await?;
     if wref.last_status == Status::Hibernated {
-        wref = state.hearth.resume(workspace).await?;
-        state
-            .sink
-            .append(
-                types::WOKEN,
-                workspace,
-                json!({"slug": workspace, "endpoint": wref.endpoint, "status": wref.last_status, "reason": "run submitted"}),
-            )
-            .await?;
+        match state.hearth.resume(workspace).await {
+            Ok(woken) => {
+                wref = woken;
+                state
+                    .sink
+                    .append(
+                        types::WOKEN,
+                        workspace,
+                        json!({"slug": workspace, "endpoint": wref.endpoint, "status": wref.last_status, "reason": "run submitted"}),
+                    )
+                    .await?;
+            }
+            // Another submission woke it first (and recorded it): go on with what it woke.
+            Err(e) if e.code == "conflict" => {
+                wref = state.hearth.get(workspace).await?;
+                if wref.last_status != Status::Ready {
+                    return Err(e.into());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let prompts = req.prompts.len();
     let run_id = match state

@@ -196,12 +196,15 @@ impl Dispatcher {
         }
     }
 
-    /// The workspace's ref as last recorded.
+    /// The workspace's ref, its `last_status` being the status now (as [`Dispatcher::status`]
+    /// answers it).
     ///
     /// # Errors
-    /// `invalid_slug` or `not_found`.
-    pub fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.record(slug).map(|r| r.reference)
+    /// `invalid_slug`, `not_found`, or the driver's error while observing.
+    pub async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+        let mut reference = self.record(slug)?.reference;
+        reference.last_status = self.status(slug).await?;
+        Ok(reference)
     }
 
     /// Every workspace not torn down.

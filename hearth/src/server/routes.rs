@@ -101,7 +101,7 @@ async fn get_ref(
     body: Bytes,
 ) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
     let req: RefRequest = parse(&body)?;
-    Ok(Json(d.get(&req.reference.workspace_slug)?))
+    Ok(Json(d.get(&req.reference.workspace_slug).await?))
 }
 
 async fn upgrade(
