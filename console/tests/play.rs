@@ -391,3 +391,53 @@ async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn lifecycle_verbs_are_recorded_and_refusals_are_typed() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let _hearth = start_hearth(&env)?;
+    let worker = start_worker(&keys, &[])?;
+    let console = start_console(&env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+    let (status, _) = api
+        .post(
+            "/api/hearth/workspaces",
+            json!({"slug": "cycle", "tier": "solo"}),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    for (verb, expect) in [("pause", "paused"), ("resume", "ready")] {
+        let (status, body) = api
+            .post(&format!("/api/hearth/workspaces/cycle/{verb}"), json!({}))
+            .await?;
+        assert_eq!(status, 200, "{verb}: {body}");
+        assert_eq!(body["last_status"], expect, "{verb}");
+    }
+    let (status, body) = api
+        .post(
+            "/api/hearth/workspaces/cycle/upgrade",
+            json!({"tier": "team"}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tier"], "team");
+    assert_eq!(body["workspace_slug"], "cycle");
+    // Resuming a ready workspace is refused with a code, and nothing is recorded for it.
+    let (status, body) = api
+        .post("/api/hearth/workspaces/cycle/resume", json!({}))
+        .await?;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::PROVISIONING_STARTED,
+            types::PROVISIONED,
+            types::PAUSED,
+            types::RESUMED,
+            types::UPGRADED,
+        ]
+    );
+    Ok(())
+}
