@@ -52,7 +52,7 @@ pub enum Command {
     Teardown(SlugArgs),
     /// Freeze a ready workspace's services.
     Pause(SlugArgs),
-    /// Thaw a paused workspace, or wake a hibernated one.
+    /// Thaw a paused workspace, or wake a hibernated (or failed) one, keeping its data.
     Resume(SlugArgs),
     /// Stop a ready workspace's services, keeping its network and data volumes.
     Hibernate(SlugArgs),
