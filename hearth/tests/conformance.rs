@@ -405,12 +405,7 @@ async fn docker_half_way_failure_rolls_back() {
     // The stand-in listens on 80; waiting on 81 means containers run but never answer.
     config.service_port = 81;
     config.readiness_timeout = Duration::from_secs(2);
-    let b = Backend::with(
-        Kind::Docker,
-        FakeFaults::default(),
-        config,
-        Deadlines::default(),
-    );
+    let b = Backend::docker_with(config);
     let err = b
         .dispatcher
         .provision("half", solo())
@@ -440,12 +435,7 @@ async fn docker_absent_image_is_image_unavailable() {
         .images
         .insert("lore".into(), "hearth-no-such-image:never".into());
     config.pull = hearth::driver::docker::PullPolicy::Never;
-    let b = Backend::with(
-        Kind::Docker,
-        FakeFaults::default(),
-        config,
-        Deadlines::default(),
-    );
+    let b = Backend::docker_with(config);
     let err = b
         .dispatcher
         .provision("noimg", solo())

@@ -22,7 +22,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(socket: &Path, state: &Path, extra: &[&str]) -> Daemon {
+    fn spawn<S: AsRef<std::ffi::OsStr>>(socket: &Path, state: &Path, extra: &[S]) -> Daemon {
         let child = Command::new(BIN)
             .arg("serve")
             .arg("--socket")
@@ -207,23 +207,11 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
     let state = dir.path().join("state");
     let instance = format!("crash{}", std::process::id());
     let _sweep = Sweep(instance.clone());
-    let image = support::test_image();
-    let common = [
-        "--driver",
-        "local-docker",
-        "--instance",
-        &instance,
-        "--label",
-        "dev.hearth.test=1",
-        "--image-cairnet",
-        &image,
-        "--image-lore",
-        &image,
-    ];
+    let common = docker_args(&instance);
     // Waiting for port 81, which the stand-in does not serve, holds the provision in
     // readiness with its containers running: the middle we want to crash in.
-    let mut stuck = common.to_vec();
-    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"]);
+    let mut stuck = common.clone();
+    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"].map(String::from));
     let first = Daemon::spawn(&socket, &state, &stuck);
     let client = first.ready().await;
     let c = client.clone();
@@ -268,6 +256,25 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
         Status::TierTornDown
     );
     assert!(support::engine_objects(&instance).is_empty());
+}
+
+/// `hearth serve` flags for a Docker-backed daemon of `instance`, on the test image.
+fn docker_args(instance: &str) -> Vec<String> {
+    let image = support::test_image();
+    [
+        "--driver",
+        "local-docker",
+        "--instance",
+        instance,
+        "--label",
+        "dev.hearth.test=1",
+        "--image-cairnet",
+        &image,
+        "--image-lore",
+        &image,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Removes the instance's objects when the test ends, passed or failed.
@@ -356,30 +363,12 @@ async fn lock_pins_images_and_refuses_drift() {
     let instance = format!("lock{}", std::process::id());
     let _sweep = Sweep(instance.clone());
     let args = |lock: &Path| -> Vec<String> {
-        [
-            "--driver",
-            "local-docker",
-            "--instance",
-            &instance,
-            "--label",
-            "dev.hearth.test=1",
-            "--image-cairnet",
-            &image,
-            "--image-lore",
-            &image,
-            "--lock",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain([lock.display().to_string()])
-        .collect()
+        let mut a = docker_args(&instance);
+        a.extend(["--lock".to_owned(), lock.display().to_string()]);
+        a
     };
     let a = args(&lock);
-    let d = Daemon::spawn(
-        &dir.path().join("a.sock"),
-        &dir.path().join("sa"),
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let d = Daemon::spawn(&dir.path().join("a.sock"), &dir.path().join("sa"), &a);
     let client = d.ready().await;
     let r = client
         .provision("locked", &ProvisioningProfile::for_tier(Tier::Solo))
@@ -399,11 +388,7 @@ async fn lock_pins_images_and_refuses_drift() {
         .replace(&digest, &gone);
     std::fs::write(&drifted, text).expect("write");
     let b = args(&drifted);
-    let d = Daemon::spawn(
-        &dir.path().join("b.sock"),
-        &dir.path().join("sb"),
-        &b.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let d = Daemon::spawn(&dir.path().join("b.sock"), &dir.path().join("sb"), &b);
     let err = d
         .ready()
         .await
@@ -453,19 +438,7 @@ async fn kill_9_mid_wake_keeps_the_data() {
     let state = dir.path().join("state");
     let instance = format!("wake{}", std::process::id());
     let _sweep = Sweep(instance.clone());
-    let image = support::test_image();
-    let common = [
-        "--driver",
-        "local-docker",
-        "--instance",
-        &instance,
-        "--label",
-        "dev.hearth.test=1",
-        "--image-cairnet",
-        &image,
-        "--image-lore",
-        &image,
-    ];
+    let common = docker_args(&instance);
     let solo = ProvisioningProfile::for_tier(Tier::Solo);
     let a = Daemon::spawn(&socket, &state, &common);
     let client = a.ready().await;
@@ -482,8 +455,8 @@ async fn kill_9_mid_wake_keeps_the_data() {
     assert_eq!(volumes(&instance).len(), 2);
 
     // A daemon waiting on a port the stand-in does not serve holds the wake in readiness.
-    let mut stuck = common.to_vec();
-    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"]);
+    let mut stuck = common.clone();
+    stuck.extend(["--service-port", "81", "--readiness-timeout", "120"].map(String::from));
     let b = Daemon::spawn(&socket, &state, &stuck);
     let c = b.ready().await;
     let waking = tokio::spawn(async move { c.resume("sleepy").await });
@@ -534,18 +507,7 @@ async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
     let d = Daemon::spawn(
         &dir.path().join("h.sock"),
         &dir.path().join("state"),
-        &[
-            "--driver",
-            "local-docker",
-            "--instance",
-            &instance,
-            "--label",
-            "dev.hearth.test=1",
-            "--image-cairnet",
-            &image,
-            "--image-lore",
-            &image,
-        ],
+        &docker_args(&instance),
     );
     let client = d.ready().await;
     client

@@ -153,6 +153,16 @@ impl Backend {
         Backend::with(kind, faults, docker_config(), Deadlines::default())
     }
 
+    /// A Docker backend with a chosen config.
+    pub fn docker_with(config: DockerConfig) -> Backend {
+        Backend::with(
+            Kind::Docker,
+            FakeFaults::default(),
+            config,
+            Deadlines::default(),
+        )
+    }
+
     /// A backend with chosen faults (Fake), config (Docker) and deadlines.
     pub fn with(
         kind: Kind,
