@@ -2,11 +2,12 @@
 //! a full match with no `_` arm: a new status forces a decision here, at compile time.
 //!
 //! ```text
-//!   provisioning ──► ready ⇄ paused
-//!        ▲             │ ▲
-//!        │ (wake)      ▼ │ upgrade (upgrading)
-//!   hibernated ◄──── ready
-//!   * ──► tearing_down ──► tier_torn_down (terminal)      * ──► failed
+//!   provisioning ──► ready ⇄ paused            (pause / resume)
+//!        ▲            │ ▲
+//!        │ wake       │ └── upgrading ◄──┐      (upgrade)
+//!        │ (resume)   ▼                  │
+//!   hibernated, failed ◄── ready ────────┘      (hibernate; any verb failing → failed)
+//!   * ──► tearing_down ──► tier_torn_down (terminal; a fresh provision may follow)
 //! ```
 
 use std::fmt;
