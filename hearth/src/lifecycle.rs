@@ -2,12 +2,13 @@
 //! a full match with no `_` arm: a new status forces a decision here, at compile time.
 //!
 //! ```text
-//!   provisioning ──► ready ⇄ paused            (pause / resume)
-//!        ▲            │ ▲
-//!        │ wake       │ └── upgrading ◄──┐      (upgrade)
-//!        │ (resume)   ▼                  │
-//!   hibernated, failed ◄── ready ────────┘      (hibernate; any verb failing → failed)
-//!   * ──► tearing_down ──► tier_torn_down (terminal; a fresh provision may follow)
+//! (none)      ─ provision ──────────► provisioning ─► ready
+//! ready       ─ pause ──────────────► paused ─ resume ─► ready
+//! ready       ─ upgrade ────────────► upgrading ─► ready
+//! ready       ─ hibernate ──────────► hibernated ─ resume (wake) ─► provisioning ─► ready
+//! failed      ─ resume (wake, data kept) ─────────────────────────► provisioning ─► ready
+//! any verb that fails ──────────────► failed
+//! any status  ─ teardown ───────────► tearing_down ─► tier_torn_down (terminal; provision may start afresh)
 //! ```
 
 use std::fmt;
