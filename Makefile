@@ -86,12 +86,13 @@ DEMO_ARGS ?=
 demo: build $(IMAGE_DEPS) ## run the play once, narrated, against the local engine
 	HEARTH_E2E=1 $(CARGO) run -q -p hearth-e2e --bin demo -- $(DEMO_ARGS)
 
-# bench: hearth (release build) against the engine floor and the docker CLI, side by side;
-# writes BENCH.md. BENCH_ARGS passes flags on, e.g. BENCH_ARGS="--runs 7 --scale 1,8".
+# bench: hearth (release build) against the engine floor and the docker CLI, side by side,
+# and the whole play (console + worker-stub), HATCH appends and relay latency; writes
+# BENCH.md. BENCH_ARGS passes flags on, e.g. BENCH_ARGS="--runs 7 --scale 1,8".
 # Every object it creates is labelled dev.hearth.test=1 and swept by the bench itself.
 BENCH_ARGS ?=
 bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.md)
-	$(CARGO) build --release -p hearth --bins
+	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
 
 clean-docker: ## remove containers, networks and volumes labelled dev.hearth.test=1

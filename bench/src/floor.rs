@@ -57,6 +57,15 @@ impl Floor {
     /// On any engine failure or a service that does not answer in time; what was created is
     /// left for [`Floor::teardown`] or the run's sweep.
     pub async fn provision(&self, names: &Names) -> anyhow::Result<()> {
+        self.provision_endpoints(names).await.map(drop)
+    }
+
+    /// [`Floor::provision`], answering each service's URL in [`ROLES`] order (the first is
+    /// the workspace's front door, as hearth's `endpoint` is).
+    ///
+    /// # Errors
+    /// As [`Floor::provision`].
+    pub async fn provision_endpoints(&self, names: &Names) -> anyhow::Result<Vec<String>> {
         let network = NetworkCreateRequest {
             name: names.network(),
             driver: Some("bridge".to_owned()),
@@ -79,8 +88,7 @@ impl Floor {
                 .with_context(|| format!("create volume for role '{role}'"))
         }));
         tokio::try_join!(net, vols)?;
-        try_join_all(ROLES.iter().map(|role| self.start_service(names, role))).await?;
-        Ok(())
+        try_join_all(ROLES.iter().map(|role| self.start_service(names, role))).await
     }
 
     /// Creates the network in the engine's default pools; when those are exhausted (about 30
@@ -114,7 +122,7 @@ impl Floor {
         anyhow::bail!("no free subnet in the fallback range after {FALLBACK_TRIES} tries")
     }
 
-    async fn start_service(&self, names: &Names, role: &str) -> anyhow::Result<()> {
+    async fn start_service(&self, names: &Names, role: &str) -> anyhow::Result<String> {
         let name = names.container(role);
         let port_key = format!("{SERVICE_PORT}/tcp");
         let host_config = HostConfig {
@@ -175,10 +183,12 @@ impl Floor {
             .and_then(|p| p.get(&port_key).cloned().flatten())
             .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
             .with_context(|| format!("role '{role}' has no published port"))?;
+        let url = ready::url(port);
         self.prober
-            .wait(&ready::url(port), self.ready_deadline)
+            .wait(&url, self.ready_deadline)
             .await
-            .with_context(|| format!("role '{role}' never became ready"))
+            .with_context(|| format!("role '{role}' never became ready"))?;
+        Ok(url)
     }
 
     /// Stops both services gracefully and removes them, then the volumes and the network.

@@ -111,6 +111,11 @@ impl Launch {
 }
 
 impl Daemon {
+    /// The daemon's unix socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     async fn healthy(&self) -> bool {
         if !self.socket.exists() {
             return false;

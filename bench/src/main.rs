@@ -2,14 +2,19 @@
 //! engine and writes `BENCH.md`. Run it with `make bench`.
 
 mod cli;
+mod console_api;
 mod engine;
 mod floor;
+mod hatch_rate;
 mod hearth;
 mod machine;
+mod play;
 mod ready;
+mod relay;
 mod report;
 mod run;
 mod spec;
+mod stack;
 mod stats;
 
 use std::path::PathBuf;
@@ -30,6 +35,18 @@ struct Args {
     /// The hearth binary to measure.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/hearth"))]
     hearth_bin: PathBuf,
+    /// The worker-stub binary of the play.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/worker-stub"))]
+    worker_bin: PathBuf,
+    /// The console binary of the play.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/console"))]
+    console_bin: PathBuf,
+    /// A directory on the disk whose HATCH append rate is measured.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target"))]
+    hatch_dir: PathBuf,
+    /// Events appended per HATCH sample.
+    #[arg(long, default_value_t = 1000)]
+    hatch_events: usize,
     /// Extra argument for `hearth serve` (repeatable).
     #[arg(long = "hearth-arg", allow_hyphen_values = true)]
     hearth_args: Vec<String>,
@@ -66,6 +83,15 @@ async fn main() -> anyhow::Result<()> {
         runs: args.runs.max(1),
         scale: args.scale,
         command: machine::command_line(),
+        play_bins: stack::PlayBins {
+            worker: args.worker_bin,
+            console: args.console_bin,
+        },
+        hatch: hatch_rate::HatchPlan {
+            dir: args.hatch_dir,
+            events: args.hatch_events.max(1),
+            runs: args.runs.max(1),
+        },
     };
 
     let outcome = tokio::select! {

@@ -12,10 +12,12 @@ use tokio::time::Instant;
 use crate::cli::Cli;
 use crate::engine::{self, Scope};
 use crate::floor::Floor;
+use crate::hatch_rate::{self, HatchPlan};
 use crate::hearth::{Daemon, Launch};
 use crate::ready::Prober;
 use crate::report::{DaemonFigures, PathTimes, Report, ScaleRow, Solo};
 use crate::spec::{self, Names};
+use crate::stack::PlayBins;
 
 /// What a run measures and how.
 #[derive(Debug, Clone)]
@@ -32,6 +34,10 @@ pub struct Plan {
     pub scale: Vec<usize>,
     /// The command line that started the run, for the report.
     pub command: String,
+    /// The worker and console binaries of the play.
+    pub play_bins: PlayBins,
+    /// The HATCH append measurement.
+    pub hatch: HatchPlan,
 }
 
 /// The three ways of building a workspace.
@@ -43,13 +49,13 @@ enum Way {
 }
 
 /// Everything a run holds while it measures.
-struct Bench<'a> {
-    plan: &'a Plan,
-    scope: &'a Scope,
-    docker: Docker,
-    floor: Floor,
+pub(crate) struct Bench<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) scope: &'a Scope,
+    pub(crate) docker: Docker,
+    pub(crate) floor: Floor,
     cli: Cli,
-    launch: Launch,
+    pub(crate) launch: Launch,
     /// Workspaces created so far; each gets a fresh slug.
     counter: usize,
 }
@@ -130,11 +136,37 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         tracing::info!(n, "concurrent workspaces");
         report.scale.extend(bench.scale(n, hearth_ok).await?);
     }
+
+    tracing::info!("HATCH appends with an fsync per event");
+    match hatch_rate::measure(&plan.hatch).await {
+        Ok(figures) => report.extra.hatch = Some(figures),
+        Err(err) => report.extra.errors.push(("HATCH", format!("{err:#}"))),
+    }
+    if hearth_ok {
+        tracing::info!(runs = plan.runs, "the whole play against the floor");
+        match bench.play().await {
+            Ok(figures) => report.extra.play = Some(figures),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the play is not measured");
+                report.extra.errors.push(("The play", format!("{err:#}")));
+                scope.sweep(&bench.docker).await?;
+            }
+        }
+        tracing::info!("the console's latency per relayed frame");
+        match bench.relay().await {
+            Ok(figures) => report.extra.relay = Some(figures),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the relay is not measured");
+                report.extra.errors.push(("The relay", format!("{err:#}")));
+                scope.sweep(&bench.docker).await?;
+            }
+        }
+    }
     Ok(report)
 }
 
 impl Bench<'_> {
-    fn next_slug(&mut self) -> String {
+    pub(crate) fn next_slug(&mut self) -> String {
         self.counter += 1;
         spec::slug(&self.scope.run_id, self.counter)
     }

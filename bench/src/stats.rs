@@ -17,6 +17,15 @@ pub fn median(samples: &[Duration]) -> Option<Duration> {
     })
 }
 
+/// The `p`th quantile of `samples` (`0.0..=1.0`, nearest rank); `None` if empty.
+pub fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let last = sorted.len().checked_sub(1)?;
+    let rank = (p.clamp(0.0, 1.0) * last as f64).round() as usize;
+    sorted.get(rank).copied()
+}
+
 /// `value / floor`, or `None` when either is missing or the floor is zero.
 pub fn ratio(value: Option<Duration>, floor: Option<Duration>) -> Option<f64> {
     let (v, f) = (value?, floor?);
@@ -49,6 +58,14 @@ mod tests {
             Some(ms_(2) + ms_(1) / 2)
         );
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let s: Vec<Duration> = (1..=11).map(ms_).collect();
+        assert_eq!(quantile(&s, 0.9), Some(ms_(10)));
+        assert_eq!(quantile(&s, 1.0), Some(ms_(11)));
+        assert_eq!(quantile(&[], 0.5), None);
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! The whole play without builds, against the floor doing the same engine work: hearth, the
+//! worker and the console started once (their start-up timed separately, over fresh stacks),
+//! then per round a workspace created through the console, a four-prompt run, and the
+//! workspace deleted; the floor provisions through the API, sends the same four HTTP
+//! requests to the workspace's front door, and tears down. What the difference shows is what
+//! the console, the worker and HATCH add.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::time::Instant;
+
+use crate::report::play::{ActTimes, PlayFigures};
+use crate::run::Bench;
+use crate::spec::Names;
+use crate::stack::Stack;
+
+/// The play's job: four prompts, as in the design.
+pub fn prompts() -> Vec<String> {
+    (1..=4).map(|i| format!("bench prompt {i}")).collect()
+}
+
+/// Bound on one request of the floor's mock work (the worker's node timeout).
+const TOUCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The two ways of running the play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Play,
+    Floor,
+}
+
+impl Bench<'_> {
+    /// Start-up over `runs` fresh stacks, then `runs` rounds (after a warm-up) of the play and
+    /// the floor, alternating.
+    ///
+    /// # Errors
+    /// When the stack cannot start or the floor fails (a broken floor makes the ratio
+    /// meaningless); failed play rounds are recorded instead.
+    pub async fn play(&mut self) -> anyhow::Result<PlayFigures> {
+        let bins = self.plan.play_bins.clone();
+        let mut figures = PlayFigures::default();
+        for _ in 0..self.plan.runs {
+            let (stack, took) = Stack::start(&self.launch, &bins, &[]).await?;
+            figures.startup.push(took);
+            stack.stop().await?;
+        }
+        let (stack, _) = Stack::start(&self.launch, &bins, &[]).await?;
+        let http = reqwest::Client::new();
+        let ways = [Way::Play, Way::Floor];
+        for round in 0..=self.plan.runs {
+            let mut order = ways;
+            order.rotate_left(round % ways.len());
+            for way in order {
+                let slug = self.next_slug();
+                let result = match way {
+                    Way::Play => play_once(&stack, &slug).await,
+                    Way::Floor => self.floor_once(&http, &slug).await,
+                };
+                if let Err(err) = &result {
+                    tracing::warn!(?way, round, error = %format!("{err:#}"), "play round failed");
+                    self.scope.sweep(&self.docker).await?;
+                }
+                if way == Way::Floor {
+                    result
+                        .as_ref()
+                        .map_err(|e| anyhow::anyhow!("the floor failed: {e:#}"))?;
+                }
+                if round == 0 {
+                    continue; // warm-up
+                }
+                let times: &mut ActTimes = match way {
+                    Way::Play => &mut figures.play,
+                    Way::Floor => &mut figures.floor,
+                };
+                times.record(result);
+            }
+        }
+        stack.stop().await?;
+        Ok(figures)
+    }
+
+    /// The floor's round: provision through the API, the four requests, teardown.
+    async fn floor_once(
+        &self,
+        http: &reqwest::Client,
+        slug: &str,
+    ) -> anyhow::Result<[Duration; 3]> {
+        let names = Names::new("hbf", slug);
+        let t0 = Instant::now();
+        let urls = self.floor.provision_endpoints(&names).await?;
+        let provision = t0.elapsed();
+        let front = urls.first().context("no front door")?;
+        let t1 = Instant::now();
+        for _ in prompts() {
+            let resp = http
+                .get(front)
+                .timeout(TOUCH_TIMEOUT)
+                .send()
+                .await
+                .with_context(|| format!("GET {front}"))?;
+            anyhow::ensure!(
+                !resp.status().is_server_error(),
+                "{front} answered {}",
+                resp.status()
+            );
+        }
+        let run = t1.elapsed();
+        let t2 = Instant::now();
+        self.floor.teardown(&names).await?;
+        Ok([provision, run, t2.elapsed()])
+    }
+}
+
+/// The play's round through the console: provision, run (submit + wait), teardown.
+async fn play_once(stack: &Stack, slug: &str) -> anyhow::Result<[Duration; 3]> {
+    let prompts = prompts();
+    let t0 = Instant::now();
+    stack.console.provision(slug).await?;
+    let provision = t0.elapsed();
+    let t1 = Instant::now();
+    let run_id = stack.console.submit(slug, &prompts).await?;
+    stack.console.wait(&run_id, prompts.len()).await?;
+    let run = t1.elapsed();
+    let t2 = Instant::now();
+    stack.console.teardown(slug).await?;
+    Ok([provision, run, t2.elapsed()])
+}

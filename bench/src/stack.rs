@@ -1,0 +1,233 @@
+//! The play's processes as the bench runs them: the real `hearth`, `worker-stub` and `console`
+//! release binaries on a temp socket, port 0 and temp state, each found by what it prints or
+//! answers first, stopped with SIGTERM (killed if dropped).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::{timeout, Instant};
+
+use crate::console_api::Console;
+use crate::hearth::{Daemon, Launch};
+
+/// The binaries of the play besides hearth.
+#[derive(Debug, Clone)]
+pub struct PlayBins {
+    /// `worker-stub`.
+    pub worker: PathBuf,
+    /// `console`.
+    pub console: PathBuf,
+}
+
+/// A child that printed `listening http://…` as its first stdout line.
+#[derive(Debug)]
+pub struct Listening {
+    child: Child,
+    pid: i32,
+    /// The base URL it printed.
+    pub url: String,
+}
+
+/// How long each process took from spawn to accepting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartTimes {
+    /// hearth: spawn → first `/v1/healthz` answer.
+    pub hearth: Duration,
+    /// worker-stub: spawn → `listening` line.
+    pub worker: Duration,
+    /// console: spawn → `listening` line (it is spawned once the worker's URL is known).
+    pub console: Duration,
+    /// First spawn → all three accepting.
+    pub all: Duration,
+}
+
+/// hearth, the worker and the console, running.
+#[derive(Debug)]
+pub struct Stack {
+    /// The console's API, with its admin token.
+    pub console: Console,
+    /// The worker's base URL.
+    pub worker_url: String,
+    /// The keys file console and worker share (the bench signs with it to watch the worker).
+    pub keys: PathBuf,
+    console_proc: Listening,
+    worker_proc: Listening,
+    hearth: Daemon,
+    /// Holds keys, state and the log; removed on drop.
+    _dir: tempfile::TempDir,
+}
+
+/// Bound on a child's start-up.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+/// Bound on a child's graceful stop.
+const STOP_BOUND: Duration = Duration::from_secs(10);
+
+impl Stack {
+    /// Starts hearth and the worker together, then the console pointed at both.
+    ///
+    /// # Errors
+    /// A missing binary, or a child that exits or does not come up in time.
+    pub async fn start(
+        launch: &Launch,
+        bins: &PlayBins,
+        worker_faults: &[String],
+    ) -> anyhow::Result<(Stack, StartTimes)> {
+        for bin in [&bins.worker, &bins.console] {
+            if !bin.is_file() {
+                bail!(
+                    "{} not found (build it: cargo build --release -p console -p worker-stub)",
+                    bin.display()
+                );
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("hearth-bench-play.")
+            .tempdir()
+            .context("temp dir for the play")?;
+        let keys = dir.path().join("play.keys");
+        std::fs::write(&keys, format!("bench:{}\n", secret()?)).context("write the keys")?;
+
+        let began = Instant::now();
+        let mut worker = Command::new(&bins.worker);
+        worker
+            .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
+            .arg(&keys);
+        for fault in worker_faults {
+            worker.args(["--fault", fault]);
+        }
+        let (hearth, worker) = tokio::join!(launch.start(), spawn_listening(worker));
+        let ((hearth, hearth_took), (worker_proc, worker_took)) = (hearth?, worker?);
+
+        let hatch = dir.path().join("hatch.jsonl");
+        let state = dir.path().join("console-state");
+        let mut console = Command::new(&bins.console);
+        console
+            .args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
+            .arg(hearth.socket())
+            .args(["--worker-url", &worker_proc.url, "--keys"])
+            .arg(&keys)
+            .arg("--hatch")
+            .arg(&hatch)
+            .arg("--state-dir")
+            .arg(&state);
+        let console_began = Instant::now();
+        let (console_proc, _) = spawn_listening(console).await?;
+        let console_took = console_began.elapsed();
+        let all = began.elapsed();
+        let token = std::fs::read_to_string(state.join("console.token"))
+            .context("read the console's admin token")?;
+        let stack = Stack {
+            console: Console::new(&console_proc.url, token.trim())?,
+            worker_url: worker_proc.url.clone(),
+            keys,
+            console_proc,
+            worker_proc,
+            hearth,
+            _dir: dir,
+        };
+        let times = StartTimes {
+            hearth: hearth_took,
+            worker: worker_took,
+            console: console_took,
+            all,
+        };
+        Ok((stack, times))
+    }
+
+    /// Stops the console, then the worker, then hearth, each with SIGTERM.
+    ///
+    /// # Errors
+    /// When a process cannot be signalled or reaped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.console_proc.stop().await?;
+        self.worker_proc.stop().await?;
+        self.hearth.stop(STOP_BOUND).await
+    }
+}
+
+/// Spawns `cmd` and waits for its `listening http://…` line; returns the child and the time
+/// from spawn to that line.
+async fn spawn_listening(mut cmd: Command) -> anyhow::Result<(Listening, Duration)> {
+    let name = cmd.as_std().get_program().to_string_lossy().into_owned();
+    let began = Instant::now();
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawn {name}"))?;
+    let pid = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .context("child pid")?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = timeout(START_DEADLINE, lines.next_line())
+        .await
+        .with_context(|| format!("{name} printed nothing within {START_DEADLINE:?}"))?
+        .with_context(|| format!("read {name}'s stdout"))?
+        .with_context(|| format!("{name} exited during start-up"))?;
+    let took = began.elapsed();
+    let url = parse_listening(&line).with_context(|| format!("{name}'s first line"))?;
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((Listening { child, pid, url }, took))
+}
+
+impl Listening {
+    /// SIGTERM, then waits up to the stop bound before killing.
+    async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGTERM);
+        if timeout(STOP_BOUND, self.child.wait()).await.is_err() {
+            self.child.kill().await.context("kill child")?;
+        }
+        Ok(())
+    }
+}
+
+/// The URL out of `listening http://127.0.0.1:PORT`.
+fn parse_listening(line: &str) -> anyhow::Result<String> {
+    match line.trim().strip_prefix("listening ") {
+        Some(url) if url.starts_with("http://") => Ok(url.to_owned()),
+        _ => bail!("expected `listening http://…`, got {line:?}"),
+    }
+}
+
+/// 32 random bytes from the kernel, as hex: the shared HMAC secret of one play.
+fn secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open(Path::new("/dev/urandom"))
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("read /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_listening_line() {
+        assert_eq!(
+            parse_listening("listening http://127.0.0.1:4100\n").unwrap(),
+            "http://127.0.0.1:4100"
+        );
+        assert!(parse_listening("hello").is_err());
+    }
+
+    #[test]
+    fn secrets_are_fresh_hex() {
+        let (a, b) = (secret().unwrap(), secret().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}
