@@ -25,6 +25,9 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How much of a rejected frame goes into the log.
 pub const RAW_FRAME_LOG_BYTES: usize = 512;
+/// A worker stream that yields no event for this long is treated as dropped (and resumed with
+/// `Last-Event-ID`): a half-open connection must not keep a run "running" forever.
+pub const STREAM_IDLE: Duration = Duration::from_secs(300);
 
 /// What one relay needs.
 #[derive(Debug, Clone)]
@@ -111,9 +114,18 @@ impl Relay {
         progress: &mut Progress,
         started: Instant,
     ) -> Result<Pass, SinkError> {
+        // The id of the last event on this connection (see the id check below).
+        let mut stream_prev_id: Option<String> = None;
         loop {
             let item = tokio::select! {
-                item = stream.next() => item,
+                item = tokio::time::timeout(STREAM_IDLE, stream.next()) => match item {
+                    Ok(item) => item,
+                    Err(_) => {
+                        return Ok(Pass::Dropped(format!(
+                            "the worker sent nothing for {STREAM_IDLE:?}"
+                        )))
+                    }
+                },
                 () = self.stopping.cancelled() => {
                     return Ok(Pass::Fatal("the console shut down before the run ended".to_owned()));
                 }
@@ -135,13 +147,20 @@ impl Relay {
                 }
                 Err(e) => return Ok(Pass::Dropped(e.to_string())),
             };
-            if !event.id.is_empty() {
-                if !progress.seen_ids.insert(event.id.clone()) {
-                    tracing::debug!(run_id = %self.run_id, frame_id = %event.id, "duplicate frame skipped");
-                    continue;
-                }
-                progress.last_id = Some(event.id.clone());
+            // KAHN frames carry their own `id:`. An SSE parser hands an event without one the
+            // previous event's id, so an id that did not move means the frame had none: it
+            // cannot be placed in the run, and is rejected rather than taken for a replay.
+            if event.id.is_empty() || stream_prev_id.as_deref() == Some(event.id.as_str()) {
+                self.reject(None, "missing_id", "the frame has no id: line", &event.data)
+                    .await?;
+                continue;
             }
+            stream_prev_id = Some(event.id.clone());
+            if !progress.seen_ids.insert(event.id.clone()) {
+                tracing::debug!(run_id = %self.run_id, frame_id = %event.id, "duplicate frame skipped");
+                continue;
+            }
+            progress.last_id = Some(event.id.clone());
             let frame = match Frame::parse(&event.data) {
                 Ok(frame) if frame.run_id() != self.run_id => {
                     let msg = format!("frame names run {}", frame.run_id());
@@ -156,6 +175,20 @@ impl Relay {
                     continue;
                 }
             };
+            if let Frame::NodeTransition(t) = &frame {
+                let expected = self.slot.snapshot().map_or(0, |r| r.prompts_expected);
+                if usize::try_from(t.index).map_or(true, |i| i >= expected)
+                    || t.node != hearth_protocol::kahn::node_name(t.index)
+                {
+                    let msg = format!(
+                        "node {} (index {}) is not one of the run's {expected} nodes",
+                        t.node, t.index
+                    );
+                    self.reject(Some(&event.id), "node_out_of_range", &msg, &event.data)
+                        .await?;
+                    continue;
+                }
+            }
             match frame {
                 Frame::NodeTransition(t) if t.is_terminal() => {
                     let fresh = self
@@ -189,12 +222,18 @@ impl Relay {
                     });
                 }
                 Frame::RunEnded(end) => {
-                    let outcome = match end.outcome {
+                    let worker_outcome = match end.outcome {
                         hearth_protocol::kahn::RunOutcome::Succeeded => "succeeded",
                         hearth_protocol::kahn::RunOutcome::Failed => "failed",
                     };
                     let mut data = self.counts(started);
+                    // The worker's word is not taken for what the console could not see: a
+                    // run whose nodes did not all arrive intact is incomplete.
+                    let whole = data["nodes_recorded"] == data["prompts_expected"]
+                        && data["frames_rejected"] == 0;
+                    let outcome = if whole { worker_outcome } else { "incomplete" };
                     data["outcome"] = outcome.into();
+                    data["worker_outcome"] = worker_outcome.into();
                     data["worker_nodes_succeeded"] = end.nodes_succeeded.into();
                     data["worker_nodes_failed"] = end.nodes_failed.into();
                     self.sink

@@ -43,7 +43,9 @@ impl SinkError {
 /// The writer's state, behind the sink's one mutex.
 #[derive(Debug)]
 struct Writer {
-    file: File,
+    /// The log, held under an exclusive lock: one console per HATCH file, or two would hand
+    /// out the same seqs.
+    file: nix::fcntl::Flock<File>,
     /// The seq the next line gets.
     next_seq: u64,
     /// Set by the first failed write or fsync; every later append answers with it.
@@ -77,13 +79,20 @@ impl HatchSink {
             reason: e.to_string(),
         };
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .mode(0o600)
             .open(&path)
             .map_err(open_err)?;
+        let mut file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| SinkError::Open {
+            path: path.clone(),
+            reason: format!(
+                "another console is writing to it ({errno}); give each its own --hatch"
+            ),
+        })?;
         if !existed {
             // Make the new file's directory entry durable too, not only its lines.
             sync_parent(&path).map_err(open_err)?;
@@ -185,6 +194,14 @@ impl HatchSink {
         Ok(event)
     }
 
+    /// Why the sink refuses appends, if it does (after a failed write or fsync).
+    pub fn poisoned(&self) -> Option<String> {
+        self.writer
+            .lock()
+            .map(|w| w.poisoned.clone())
+            .unwrap_or_else(|_| Some("writer lock poisoned".to_owned()))
+    }
+
     /// A live tail: every event appended after this call.
     pub fn subscribe(&self) -> broadcast::Receiver<HatchEvent> {
         self.live.subscribe()
@@ -205,11 +222,22 @@ impl HatchSink {
         })
     }
 
-    /// Replaces the file handle (tests use a read-only one to make writes fail).
+    /// Replaces the file handle (tests use a read-only one to make writes fail). The old
+    /// handle's lock is released first, so the new one can take it.
     #[cfg(test)]
     pub(crate) fn swap_file(&self, file: File) {
         if let Ok(mut w) = self.writer.lock() {
-            w.file = file;
+            let placeholder = File::open("/dev/null").expect("/dev/null");
+            let old = std::mem::replace(
+                &mut w.file,
+                nix::fcntl::Flock::lock(placeholder, nix::fcntl::FlockArg::LockExclusiveNonblock)
+                    .map_err(|(_, e)| e)
+                    .expect("lock /dev/null"),
+            );
+            drop(old);
+            w.file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+                .map_err(|(_, e)| e)
+                .expect("lock the swapped-in file");
         }
     }
 }
@@ -288,6 +316,17 @@ mod tests {
             .expect("append");
         let on_disk = std::fs::read_to_string(&path).expect("read");
         assert_eq!(on_disk, ev.to_line());
+    }
+
+    #[test]
+    fn one_console_per_hatch_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hatch.jsonl");
+        let first = HatchSink::open(&path).expect("open");
+        let err = HatchSink::open(&path).expect_err("second writer");
+        assert!(err.to_string().contains("another console"), "{err}");
+        drop(first);
+        HatchSink::open(&path).expect("free again");
     }
 
     #[test]

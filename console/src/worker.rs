@@ -86,8 +86,11 @@ impl WorkerClient {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        // The worker is on loopback: no proxy from the environment may see the bearer.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .connect_timeout(std::time::Duration::from_secs(5))
+            .tcp_keepalive(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(WorkerClient {

@@ -276,3 +276,61 @@ async fn the_event_log_is_served_as_json_and_as_a_live_tail() -> Result<()> {
     assert_eq!(ev.event, types::RUN_STARTED);
     Ok(())
 }
+
+/// A worker that answers one run with a fixed SSE body, checking nothing (the bearer is the
+/// real worker's business; this one stands for a worker whose frames go wrong).
+async fn scripted_worker(body: &'static str) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let app = axum::Router::new()
+        .route(
+            "/runs",
+            axum::routing::post(|| async { axum::Json(json!({"run_id": "r1"})) }),
+        )
+        .route(
+            "/runs/r1/events",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                    body,
+                )
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+#[tokio::test]
+async fn frames_without_an_id_or_outside_the_run_are_rejected_not_counted() -> Result<()> {
+    let env = Env::new()?;
+    let body = concat!(
+        "id: 0\nevent: run_started\ndata: {\"kahn\":1,\"type\":\"run_started\",\"run_id\":\"r1\",\"workspace\":\"acme\",\"prompts\":1}\n\n",
+        "event: node_transition\ndata: {\"kahn\":1,\"type\":\"node_transition\",\"run_id\":\"r1\",\"node\":\"n0\",\"index\":0,\"attempt\":1,\"from\":\"running\",\"to\":\"succeeded\",\"duration_ms\":1}\n\n",
+        "id: 2\nevent: node_transition\ndata: {\"kahn\":1,\"type\":\"node_transition\",\"run_id\":\"r1\",\"node\":\"n9\",\"index\":9,\"attempt\":1,\"from\":\"running\",\"to\":\"succeeded\",\"duration_ms\":1}\n\n",
+        "id: 3\nevent: node_transition\ndata: {\"kahn\":1,\"type\":\"node_transition\",\"run_id\":\"r1\",\"node\":\"n0\",\"index\":0,\"attempt\":1,\"from\":\"running\",\"to\":\"succeeded\",\"duration_ms\":1}\n\n",
+        "id: 4\nevent: run_ended\ndata: {\"kahn\":1,\"type\":\"run_ended\",\"run_id\":\"r1\",\"outcome\":\"succeeded\",\"nodes_succeeded\":1,\"nodes_failed\":0}\n\n",
+    );
+    let worker = scripted_worker(body).await?;
+    let console = Console::start(&env, &worker, KEYS).await?;
+    let (status, body) = console.submit(1).await?;
+    assert_eq!(status, 200, "{body}");
+    let run = console.wait("r1").await?;
+    assert_eq!(run["status"], "incomplete", "{run}");
+    assert_eq!(
+        env.types()?,
+        vec![
+            types::RUN_STARTED,
+            types::FRAME_REJECTED,
+            types::FRAME_REJECTED,
+            types::NODE_SUCCEEDED,
+            types::RUN_ENDED
+        ]
+    );
+    let events = env.events()?;
+    assert_eq!(events[1].data["reason"], "missing_id");
+    assert_eq!(events[2].data["reason"], "node_out_of_range");
+    assert_eq!(events[4].data["outcome"], "incomplete");
+    assert_eq!(events[4].data["worker_outcome"], "succeeded");
+    assert_eq!(node_indexes(&env)?, vec![0]);
+    Ok(())
+}

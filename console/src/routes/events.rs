@@ -35,7 +35,9 @@ pub async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let after = q.after.or(last_event_id).unwrap_or(0);
+    // A reconnecting EventSource repeats its URL (`?after=`) and adds a newer Last-Event-ID:
+    // the later of the two is where the reader is.
+    let after = q.after.max(last_event_id).unwrap_or(0);
     // Subscribe before reading the file so nothing appended in between is missed; the seq
     // filter drops what shows up in both.
     let live = state.sink.subscribe();

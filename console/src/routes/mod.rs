@@ -96,8 +96,17 @@ impl From<SinkError> for ApiError {
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"ok": true}))
+/// Healthy while the audit log accepts appends: a console that can no longer record what it
+/// does answers 503 here, so a supervisor restarts it.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.sink.poisoned() {
+        None => Json(json!({"ok": true})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ok": false, "error": {"code": "hatch_unavailable", "message": reason}})),
+        )
+            .into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
