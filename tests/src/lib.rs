@@ -9,9 +9,11 @@
 //! - [`engine`]: `HEARTH_E2E`, the engine, and sweeping by instance label.
 //! - [`proxy`]: a stalling proxy in front of the engine's socket.
 //! - [`netcheck`]: the OSS-parity check that nothing connects beyond loopback.
+//! - [`canary`]: proxy variables pointing at a listener that counts who uses them.
 //! - [`junit`]: `target/e2e/junit.xml`, written by the tests themselves.
 
 pub mod bins;
+pub mod canary;
 pub mod engine;
 pub mod hatch;
 pub mod junit;

@@ -16,12 +16,14 @@ use nix::unistd::Pid;
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A command with nothing inherited from the caller's environment but `PATH`: no credentials
-/// of any kind can be found by a process started from it.
+/// of any kind can be found by a process started from it. Its proxy variables point at the
+/// [`canary`](crate::canary), so a process that would follow them is caught.
 pub fn clean_command(program: &Path, home: &Path) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
+        .envs(crate::canary::proxy_env())
         .current_dir(home)
         .stdin(Stdio::null());
     cmd

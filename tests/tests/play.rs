@@ -52,6 +52,12 @@ async fn play_and_check(stack: &Stack) -> anyhow::Result<()> {
          listen on TCP): {net:?}"
     );
     ensure!(
+        hearth_e2e::canary::hits() == 0,
+        "a process of the play followed the proxy variables of its environment ({} \
+         connection(s) to the proxy canary): it would send its traffic through a proxy",
+        hearth_e2e::canary::hits()
+    );
+    ensure!(
         net.violations.is_empty(),
         "a process of the play connected beyond loopback:\n{}",
         net.violations.join("\n")
