@@ -101,19 +101,7 @@ async fn hearth_down_is_hearth_failed_with_hearth_unreachable() -> Result<()> {
 async fn teardown_past_its_deadline_is_decommission_failed() -> Result<()> {
     let env = Env::new()?;
     let keys = env.keys("keys", KEYS)?;
-    let mut cmd = std::process::Command::new(common::bin("hearth")?);
-    cmd.arg("serve")
-        .arg("--socket")
-        .arg(env.socket())
-        .args([
-            "--driver",
-            "fake",
-            "--fake-fault",
-            "hang:teardown",
-            "--state-dir",
-        ])
-        .arg(env.path("hearth-state"));
-    let _hearth = common::spawn_daemon(cmd, &env.socket())?;
+    let _hearth = common::start_hearth_with(&env, &["--fake-fault", "hang:teardown"])?;
     let console = start_console(
         &env,
         "http://127.0.0.1:9",
@@ -342,19 +330,7 @@ async fn drill_dropped_stream_loses_and_doubles_no_node() -> Result<()> {
 async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer() -> Result<()> {
     let env = Env::new()?;
     let keys = env.keys("keys", KEYS)?;
-    let mut cmd = std::process::Command::new(common::bin("hearth")?);
-    cmd.arg("serve")
-        .arg("--socket")
-        .arg(env.socket())
-        .args([
-            "--driver",
-            "fake",
-            "--fake-fault",
-            "fail:provision",
-            "--state-dir",
-        ])
-        .arg(env.path("hearth-state"));
-    let _hearth = common::spawn_daemon(cmd, &env.socket())?;
+    let _hearth = common::start_hearth_with(&env, &["--fake-fault", "fail:provision"])?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
     let api = Api::new(&console, &env)?;
     let (status, body) = api

@@ -120,12 +120,18 @@ impl Env {
 
 /// Starts hearth with the Fake driver on the env's socket.
 pub fn start_hearth(env: &Env) -> Result<Proc> {
+    start_hearth_with(env, &[])
+}
+
+/// Starts hearth on the Fake driver with extra flags (e.g. `--fake-fault hang:teardown`).
+pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
     let mut cmd = Command::new(bin("hearth")?);
     cmd.arg("serve")
         .arg("--socket")
         .arg(env.socket())
         .args(["--driver", "fake", "--state-dir"])
-        .arg(env.path("hearth-state"));
+        .arg(env.path("hearth-state"))
+        .args(extra);
     spawn_daemon(cmd, &env.socket())
 }
 
@@ -207,37 +213,17 @@ impl Api {
         path: &str,
         body: serde_json::Value,
     ) -> Result<(u16, serde_json::Value)> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        Ok((
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or_default(),
-        ))
+        self.send(self.http.post(self.url(path)).json(&body)).await
     }
     pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        Ok((
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or_default(),
-        ))
+        self.send(self.http.get(self.url(path))).await
     }
     pub async fn delete(&self, path: &str) -> Result<(u16, serde_json::Value)> {
-        let resp = self
-            .http
-            .delete(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
+        self.send(self.http.delete(self.url(path))).await
+    }
+    /// Sends with the admin token; the status and the JSON answer (null if none).
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, serde_json::Value)> {
+        let resp = req.bearer_auth(&self.token).send().await?;
         Ok((
             resp.status().as_u16(),
             resp.json().await.unwrap_or_default(),
