@@ -144,7 +144,7 @@ impl HearthClient {
         Ok(r.status)
     }
 
-    /// The workspace's ref (`POST /v1/get`).
+    /// The workspace's ref, its `last_status` the status now (`POST /v1/get`).
     ///
     /// # Errors
     /// See [`ClientError`].

@@ -277,7 +277,7 @@ impl Dispatcher {
                     },
                 })
             }
-            Guard::AlreadyDone => return already_done(&slug, &op, existing),
+            Guard::AlreadyDone => return already_done(&slug, &op, existing, self.driver.name()),
             Guard::Proceed => {}
         }
 
@@ -286,7 +286,13 @@ impl Dispatcher {
         let record = match (&op, existing) {
             (Op::Provision(profile), _) => fresh_record(&slug, profile, self.driver.name()),
             (_, Some(r)) => r,
-            (_, None) => unreachable_none(&slug)?,
+            // The guard refuses every verb but provision for an unknown slug (and answers its
+            // teardown as done); a typed error rather than a panic all the same.
+            (_, None) => {
+                return Err(HearthError::NotFound {
+                    slug: slug.to_string(),
+                })
+            }
         };
         let waking =
             verb == Verb::Resume && matches!(from, Some(Status::Hibernated | Status::Failed));
@@ -473,6 +479,7 @@ fn already_done(
     slug: &Slug,
     op: &Op,
     existing: Option<Record>,
+    driver: DriverName,
 ) -> Result<DeploymentRef, HearthError> {
     match (op, existing) {
         (Op::Provision(profile), Some(r)) => {
@@ -486,7 +493,7 @@ fn already_done(
             Ok(r.reference)
         }
         (_, Some(r)) => Ok(r.reference),
-        (_, None) => Ok(placeholder_ref(slug, None, Status::TierTornDown)),
+        (_, None) => Ok(placeholder_ref(slug, None, driver, Status::TierTornDown)),
     }
 }
 
@@ -497,26 +504,17 @@ fn is_refusal(err: &HearthError) -> bool {
     )
 }
 
-fn unreachable_none(slug: &Slug) -> Result<Record, HearthError> {
-    // The guard refuses every verb but provision and teardown for an unknown slug, and
-    // answers teardown as already done; keep a typed error rather than a panic regardless.
-    Err(HearthError::NotFound {
-        slug: slug.to_string(),
-    })
-}
-
+/// A ref for a workspace with nothing on the engine (yet, or any more).
 fn placeholder_ref(
     slug: &Slug,
     profile: Option<&ProvisioningProfile>,
+    driver: DriverName,
     status: Status,
 ) -> DeploymentRef {
-    let tier = profile.map_or(hearth_protocol::hearth::Tier::Solo, |p| p.tier);
     DeploymentRef {
         workspace_slug: slug.to_string(),
-        tier,
-        driver: profile
-            .and_then(|p| p.driver)
-            .unwrap_or(DriverName::LocalDocker),
+        tier: profile.map_or(hearth_protocol::hearth::Tier::Solo, |p| p.tier),
+        driver,
         endpoint: String::new(),
         secrets_vault_path: String::new(),
         created: Utc::now(),
@@ -527,10 +525,8 @@ fn placeholder_ref(
 }
 
 fn fresh_record(slug: &Slug, profile: &ProvisioningProfile, driver: DriverName) -> Record {
-    let mut reference = placeholder_ref(slug, Some(profile), Status::Provisioning);
-    reference.driver = driver;
     Record {
-        reference,
+        reference: placeholder_ref(slug, Some(profile), driver, Status::Provisioning),
         profile: profile.clone(),
         status: Status::Provisioning,
         error: None,

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
 
-use super::{status_from_states, Driver, ObjectKind, Owned, FRONT_DOOR, SOLO_ROLES};
+use super::{front_door, status_from_states, Driver, ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::slug::Slug;
@@ -158,11 +158,7 @@ impl FakeDriver {
                 })
                 .collect()
         });
-        let endpoint = services
-            .iter()
-            .find(|s| s.role == FRONT_DOOR)
-            .map(|s| s.endpoint.clone())
-            .unwrap_or_default();
+        let endpoint = front_door(&services);
         DeploymentRef {
             workspace_slug: slug.to_string(),
             tier: profile.tier,

@@ -19,7 +19,7 @@ pub mod docker;
 pub mod fake;
 
 use async_trait::async_trait;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
 use serde::Serialize;
 
 use crate::error::HearthError;
@@ -31,6 +31,15 @@ pub const SOLO_ROLES: [&str; 2] = ["cairnet", "lore"];
 
 /// The role whose endpoint is the workspace's front door.
 pub const FRONT_DOOR: &str = "cairnet";
+
+/// The workspace's front door: the endpoint of its [`FRONT_DOOR`] role (empty if it has none).
+pub fn front_door(services: &[ServiceRef]) -> String {
+    services
+        .iter()
+        .find(|s| s.role == FRONT_DOOR)
+        .map(|s| s.endpoint.clone())
+        .unwrap_or_default()
+}
 
 /// A provisioning backend.
 #[async_trait]

@@ -25,7 +25,7 @@ use tracing::warn;
 use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
 use super::{objects, readiness, subnets, LocalDocker};
-use crate::driver::{FRONT_DOOR, SOLO_ROLES};
+use crate::driver::{front_door, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::slug::Slug;
@@ -352,11 +352,7 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let endpoint = services
-        .iter()
-        .find(|s| s.role == FRONT_DOOR)
-        .map(|s| s.endpoint.clone())
-        .unwrap_or_default();
+    let endpoint = front_door(&services);
     DeploymentRef {
         workspace_slug: slug.to_string(),
         tier,
