@@ -12,6 +12,7 @@ use hearth::client::HearthClient;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use support::Sweep;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hearth");
 
@@ -275,15 +276,6 @@ fn docker_args(instance: &str) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
-}
-
-/// Removes the instance's objects when the test ends, passed or failed.
-struct Sweep(String);
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        support::sweep_instance(&self.0);
-    }
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod support;
 use std::process::Command;
 
 use hearth_protocol::hearth::{ProvisioningProfile, Tier};
-use support::{engine_objects, http_status, sweep_instance, Backend, Kind};
+use support::{engine_objects, http_status, Backend, Kind, Sweep};
 
 /// Fills the engine's default pools with throwaway networks, labelled for the sweep.
 fn exhaust_default_pools(instance: &str) -> usize {
@@ -33,14 +33,6 @@ fn exhaust_default_pools(instance: &str) -> usize {
         }
     }
     panic!("the engine created 64 networks without running out of default pools");
-}
-
-struct Sweep(String);
-
-impl Drop for Sweep {
-    fn drop(&mut self) {
-        sweep_instance(&self.0);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

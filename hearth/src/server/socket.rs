@@ -162,14 +162,11 @@ mod tests {
     async fn a_second_bind_is_refused_and_a_stale_socket_replaced() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("h.sock");
-        let (_l, guard) = bind(&path, None).expect("first");
+        let (_l, _guard) = bind(&path, None).expect("first");
         let err = bind(&path, None).expect_err("second");
         assert!(matches!(err, SocketError::InUse { pid: Some(p), .. } if p == std::process::id()));
         assert!(path.exists(), "the first daemon's socket is untouched");
-        // Simulate a crash: the lock goes away but the socket file stays.
-        std::mem::forget(guard);
-        drop(_l);
-        // A forgotten Flock keeps the lock in this process; use a fresh path's stale file.
+        // A socket file nobody listens on any more, as a killed daemon leaves it.
         let stale = dir.path().join("stale.sock");
         drop(std::os::unix::net::UnixListener::bind(&stale).expect("stale"));
         let (_l2, _g2) = bind(&stale, None).expect("replaces stale socket");

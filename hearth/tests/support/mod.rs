@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -171,7 +170,7 @@ impl Backend {
         deadlines: Deadlines,
     ) -> Backend {
         let state = tempfile::tempdir().expect("tempdir");
-        let instance = format!("t{:016x}", rand_id());
+        let instance = format!("t{:016x}", rand::random::<u64>());
         let driver = make_driver(kind, &faults, &config, &instance);
         let store = Store::open(state.path()).expect("state");
         Backend {
@@ -277,6 +276,15 @@ pub fn sweep_instance(instance: &str) {
     }
 }
 
+/// Removes the instance's objects when dropped: at the end of a test, passed or failed.
+pub struct Sweep(pub String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        sweep_instance(&self.0);
+    }
+}
+
 /// Objects on the engine carrying `instance`'s label, asked of the docker CLI (independent of
 /// hearth's own listing).
 pub fn engine_objects(instance: &str) -> Vec<String> {
@@ -349,18 +357,6 @@ fn make_driver(
     })
 }
 
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
 /// GET `url`; the status code, or the error.
 pub async fn http_status(url: &str) -> Result<u16, String> {
     let client = reqwest::Client::builder()
@@ -381,9 +377,4 @@ pub fn short_tempdir() -> tempfile::TempDir {
         .prefix("h")
         .tempdir_in("/tmp")
         .expect("tempdir")
-}
-
-/// Whether `p` exists.
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
