@@ -17,12 +17,7 @@ async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Res
     let console = start_console(&env, &worker.url, &keys, &[])?;
     let api = Api::new(&console, &env)?;
 
-    let (status, wref) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "acme", "tier": "solo"}),
-        )
-        .await?;
+    let (status, wref) = api.provision("acme").await?;
     assert_eq!(status, 200, "{wref}");
     assert_eq!(wref["workspace_slug"], "acme");
     assert!(wref["endpoint"]
@@ -82,12 +77,7 @@ async fn hearth_down_is_hearth_failed_with_hearth_unreachable() -> Result<()> {
     let keys = env.keys("keys", KEYS)?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
     let api = Api::new(&console, &env)?;
-    let (status, body) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "acme", "tier": "solo"}),
-        )
-        .await?;
+    let (status, body) = api.provision("acme").await?;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "hearth_unreachable");
     let events = env.events()?;
@@ -109,12 +99,7 @@ async fn teardown_past_its_deadline_is_decommission_failed() -> Result<()> {
         &["--hearth-timeout", "1"],
     )?;
     let api = Api::new(&console, &env)?;
-    let (status, _) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "slowpoke", "tier": "solo"}),
-        )
-        .await?;
+    let (status, _) = api.provision("slowpoke").await?;
     assert_eq!(status, 200);
     let (status, body) = api.delete("/api/hearth/workspaces/slowpoke").await?;
     assert_eq!(status, 504, "{body}");
@@ -142,12 +127,7 @@ async fn a_run_wakes_a_hibernated_workspace_first() -> Result<()> {
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
     let api = Api::new(&console, &env)?;
-    let (status, _) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "sleepy", "tier": "solo"}),
-        )
-        .await?;
+    let (status, _) = api.provision("sleepy").await?;
     assert_eq!(status, 200);
     let (status, body) = api
         .post("/api/hearth/workspaces/sleepy/hibernate", json!({}))
@@ -191,12 +171,7 @@ async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Resul
     let worker = start_worker(&keys, &["slow=20000"])?;
     let mut console = start_console(&env, &worker.url, &keys, &[])?;
     let api = Api::new(&console, &env)?;
-    let (status, _) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "acme", "tier": "solo"}),
-        )
-        .await?;
+    let (status, _) = api.provision("acme").await?;
     assert_eq!(status, 200);
     let (status, body) = api
         .post(
@@ -255,12 +230,7 @@ async fn drill(env: &Env, worker_keys: &str, faults: &[&str]) -> Result<u16> {
     let worker = start_worker(&wkeys, faults)?;
     let console = start_console(env, &worker.url, &keys, &[])?;
     let api = Api::new(&console, env)?;
-    let (status, _) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "acme", "tier": "solo"}),
-        )
-        .await?;
+    let (status, _) = api.provision("acme").await?;
     assert_eq!(status, 200);
     let (status, body) = api
         .post(
@@ -333,12 +303,7 @@ async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer(
     let _hearth = common::start_hearth_with(&env, &["--fake-fault", "fail:provision"])?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
     let api = Api::new(&console, &env)?;
-    let (status, body) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "acme", "tier": "solo"}),
-        )
-        .await?;
+    let (status, body) = api.provision("acme").await?;
     let code = body["error"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -376,12 +341,7 @@ async fn lifecycle_verbs_are_recorded_and_refusals_are_typed() -> Result<()> {
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
     let api = Api::new(&console, &env)?;
-    let (status, _) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "cycle", "tier": "solo"}),
-        )
-        .await?;
+    let (status, _) = api.provision("cycle").await?;
     assert_eq!(status, 200);
     for (verb, expect) in [("pause", "paused"), ("resume", "ready")] {
         let (status, body) = api

@@ -215,6 +215,14 @@ impl Api {
     ) -> Result<(u16, serde_json::Value)> {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
+    /// `POST /api/hearth/workspaces {slug, tier: solo}`.
+    pub async fn provision(&self, slug: &str) -> Result<(u16, serde_json::Value)> {
+        self.post(
+            "/api/hearth/workspaces",
+            serde_json::json!({"slug": slug, "tier": "solo"}),
+        )
+        .await
+    }
     pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
         self.send(self.http.get(self.url(path))).await
     }
