@@ -315,12 +315,7 @@ async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer(
     assert_eq!(kinds, vec![types::PROVISIONING_STARTED, types::FAILED]);
     assert_eq!(events[1].data["code"], code.as_str());
 
-    let (status, body) = api
-        .post(
-            "/api/hearth/workspaces",
-            json!({"slug": "Not A Slug", "tier": "solo"}),
-        )
-        .await?;
+    let (status, body) = api.provision("Not A Slug").await?;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_slug"))
