@@ -57,17 +57,11 @@ impl Bench<'_> {
                     Way::Play => play_once(&stack, &slug).await,
                     Way::Floor => self.floor_once(&http, &slug).await,
                 };
-                if let Err(err) = &result {
-                    tracing::warn!(?way, round, error = %format!("{err:#}"), "play round failed");
-                    self.scope.sweep(&self.docker).await?;
-                }
-                if way == Way::Floor {
-                    result
-                        .as_ref()
-                        .map_err(|e| anyhow::anyhow!("the floor failed: {e:#}"))?;
-                }
-                if round == 0 {
-                    continue; // warm-up
+                if !self
+                    .after_round(way, way == Way::Floor, round, &result)
+                    .await?
+                {
+                    continue;
                 }
                 let times: &mut ActTimes = match way {
                     Way::Play => &mut figures.play,

@@ -171,6 +171,26 @@ impl Bench<'_> {
         spec::slug(&self.scope.run_id, self.counter)
     }
 
+    /// What follows one path's round, whatever the path: a failure is logged and its
+    /// leftovers swept; a failing floor stops the benchmark (a ratio to a broken floor means
+    /// nothing). Returns whether the round counts (round 0 is the warm-up).
+    pub(crate) async fn after_round<T>(
+        &self,
+        way: impl std::fmt::Debug,
+        is_floor: bool,
+        round: usize,
+        result: &anyhow::Result<T>,
+    ) -> anyhow::Result<bool> {
+        if let Err(err) = result {
+            tracing::warn!(?way, round, error = %format!("{err:#}"), "round failed");
+            self.scope.sweep(&self.docker).await?;
+            if is_floor {
+                anyhow::bail!("the floor failed: {err:#}");
+            }
+        }
+        Ok(round > 0)
+    }
+
     /// Start → accepting and idle RSS over `runs` fresh daemons.
     async fn daemon_figures(&self) -> anyhow::Result<DaemonFigures> {
         let mut figures = DaemonFigures::default();
@@ -230,17 +250,11 @@ impl Bench<'_> {
             order.rotate_left(round % ways.len());
             for way in order {
                 let result = self.one(way, daemon.as_ref()).await;
-                if let Err(err) = &result {
-                    tracing::warn!(?way, round, error = %format!("{err:#}"), "workspace failed");
-                    self.scope.sweep(&self.docker).await?;
-                }
-                if way == Way::Floor {
-                    result
-                        .as_ref()
-                        .map_err(|e| anyhow::anyhow!("the floor failed: {e:#}"))?;
-                }
-                if round == 0 {
-                    continue; // warm-up
+                if !self
+                    .after_round(way, way == Way::Floor, round, &result)
+                    .await?
+                {
+                    continue;
                 }
                 let times = match way {
                     Way::Hearth => solo.hearth.as_mut().context("hearth times")?,
