@@ -347,6 +347,39 @@ conformance!(
     pause_resume_hibernate_wake,
 );
 
+/// Status answers the recorded status while a verb is under way, not the engine's mix of
+/// roles that are already paused and roles that are not yet.
+#[tokio::test]
+async fn fake_status_mid_pause_is_the_record_not_a_mix() {
+    let faults = FakeFaults {
+        delay: Duration::from_millis(150),
+        ..FakeFaults::default()
+    };
+    let b = Backend::with(Kind::Fake, faults, docker_config(), Deadlines::default());
+    b.dispatcher
+        .provision("mid", solo())
+        .await
+        .expect("provision");
+    let d = b.dispatcher.clone();
+    let pausing = tokio::spawn(async move { d.pause("mid").await });
+    let mut saw_a_mix = false;
+    while !pausing.is_finished() {
+        saw_a_mix |= b.container_states("mid").await == vec!["paused", "running"];
+        let status = b.dispatcher.status("mid").await.expect("status");
+        assert!(
+            matches!(status, Status::Ready | Status::Paused),
+            "mid-pause status {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pausing.await.expect("join").expect("pause");
+    assert!(saw_a_mix, "the engine was seen between states");
+    assert_eq!(
+        b.dispatcher.status("mid").await.expect("status"),
+        Status::Paused
+    );
+}
+
 /// Fake: a provision that fails half-way rolls back and records the failure.
 #[tokio::test]
 async fn fake_failed_provision_rolls_back() {

@@ -172,18 +172,23 @@ impl FakeDriver {
         }
     }
 
-    fn set_state(&self, slug: &str, state: &'static str) {
-        self.with(slug, |ws| {
-            for s in &mut ws.services {
-                s.state = state;
-                s.paused.store(state == "paused", Ordering::SeqCst);
-                if state == "exited" {
-                    if let Some(h) = s.server.take() {
-                        h.abort();
+    /// Moves every service of `slug` to `state`, one role after the other with the configured
+    /// latency between them, as the engine does: in between, the roles disagree.
+    async fn set_state(&self, slug: &str, state: &'static str) {
+        for role in SOLO_ROLES {
+            self.pace().await;
+            self.with(slug, |ws| {
+                for s in ws.services.iter_mut().filter(|s| s.role == role) {
+                    s.state = state;
+                    s.paused.store(state == "paused", Ordering::SeqCst);
+                    if state == "exited" {
+                        if let Some(h) = s.server.take() {
+                            h.abort();
+                        }
                     }
                 }
-            }
-        });
+            });
+        }
     }
 }
 
@@ -272,14 +277,14 @@ impl Driver for FakeDriver {
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
         self.gate("pause").await?;
-        self.set_state(&r.workspace_slug, "paused");
+        self.set_state(&r.workspace_slug, "paused").await;
         steps.record("paused", None, None);
         Ok(r.clone())
     }
 
     async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
         self.gate("resume").await?;
-        self.set_state(&r.workspace_slug, "running");
+        self.set_state(&r.workspace_slug, "running").await;
         steps.record("resumed", None, None);
         Ok(r.clone())
     }
@@ -290,7 +295,7 @@ impl Driver for FakeDriver {
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
         self.gate("hibernate").await?;
-        self.set_state(&r.workspace_slug, "exited");
+        self.set_state(&r.workspace_slug, "exited").await;
         steps.record("stopped", None, None);
         Ok(r.clone())
     }
