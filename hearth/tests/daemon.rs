@@ -398,6 +398,25 @@ async fn lock_pins_images_and_refuses_drift() {
         message.contains("role cairnet") || message.contains("role lore"),
         "{message}"
     );
+    drop(d);
+
+    // A configured image other than the locked one is drift too, not a silent bypass.
+    let mut c = args(&lock);
+    let at = c.iter().position(|a| a == "--image-lore").expect("flag") + 1;
+    c[at] = "hearth-other:unlocked".to_owned();
+    let d = Daemon::spawn(&dir.path().join("c.sock"), &dir.path().join("sc"), &c);
+    let err = d
+        .ready()
+        .await
+        .provision("other", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect_err("an image the lock does not pin");
+    assert_eq!(err.code(), "image_drift");
+    assert!(
+        err.message().contains("role lore") && err.message().contains("hearth-other:unlocked"),
+        "{}",
+        err.message()
+    );
     assert!(support::engine_objects(&instance).is_empty());
 }
 
