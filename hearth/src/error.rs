@@ -66,6 +66,15 @@ pub enum HearthError {
 
     #[error("hearth's state could not be {attempted}: {detail}")]
     State { attempted: String, detail: String },
+
+    /// The engine cannot do what the verb needs (a capability, not a failure): nothing was
+    /// attempted on it.
+    #[error("{engine} cannot give {capability}: {reason}")]
+    Unsupported {
+        engine: String,
+        capability: String,
+        reason: String,
+    },
 }
 
 impl HearthError {
@@ -84,6 +93,7 @@ impl HearthError {
             HearthError::Canceled { .. } => "context_canceled",
             HearthError::Driver { .. } => "driver_failure",
             HearthError::State { .. } => "state_unavailable",
+            HearthError::Unsupported { .. } => "unsupported",
         }
     }
 
@@ -96,6 +106,7 @@ impl HearthError {
             HearthError::ImageUnavailable { .. } | HearthError::ImageDrift { .. } => 424,
             HearthError::Canceled { .. } => 499,
             HearthError::Driver { .. } | HearthError::State { .. } => 500,
+            HearthError::Unsupported { .. } => 501,
             HearthError::DockerUnavailable { .. } => 503,
             HearthError::DeadlineExceeded { .. } => 504,
         }
@@ -153,6 +164,11 @@ impl HearthError {
                     .into()
             }
             HearthError::State { .. } => "check that hearth's --state-dir is writable".into(),
+            HearthError::Unsupported { .. } => {
+                "this engine cannot do it; see docs/backends.md for what each backend supports \
+                 (e.g. run Podman rootful, or on cgroup v2)"
+                    .into()
+            }
         };
         Some(hint)
     }

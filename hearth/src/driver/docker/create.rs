@@ -23,6 +23,7 @@ use hearth_protocol::hearth::{
 use tracing::warn;
 
 use super::engine::{is_not_found, map_err};
+use super::flavor::Capability;
 use super::images::{self, Resolved};
 use super::{objects, readiness, subnets, LocalDocker};
 use crate::driver::{front_door, SOLO_ROLES};
@@ -101,6 +102,8 @@ pub async fn provision(
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
+    // Refused before anything is created: a workspace without its limits is not offered.
+    d.engine.flavor().await?.require(Capability::Limits)?;
     settle_rollback(&d.rollbacks, slug).await;
     let mut guard = RollbackOnDrop {
         pending: d.rollbacks.clone(),
@@ -235,7 +238,9 @@ async fn start_role(
 
     let port = format!("{}/tcp", d.config.service_port);
     let host_config = HostConfig {
+        // Docker runs its tini, Podman its catatonit (init_path in containers.conf).
         init: Some(true),
+        ulimits: d.engine.flavor().await?.ulimits(),
         memory: Some(d.config.memory_bytes),
         nano_cpus: Some(d.config.nano_cpus),
         pids_limit: Some(d.config.pids_limit),
@@ -375,6 +380,7 @@ pub async fn upgrade(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
+    d.engine.flavor().await?.require(Capability::Limits)?;
     let resolved = resolve_all(d, Some(profile), steps).await?;
     let old = objects::containers(d, Some(&slug)).await?;
     try_join_all(old.iter().map(|c| async move {
@@ -429,6 +435,7 @@ pub async fn wake(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
+    d.engine.flavor().await?.require(Capability::Limits)?;
     let list = objects::containers(d, Some(&slug)).await?;
     if list.len() < SOLO_ROLES.len() {
         return Err(HearthError::driver(

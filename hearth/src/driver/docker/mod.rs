@@ -5,10 +5,11 @@
 //!
 //! The room is split by concern: `engine` (connection, error mapping), `images` (resolution,
 //! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
-//! `objects` (listing and removal).
+//! `objects` (listing and removal), `flavor` (Docker or Podman, and what it cannot do).
 
 mod create;
 mod engine;
+mod flavor;
 mod images;
 mod objects;
 mod readiness;
@@ -27,12 +28,16 @@ use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
 pub use engine::Engine;
+pub use flavor::{Capability, EngineKind, Flavor};
 pub use images::{pin as pin_image, PullPolicy};
 pub use subnets::SubnetPool;
 
 /// How LocalDocker builds a workspace.
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
+    /// The engine's address (`unix:///run/podman/podman.sock`); `None` means `DOCKER_HOST`,
+    /// or the platform's default socket.
+    pub host: Option<String>,
     /// The image per role (`cairnet`, `lore`).
     pub images: BTreeMap<String, String>,
     pub pull: PullPolicy,
@@ -56,6 +61,7 @@ pub struct DockerConfig {
 impl Default for DockerConfig {
     fn default() -> Self {
         DockerConfig {
+            host: None,
             images: SOLO_ROLES
                 .iter()
                 .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
@@ -89,7 +95,7 @@ impl LocalDocker {
     /// A driver talking to the engine at `DOCKER_HOST` (or the local default socket).
     pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
         LocalDocker {
-            engine: Engine::from_env(),
+            engine: config.host.clone().map_or_else(Engine::from_env, Engine::at),
             config,
             instance: instance.into(),
             rollbacks: create::Rollbacks::default(),
@@ -151,11 +157,13 @@ impl Driver for LocalDocker {
     }
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.engine.flavor().await?.require(Capability::Pause)?;
         objects::each_container(self, r, objects::Action::Pause, steps).await?;
         Ok(r.clone())
     }
 
     async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.engine.flavor().await?.require(Capability::Pause)?;
         objects::each_container(self, r, objects::Action::Unpause, steps).await?;
         Ok(r.clone())
     }
