@@ -10,7 +10,8 @@ use hearth::dispatcher::Deadlines;
 use hearth::driver::fake::FakeFaults;
 use hearth::driver::ObjectKind;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use support::{docker_config, engine_objects, http_status, Backend, Kind};
+use support::matrix::{expect, Cell, Feature};
+use support::{cgroup_limits, docker_config, engine_objects, http_status, Backend, Kind};
 
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
@@ -188,12 +189,8 @@ async fn teardown_is_idempotent_and_terminal(b: Backend) {
         again.status("gone").await.expect("status after restart"),
         Status::TierTornDown
     );
-    if b.kind == Kind::Docker {
-        assert!(
-            engine_objects(&b.instance).is_empty(),
-            "{:?}",
-            engine_objects(&b.instance)
-        );
+    if b.kind != Kind::Fake {
+        assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
     }
 }
 
@@ -264,6 +261,17 @@ async fn abandoned_provision_leaves_nothing(b: Backend) {
 async fn pause_resume_hibernate_wake(b: Backend) {
     let d = &b.dispatcher;
     d.provision("life", solo()).await.expect("provision");
+    match expect(b.kind, Feature::PauseResume) {
+        Cell::Yes => {}
+        Cell::Unsupported => {
+            let err = d.pause("life").await.expect_err("pause unsupported");
+            assert_eq!(err.code(), "unsupported", "{err}");
+            assert_eq!(d.status("life").await.expect("status"), Status::Ready);
+            d.teardown("life").await.expect("teardown");
+            return;
+        }
+        Cell::No => panic!("every backend answers pause, if only with `unsupported`"),
+    }
     d.pause("life").await.expect("pause");
     assert_eq!(d.status("life").await.expect("status"), Status::Paused);
     assert_eq!(b.container_states("life").await, vec!["paused", "paused"]);
@@ -311,6 +319,28 @@ async fn pause_resume_hibernate_wake(b: Backend) {
     b.wait_gone("life").await;
 }
 
+/// The limits hearth sets are the limits the kernel enforces on every service.
+async fn limits_are_enforced(b: Backend) {
+    let r = b
+        .dispatcher
+        .provision("caps", solo())
+        .await
+        .expect("provision");
+    match expect(b.kind, Feature::Limits) {
+        Cell::Yes => {
+            for s in &r.services {
+                let (memory, pids) = cgroup_limits(b.host(), &s.container_id);
+                assert_eq!(memory, Some(b.config.memory_bytes), "memory of {}", s.role);
+                assert_eq!(pids, Some(b.config.pids_limit), "pids of {}", s.role);
+            }
+        }
+        // The Fake runs no processes, so there is nothing to limit.
+        Cell::No => assert_eq!(b.kind, Kind::Fake),
+        Cell::Unsupported => panic!("provision would have answered unsupported"),
+    }
+    b.dispatcher.teardown("caps").await.expect("teardown");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod fake {
@@ -332,6 +362,17 @@ macro_rules! conformance {
                 }
             )*
         }
+        mod podman {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::podman::e2e(concat!("podman::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Backend::new(super::Kind::Podman)).await;
+                }
+            )*
+        }
     };
 }
 
@@ -345,6 +386,7 @@ conformance!(
     unknown_and_invalid_slugs,
     abandoned_provision_leaves_nothing,
     pause_resume_hibernate_wake,
+    limits_are_enforced,
 );
 
 /// Status answers the recorded status while a verb is under way, not the engine's mix of

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod matrix;
+pub mod podman;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -60,6 +63,8 @@ pub fn e2e(test: &str) -> bool {
 pub enum Kind {
     Fake,
     Docker,
+    /// LocalDocker on the Podman service at `HEARTH_PODMAN_HOST`.
+    Podman,
 }
 
 /// Counts every driver call, so a test can prove a verb never reached the engine.
@@ -166,9 +171,12 @@ impl Backend {
     pub fn with(
         kind: Kind,
         faults: FakeFaults,
-        config: DockerConfig,
+        mut config: DockerConfig,
         deadlines: Deadlines,
     ) -> Backend {
+        if kind == Kind::Podman {
+            config.host = Some(podman::host());
+        }
         let state = tempfile::tempdir().expect("tempdir");
         let instance = format!("t{:016x}", rand::random::<u64>());
         let driver = make_driver(kind, &faults, &config, &instance);
@@ -239,20 +247,51 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if self.kind == Kind::Docker {
-            sweep_instance(&self.instance);
+impl Backend {
+    /// The engine's address this backend's driver talks to (`None`: `DOCKER_HOST`).
+    pub fn host(&self) -> Option<&str> {
+        self.config.host.as_deref()
+    }
+
+    /// Objects on this backend's engine carrying its instance label (empty for the Fake).
+    pub fn engine_objects(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Fake => Vec::new(),
+            Kind::Docker | Kind::Podman => engine_objects_on(self.host(), &self.instance),
         }
     }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        match self.kind {
+            Kind::Fake => {}
+            Kind::Docker | Kind::Podman => sweep_instance_on(self.host(), &self.instance),
+        }
+    }
+}
+
+/// The docker CLI, talking to the engine at `host` (Docker or Podman) or at `DOCKER_HOST`.
+pub fn docker_cli(host: Option<&str>) -> Command {
+    let mut c = Command::new("docker");
+    if let Some(h) = host {
+        c.env("DOCKER_HOST", h);
+    }
+    c
 }
 
 /// Removes every container, network and volume labelled with `instance` (docker CLI, so it
 /// works from Drop, also during a panic).
 pub fn sweep_instance(instance: &str) {
+    sweep_instance_on(None, instance);
+}
+
+/// [`sweep_instance`] on the engine at `host`.
+pub fn sweep_instance_on(host: Option<&str>, instance: &str) {
     let filter = format!("label=dev.hearth.instance={instance}");
+    let docker = || docker_cli(host);
     let ids = |args: &[&str]| -> Vec<String> {
-        Command::new("docker")
+        docker()
             .args(args)
             .output()
             .map(|o| {
@@ -264,15 +303,13 @@ pub fn sweep_instance(instance: &str) {
             .unwrap_or_default()
     };
     for c in ids(&["ps", "-aq", "--filter", &filter]) {
-        let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
+        let _ = docker().args(["rm", "-f", "-v", &c]).output();
     }
     for n in ids(&["network", "ls", "-q", "--filter", &filter]) {
-        let _ = Command::new("docker").args(["network", "rm", &n]).output();
+        let _ = docker().args(["network", "rm", &n]).output();
     }
     for v in ids(&["volume", "ls", "-q", "--filter", &filter]) {
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &v])
-            .output();
+        let _ = docker().args(["volume", "rm", "-f", &v]).output();
     }
 }
 
@@ -288,6 +325,11 @@ impl Drop for Sweep {
 /// Objects on the engine carrying `instance`'s label, asked of the docker CLI (independent of
 /// hearth's own listing).
 pub fn engine_objects(instance: &str) -> Vec<String> {
+    engine_objects_on(None, instance)
+}
+
+/// [`engine_objects`] on the engine at `host`.
+pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
     let filter = format!("label=dev.hearth.instance={instance}");
     let mut out = Vec::new();
     for args in [
@@ -316,7 +358,7 @@ pub fn engine_objects(instance: &str) -> Vec<String> {
             filter.as_str(),
         ],
     ] {
-        let o = Command::new("docker")
+        let o = docker_cli(host)
             .args(&args)
             .output()
             .expect("docker CLI");
@@ -349,7 +391,9 @@ fn make_driver(
 ) -> Arc<Counting> {
     let inner: Arc<dyn Driver> = match kind {
         Kind::Fake => Arc::new(FakeDriver::new(faults.clone())),
-        Kind::Docker => Arc::new(LocalDocker::new(config.clone(), instance.to_owned())),
+        Kind::Docker | Kind::Podman => {
+            Arc::new(LocalDocker::new(config.clone(), instance.to_owned()))
+        }
     };
     Arc::new(Counting {
         inner,
@@ -377,4 +421,42 @@ pub fn short_tempdir() -> tempfile::TempDir {
         .prefix("h")
         .tempdir_in("/tmp")
         .expect("tempdir")
+}
+
+/// The memory and PID limits the kernel enforces on a running container: read from the
+/// cgroup of its main process on this host (cgroup v1 or v2), not from what the engine says
+/// it set.
+pub fn cgroup_limits(host: Option<&str>, container: &str) -> (Option<i64>, Option<i64>) {
+    let out = docker_cli(host)
+        .args(["inspect", "--format", "{{.State.Pid}}", container])
+        .output()
+        .expect("docker CLI");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let read = |file: &str| -> Option<i64> {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let v1 = |controller: &str, file: &str| {
+        cgroups
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            })
+            .and_then(|l| l.split(':').nth(2))
+            .and_then(|path| read(&format!("/sys/fs/cgroup/{controller}{path}/{file}")))
+    };
+    let v2 = |file: &str| {
+        cgroups
+            .lines()
+            .find(|l| l.starts_with("0::"))
+            .and_then(|l| read(&format!("/sys/fs/cgroup{}/{file}", &l[3..])))
+    };
+    (
+        v1("memory", "memory.limit_in_bytes").or_else(|| v2("memory.max")),
+        v1("pids", "pids.max").or_else(|| v2("pids.max")),
+    )
 }

@@ -35,6 +35,9 @@ use crate::{labels, names};
 /// Bound on a rollback started from a dropped provision.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long an engine call already sent may still take to land after its caller went away.
+const LATE_CALL_GRACE: Duration = Duration::from_secs(2);
+
 /// Removes the workspace if the provision future is dropped before it finished.
 struct RollbackOnDrop {
     /// Where the detached rollback registers itself, so the next teardown of the slug waits
@@ -65,7 +68,13 @@ impl Drop for RollbackOnDrop {
         let key = self.slug.to_string();
         let handle = rt.spawn(async move {
             let steps = Steps::detached(&slug);
-            let undo = objects::remove_all(&docker, &instance, &slug, t, &steps);
+            // Engine calls sent before the drop still land (the engine does not see the
+            // caller leave): sweep once now, and once more after they have had time to.
+            let undo = async {
+                objects::remove_all(&docker, &instance, &slug, t, &steps).await?;
+                tokio::time::sleep(LATE_CALL_GRACE).await;
+                objects::remove_all(&docker, &instance, &slug, t, &steps).await
+            };
             match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
                 Ok(Ok(())) => tracing::info!(workspace = %slug, "abandoned provision rolled back"),
                 Ok(Err(e)) => {

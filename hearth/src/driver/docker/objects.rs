@@ -7,17 +7,18 @@ use bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions, StopContainerOptions,
 };
+use bollard::models::Volume;
 use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
 
 use super::engine::{is_not_found, map_err, Engine};
 use super::LocalDocker;
-use crate::driver::{ObjectKind, Owned};
+use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
-use crate::labels;
 use crate::slug::Slug;
+use crate::{labels, names};
 
 /// A container of a workspace as listed by the engine.
 #[derive(Debug, Clone)]
@@ -112,13 +113,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
             state: None,
         });
     }
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .map_err(|e| map_err("list volumes", e))?;
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in volumes(docker, instance, None).await? {
         out.push(Owned {
             slug: slug_of(Some(&v.labels)),
             kind: ObjectKind::Volume,
@@ -212,16 +207,9 @@ pub async fn remove_all(
     }))
     .await?;
 
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .map_err(|e| map_err("list volumes", e))?;
     try_join_all(
-        volumes
-            .volumes
-            .unwrap_or_default()
+        volumes(docker, instance, Some(slug))
+            .await?
             .into_iter()
             .map(|v| async move {
                 let rm = RemoveVolumeOptions { force: true };
@@ -233,20 +221,15 @@ pub async fn remove_all(
             }),
     )
     .await?;
+    remove_unlabelled_orphans(docker, slug, steps).await;
     // Whatever is still labelled for the workspace now was not removed: say what.
     let left: Vec<String> = list_containers(docker, instance, Some(slug))
         .await?
         .into_iter()
         .map(|c| format!("container of role {}", c.role))
         .chain(
-            docker
-                .list_volumes(Some(ListVolumesOptions {
-                    filters: Some(labels::filter(instance, Some(slug))),
-                }))
-                .await
-                .map_err(|e| map_err("list volumes", e))?
-                .volumes
-                .unwrap_or_default()
+            volumes(docker, instance, Some(slug))
+                .await?
                 .into_iter()
                 .map(|v| format!("volume {}", v.name)),
         )
@@ -258,6 +241,60 @@ pub async fn remove_all(
         ));
     }
     Ok(())
+}
+
+/// A container create still in flight when its provision was abandoned can land after the
+/// rollback removed the role's volume; the engine (Podman notably) then makes the volume anew,
+/// unlabelled, under hearth's name for it. A volume with that exact name and no labels at all
+/// is such an orphan: nobody else names volumes `hearth_<slug>_<role>-data`, and hearth's own
+/// always carry labels. Best effort: one that is in use is left, and logged.
+async fn remove_unlabelled_orphans(docker: &Docker, slug: &Slug, steps: &Steps) {
+    for role in SOLO_ROLES {
+        let name = names::volume(slug, role);
+        let Ok(v) = docker.inspect_volume(&name).await else {
+            continue;
+        };
+        if !v.labels.is_empty() {
+            continue;
+        }
+        match docker
+            .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Ok(()) => steps.record("volume_removed", Some(role), Some(name)),
+            Err(e) => tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left"),
+        }
+    }
+}
+
+/// The volumes of `instance` (and of `slug`). The engine is asked by label and its answer is
+/// checked again here: Podman 4.3 matches several `label` filters on volumes if ANY holds
+/// (on containers and networks, if all do), and a teardown must never remove the data of
+/// another workspace.
+async fn volumes(
+    docker: &Docker,
+    instance: &str,
+    slug: Option<&Slug>,
+) -> Result<Vec<Volume>, HearthError> {
+    let filters = labels::filter(instance, slug);
+    let wanted: Vec<(String, String)> = filters
+        .values()
+        .flatten()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let listed = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| map_err("list volumes", e))?;
+    Ok(listed
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| wanted.iter().all(|(k, val)| v.labels.get(k) == Some(val)))
+        .collect())
 }
 
 /// For networks and volumes only "no such object" means done: a 409 there means "in use",
