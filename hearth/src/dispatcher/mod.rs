@@ -456,6 +456,13 @@ impl Dispatcher {
                     Verb::Pause | Verb::Hibernate if is_refusal(&err) => {
                         from.unwrap_or(Status::Failed)
                     }
+                    // The engine cannot give what the verb needs; the driver refused before
+                    // touching anything.
+                    Verb::Upgrade | Verb::Resume
+                        if matches!(err, HearthError::Unsupported { .. }) =>
+                    {
+                        from.unwrap_or(Status::Failed)
+                    }
                     Verb::Provision
                     | Verb::Upgrade
                     | Verb::Pause
