@@ -13,12 +13,24 @@ use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use support::matrix::{expect, Cell, Feature};
 use support::{cgroup_limits, docker_config, engine_objects, http_status, Backend, Kind};
 
+/// This scenario proves the feature done, so the matrix must say ✔ for the backend (a cell
+/// `unsupported` needs a scenario that asserts that answer instead).
+fn proves(b: &Backend, feature: Feature) {
+    assert_eq!(
+        expect(b.kind, feature),
+        Cell::Yes,
+        "docs/backends.md and support/matrix.rs say {feature:?} is not done on {:?}",
+        b.kind
+    );
+}
+
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
 }
 
 /// Provision is idempotent on (slug, tier, driver): the same ref, nothing new on the engine.
 async fn provision_is_idempotent(b: Backend) {
+    proves(&b, Feature::IdempotentProvision);
     let d = &b.dispatcher;
     let first = d.provision("idem", solo()).await.expect("provision");
     assert_eq!(first.last_status, Status::Ready);
@@ -59,6 +71,7 @@ async fn provision_is_idempotent(b: Backend) {
 
 /// Ready means ready: every service answers HTTP on its published loopback port.
 async fn ready_means_every_service_answers(b: Backend) {
+    proves(&b, Feature::Provision);
     let r = b
         .dispatcher
         .provision("ready", solo())
@@ -103,6 +116,7 @@ async fn ready_means_every_service_answers(b: Backend) {
 
 /// Another tier for a live slug is tier_mismatch, and changes nothing.
 async fn another_tier_is_a_mismatch(b: Backend) {
+    proves(&b, Feature::TierMismatch);
     let d = &b.dispatcher;
     d.provision("tiers", solo()).await.expect("provision");
     let before = b.objects("tiers").await;
@@ -118,6 +132,7 @@ async fn another_tier_is_a_mismatch(b: Backend) {
 
 /// Status is read-only: asking changes nothing on the engine.
 async fn status_is_read_only(b: Backend) {
+    proves(&b, Feature::ReadOnlyStatus);
     let d = &b.dispatcher;
     d.provision("ro", solo()).await.expect("provision");
     let before = b.objects("ro").await;
@@ -130,6 +145,7 @@ async fn status_is_read_only(b: Backend) {
 
 /// Upgrade keeps the slug, the network and the data volumes; the tier changes.
 async fn upgrade_keeps_slug_and_volumes(b: Backend) {
+    proves(&b, Feature::Upgrade);
     let d = &b.dispatcher;
     let first = d.provision("up", solo()).await.expect("provision");
     let volumes = |objs: &[hearth::driver::Owned]| -> Vec<String> {
@@ -169,6 +185,7 @@ async fn upgrade_keeps_slug_and_volumes(b: Backend) {
 
 /// Teardown removes everything, is idempotent, and is terminal, also across a restart.
 async fn teardown_is_idempotent_and_terminal(b: Backend) {
+    proves(&b, Feature::Teardown);
     let d = &b.dispatcher;
     d.provision("gone", solo()).await.expect("provision");
     d.teardown("gone").await.expect("teardown");
@@ -222,6 +239,7 @@ async fn unknown_and_invalid_slugs(b: Backend) {
 
 /// A provision whose caller goes away leaves nothing behind.
 async fn abandoned_provision_leaves_nothing(b: Backend) {
+    proves(&b, Feature::AbandonedRollback);
     let d = b.dispatcher.clone();
     let task = tokio::spawn(async move { d.provision("bye", solo()).await });
     // Wait until the provision has created something, then walk away.
@@ -272,6 +290,7 @@ async fn pause_resume_hibernate_wake(b: Backend) {
         }
         Cell::No => panic!("every backend answers pause, if only with `unsupported`"),
     }
+    proves(&b, Feature::HibernateWake);
     d.pause("life").await.expect("pause");
     assert_eq!(d.status("life").await.expect("status"), Status::Paused);
     assert_eq!(b.container_states("life").await, vec!["paused", "paused"]);
