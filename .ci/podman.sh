@@ -10,7 +10,7 @@
 #   bash .ci/podman.sh stop [DIR]              # remove every object, stop the service by its
 #                                              # PID, delete DIR
 #
-# DIR defaults to $HEARTH_PODMAN_DIR. Needs (Debian): podman catatonit crun uidmap.
+# DIR defaults to $HEARTH_PODMAN_DIR. Needs (Debian): podman catatonit runc uidmap.
 set -euo pipefail
 
 cmd="${1:-}"
@@ -34,7 +34,8 @@ write_config() {
   local dir="$1"
   mkdir -p "$dir/root" "$dir/runroot" "$dir/networks" "$dir/tmp"
   # cgroupfs and a file events log: no systemd is needed (CI machines and sandboxes often
-  # run without it). crun is Podman's default runtime on Debian.
+  # run without it). runc, not Debian's default crun: crun 1.8 refuses to run on a hybrid
+  # cgroup host (v1 controllers plus an empty v2 mount), which is what CI machines have.
   cat >"$dir/containers.conf" <<EOF
 [containers]
 init_path = "$(command -v catatonit || echo /usr/bin/catatonit)"
@@ -72,9 +73,9 @@ answers() {
 
 start() {
   local dir="${1:-}"
-  for tool in podman catatonit crun curl; do
+  for tool in podman catatonit runc curl; do
     command -v "$tool" >/dev/null ||
-      die "$tool is not installed (Debian: apt-get install -y podman catatonit crun uidmap)"
+      die "$tool is not installed (Debian: apt-get install -y podman catatonit runc uidmap)"
   done
   [[ "$(id -u)" == 0 ]] || die "the service runs rootful: run as root"
   if [[ -z "$dir" ]]; then
@@ -109,7 +110,7 @@ load() {
   [[ -n "$dir" ]] || die "load: no DIR and HEARTH_PODMAN_DIR is unset"
   docker image inspect "$image" >/dev/null 2>&1 || die "load: Docker has no image $image (run make images)"
   docker save "$image" | pm "$dir" load -q >/dev/null
-  # `podman load` of a docker-archive keeps the name as localhost/…? Tag it as Docker names it.
+  # Podman names it localhost/IMAGE and resolves the short name Docker uses to it.
   pm "$dir" image exists "$image" || die "load: $image is not in the private root after load"
 }
 

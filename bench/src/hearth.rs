@@ -25,6 +25,8 @@ pub struct Launch {
     pub image: String,
     /// Extra arguments after `serve …` (e.g. labels, if the daemon takes them).
     pub extra_args: Vec<String>,
+    /// The engine the daemon talks to (`DOCKER_HOST`); `None` keeps the bench's own.
+    pub docker_host: Option<String>,
     /// How long the daemon may take to accept on its socket.
     pub start_deadline: Duration,
     /// Bound on one RPC (provision includes HTTP-readiness).
@@ -63,7 +65,11 @@ impl Launch {
         let socket = dir.path().join("hearth.sock");
         let state = dir.path().join("state");
         let began = Instant::now();
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(host) = &self.docker_host {
+            command.env("DOCKER_HOST", host);
+        }
+        let child = command
             .arg("serve")
             .arg("--socket")
             .arg(&socket)
@@ -255,6 +261,7 @@ mod tests {
             bin: PathBuf::from("/nonexistent/hearth"),
             image: "x".into(),
             extra_args: vec![],
+            docker_host: None,
             start_deadline: Duration::from_secs(1),
             rpc_deadline: Duration::from_secs(1),
         };

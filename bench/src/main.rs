@@ -9,6 +9,7 @@ mod hatch_rate;
 mod hearth;
 mod machine;
 mod play;
+mod podman;
 mod ready;
 mod relay;
 mod report;
@@ -59,6 +60,13 @@ struct Args {
     /// Where the report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCH.md"))]
     out: PathBuf,
+    /// A rootful Podman service (`unix://…/podman.sock`): the solo workspace is measured on
+    /// it too, beside Docker, in a section of its own.
+    #[arg(long, env = "HEARTH_PODMAN_HOST")]
+    podman_host: Option<String>,
+    /// Run one section only and rewrite only it in the report: `podman`.
+    #[arg(long, value_parser = ["podman"])]
+    section: Option<String>,
 }
 
 #[tokio::main]
@@ -94,6 +102,23 @@ async fn main() -> anyhow::Result<()> {
         },
     };
 
+    if args.section.as_deref() == Some("podman") {
+        let host = args
+            .podman_host
+            .as_deref()
+            .context("--section podman needs --podman-host (or HEARTH_PODMAN_HOST)")?;
+        let rows = tokio::select! {
+            r = podman::measure(&plan, &scope, host) => r?,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        };
+        let section = podman::render(&rows, &plan, &machine::stamp());
+        let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
+        std::fs::write(&args.out, podman::splice(&doc, &section))
+            .with_context(|| format!("write {}", args.out.display()))?;
+        println!("{section}");
+        eprintln!("wrote the Podman section of {}", args.out.display());
+        return Ok(());
+    }
     let outcome = tokio::select! {
         r = run::run(&plan, &scope) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
@@ -111,7 +136,12 @@ async fn main() -> anyhow::Result<()> {
         Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
     }
     let report = outcome?;
-    let md = report.render(&machine::describe(), &machine::stamp());
+    let mut md = report.render(&machine::describe(), &machine::stamp());
+    if let Some(host) = &args.podman_host {
+        tracing::info!(host, "the solo workspace on Docker and on Podman");
+        let rows = podman::measure(&plan, &scope, host).await?;
+        md = podman::splice(&md, &podman::render(&rows, &plan, &machine::stamp()));
+    }
     std::fs::write(&args.out, &md).with_context(|| format!("write {}", args.out.display()))?;
     println!("{md}");
     eprintln!("wrote {}", args.out.display());

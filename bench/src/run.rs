@@ -83,6 +83,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         labels: spec::labels(&scope.run_id, "floor"),
         ready_deadline,
         next_subnet: Default::default(),
+        ulimits: None,
     };
     let cli = Cli {
         prober,
@@ -104,6 +105,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         .into_iter()
         .chain(plan.hearth_args.iter().cloned())
         .collect(),
+        docker_host: None,
         start_deadline: Duration::from_secs(10),
         rpc_deadline: Duration::from_secs(180),
     };
