@@ -203,12 +203,19 @@ pub fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
     let mut head = String::from("| path |");
     let mut rule = String::from("|---|");
     for r in rows {
-        let _ = write!(head, " {} provision | × floor | {} teardown | × floor |", r.engine, r.engine);
+        let _ = write!(
+            head,
+            " {} provision | × floor | {} teardown | × floor |",
+            r.engine, r.engine
+        );
         rule.push_str("---:|---:|---:|---:|");
     }
     let _ = writeln!(w, "{head}\n{rule}");
     for (label, pick) in [
-        ("hearth (RPC)", (|r: &EngineSolo| &r.hearth) as fn(&EngineSolo) -> &PathTimes),
+        (
+            "hearth (RPC)",
+            (|r: &EngineSolo| &r.hearth) as fn(&EngineSolo) -> &PathTimes,
+        ),
         ("floor (API, parallel)", |r: &EngineSolo| &r.floor),
     ] {
         let mut line = format!("| {label} |");
@@ -253,10 +260,15 @@ pub fn splice(doc: &str, section: &str) -> String {
                 "{}{}{}",
                 &doc[..b],
                 section.trim_end(),
-                after.strip_prefix('\n').map_or(after.to_owned(), |a| format!("\n{a}"))
+                after
+                    .strip_prefix('\n')
+                    .map_or(after.to_owned(), |a| format!("\n{a}"))
             )
         }
-        _ => format!("{}\n{section}", doc.trim_end_matches('\n').to_owned() + "\n"),
+        _ => format!(
+            "{}\n{section}",
+            doc.trim_end_matches('\n').to_owned() + "\n"
+        ),
     }
 }
 
@@ -270,8 +282,14 @@ mod tests {
         let one = splice(doc, &format!("{BEGIN}\nfirst\n{END}\n"));
         assert!(one.starts_with("# B\n\nbefore\n"), "{one}");
         assert!(one.contains("first"));
-        let two = splice(&(one.clone() + "after\n"), &format!("{BEGIN}\nsecond\n{END}\n"));
+        let two = splice(
+            &(one.clone() + "after\n"),
+            &format!("{BEGIN}\nsecond\n{END}\n"),
+        );
         assert!(two.contains("second") && !two.contains("first"), "{two}");
-        assert!(two.starts_with("# B\n\nbefore\n") && two.ends_with("after\n"), "{two}");
+        assert!(
+            two.starts_with("# B\n\nbefore\n") && two.ends_with("after\n"),
+            "{two}"
+        );
     }
 }

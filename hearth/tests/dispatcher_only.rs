@@ -41,9 +41,7 @@ fn driver_calls(source: &str) -> Vec<String> {
             let at = from + at;
             from = at + needle.len();
             // The statement so far: back to the previous `;`, `{` or `}`.
-            let start = source[..at]
-                .rfind([';', '{', '}'])
-                .map_or(0, |i| i + 1);
+            let start = source[..at].rfind([';', '{', '}']).map_or(0, |i| i + 1);
             let receiver = &source[start..at];
             // The arguments: up to the matching `)`.
             let mut depth = 1;
@@ -106,12 +104,16 @@ fn only_the_dispatcher_calls_driver_verbs() {
 #[test]
 fn the_scan_tells_driver_calls_from_rpc_calls() {
     let handler = "async fn h(d: &Dispatcher) { let x = d.pause(&slug).await?; }";
-    assert!(driver_calls(handler).is_empty(), "the dispatcher's own verb");
+    assert!(
+        driver_calls(handler).is_empty(),
+        "the dispatcher's own verb"
+    );
     let client = "client\n    .resume(&a.slug)\n    .await";
     assert!(driver_calls(client).is_empty(), "the RPC client");
     let bypass = "fn h(s: &State) { s.driver.pause(&r, &steps).await?; }";
     assert_eq!(driver_calls(bypass).len(), 1);
-    let multiline = "let d = state.dispatcher.driver()\n        .teardown(&slug, &Steps::detached(&slug));";
+    let multiline =
+        "let d = state.dispatcher.driver()\n        .teardown(&slug, &Steps::detached(&slug));";
     assert_eq!(driver_calls(multiline).len(), 1);
     let via_steps = "{ engine.wake(&r, &steps).await }";
     assert_eq!(driver_calls(via_steps).len(), 1);

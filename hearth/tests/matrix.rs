@@ -66,7 +66,11 @@ fn docs_backends_md_matches_what_the_suite_asserts() {
             }
         }
     }
-    assert!(wrong.is_empty(), "docs/backends.md is wrong:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "docs/backends.md is wrong:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

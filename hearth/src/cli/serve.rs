@@ -223,15 +223,18 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+    let mut local_docker = None;
     let driver: Arc<dyn Driver> = match settings.driver {
         DriverName::LocalDocker => {
             if !fake_faults.is_empty() {
                 bail!("--fake-fault only applies to --driver fake");
             }
-            Arc::new(LocalDocker::new(
+            let d = Arc::new(LocalDocker::new(
                 settings.docker.clone(),
                 settings.instance.clone(),
-            ))
+            ));
+            local_docker = Some(Arc::clone(&d));
+            d
         }
         DriverName::Fake => {
             let mut faults = FakeFaults::default();
@@ -248,6 +251,13 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
     let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
+    // Which engine answers (Docker or Podman) and what it cannot do, said once at start; an
+    // engine that is down is found (and logged) on first use instead.
+    if let Some(d) = &local_docker {
+        if let Err(e) = d.engine().flavor().await {
+            warn!(error = %e, code = e.code(), "the engine did not say what it is");
+        }
+    }
     if let Err(e) = dispatcher.reconcile().await {
         warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);

@@ -31,22 +31,14 @@ pub fn test_image() -> String {
 /// the test loudly; without it the test says it is skipped.
 pub fn e2e(test: &str) -> bool {
     if std::env::var("HEARTH_E2E").as_deref() == Ok("1") {
-        let ok = Command::new("docker")
-            .args(["version", "--format", "{{.Server.Version}}"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        let ok = cli_ok(None, &["version", "--format", "{{.Server.Version}}"]);
         assert!(
             ok,
             "HEARTH_E2E=1 but the Docker engine does not answer (`docker version` failed): \
              start dockerd, or run with HEARTH_E2E=0 to skip Docker-backed tests"
         );
         let image = test_image();
-        let present = Command::new("docker")
-            .args(["image", "inspect", &image])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        let present = cli_ok(None, &["image", "inspect", &image]);
         assert!(
             present,
             "HEARTH_E2E=1 but image {image} is absent: run `make images`"
@@ -56,6 +48,15 @@ pub fn e2e(test: &str) -> bool {
         eprintln!("{test}: skipped (Docker-backed; set HEARTH_E2E=1 to run it)");
         false
     }
+}
+
+/// Whether `docker ARGS` succeeds against the engine at `host` (or `DOCKER_HOST`).
+pub fn cli_ok(host: Option<&str>, args: &[&str]) -> bool {
+    docker_cli(host)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Which driver a backend runs.
@@ -358,10 +359,7 @@ pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
             filter.as_str(),
         ],
     ] {
-        let o = docker_cli(host)
-            .args(&args)
-            .output()
-            .expect("docker CLI");
+        let o = docker_cli(host).args(&args).output().expect("docker CLI");
         out.extend(
             String::from_utf8_lossy(&o.stdout)
                 .lines()

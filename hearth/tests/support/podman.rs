@@ -3,7 +3,7 @@
 //! Podman-backed tests run when HEARTH_E2E=1 and that variable is set; with HEARTH_PODMAN=1
 //! (CI sets it) a missing or silent service fails them loudly instead of skipping.
 
-use super::{docker_cli, test_image};
+use super::{cli_ok, test_image};
 
 /// The Podman service's socket URL.
 ///
@@ -34,22 +34,14 @@ pub fn e2e(test: &str) -> bool {
         );
         return false;
     };
-    let answers = docker_cli(Some(&host))
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let answers = cli_ok(Some(&host), &["version", "--format", "{{.Server.Version}}"]);
     assert!(
         answers,
         "HEARTH_PODMAN_HOST={host} but no engine answers there: start it with \
          `eval \"$(bash .ci/podman.sh start)\"`"
     );
     let image = test_image();
-    let present = docker_cli(Some(&host))
-        .args(["image", "inspect", &image])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let present = cli_ok(Some(&host), &["image", "inspect", &image]);
     assert!(
         present,
         "image {image} is absent from the Podman service at {host}: \

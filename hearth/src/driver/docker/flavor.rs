@@ -208,7 +208,10 @@ mod tests {
             &version("Engine", "20.10.24"),
             &info(false, SystemInfoCgroupVersionEnum::_1),
         );
-        assert_eq!((d.kind, d.version.as_str()), (EngineKind::Docker, "20.10.24"));
+        assert_eq!(
+            (d.kind, d.version.as_str()),
+            (EngineKind::Docker, "20.10.24")
+        );
         assert!(d.ulimits().is_none(), "Docker keeps its daemon's limits");
         let p = Flavor::detect(
             &version("Podman Engine", "4.3.1"),

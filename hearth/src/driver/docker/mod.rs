@@ -95,7 +95,10 @@ impl LocalDocker {
     /// A driver talking to the engine at `DOCKER_HOST` (or the local default socket).
     pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
         LocalDocker {
-            engine: config.host.clone().map_or_else(Engine::from_env, Engine::at),
+            engine: config
+                .host
+                .clone()
+                .map_or_else(Engine::from_env, Engine::at),
             config,
             instance: instance.into(),
             rollbacks: create::Rollbacks::default(),

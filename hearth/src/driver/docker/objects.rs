@@ -3,11 +3,11 @@
 //! timeout), removes containers, then the network, then the volumes — each group in parallel —
 //! and treats "already gone" as done, so teardown is idempotent.
 
+use bollard::models::Volume;
 use bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions, StopContainerOptions,
 };
-use bollard::models::Volume;
 use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
@@ -262,7 +262,9 @@ async fn remove_unlabelled_orphans(docker: &Docker, slug: &Slug, steps: &Steps) 
             .await
         {
             Ok(()) => steps.record("volume_removed", Some(role), Some(name)),
-            Err(e) => tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left"),
+            Err(e) => {
+                tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left")
+            }
         }
     }
 }
