@@ -81,7 +81,7 @@ async fn side(
 ) -> anyhow::Result<Side> {
     let version = docker.version().await.context("engine version")?;
     let info = docker.info().await.context("engine info")?;
-    let flavor = hearth::driver::docker::Flavor::detect(&version, &info);
+    let flavor = hearth::driver::flavor::Flavor::detect(&version, &info);
     docker
         .inspect_image(&plan.image)
         .await
@@ -111,8 +111,8 @@ async fn side(
         rpc_deadline: Duration::from_secs(180),
     };
     let kind = match flavor.kind {
-        hearth::driver::docker::EngineKind::Docker => "Docker",
-        hearth::driver::docker::EngineKind::Podman => "Podman",
+        hearth::driver::flavor::EngineKind::Docker => "Docker",
+        hearth::driver::flavor::EngineKind::Podman => "Podman",
     };
     Ok(Side {
         name: format!("{kind} {}", flavor.version),

@@ -255,11 +255,11 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     // engine that is down is found (and logged) on first use instead.
     if let Some(d) = &local_docker {
         if let Err(e) = d.engine().flavor().await {
-            warn!(error = %e, code = e.code(), "the engine did not say what it is");
+            warn!(error = %e, code = %e.code(), "the engine did not say what it is");
         }
     }
     if let Err(e) = dispatcher.reconcile().await {
-        warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+        warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);
         tokio::spawn(async move {
             loop {

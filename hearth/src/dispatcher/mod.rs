@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status,
+    DeploymentRef, DriverName, ErrorCode, LifecycleEvent, ProvisioningProfile, Status,
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -448,19 +448,18 @@ impl Dispatcher {
             }
             Err(err) => {
                 steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
-                warn!(workspace = %slug, %verb, code = err.code(), error = %err, "failed");
+                warn!(workspace = %slug, %verb, code = %err.code(), error = %err, "failed");
                 let status = match verb {
                     // A teardown that did not finish is still tearing down: call it again.
                     Verb::Teardown => Status::TearingDown,
-                    // Refused by the engine before anything changed: keep what it was.
-                    Verb::Pause | Verb::Hibernate if is_refusal(&err) => {
+                    // Refused (by the engine, or unsupported by the backend) before anything
+                    // changed: keep what it was.
+                    Verb::Pause | Verb::Hibernate | Verb::Resume if err.is_refusal() => {
                         from.unwrap_or(Status::Failed)
                     }
-                    // The engine cannot give what the verb needs; the driver refused before
-                    // touching anything.
-                    Verb::Upgrade | Verb::Resume
-                        if matches!(err, HearthError::Unsupported { .. }) =>
-                    {
+                    // An upgrade the backend cannot do at all is refused before the old roles
+                    // are touched.
+                    Verb::Upgrade if err.code() == ErrorCode::Unsupported => {
                         from.unwrap_or(Status::Failed)
                     }
                     Verb::Provision
@@ -502,15 +501,6 @@ fn already_done(
         (_, Some(r)) => Ok(r.reference),
         (_, None) => Ok(placeholder_ref(slug, None, driver, Status::TierTornDown)),
     }
-}
-
-fn is_refusal(err: &HearthError) -> bool {
-    matches!(
-        err,
-        HearthError::Conflict { .. }
-            | HearthError::DockerUnavailable { .. }
-            | HearthError::Unsupported { .. }
-    )
 }
 
 /// A ref for a workspace with nothing on the engine (yet, or any more).

@@ -12,13 +12,14 @@ use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
 
-use super::engine::{is_not_found, map_err, Engine};
 use super::LocalDocker;
+use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
+use crate::labels;
+use crate::names::Names;
 use crate::slug::Slug;
-use crate::{labels, names};
 
 /// A container of a workspace as listed by the engine.
 #[derive(Debug, Clone)]
@@ -113,7 +114,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
             state: None,
         });
     }
-    for v in volumes(docker, instance, None).await? {
+    for v in labelled_volumes(docker, instance, None).await? {
         out.push(Owned {
             slug: slug_of(Some(&v.labels)),
             kind: ObjectKind::Volume,
@@ -145,6 +146,25 @@ pub async fn network_id(
             "it was removed outside hearth",
         )
     })
+}
+
+/// The data volumes of `slug` owned by `instance`, as (role, name).
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn volumes(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+) -> Result<Vec<(String, String)>, HearthError> {
+    Ok(labelled_volumes(docker, instance, Some(slug))
+        .await?
+        .into_iter()
+        .map(|v| {
+            let role = v.labels.get(labels::ROLE).cloned().unwrap_or_default();
+            (role, v.name)
+        })
+        .collect())
 }
 
 /// Removes every object of `slug` owned by `instance`. Idempotent.
@@ -208,7 +228,7 @@ pub async fn remove_all(
     .await?;
 
     try_join_all(
-        volumes(docker, instance, Some(slug))
+        labelled_volumes(docker, instance, Some(slug))
             .await?
             .into_iter()
             .map(|v| async move {
@@ -221,14 +241,14 @@ pub async fn remove_all(
             }),
     )
     .await?;
-    remove_unlabelled_orphans(docker, slug, steps).await;
+    remove_unlabelled_orphans(docker, instance, slug, steps).await;
     // Whatever is still labelled for the workspace now was not removed: say what.
     let left: Vec<String> = list_containers(docker, instance, Some(slug))
         .await?
         .into_iter()
         .map(|c| format!("container of role {}", c.role))
         .chain(
-            volumes(docker, instance, Some(slug))
+            labelled_volumes(docker, instance, Some(slug))
                 .await?
                 .into_iter()
                 .map(|v| format!("volume {}", v.name)),
@@ -245,12 +265,13 @@ pub async fn remove_all(
 
 /// A container create still in flight when its provision was abandoned can land after the
 /// rollback removed the role's volume; the engine (Podman notably) then makes the volume anew,
-/// unlabelled, under hearth's name for it. A volume with that exact name and no labels at all
-/// is such an orphan: nobody else names volumes `hearth_<slug>_<role>-data`, and hearth's own
+/// unlabelled, under this instance's name for it. A volume with that exact name and no labels
+/// at all is such an orphan: the name carries this daemon's instance, and hearth's own volumes
 /// always carry labels. Best effort: one that is in use is left, and logged.
-async fn remove_unlabelled_orphans(docker: &Docker, slug: &Slug, steps: &Steps) {
+async fn remove_unlabelled_orphans(docker: &Docker, instance: &str, slug: &Slug, steps: &Steps) {
+    let names = Names::new(instance, slug);
     for role in SOLO_ROLES {
-        let name = names::volume(slug, role);
+        let name = names.volume(role);
         let Ok(v) = docker.inspect_volume(&name).await else {
             continue;
         };
@@ -269,11 +290,11 @@ async fn remove_unlabelled_orphans(docker: &Docker, slug: &Slug, steps: &Steps) 
     }
 }
 
-/// The volumes of `instance` (and of `slug`). The engine is asked by label and its answer is
+/// The volumes of `instance` (and of `slug`), whole. The engine is asked by label and its answer is
 /// checked again here: Podman 4.3 matches several `label` filters on volumes if ANY holds
 /// (on containers and networks, if all do), and a teardown must never remove the data of
 /// another workspace.
-async fn volumes(
+async fn labelled_volumes(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -329,6 +350,35 @@ fn ignore_gone(
     }
 }
 
+/// Whether `role`'s container still runs: a driver failure naming its exit if not (the check
+/// readiness makes while it waits).
+///
+/// # Errors
+/// A driver failure if the container stopped, `docker_unavailable`.
+pub async fn ensure_running(
+    engine: &Engine,
+    container: &str,
+    role: &str,
+) -> Result<(), HearthError> {
+    let docker = engine.client().await?;
+    let info = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
+    let state = info.state.unwrap_or_default();
+    if state.running == Some(true) {
+        return Ok(());
+    }
+    Err(HearthError::driver(
+        format!("start role {role}"),
+        format!(
+            "its container stopped (status {:?}, exit code {}); see `docker logs {container}`",
+            state.status.map(|s| s.to_string()).unwrap_or_default(),
+            state.exit_code.unwrap_or_default()
+        ),
+    ))
+}
+
 /// A per-container lifecycle action.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
@@ -372,7 +422,14 @@ pub async fn each_container(
                 )
             }
         };
-        res.map_err(|e| map_err(format!("{verb} role {}", c.role), e))?;
+        match res {
+            Ok(()) => {}
+            // A stop of a container that is already stopped: the state asked for holds.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(map_refusal(format!("{verb} role {}", c.role), e)),
+        }
         steps.record(step, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))

@@ -9,6 +9,7 @@ use std::fmt;
 
 use bollard::models::{ResourcesUlimits, SystemInfo, SystemInfoCgroupVersionEnum, SystemVersion};
 
+use crate::driver::error::DriverError;
 use crate::error::HearthError;
 
 /// The engine family.
@@ -104,7 +105,7 @@ impl Flavor {
     /// `Ok` if the engine can do `cap`.
     ///
     /// # Errors
-    /// [`HearthError::Unsupported`] naming the engine, the capability and why not.
+    /// [`DriverError::Unsupported`] naming the engine, the capability and why not.
     pub fn require(&self, cap: Capability) -> Result<(), HearthError> {
         let why = match cap {
             Capability::Pause => &self.no_pause,
@@ -112,11 +113,14 @@ impl Flavor {
         };
         match why {
             None => Ok(()),
-            Some(reason) => Err(HearthError::Unsupported {
+            Some(reason) => Err(HearthError::Driver(DriverError::Unsupported {
                 engine: format!("{} {}", self.kind, self.version),
-                capability: cap.to_string(),
+                what: match cap {
+                    Capability::Pause => "pause containers".to_owned(),
+                    Capability::Limits => "enforce memory, CPU and PID limits".to_owned(),
+                },
                 reason: reason.clone(),
-            }),
+            })),
         }
     }
 
