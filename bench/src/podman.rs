@@ -97,7 +97,7 @@ async fn side(
     };
     let mut extra_args = vec![
         "--label".to_owned(),
-        format!("{}={}", spec::TEST_LABEL.0, spec::TEST_LABEL.1),
+        format!("{}={}", spec::TEST_LABEL, spec::test_run()),
         "--label".to_owned(),
         format!("{}={}", spec::RUN_LABEL, scope.run_id),
     ];
