@@ -132,7 +132,9 @@ stop() {
     fi
   fi
   # Overlay mounts of the private root must go before the directory can.
-  grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  local mounts
+  mounts="$(grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null | sort -r || true)"
+  for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 
