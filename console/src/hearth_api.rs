@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hearth::client::{ClientError, HearthClient};
+use hearth_client::{ClientError, HearthClient};
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile};
 
 use crate::error::ApiError;
