@@ -21,6 +21,12 @@ pub enum ApiError {
     /// A cross-site `Origin` on a state-changing request or an event stream.
     #[error("cross-site request from origin {0:?} refused")]
     ForbiddenOrigin(String),
+    /// A cookie-authenticated request that changes state came without the page's header.
+    #[error("a state-changing request with a session cookie must carry the {0} header")]
+    PageHeaderMissing(&'static str),
+    /// A login code that is unknown, used or expired.
+    #[error("this login link is used, expired or unknown")]
+    LoginRefused,
     /// The request body is over the cap.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -59,6 +65,8 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::ForbiddenHost(_) => "forbidden_host",
             ApiError::ForbiddenOrigin(_) => "forbidden_origin",
+            ApiError::PageHeaderMissing(_) => "page_header_missing",
+            ApiError::LoginRefused => "login_refused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::BadRequest(_) => "invalid_request",
             ApiError::NotFound(_) => "not_found",
@@ -73,8 +81,10 @@ impl ApiError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::ForbiddenHost(_) | ApiError::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::LoginRefused => StatusCode::UNAUTHORIZED,
+            ApiError::ForbiddenHost(_)
+            | ApiError::ForbiddenOrigin(_)
+            | ApiError::PageHeaderMissing(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -106,6 +116,15 @@ impl ApiError {
             ApiError::ForbiddenOrigin(_) => {
                 Some("the console only accepts requests from its own origin".to_owned())
             }
+            ApiError::PageHeaderMissing(_) => Some(
+                "the console's page sends it; scripts use Authorization: Bearer instead of a \
+                 cookie"
+                    .to_owned(),
+            ),
+            ApiError::LoginRefused => Some(
+                "a login link works once, within 2 minutes: run `console ui` for a fresh one"
+                    .to_owned(),
+            ),
             ApiError::HatchUnavailable(_) => Some(
                 "check that the --hatch file's disk is writable and not full, then restart \
                  the console (the sink stops after a failed write)"
