@@ -8,7 +8,7 @@
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::ApiError;
@@ -52,12 +52,23 @@ impl GatePolicy {
     }
 }
 
-/// The gate middleware.
-pub async fn gate(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// The gate middleware. Every answer, refusals included, carries the security headers.
+pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = match check(state, req, next).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    crate::ui::security_headers(h);
+    resp
+}
+
+async fn check(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
     let policy = &state.policy;
     let headers = req.headers();
     let host = headers
@@ -112,15 +123,7 @@ pub async fn gate(
             Some(_) => {}
         }
     }
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    crate::ui::security_headers(h);
-    Ok(resp)
+    Ok(next.run(req).await)
 }
 
 /// True for requests that ask for an SSE stream.

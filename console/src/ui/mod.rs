@@ -8,11 +8,12 @@
 //! routes scripts use (`/api/hearth/…`, `/api/ralph/runs`), so HATCH records it as today and
 //! hearth's dispatcher is the only way to the engine.
 //!
-//! - [`login`]: the single-use codes.
+//! - [`login`]: the single-use codes; [`cli`]: `console ui`, a fresh link from the shell.
 //! - `live`: server-sent workspace lists and boot steps.
 //! - `chain`: `hatch verify`'s verdict for one workspace, and the log and JUnit downloads.
 
 mod chain;
+pub mod cli;
 mod live;
 pub mod login;
 
