@@ -23,6 +23,10 @@ const ACTIONS = {
   upgrading: [],
   tearing_down: [],
 };
+// Operations the waterfall shows, newest first.
+const MAX_OPS = 6;
+// Gaps that only mean the play has not got that far yet (not that something broke).
+const NOT_YET = ["provision_unfinished", "no_run", "run_unfinished", "no_teardown", "teardown_unfinished"];
 const LABELS = { pause: "Pause", resume: "Resume", hibernate: "Hibernate", upgrade: "Upgrade", delete: "Delete" };
 
 const $ = (id) => document.getElementById(id);
@@ -278,9 +282,11 @@ function confirmDelete(slug) {
 function fillWorkspaceSelect(sel, slugs, prefer) {
   const current = sel.value || prefer;
   const have = Array.from(sel.options).map((o) => o.value).join("\n");
-  if (have === slugs.join("\n")) return;
+  if (slugs.length && have === slugs.join("\n")) return;
   sel.textContent = "";
   for (const s of slugs) sel.append(el("option", { value: s, text: s }));
+  if (!slugs.length) sel.append(el("option", { value: "", text: "no workspace yet" }));
+  sel.disabled = !slugs.length;
   if (slugs.includes(current)) sel.value = current;
 }
 
@@ -323,7 +329,8 @@ function operations() {
   const ops = [];
   const steps = Array.from(state.steps.values()).sort((a, b) => a.seq - b.seq);
   for (const s of steps) {
-    if (/_started$/.test(s.step) && !/^rollback/.test(s.step) || !ops.length) {
+    // `container_started` and the like carry a role; an operation's own start does not.
+    if ((!s.role && /_started$/.test(s.step) && !/^rollback/.test(s.step)) || !ops.length) {
       ops.push({ verb: s.step.replace(/_started$/, ""), at: s.at, steps: [] });
     }
     ops[ops.length - 1].steps.push(s);
@@ -339,7 +346,9 @@ function renderWaterfall() {
     box.append(el("p", { class: "empty", text: state.selected ? "No steps recorded for " + state.selected + " by this hearth." : "Select a workspace to see its steps." }));
     return;
   }
-  ops.reverse().forEach((op, i) => {
+  const shown = ops.reverse().slice(0, MAX_OPS);
+  if (ops.length > MAX_OPS) box.append(el("p", { class: "muted", text: "The last " + MAX_OPS + " of " + ops.length + " operations, newest first." }));
+  shown.forEach((op, i) => {
     const total = Math.max(1, ...op.steps.map((s) => s.elapsed_ms));
     const last = op.steps[op.steps.length - 1].step;
     const outcome = /_done$/.test(last) ? "done" : /_failed$|rollback/.test(last) ? "failed" : "in progress";
@@ -351,7 +360,9 @@ function renderWaterfall() {
     for (const s of op.steps) {
       const lane = s.role || "";
       if (s.role && !roles.includes(s.role)) roles.push(s.role);
-      const from = prevByRole.has(lane) ? prevByRole.get(lane) : 0;
+      // An operation's end spans the whole operation; any other step runs from the one
+      // before it in its lane (the role's, or the workspace's for role-less steps).
+      const from = /_done$/.test(s.step) ? 0 : prevByRole.has(lane) ? prevByRole.get(lane) : 0;
       prevByRole.set(lane, s.elapsed_ms);
       const bar = el("span", { class: "bar " + (/failed/.test(s.step) ? "fail" : s.role ? "r" + (roles.indexOf(s.role) % 4) : "") });
       bar.style.left = (100 * from / total).toFixed(2) + "%";
@@ -475,12 +486,15 @@ async function refreshChain() {
   $("junit-link").hidden = !answer.junit;
   const v = answer.verdict;
   const box = $("verdict");
-  box.className = "verdict " + (v.ok ? "ok" : v.events ? "broken" : "");
-  box.textContent = (v.events || v.ok) ? answer.summary : "No play in the log yet.";
+  // A live workspace whose play has not reached its end is in progress, not broken.
+  const going = v.gap && slug && state.workspaces.has(slug) && NOT_YET.includes(v.gap.code);
+  box.className = "verdict " + (v.ok ? "ok" : !v.events ? "" : going ? "going" : "broken");
+  box.textContent = !(v.events || v.ok) ? "No play in the log yet." :
+    going ? "In progress — " + v.matched.length + " of " + v.acts + " acts so far (verify now: " + answer.summary + ")" : answer.summary;
   const diag = $("diagnosis");
   diag.textContent = "";
-  diag.hidden = !(v.gap && v.events);
-  if (v.gap && v.events) {
+  diag.hidden = !(v.gap && v.events) || going;
+  if (v.gap && v.events && !going) {
     const dl = el("dl");
     dl.append(el("dt", { text: "Cause" }), el("dd", { text: v.gap.cause }));
     if (v.gap.evidence) dl.append(el("dt", { text: "Evidence" }), el("dd", { class: "mono", text: v.gap.evidence }));

@@ -219,6 +219,10 @@ async fn drive(
         nodes.len()
     );
     browser.screenshot(shots, "3-run").await?;
+    b.set_window_size(420, 900).await?;
+    b.execute("window.scrollTo(0, 0);", vec![]).await?;
+    browser.screenshot(shots, "3-narrow-workspace").await?;
+    b.set_window_size(1280, 800).await?;
 
     // Requests that are not the page's own are refused, even with the session cookie.
     refused_without_page(stack, &session_pair, &slug).await?;
@@ -249,6 +253,11 @@ async fn drive(
     );
     let acts = b.find_all(Locator::Css("#acts-body tr")).await?;
     ensure!(acts.len() == 10, "the chain lists {} acts, expected 10", acts.len());
+    b.execute(
+        "document.getElementById('chain-h').scrollIntoView({block: 'start'});",
+        vec![],
+    )
+    .await?;
     browser.screenshot(shots, "5-chain").await?;
 
     let mark = b.execute("return window.__noReload;", vec![]).await?;
