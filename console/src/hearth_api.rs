@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hearth::client::{ClientError, HearthClient};
 use futures::stream::BoxStream;
+use hearth::client::{ClientError, HearthClient};
 use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile};
 
 use crate::error::ApiError;

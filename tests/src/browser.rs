@@ -4,8 +4,8 @@
 //! downloaded: with `HEARTH_E2E=1` and either program missing, [`Browser::start`] fails
 //! loudly, naming the packages to install.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

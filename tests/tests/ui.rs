@@ -118,7 +118,11 @@ async fn drive(
     ensure!(fresh != login, "`console ui` printed the same code again");
     b.goto(&fresh).await?;
     browser
-        .wait_css("#app:not([hidden])", "the page after `console ui`'s link", SHOW)
+        .wait_css(
+            "#app:not([hidden])",
+            "the page after `console ui`'s link",
+            SHOW,
+        )
         .await?;
 
     // A mark in the page's memory: still there at the end means no reload happened.
@@ -211,7 +215,9 @@ async fn drive(
         )
         .await?;
     let nodes = b
-        .find_all(Locator::Css("li.run[data-status=\"succeeded\"] .node.succeeded"))
+        .find_all(Locator::Css(
+            "li.run[data-status=\"succeeded\"] .node.succeeded",
+        ))
         .await?;
     ensure!(
         nodes.len() == PROMPTS,
@@ -252,7 +258,11 @@ async fn drive(
         cli.stderr
     );
     let acts = b.find_all(Locator::Css("#acts-body tr")).await?;
-    ensure!(acts.len() == 10, "the chain lists {} acts, expected 10", acts.len());
+    ensure!(
+        acts.len() == 10,
+        "the chain lists {} acts, expected 10",
+        acts.len()
+    );
     b.execute(
         "document.getElementById('chain-h').scrollIntoView({block: 'start'});",
         vec![],

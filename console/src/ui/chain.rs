@@ -80,8 +80,7 @@ pub async fn chain(
         Some(slug) => of_workspace(&log.events, slug),
         None => log.events.clone(),
     };
-    let mut verdict =
-        verify::check_events(&events, Chain::ProvisionThenRalph, prompts_of(&events));
+    let mut verdict = verify::check_events(&events, Chain::ProvisionThenRalph, prompts_of(&events));
     verdict.file = state.sink.path().to_owned();
     Ok(Json(json!({
         "workspace": q.workspace,
@@ -100,7 +99,12 @@ fn junit_path(state: &AppState) -> PathBuf {
 
 /// `GET /api/hatch/log`: the HATCH log as a file download.
 pub async fn download_log(State(state): State<AppState>) -> Result<Response, ApiError> {
-    download(state.sink.path().to_owned(), "hatch.jsonl", "application/jsonl").await
+    download(
+        state.sink.path().to_owned(),
+        "hatch.jsonl",
+        "application/jsonl",
+    )
+    .await
 }
 
 /// `GET /api/hatch/junit`: the JUnit report beside the log, when there is one.
@@ -151,8 +155,18 @@ mod tests {
             ev(1, types::PROVISIONING_STARTED, "a", json!({})),
             ev(2, types::PROVISIONING_STARTED, "b", json!({})),
             ev(3, types::PROVISIONED, "a", json!({})),
-            ev(4, types::RUN_STARTED, "r-b", json!({"workspace": "b", "prompts": 9})),
-            ev(5, types::RUN_STARTED, "r-a", json!({"workspace": "a", "prompts": 1})),
+            ev(
+                4,
+                types::RUN_STARTED,
+                "r-b",
+                json!({"workspace": "b", "prompts": 9}),
+            ),
+            ev(
+                5,
+                types::RUN_STARTED,
+                "r-a",
+                json!({"workspace": "a", "prompts": 1}),
+            ),
             ev(6, types::NODE_SUCCEEDED, "r-b", json!({})),
             ev(7, types::NODE_SUCCEEDED, "r-a", json!({})),
             ev(8, types::RUN_ENDED, "r-a", json!({})),
