@@ -271,10 +271,7 @@ async fn drive(
     browser.screenshot(shots, "5-chain").await?;
 
     let mark = b.execute("return window.__noReload;", vec![]).await?;
-    ensure!(
-        mark == Value::from(42),
-        "the page was reloaded along the way"
-    );
+    ensure!(mark == 42, "the page was reloaded along the way");
 
     // A narrow window: the page still lays out (one column, workspace cards).
     b.set_window_size(420, 900).await?;
