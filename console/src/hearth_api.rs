@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use hearth::client::{ClientError, HearthClient};
-use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile};
 
 use crate::error::ApiError;
 
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 #[error("{code}: {message}")]
 pub struct HearthError {
     /// hearth's wire code, or `hearth_unreachable` / `deadline_exceeded`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub hint: Option<String>,
     /// hearth's HTTP status, when it answered.
@@ -71,7 +71,7 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
     /// new one as hearth records it. Read-only; the page's boot waterfall is drawn from it.
     async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthError> {
         Err(HearthError {
-            code: "unsupported".to_owned(),
+            code: ErrorCode::Unsupported,
             message: format!("this hearth cannot stream the steps of {slug}"),
             hint: None,
             http_status: None,
@@ -109,7 +109,7 @@ impl SocketHearth {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(client_error(&e)),
             Err(_) => Err(HearthError {
-                code: "deadline_exceeded".to_owned(),
+                code: ErrorCode::DeadlineExceeded,
                 message: format!("hearth did not answer within {:?}", self.timeout),
                 hint: Some(
                     "raise --hearth-timeout, or see hearth's log for the stuck step".to_owned(),
@@ -123,7 +123,7 @@ impl SocketHearth {
 /// A client error as the console reports it.
 fn client_error(e: &ClientError) -> HearthError {
     HearthError {
-        code: e.code().to_owned(),
+        code: e.code(),
         message: e.message().to_owned(),
         hint: e.hint().map(str::to_owned),
         http_status: e.http_status(),
