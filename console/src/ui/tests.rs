@@ -274,7 +274,7 @@ async fn the_page_routes_answer_bad_input_with_json_errors() {
             (400, "invalid_request"),
         ),
         ("/api/ui/workspaces/Not_A_Slug/steps", (400, "invalid_slug")),
-        ("/api/ui/workspaces/acme/steps", (502, "unsupported")),
+        ("/api/ui/workspaces/acme/steps", (501, "unsupported")),
         ("/api/hatch/junit", (404, "not_found")),
         ("/api/ui/nothing-here", (404, "not_found")),
     ] {
