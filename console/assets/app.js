@@ -534,11 +534,11 @@ function wireForms() {
     button.disabled = true;
     out.className = "result";
     out.textContent = "Provisioning " + slug + "…";
-    select(slug);
     try {
       const ref = await api("POST", "/api/hearth/workspaces", { slug, tier });
       report(out, true, slug + " is " + ref.last_status + ".");
       $("new-slug").value = "";
+      select(slug);
     } catch (err) {
       reportError(out, err);
     } finally {

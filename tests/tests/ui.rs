@@ -125,6 +125,34 @@ async fn drive(
         )
         .await?;
 
+    // First render on loopback: the page is tiny and has no third-party anything.
+    let dcl = b
+        .execute(
+            "const n = performance.getEntriesByType('navigation')[0]; \
+             return n.domContentLoadedEventEnd - n.responseStart;",
+            vec![],
+        )
+        .await?
+        .as_f64()
+        .unwrap_or(f64::MAX);
+    ensure!(
+        dcl <= 300.0,
+        "the page took {dcl:.0} ms from its first byte to DOMContentLoaded (at most 300 ms)"
+    );
+
+    // An error is shown where it was caused, with its hint.
+    let slug_input = b.find(Locator::Id("new-slug")).await?;
+    slug_input.send_keys("Not_A_Slug").await?;
+    click(browser, "#new-ws button[type=submit]").await?;
+    let shown = browser
+        .wait_text("#new-ws .result", "invalid_slug", SHOW)
+        .await?;
+    ensure!(
+        shown.contains("Hint:"),
+        "the provision error shows no hint: {shown:?}"
+    );
+    slug_input.clear().await?;
+
     // A mark in the page's memory: still there at the end means no reload happened.
     b.execute("window.__noReload = 42;", vec![]).await?;
 
