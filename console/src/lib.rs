@@ -158,6 +158,25 @@ impl AppState {
     }
 }
 
+/// A state for the crate's own route tests: `token` as the admin token, a worker nobody
+/// serves, the default gate for `port`.
+#[cfg(test)]
+pub(crate) fn test_state(
+    sink: HatchSink,
+    hearth: Arc<dyn Hearth>,
+    port: u16,
+    token: &str,
+) -> AppState {
+    let keys = Keyring::parse("k1:a-long-enough-secret-for-tests\n").expect("keys");
+    AppState::new(
+        sink,
+        hearth,
+        WorkerClient::new("http://127.0.0.1:9", keys).expect("worker"),
+        LocalAuth::with_token(token.to_owned()),
+        GatePolicy::for_port(port, &[], DEFAULT_BODY_LIMIT),
+    )
+}
+
 /// Serves the console on `listener` until `shutdown` resolves, then drains.
 ///
 /// # Errors

@@ -186,42 +186,12 @@ async fn drive(
 
     // Pause from the page: the engine shows every container of the ref paused.
     let containers = container_ids(&provisioned.body)?;
-    click(browser, &format!("{row} button[data-action=\"pause\"]")).await?;
-    browser
-        .wait_css(
-            &format!("{row} .status[data-status=\"paused\"]"),
-            "the workspace paused",
-            SHOW,
-        )
-        .await?;
-    for id in &containers {
-        let st = docker.inspect_container(id, None).await?.state;
-        ensure!(
-            st.as_ref().and_then(|s| s.paused) == Some(true),
-            "container {id} is not paused on the engine after Pause: {st:?}"
-        );
-    }
+    act_on_page(browser, docker, &row, "pause", "paused", &containers).await?;
     browser
         .wait_text(&format!("{row} .row-result"), "now paused", SHOW)
         .await?;
     browser.screenshot(shots, "2-paused").await?;
-
-    click(browser, &format!("{row} button[data-action=\"resume\"]")).await?;
-    browser
-        .wait_css(
-            &format!("{row} .status[data-status=\"ready\"]"),
-            "the workspace resumed",
-            SHOW,
-        )
-        .await?;
-    for id in &containers {
-        let st = docker.inspect_container(id, None).await?.state;
-        ensure!(
-            st.as_ref().and_then(|s| s.paused) == Some(false)
-                && st.as_ref().and_then(|s| s.running) == Some(true),
-            "container {id} is not running unpaused after Resume: {st:?}"
-        );
-    }
+    act_on_page(browser, docker, &row, "resume", "ready", &containers).await?;
 
     // Four prompts from the page: four nodes, the run succeeded.
     let prompts = b.find(Locator::Id("run-prompts")).await?;
@@ -314,6 +284,38 @@ async fn drive(
         overflow == Value::Bool(false),
         "the page scrolls sideways at 420 px"
     );
+    Ok(())
+}
+
+/// Clicks `action` in the workspace's row, waits for the row to show `status` (pushed by the
+/// console, not reloaded), then checks on the engine that every container of the ref is
+/// running, paused exactly when `status` is `paused`.
+async fn act_on_page(
+    browser: &Browser,
+    docker: &Docker,
+    row: &str,
+    action: &str,
+    status: &str,
+    containers: &[String],
+) -> anyhow::Result<()> {
+    click(browser, &format!("{row} button[data-action=\"{action}\"]")).await?;
+    browser
+        .wait_css(
+            &format!("{row} .status[data-status=\"{status}\"]"),
+            &format!("the workspace {status} after {action}"),
+            SHOW,
+        )
+        .await?;
+    let paused = status == "paused";
+    for id in containers {
+        let st = docker.inspect_container(id, None).await?.state;
+        ensure!(
+            st.as_ref().and_then(|s| s.paused) == Some(paused)
+                && st.as_ref().and_then(|s| s.running) == Some(true),
+            "after {action} on the page, container {id} is not running with paused={paused} \
+             on the engine: {st:?}"
+        );
+    }
     Ok(())
 }
 

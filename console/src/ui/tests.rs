@@ -5,17 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hearth_protocol::bearer::Keyring;
 use hearth_protocol::hatch::types;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
 use super::login::LoginCodes;
-use crate::auth::LocalAuth;
-use crate::gate::GatePolicy;
 use crate::hearth_api::StaticHearth;
 use crate::sink::HatchSink;
-use crate::worker::WorkerClient;
 use crate::AppState;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -38,14 +34,7 @@ impl Console {
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let keys = Keyring::parse("k1:a-long-enough-secret-for-tests\n").expect("keys");
-        let mut state = AppState::new(
-            sink,
-            hearth.clone(),
-            WorkerClient::new("http://127.0.0.1:9", keys).expect("worker"),
-            LocalAuth::with_token(TOKEN.to_owned()),
-            GatePolicy::for_port(port, &[], crate::DEFAULT_BODY_LIMIT),
-        );
+        let mut state = crate::test_state(sink, hearth.clone(), port, TOKEN);
         state.logins = Arc::new(LoginCodes::with_ttl(code_ttl));
         tokio::spawn(crate::serve(
             listener,
@@ -73,14 +62,17 @@ impl Console {
         self.http.post(format!("{}{path}", self.url))
     }
 
-    /// Logs in with a fresh code; returns the `name=value` cookie pair.
-    async fn login(&self) -> String {
-        let code = self.state.logins.mint();
-        let resp = self
-            .get(&format!("/login?code={code}"))
+    /// Opens `/login?code=CODE`.
+    async fn open_login(&self, code: &str) -> reqwest::Response {
+        self.get(&format!("/login?code={code}"))
             .send()
             .await
-            .expect("login");
+            .expect("login")
+    }
+
+    /// Logs in with a fresh code; returns the `name=value` cookie pair.
+    async fn login(&self) -> String {
+        let resp = self.open_login(&self.state.logins.mint()).await;
         assert_eq!(resp.status().as_u16(), 303);
         let cookie = resp.headers()["set-cookie"].to_str().expect("ascii");
         cookie.split(';').next().expect("pair").to_owned()
@@ -103,11 +95,7 @@ async fn error_of(resp: reqwest::Response) -> (u16, String) {
 async fn a_login_code_opens_one_session_and_redirects_home() {
     let c = Console::start(super::login::CODE_TTL).await;
     let code = c.state.logins.mint();
-    let resp = c
-        .get(&format!("/login?code={code}"))
-        .send()
-        .await
-        .expect("login");
+    let resp = c.open_login(&code).await;
     assert_eq!(resp.status().as_u16(), 303);
     assert_eq!(resp.headers()["location"], "/");
     let cookie = resp.headers()["set-cookie"].to_str().expect("ascii");
@@ -122,11 +110,7 @@ async fn a_login_code_opens_one_session_and_redirects_home() {
         .expect("list");
     assert_eq!(resp.status().as_u16(), 200, "the session works");
 
-    let again = c
-        .get(&format!("/login?code={code}"))
-        .send()
-        .await
-        .expect("again");
+    let again = c.open_login(&code).await;
     assert_eq!(error_of(again).await, (401, "login_refused".to_owned()));
 }
 
@@ -134,11 +118,7 @@ async fn a_login_code_opens_one_session_and_redirects_home() {
 async fn an_expired_code_is_refused() {
     let c = Console::start(Duration::ZERO).await;
     let code = c.state.logins.mint();
-    let resp = c
-        .get(&format!("/login?code={code}"))
-        .send()
-        .await
-        .expect("login");
+    let resp = c.open_login(&code).await;
     assert_eq!(error_of(resp).await, (401, "login_refused".to_owned()));
 }
 
