@@ -62,6 +62,18 @@ impl Console {
         self.http.post(format!("{}{path}", self.url))
     }
 
+    /// `GET path` with the admin token, as JSON.
+    async fn admin_json(&self, path: &str) -> Value {
+        self.get(path)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Opens `/login?code=CODE`.
     async fn open_login(&self, code: &str) -> reqwest::Response {
         self.get(&format!("/login?code={code}"))
@@ -285,27 +297,11 @@ async fn the_chain_route_gives_verifys_verdict_per_workspace() {
     append(types::RUN_ENDED, "r1", json!({"outcome": "succeeded"}));
     append(types::DECOMMISSION_STARTED, "acme", json!({}));
     append(types::DECOMMISSIONED, "acme", json!({}));
-    let body: Value = c
-        .get("/api/ui/chain?workspace=acme")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("chain")
-        .json()
-        .await
-        .expect("json");
+    let body = c.admin_json("/api/ui/chain?workspace=acme").await;
     assert_eq!(body["summary"], "OK — all 8 acts in order");
     assert_eq!(body["workspaces"], json!(["acme", "other"]));
     assert_eq!(body["junit"], false);
-    let body: Value = c
-        .get("/api/ui/chain?workspace=other")
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("chain")
-        .json()
-        .await
-        .expect("json");
+    let body = c.admin_json("/api/ui/chain?workspace=other").await;
     assert_eq!(body["verdict"]["ok"], false);
     assert_eq!(body["verdict"]["gap"]["code"], "provision_unfinished");
 
