@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Seconds a teardown may take [default: 60]
     #[arg(long)]
     pub teardown_timeout: Option<u64>,
+    /// Seconds one image pull may take before it is `image_unavailable` [default: 60]
+    #[arg(long)]
+    pub pull_timeout: Option<u64>,
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
@@ -194,6 +197,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         .map_err(anyhow::Error::msg)?;
     }
     docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
+    docker.pull_timeout = secs(args.pull_timeout, file.timeouts.pull, 60);
     let mut labels = args.labels.clone();
     if let Ok(env) = std::env::var("HEARTH_LABELS") {
         labels.push(env);

@@ -5,12 +5,16 @@
 //!
 //! The room is split by concern: `engine` (connection, error mapping), `images` (resolution,
 //! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
-//! `objects` (listing and removal).
+//! `objects` (listing and removal), `pull` (pulls with progress and a bound), `credentials`
+//! (registry logins, found as the docker CLI finds them), `pins` (what `hearth lock` pins).
 
 mod create;
+pub mod credentials;
 mod engine;
 mod images;
 mod objects;
+pub mod pins;
+mod pull;
 mod readiness;
 mod subnets;
 
@@ -27,7 +31,9 @@ use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
 pub use engine::Engine;
-pub use images::{pin as pin_image, PullPolicy};
+pub use credentials::registry_of;
+pub use images::PullPolicy;
+pub use pull::human_bytes;
 pub use subnets::SubnetPool;
 
 /// How LocalDocker builds a workspace.
@@ -36,6 +42,9 @@ pub struct DockerConfig {
     /// The image per role (`cairnet`, `lore`).
     pub images: BTreeMap<String, String>,
     pub pull: PullPolicy,
+    /// Bound on one pull: a registry that accepts the connection and stalls is
+    /// `image_unavailable` after this, well inside the provision deadline.
+    pub pull_timeout: Duration,
     /// Images pinned by `hearth lock`; when set, roles run the locked image ID.
     pub lock: Option<ImageLock>,
     /// The port each service listens on inside its container.
@@ -61,6 +70,7 @@ impl Default for DockerConfig {
                 .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
                 .collect(),
             pull: PullPolicy::IfMissing,
+            pull_timeout: Duration::from_secs(60),
             lock: None,
             service_port: 80,
             memory_bytes: 256 * 1024 * 1024,
