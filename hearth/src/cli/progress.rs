@@ -28,6 +28,8 @@ impl Progress {
     pub async fn follow(client: &HearthClient, slug: &str, verb: &'static str) -> Progress {
         let after = match client.events(slug).await {
             Ok(past) => past.last().map(|e| e.seq),
+            // A workspace hearth has never seen has no past steps to skip.
+            Err(e) if e.code() == "not_found" => None,
             Err(_) => return Progress { task: None },
         };
         let Ok(stream) = client.follow_events(slug).await else {
