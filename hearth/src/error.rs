@@ -35,7 +35,9 @@ pub enum HearthError {
     #[error("the Docker engine is not reachable: {detail}")]
     DockerUnavailable { detail: String },
 
-    #[error("image {image} for role {role} is not present and could not be pulled: {cause}: {detail}")]
+    #[error(
+        "image {image} for role {role} is not present and could not be pulled: {cause}: {detail}"
+    )]
     ImageUnavailable {
         role: String,
         image: String,

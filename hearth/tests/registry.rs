@@ -78,8 +78,7 @@ impl Run {
             .args(args)
             .stdout(Stdio::null())
             .stderr(
-                std::fs::File::create(self.dir.path().join(format!("{name}.stderr")))
-                    .expect("log"),
+                std::fs::File::create(self.dir.path().join(format!("{name}.stderr"))).expect("log"),
             );
         if let Ok(host) = std::env::var("DOCKER_HOST") {
             cmd.env("DOCKER_HOST", host);
@@ -204,8 +203,15 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
         &support::test_image(),
     ]);
     let stderr = text(&out.stderr);
-    assert!(out.status.success(), "provision: {stderr}{}", text(&out.stdout));
-    let pulled_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("pulled ")).collect();
+    assert!(
+        out.status.success(),
+        "provision: {stderr}{}",
+        text(&out.stdout)
+    );
+    let pulled_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("pulled "))
+        .collect();
     assert_eq!(pulled_lines.len(), 1, "one line per pulled image: {stderr}");
     assert!(
         pulled_lines[0].starts_with(&format!("pulled cairnet: {image} ")),
@@ -229,7 +235,9 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     let progress = steps(&events, "image_pulling");
     assert!(!progress.is_empty(), "progress steps: {events:#?}");
     assert!(
-        progress.iter().all(|e| e.role.as_deref() == Some("cairnet")),
+        progress
+            .iter()
+            .all(|e| e.role.as_deref() == Some("cairnet")),
         "{progress:#?}"
     );
     // The pull happened before the role's container was created, and the role runs it.
@@ -237,7 +245,10 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
         .iter()
         .position(|e| e.step == "container_created" && e.role.as_deref() == Some("cairnet"))
         .expect("container_created");
-    let pulled_at = events.iter().position(|e| e.step == "image_pulled").expect("pulled");
+    let pulled_at = events
+        .iter()
+        .position(|e| e.step == "image_pulled")
+        .expect("pulled");
     assert!(pulled_at < created);
     let r = client.get(&slug).await.expect("ref");
     assert_eq!(ran(&r, "cairnet"), id);
@@ -255,7 +266,12 @@ async fn a_registry_that_is_down_is_image_unavailable_within_a_second() {
     registry.stop();
     let hearth = run.hearth(
         "down",
-        &["--image-cairnet", &image, "--image-lore", &support::test_image()],
+        &[
+            "--image-cairnet",
+            &image,
+            "--image-lore",
+            &support::test_image(),
+        ],
         &[],
     );
     let client = hearth.client().await;
@@ -358,10 +374,16 @@ async fn credentials_from_the_docker_config_let_a_pull_through() {
     );
 
     // `docker login` writes this; hearth reads it at the next pull, no restart.
-    std::fs::write(config_dir.join("config.json"), registry.docker_config_json())
-        .expect("config.json");
+    std::fs::write(
+        config_dir.join("config.json"),
+        registry.docker_config_json(),
+    )
+    .expect("config.json");
     let slug = run.slug("authed");
-    let r = client.provision(&slug, &solo()).await.expect("pull with credentials");
+    let r = client
+        .provision(&slug, &solo())
+        .await
+        .expect("pull with credentials");
     assert_eq!(ran(&r, "cairnet"), id);
     client.teardown(&slug).await.expect("teardown");
 }
@@ -384,11 +406,23 @@ fn lock(run: &Run, image: &str, out: &Path, extra: &[&str]) -> Output {
 
 /// Provisions `slug` under `lock_file` with a daemon of its own; returns what cairnet and
 /// lore ran, after tearing it down.
-async fn provision_locked(run: &Run, name: &str, image: &str, lock_file: &Path) -> (String, String) {
+async fn provision_locked(
+    run: &Run,
+    name: &str,
+    image: &str,
+    lock_file: &Path,
+) -> (String, String) {
     let lock_s = lock_file.to_str().expect("utf-8");
     let hearth = run.hearth(
         name,
-        &["--image-cairnet", image, "--image-lore", image, "--lock", lock_s],
+        &[
+            "--image-cairnet",
+            image,
+            "--image-lore",
+            image,
+            "--lock",
+            lock_s,
+        ],
         &[],
     );
     let client = hearth.client().await;
@@ -423,7 +457,11 @@ async fn freeze_then_a_pushed_tag_then_relock_then_rollback() {
     let frozen = std::fs::read_to_string(&lock_file).expect("lock file");
     assert!(frozen.contains(&pinned), "{frozen}");
     let check = lock(&run, &image, &lock_file, &["--check"]);
-    assert!(check.status.success(), "nothing moved yet: {}", text(&check.stdout));
+    assert!(
+        check.status.success(),
+        "nothing moved yet: {}",
+        text(&check.stdout)
+    );
 
     // Someone pushes v2 under the same tag: --check sees it and changes nothing.
     let d2 = registry.push(&v2_local, &repo, "live").await;
@@ -486,7 +524,14 @@ async fn a_locked_digest_deleted_from_the_registry_is_image_drift() {
     let lock_s = lock_file.to_str().expect("utf-8");
     let hearth = run.hearth(
         "drift",
-        &["--image-cairnet", &image, "--image-lore", &image, "--lock", lock_s],
+        &[
+            "--image-cairnet",
+            &image,
+            "--image-lore",
+            &image,
+            "--lock",
+            lock_s,
+        ],
         &[],
     );
     let client = hearth.client().await;
@@ -496,9 +541,15 @@ async fn a_locked_digest_deleted_from_the_registry_is_image_drift() {
         .expect_err("the locked digest is gone");
     let (code, message, hint) = api_error(&err);
     assert_eq!(code, "image_drift", "{message}");
-    assert!(message.contains("role cairnet") || message.contains("role lore"), "{message}");
+    assert!(
+        message.contains("role cairnet") || message.contains("role lore"),
+        "{message}"
+    );
     assert!(message.contains(&d1), "names the locked digest: {message}");
-    assert!(message.contains(&d2), "names what the tag points at now: {message}");
+    assert!(
+        message.contains(&d2),
+        "names what the tag points at now: {message}"
+    );
     assert!(hint.contains("hearth lock"), "{hint}");
     drop(hearth);
     assert!(

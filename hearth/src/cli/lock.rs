@@ -103,10 +103,9 @@ async fn check(engine: &Engine, a: &LockArgs, asked: &[(&str, Option<String>)]) 
         ExitCode::SUCCESS
     } else {
         println!(
-            "{}: {} moved since the lock ({}); `hearth lock` re-pins, the old file rolls back",
+            "{}: moved since the lock: {}; `hearth lock` re-pins, restoring this file rolls back",
             a.out.display(),
-            moved.join(", "),
-            if moved.len() == 1 { "tag" } else { "tags" }
+            moved.join(", ")
         );
         ExitCode::from(EXIT_FAILED)
     }

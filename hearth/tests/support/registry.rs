@@ -176,12 +176,14 @@ impl Registry {
 
     /// The credentials the registry takes, as the engine wants them.
     pub fn credentials(&self) -> Option<DockerCredentials> {
-        self.auth.as_ref().map(|(user, password)| DockerCredentials {
-            username: Some(user.clone()),
-            password: Some(password.clone()),
-            serveraddress: Some(self.host.clone()),
-            ..Default::default()
-        })
+        self.auth
+            .as_ref()
+            .map(|(user, password)| DockerCredentials {
+                username: Some(user.clone()),
+                password: Some(password.clone()),
+                serveraddress: Some(self.host.clone()),
+                ..Default::default()
+            })
     }
 
     /// A `config.json` for `DOCKER_CONFIG` holding this registry's login (`auths`, base64).

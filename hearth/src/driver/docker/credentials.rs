@@ -60,9 +60,7 @@ struct HelperAnswer {
 /// `nginx:alpine` or `library/nginx` → `docker.io`.
 pub fn registry_of(image: &str) -> &str {
     match image.split_once('/') {
-        Some((first, _))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first
         }
         _ => "docker.io",
@@ -206,7 +204,9 @@ async fn run_helper(program: PathBuf, server: String) -> Result<Option<DockerCre
     };
     let out = tokio::time::timeout(HELPER_TIMEOUT, run)
         .await
-        .map_err(|_| format!("credential helper {name} did not answer within {HELPER_TIMEOUT:?}"))??;
+        .map_err(|_| {
+            format!("credential helper {name} did not answer within {HELPER_TIMEOUT:?}")
+        })??;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
@@ -361,10 +361,7 @@ printf '{"ServerURL":"%s","Username":"u-%s","Secret":"pw"}' "$server" "$server""
             r#"printf '{"ServerURL":"x","Username":"<token>","Secret":"idt"}'"#,
         );
         let creds = run_helper(token, "x".into()).await.expect("helper");
-        assert_eq!(
-            creds.and_then(|c| c.identitytoken).as_deref(),
-            Some("idt")
-        );
+        assert_eq!(creds.and_then(|c| c.identitytoken).as_deref(), Some("idt"));
 
         let missing = script(
             dir.path(),

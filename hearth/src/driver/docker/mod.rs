@@ -30,8 +30,8 @@ use crate::events::Steps;
 use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
-pub use engine::Engine;
 pub use credentials::registry_of;
+pub use engine::Engine;
 pub use images::PullPolicy;
 pub use pull::human_bytes;
 pub use subnets::SubnetPool;

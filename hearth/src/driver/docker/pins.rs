@@ -116,7 +116,11 @@ pub async fn registry_digest(engine: &Engine, image: &str) -> Result<String, Hea
         .await
         .map_err(|e| unavailable(ImageCause::Failed, e))?;
     match docker.inspect_registry_image(image, creds).await {
-        Ok(d) => Ok(format!("{}@{}", repository(image), d.descriptor.digest.unwrap_or_default())),
+        Ok(d) => Ok(format!(
+            "{}@{}",
+            repository(image),
+            d.descriptor.digest.unwrap_or_default()
+        )),
         Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
             Err(unavailable(cause_of(&message), message))
         }
@@ -154,7 +158,10 @@ mod tests {
     fn repositories_drop_tag_and_digest_keep_the_registry_port() {
         assert_eq!(repository("127.0.0.1:5000/app:v1"), "127.0.0.1:5000/app");
         assert_eq!(repository("127.0.0.1:5000/app"), "127.0.0.1:5000/app");
-        assert_eq!(repository("127.0.0.1:5000/app@sha256:ab"), "127.0.0.1:5000/app");
+        assert_eq!(
+            repository("127.0.0.1:5000/app@sha256:ab"),
+            "127.0.0.1:5000/app"
+        );
         assert_eq!(repository("nginx:alpine"), "nginx");
         assert_eq!(repository("docker.io/library/nginx:alpine"), "nginx");
         assert_eq!(repository("docker.io/org/app:1"), "org/app");

@@ -205,7 +205,13 @@ pub async fn pull(
         elapsed: started.elapsed(),
     };
     let elapsed_ms = u64::try_from(pulled.elapsed.as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(role, image, bytes = pulled.bytes, elapsed_ms, "image pulled");
+    tracing::info!(
+        role,
+        image,
+        bytes = pulled.bytes,
+        elapsed_ms,
+        "image pulled"
+    );
     steps.record(
         "image_pulled",
         Some(role),
@@ -254,7 +260,10 @@ mod tests {
                 "Head \"http://127.0.0.1:5000/v2/a/manifests/v1\": no basic auth credentials",
                 ImageCause::Unauthorized,
             ),
-            ("unauthorized: authentication required", ImageCause::Unauthorized),
+            (
+                "unauthorized: authentication required",
+                ImageCause::Unauthorized,
+            ),
             (
                 "manifest for 127.0.0.1:5000/a@sha256:ab not found: manifest unknown",
                 ImageCause::NotFound,
