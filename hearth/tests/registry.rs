@@ -175,6 +175,24 @@ fn steps<'a>(events: &'a [LifecycleEvent], step: &str) -> Vec<&'a LifecycleEvent
     events.iter().filter(|e| e.step == step).collect()
 }
 
+/// A daemon whose cairnet role runs `image` (lore runs the stand-in), with `extra` flags.
+fn cairnet_on(run: &Run, name: &str, image: &str, extra: &[&str], env: &[(&str, &Path)]) -> Hearth {
+    let test_image = support::test_image();
+    let mut args = vec!["--image-cairnet", image, "--image-lore", &test_image];
+    args.extend_from_slice(extra);
+    run.hearth(name, &args, env)
+}
+
+/// A provision that must fail: its `(code, message, hint)` and how long it took.
+async fn refused(client: &HearthClient, slug: &str) -> ((String, String, String), Duration) {
+    let started = Instant::now();
+    let err = client
+        .provision(slug, &solo())
+        .await
+        .expect_err("the provision must fail");
+    (api_error(&err), started.elapsed())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     if !support::e2e("a_large_layer_is_pulled_with_progress_bytes_and_time") {
@@ -189,19 +207,12 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     // The engine must not have it, or nothing is fetched.
     remove_built((RUN_LABEL, &format!("{}-big", run.id)));
     let image = registry.reference(&repo, "v1");
-    let hearth = run.hearth("big", &["--image-cairnet", &image], &[]);
+    let hearth = cairnet_on(&run, "big", &image, &[], &[]);
     let client = hearth.client().await;
     let slug = run.slug("big");
 
     // The CLI, not on a terminal: one line per pulled image on stderr, the ref on stdout.
-    let out = run.cli(&[
-        "--socket",
-        hearth.socket(),
-        "provision",
-        &slug,
-        "--lore-image",
-        &support::test_image(),
-    ]);
+    let out = run.cli(&["--socket", hearth.socket(), "provision", &slug]);
     let stderr = text(&out.stderr);
     assert!(
         out.status.success(),
@@ -264,24 +275,9 @@ async fn a_registry_that_is_down_is_image_unavailable_within_a_second() {
     let mut registry = Registry::start(&run.docker, RegistryOptions::default()).await;
     let image = registry.reference(&format!("gone-{}", run.id), "v1");
     registry.stop();
-    let hearth = run.hearth(
-        "down",
-        &[
-            "--image-cairnet",
-            &image,
-            "--image-lore",
-            &support::test_image(),
-        ],
-        &[],
-    );
+    let hearth = cairnet_on(&run, "down", &image, &[], &[]);
     let client = hearth.client().await;
-    let started = Instant::now();
-    let err = client
-        .provision(&run.slug("down"), &solo())
-        .await
-        .expect_err("nothing to pull from");
-    let took = started.elapsed();
-    let (code, message, hint) = api_error(&err);
+    let ((code, message, hint), took) = refused(&client, &run.slug("down")).await;
     assert_eq!(code, "image_unavailable", "{message}");
     assert!(message.contains(&image), "{message}");
     assert!(message.contains("registry unreachable"), "{message}");
@@ -297,26 +293,9 @@ async fn a_stalling_registry_is_image_unavailable_within_the_pull_bound() {
     let run = Run::start().await;
     let stalling = Stalling::start().await;
     let image = format!("{}/stall-{}:v1", stalling.host, run.id);
-    let hearth = run.hearth(
-        "stall",
-        &[
-            "--image-cairnet",
-            &image,
-            "--image-lore",
-            &support::test_image(),
-            "--pull-timeout",
-            "3",
-        ],
-        &[],
-    );
+    let hearth = cairnet_on(&run, "stall", &image, &["--pull-timeout", "3"], &[]);
     let client = hearth.client().await;
-    let started = Instant::now();
-    let err = client
-        .provision(&run.slug("stall"), &solo())
-        .await
-        .expect_err("a registry that never answers");
-    let took = started.elapsed();
-    let (code, message, _) = api_error(&err);
+    let ((code, message, _), took) = refused(&client, &run.slug("stall")).await;
     assert_eq!(code, "image_unavailable", "{message}");
     assert!(message.contains(&image), "{message}");
     assert!(message.contains("timed out"), "{message}");
@@ -347,24 +326,11 @@ async fn credentials_from_the_docker_config_let_a_pull_through() {
     let image = registry.reference(&repo, "v1");
     let config_dir = run.dir.path().join("docker-config");
     std::fs::create_dir_all(&config_dir).expect("config dir");
-    let hearth = run.hearth(
-        "auth",
-        &[
-            "--image-cairnet",
-            &image,
-            "--image-lore",
-            &support::test_image(),
-        ],
-        &[("DOCKER_CONFIG", &config_dir)],
-    );
+    let hearth = cairnet_on(&run, "auth", &image, &[], &[("DOCKER_CONFIG", &config_dir)]);
     let client = hearth.client().await;
 
     // No login yet: the registry refuses, and hearth says how to log in.
-    let err = client
-        .provision(&run.slug("anon"), &solo())
-        .await
-        .expect_err("no credentials");
-    let (code, message, hint) = api_error(&err);
+    let ((code, message, hint), _) = refused(&client, &run.slug("anon")).await;
     assert_eq!(code, "image_unavailable", "{message}");
     assert!(message.contains("unauthorized"), "{message}");
     assert!(message.contains(&image), "{message}");
@@ -435,24 +401,61 @@ async fn provision_locked(
     (ran(&r, "cairnet"), ran(&r, "lore"))
 }
 
+/// A registry holding v1 of this run's app under `live`, frozen into `lock_file`.
+struct Frozen {
+    registry: Registry,
+    repo: String,
+    /// `127.0.0.1:PORT/REPO:live`.
+    image: String,
+    v1: String,
+    d1: String,
+    v2_local: String,
+    v2: String,
+    lock_file: PathBuf,
+}
+
+/// Builds v1 and v2, pushes v1 as `live`, and freezes it with `hearth lock` (the tag is not on
+/// the engine: the lock pulls it).
+async fn freeze(run: &Run, app: &str) -> Frozen {
+    let registry = Registry::start(&run.docker, RegistryOptions::default()).await;
+    let (v1_local, v1) = run.build("v1", 0);
+    let (v2_local, v2) = run.build("v2", 0);
+    assert_ne!(v1, v2);
+    let repo = format!("{app}-{}", run.id);
+    let image = registry.reference(&repo, "live");
+    let d1 = registry.push(&v1_local, &repo, "live").await;
+    let lock_file = run.dir.path().join("hearth.lock");
+    let out = lock(run, &image, &lock_file, &[]);
+    assert!(out.status.success(), "lock: {}", text(&out.stderr));
+    Frozen {
+        registry,
+        repo,
+        image,
+        v1,
+        d1,
+        v2_local,
+        v2,
+        lock_file,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn freeze_then_a_pushed_tag_then_relock_then_rollback() {
     if !support::e2e("freeze_then_a_pushed_tag_then_relock_then_rollback") {
         return;
     }
     let run = Run::start().await;
-    let registry = Registry::start(&run.docker, RegistryOptions::default()).await;
-    let (v1_local, v1) = run.build("v1", 0);
-    let (v2_local, v2) = run.build("v2", 0);
-    assert_ne!(v1, v2);
-    let repo = format!("app-{}", run.id);
-    let image = registry.reference(&repo, "live");
-    let d1 = registry.push(&v1_local, &repo, "live").await;
-
     // Freeze: the tag is not on the engine; `hearth lock` pulls it and pins the digest.
-    let lock_file = run.dir.path().join("hearth.lock");
-    let out = lock(&run, &image, &lock_file, &[]);
-    assert!(out.status.success(), "lock: {}", text(&out.stderr));
+    let Frozen {
+        registry,
+        repo,
+        image,
+        v1,
+        d1,
+        v2_local,
+        v2,
+        lock_file,
+    } = freeze(&run, "app").await;
     let pinned = format!("{}/{repo}@{d1}", registry.host);
     let frozen = std::fs::read_to_string(&lock_file).expect("lock file");
     assert!(frozen.contains(&pinned), "{frozen}");
@@ -506,20 +509,28 @@ async fn a_locked_digest_deleted_from_the_registry_is_image_drift() {
         return;
     }
     let run = Run::start().await;
-    let registry = Registry::start(&run.docker, RegistryOptions::default()).await;
-    let (v1_local, _) = run.build("v1", 0);
-    let (v2_local, _) = run.build("v2", 0);
-    let repo = format!("pruned-{}", run.id);
-    let image = registry.reference(&repo, "live");
-    let d1 = registry.push(&v1_local, &repo, "live").await;
-    let lock_file = run.dir.path().join("hearth.lock");
-    let out = lock(&run, &image, &lock_file, &[]);
-    assert!(out.status.success(), "lock: {}", text(&out.stderr));
+    let Frozen {
+        mut registry,
+        repo,
+        image,
+        v1,
+        d1,
+        v2_local,
+        lock_file,
+        ..
+    } = freeze(&run, "pruned").await;
     let d2 = registry.push(&v2_local, &repo, "live").await;
+    // Deleted as an operator deletes: the manifest, then the blobs nothing refers to (the
+    // engine keeps manifests it pulled and could otherwise rebuild v1 from its blobs).
     registry.delete_manifest(&repo, &d1).await;
+    registry.garbage_collect().await;
     // Absent locally: the engine rebuilds a digest reference from an image it still has, so
     // v1 itself goes (the build, and the copy `hearth lock` pulled: one image ID).
     remove_built((RUN_LABEL, &format!("{}-v1", run.id)));
+    assert!(
+        run.docker.inspect_image(&v1).await.is_err(),
+        "v1 is still on the engine"
+    );
 
     let lock_s = lock_file.to_str().expect("utf-8");
     let hearth = run.hearth(
@@ -535,11 +546,7 @@ async fn a_locked_digest_deleted_from_the_registry_is_image_drift() {
         &[],
     );
     let client = hearth.client().await;
-    let err = client
-        .provision(&run.slug("drift"), &solo())
-        .await
-        .expect_err("the locked digest is gone");
-    let (code, message, hint) = api_error(&err);
+    let ((code, message, hint), _) = refused(&client, &run.slug("drift")).await;
     assert_eq!(code, "image_drift", "{message}");
     assert!(
         message.contains("role cairnet") || message.contains("role lore"),

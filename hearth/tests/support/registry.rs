@@ -94,6 +94,28 @@ fn config_yaml(dir: &Path, port: u16, auth: bool) -> String {
     )
 }
 
+/// Starts `docker-registry serve` on the config in `dir`, appending to its log.
+fn serve(dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("registry.log"))
+        .expect("log");
+    Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start docker-registry ({e}): the registry tests need Debian's \
+                 registry — apt-get install docker-registry (bash .ci/run installs it)"
+            )
+        })
+}
+
 impl Registry {
     /// Starts `docker-registry serve` and waits until `/v2/` answers.
     ///
@@ -115,20 +137,7 @@ impl Registry {
             config_yaml(dir.path(), port, options.auth.is_some()),
         )
         .expect("write registry config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start docker-registry ({e}): the registry tests need Debian's \
-                     registry — apt-get install docker-registry (bash .ci/run installs it)"
-                )
-            });
+        let child = serve(dir.path());
         let mut registry = Registry {
             host: format!("127.0.0.1:{port}"),
             child,
@@ -280,6 +289,28 @@ impl Registry {
         }
         let resp = req.send().await.expect("DELETE manifest");
         assert_eq!(resp.status().as_u16(), 202, "DELETE {url}: {resp:?}");
+    }
+
+    /// Removes the blobs no manifest refers to any more (`docker-registry garbage-collect`,
+    /// which wants the registry stopped), then serves again on the same port: after a
+    /// manifest DELETE, what an operator cleaning up a registry does.
+    ///
+    /// # Panics
+    /// When the collection fails or the registry does not come back.
+    pub async fn garbage_collect(&mut self) {
+        self.stop();
+        let out = Command::new("docker-registry")
+            .arg("garbage-collect")
+            .arg(self.dir.path().join("config.yml"))
+            .output()
+            .expect("docker-registry garbage-collect");
+        assert!(
+            out.status.success(),
+            "garbage-collect: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.child = serve(self.dir.path());
+        self.wait_ready().await;
     }
 
     /// Stops the registry now (a registry that goes down mid-test).

@@ -105,6 +105,8 @@ pub fn cause_of(message: &str) -> ImageCause {
         || m.contains("not found")
         || m.contains("does not exist")
         || m.contains("name unknown")
+        || m.contains("blob unknown")
+        || m.contains("unknown blob")
     {
         ImageCause::NotFound
     } else if m.contains("connection refused")
