@@ -74,7 +74,7 @@ impl Run {
             .arg(&socket)
             .arg("--state-dir")
             .arg(self.dir.path().join(format!("{name}-state")))
-            .args(["--instance", &self.id, "--label", "dev.hearth.test=1"])
+            .args(["--instance", &self.id, "--label", &support::test_label()])
             .args(args)
             .stdout(Stdio::null())
             .stderr(
@@ -152,7 +152,7 @@ fn solo() -> ProvisioningProfile {
 
 fn api_error(e: &ClientError) -> (String, String, String) {
     (
-        e.code().to_owned(),
+        e.code().to_string(),
         e.message(),
         e.hint().unwrap_or_default().to_owned(),
     )

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use futures::StreamExt;
-use hearth_protocol::hearth::LifecycleEvent;
+use hearth_protocol::hearth::{ErrorCode, LifecycleEvent};
 use tokio::task::JoinHandle;
 
 use crate::client::HearthClient;
@@ -29,7 +29,7 @@ impl Progress {
         let after = match client.events(slug).await {
             Ok(past) => past.last().map(|e| e.seq),
             // A workspace hearth has never seen has no past steps to skip.
-            Err(e) if e.code() == "not_found" => None,
+            Err(e) if e.code() == ErrorCode::NotFound => None,
             Err(_) => return Progress { task: None },
         };
         let Ok(stream) = client.follow_events(slug).await else {

@@ -16,6 +16,7 @@
 //! - `owned` lists what the driver has created and not yet removed, found by label.
 
 pub mod docker;
+pub mod error;
 pub mod fake;
 
 use async_trait::async_trait;
