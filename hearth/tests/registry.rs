@@ -264,6 +264,29 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     let r = client.get(&slug).await.expect("ref");
     assert_eq!(ran(&r, "cairnet"), id);
     client.teardown(&slug).await.expect("teardown");
+
+    // On a terminal (a pty from `script`): one line redrawn with the bytes so far, then the
+    // outcome. The image goes again first, so there is something to fetch.
+    remove_built((RUN_LABEL, &format!("{}-big", run.id)));
+    let tty_slug = run.slug("tty");
+    let command = format!("{BIN} --socket {} provision {tty_slug}", hearth.socket());
+    let out = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env("HOME", run.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs the CLI on a pty");
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "provision on a pty: {shown}");
+    assert!(
+        shown.contains("\r\x1b[2Kpulling cairnet: ") && shown.contains(" of "),
+        "a redrawn progress line: {shown:?}"
+    );
+    assert!(
+        shown.contains("\r\x1b[2Kpulled cairnet: "),
+        "the outcome: {shown:?}"
+    );
+    client.teardown(&tty_slug).await.expect("teardown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
