@@ -294,3 +294,31 @@ async fn shutdown_signal() {
         _ = int.recv() => info!("SIGINT"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pull_bound_comes_from_the_flag_then_the_file_then_60_s() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("hearth.toml");
+        std::fs::write(&config, "[timeouts]\npull = 5\n").expect("write");
+        let mut args = ServeArgs {
+            state_dir: Some(dir.path().join("state")),
+            instance: Some("t".into()),
+            ..ServeArgs::default()
+        };
+        let pull = |args: &ServeArgs| {
+            settings(Some(dir.path().join("s.sock")), args)
+                .expect("settings")
+                .docker
+                .pull_timeout
+        };
+        assert_eq!(pull(&args), Duration::from_secs(60));
+        args.config = Some(config);
+        assert_eq!(pull(&args), Duration::from_secs(5));
+        args.pull_timeout = Some(7);
+        assert_eq!(pull(&args), Duration::from_secs(7));
+    }
+}
