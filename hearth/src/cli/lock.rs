@@ -84,7 +84,7 @@ async fn check(engine: &Engine, a: &LockArgs, asked: &[(&str, Option<String>)]) 
             moved.push(role.clone());
             continue;
         }
-        match pins::current(engine, locked).await {
+        match pins::current(engine, role, locked).await {
             Ok(now) if now == locked.digest => {
                 println!("{role:<8} {} unchanged ({})", locked.image, locked.digest);
             }

@@ -192,10 +192,14 @@ async fn run_helper(program: PathBuf, server: String) -> Result<Option<DockerCre
             .spawn()
             .map_err(|e| format!("cannot run the credential helper {name}: {e}"))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(server.as_bytes())
-                .await
-                .map_err(|e| format!("credential helper {name}: {e}"))?;
+            match stdin.write_all(server.as_bytes()).await {
+                // A helper that answers without reading its stdin has closed it: its answer
+                // still counts.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(format!("credential helper {name}: {e}"));
+                }
+                _ => {}
+            }
         }
         child
             .wait_with_output()
@@ -333,8 +337,8 @@ mod tests {
     }
 
     /// A helper script that answers as `docker-credential-*` helpers do.
-    fn script(dir: &Path, body: &str) -> PathBuf {
-        let path = dir.join("docker-credential-test");
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(format!("docker-credential-{name}"));
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         path
@@ -345,6 +349,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let helper = script(
             dir.path(),
+            "echo",
             r#"[ "$1" = get ] || exit 3
 read server
 printf '{"ServerURL":"%s","Username":"u-%s","Secret":"pw"}' "$server" "$server""#,
@@ -358,6 +363,7 @@ printf '{"ServerURL":"%s","Username":"u-%s","Secret":"pw"}' "$server" "$server""
 
         let token = script(
             dir.path(),
+            "token",
             r#"printf '{"ServerURL":"x","Username":"<token>","Secret":"idt"}'"#,
         );
         let creds = run_helper(token, "x".into()).await.expect("helper");
@@ -365,11 +371,12 @@ printf '{"ServerURL":"%s","Username":"u-%s","Secret":"pw"}' "$server" "$server""
 
         let missing = script(
             dir.path(),
+            "missing",
             "echo 'credentials not found in native keychain'; exit 1",
         );
         assert!(run_helper(missing, "x".into()).await.expect("ok").is_none());
 
-        let broken = script(dir.path(), "echo 'keychain locked' >&2; exit 1");
+        let broken = script(dir.path(), "broken", "echo 'keychain locked' >&2; exit 1");
         let err = run_helper(broken, "x".into()).await.expect_err("fails");
         assert!(err.contains("keychain locked"), "{err}");
     }

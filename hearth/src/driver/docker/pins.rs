@@ -99,15 +99,19 @@ pub async fn pin(
     Ok(Pin { digest, id, note })
 }
 
-/// What the registry's `image` (a tag) points at now, as `repo@sha256:…`, asked of the
-/// registry through the engine without pulling.
+/// What the registry's `image` (a tag, `role`'s) points at now, as `repo@sha256:…`, asked of
+/// the registry through the engine without pulling.
 ///
 /// # Errors
 /// `image_unavailable` with its cause when the registry does not say.
-pub async fn registry_digest(engine: &Engine, image: &str) -> Result<String, HearthError> {
+pub async fn registry_digest(
+    engine: &Engine,
+    role: &str,
+    image: &str,
+) -> Result<String, HearthError> {
     let docker = engine.client().await?;
     let unavailable = |cause, detail| HearthError::ImageUnavailable {
-        role: "lock".into(),
+        role: role.to_owned(),
         image: image.to_owned(),
         cause,
         detail,
@@ -128,20 +132,24 @@ pub async fn registry_digest(engine: &Engine, image: &str) -> Result<String, Hea
     }
 }
 
-/// What a locked role's tag points at now: the registry's digest for a registry pin, the
+/// What a locked `role`'s tag points at now: the registry's digest for a registry pin, the
 /// engine's image ID for a local build. Equal to `locked.digest` when nothing moved.
 ///
 /// # Errors
 /// As [`registry_digest`]; for a local build, `image_unavailable` if the tag is gone.
-pub async fn current(engine: &Engine, locked: &LockedImage) -> Result<String, HearthError> {
+pub async fn current(
+    engine: &Engine,
+    role: &str,
+    locked: &LockedImage,
+) -> Result<String, HearthError> {
     if locked.digest.contains('@') {
-        return registry_digest(engine, &locked.image).await;
+        return registry_digest(engine, role, &locked.image).await;
     }
     let docker = engine.client().await?;
     match docker.inspect_image(&locked.image).await {
         Ok(img) => Ok(img.id.unwrap_or_default()),
         Err(e) if is_not_found(&e) => Err(HearthError::ImageUnavailable {
-            role: "lock".into(),
+            role: role.to_owned(),
             image: locked.image.clone(),
             cause: ImageCause::NotFound,
             detail: "the local build is no longer on the engine".into(),
