@@ -22,9 +22,10 @@ use hearth_protocol::hearth::{
 };
 use tracing::warn;
 
-use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
-use super::{objects, readiness, subnets, LocalDocker};
+use super::{objects, subnets, LocalDocker};
+use crate::driver::engine::{is_not_found, map_err};
+use crate::driver::readiness;
 use crate::driver::{front_door, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -290,13 +291,9 @@ async fn ready_service(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
-    readiness::wait_http(
-        &d.engine,
-        container_id,
-        role,
-        &endpoint,
-        d.config.readiness_timeout,
-    )
+    readiness::wait_http(role, &endpoint, d.config.readiness_timeout, || {
+        objects::ensure_running(&d.engine, container_id, role)
+    })
     .await?;
     steps.record("role_ready", Some(role), Some(endpoint.clone()));
     Ok(ServiceRef {

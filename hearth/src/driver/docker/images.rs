@@ -6,9 +6,9 @@
 
 use hearth_protocol::hearth::ProvisioningProfile;
 
-use super::engine::{is_not_found, map_err, Engine};
 use super::pull::pull;
 use super::{pins, DockerConfig};
+use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
 use crate::lockfile::LockedImage;

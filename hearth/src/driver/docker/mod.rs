@@ -3,19 +3,19 @@
 //! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
 //! honoured. Everything is labelled with this daemon's instance and found by label.
 //!
-//! The room is split by concern: `engine` (connection, error mapping), `images` (resolution,
-//! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
-//! `objects` (listing and removal), `pull` (pulls with progress and a bound), `credentials`
-//! (registry logins, found as the docker CLI finds them), `pins` (what `hearth lock` pins).
+//! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
+//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them),
+//! `pins` (what `hearth lock` pins), `create` (provision, upgrade, wake), `objects` (listing
+//! and removal), `subnets` (hearth's own address pool). The engine connection
+//! (`driver::engine`) and the HTTP readiness check (`driver::readiness`) belong to no single
+//! driver.
 
 mod create;
 pub mod credentials;
-mod engine;
 mod images;
 mod objects;
 pub mod pins;
 mod pull;
-mod readiness;
 mod subnets;
 
 use std::collections::BTreeMap;
@@ -30,8 +30,8 @@ use crate::events::Steps;
 use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
+pub use crate::driver::engine::Engine;
 pub use credentials::registry_of;
-pub use engine::Engine;
 pub use images::PullPolicy;
 pub use pull::human_bytes;
 pub use subnets::SubnetPool;

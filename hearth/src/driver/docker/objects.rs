@@ -11,8 +11,8 @@ use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
 
-use super::engine::{is_not_found, map_err, map_refusal, Engine};
 use super::LocalDocker;
+use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -314,6 +314,35 @@ fn ignore_gone(
         }) => Ok(()),
         Err(e) => Err(map_err(attempted(), e)),
     }
+}
+
+/// Whether `role`'s container still runs: a driver failure naming its exit if not (the check
+/// readiness makes while it waits).
+///
+/// # Errors
+/// A driver failure if the container stopped, `docker_unavailable`.
+pub async fn ensure_running(
+    engine: &Engine,
+    container: &str,
+    role: &str,
+) -> Result<(), HearthError> {
+    let docker = engine.client().await?;
+    let info = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
+    let state = info.state.unwrap_or_default();
+    if state.running == Some(true) {
+        return Ok(());
+    }
+    Err(HearthError::driver(
+        format!("start role {role}"),
+        format!(
+            "its container stopped (status {:?}, exit code {}); see `docker logs {container}`",
+            state.status.map(|s| s.to_string()).unwrap_or_default(),
+            state.exit_code.unwrap_or_default()
+        ),
+    ))
 }
 
 /// A per-container lifecycle action.

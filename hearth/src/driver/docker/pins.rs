@@ -7,8 +7,8 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::credentials;
-use super::engine::{is_not_found, map_err, Engine};
 use super::pull::{cause_of, pull};
+use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
 use crate::lockfile::LockedImage;

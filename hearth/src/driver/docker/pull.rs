@@ -12,7 +12,7 @@ use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
 
 use super::credentials;
-use super::engine::{map_err, Engine};
+use crate::driver::engine::{map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
 

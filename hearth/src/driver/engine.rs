@@ -1,4 +1,5 @@
-//! The engine connection: made lazily (so hearth starts, and answers `docker_unavailable`,
+//! The engine connection, shared by every driver that speaks the Docker Engine API (Docker,
+//! Podman's compatible API, Swarm): made lazily (so hearth starts, and answers `docker_unavailable`,
 //! while the engine is down), with the API version negotiated, and bollard's errors mapped to
 //! hearth's, saying what was being attempted.
 
