@@ -94,6 +94,11 @@ impl Run {
 
     /// Runs the `hearth` CLI (as a client, or `lock`) with a clean environment.
     fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with(args, &[])
+    }
+
+    /// [`Run::cli`] with extra environment.
+    fn cli_with(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -103,6 +108,7 @@ impl Run {
         if let Ok(host) = std::env::var("DOCKER_HOST") {
             cmd.env("DOCKER_HOST", host);
         }
+        cmd.envs(env.iter().copied());
         cmd.output().expect("run hearth")
     }
 }
@@ -368,6 +374,31 @@ async fn credentials_from_the_docker_config_let_a_pull_through() {
         registry.docker_config_json(),
     )
     .expect("config.json");
+
+    // `hearth lock` finds the same login: it pulls the tag (absent from the engine) and asks
+    // the registry for it again under --check.
+    let lock_file = run.dir.path().join("private.lock");
+    let lock_s = lock_file.to_str().expect("utf-8");
+    let env = [("DOCKER_CONFIG", config_dir.as_path())];
+    let pin = ["lock", "--out", lock_s, "--cairnet-image", &image];
+    let lore = ["--lore-image", &image];
+    let out = run.cli_with(&[&pin[..], &lore[..]].concat(), &env);
+    assert!(out.status.success(), "lock: {}", text(&out.stderr));
+    let pinned = std::fs::read_to_string(&lock_file).expect("lock file");
+    assert!(
+        pinned.contains(&format!("{}/{repo}@sha256:", registry.host)),
+        "{pinned}"
+    );
+    let check = run.cli_with(&[&pin[..], &lore[..], &["--check"][..]].concat(), &env);
+    assert!(check.status.success(), "check: {}", text(&check.stdout));
+    let anon = run.cli(&[&pin[..], &lore[..], &["--check"][..]].concat());
+    assert!(
+        text(&anon.stderr).contains("unauthorized"),
+        "--check without the login: {}",
+        text(&anon.stderr)
+    );
+    remove_built((RUN_LABEL, &format!("{}-v1", run.id)));
+
     let slug = run.slug("authed");
     let r = client
         .provision(&slug, &solo())
