@@ -311,7 +311,8 @@ async fn a_registry_that_is_down_is_image_unavailable_within_a_second() {
     assert!(message.contains(&image), "{message}");
     assert!(message.contains("registry unreachable"), "{message}");
     assert!(hint.contains("make images"), "{hint}");
-    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    // About a second, with room for a loaded CI machine (it takes ~0.1 s here).
+    assert!(took < Duration::from_secs(2), "took {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
