@@ -5,6 +5,7 @@
 
 pub mod matrix;
 pub mod podman;
+pub mod registry;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
