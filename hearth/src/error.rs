@@ -64,6 +64,13 @@ pub enum HearthError {
     #[error("failed to {attempted}: {detail}")]
     Driver { attempted: String, detail: String },
 
+    #[error("the {engine} backend cannot {what}: {reason}")]
+    Unsupported {
+        engine: &'static str,
+        what: String,
+        reason: String,
+    },
+
     #[error("hearth's state could not be {attempted}: {detail}")]
     State { attempted: String, detail: String },
 }
@@ -83,6 +90,7 @@ impl HearthError {
             HearthError::DeadlineExceeded { .. } => "deadline_exceeded",
             HearthError::Canceled { .. } => "context_canceled",
             HearthError::Driver { .. } => "driver_failure",
+            HearthError::Unsupported { .. } => "unsupported",
             HearthError::State { .. } => "state_unavailable",
         }
     }
@@ -97,6 +105,7 @@ impl HearthError {
             HearthError::Canceled { .. } => 499,
             HearthError::Driver { .. } | HearthError::State { .. } => 500,
             HearthError::DockerUnavailable { .. } => 503,
+            HearthError::Unsupported { .. } => 501,
             HearthError::DeadlineExceeded { .. } => 504,
         }
     }
@@ -153,6 +162,10 @@ impl HearthError {
                     .into()
             }
             HearthError::State { .. } => "check that hearth's --state-dir is writable".into(),
+            HearthError::Unsupported { .. } => {
+                "see docs/backends.md for what each backend can do; use another driver for it"
+                    .into()
+            }
         };
         Some(hint)
     }

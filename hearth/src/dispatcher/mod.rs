@@ -500,7 +500,9 @@ fn already_done(
 fn is_refusal(err: &HearthError) -> bool {
     matches!(
         err,
-        HearthError::Conflict { .. } | HearthError::DockerUnavailable { .. }
+        HearthError::Conflict { .. }
+            | HearthError::DockerUnavailable { .. }
+            | HearthError::Unsupported { .. }
     )
 }
 

@@ -17,6 +17,7 @@
 
 pub mod docker;
 pub mod fake;
+pub mod swarm;
 
 use async_trait::async_trait;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
@@ -96,6 +97,8 @@ pub enum ObjectKind {
     Container,
     Network,
     Volume,
+    /// A Swarm service (its tasks' containers are listed as containers).
+    Service,
 }
 
 /// One engine object a driver owns.

@@ -334,7 +334,8 @@ async fn published_endpoint(
     Ok(format!("http://127.0.0.1:{port}"))
 }
 
-fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
+/// The environment of a role's container (shared with the Swarm driver).
+pub(crate) fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
     vec![
         format!("HEARTH_WORKSPACE={slug}"),
         format!("HEARTH_ROLE={role}"),

@@ -7,11 +7,11 @@
 //! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
 //! `objects` (listing and removal).
 
-mod create;
-mod engine;
-mod images;
-mod objects;
-mod readiness;
+pub(crate) mod create;
+pub(crate) mod engine;
+pub(crate) mod images;
+pub(crate) mod objects;
+pub(crate) mod readiness;
 mod subnets;
 
 use std::collections::BTreeMap;
