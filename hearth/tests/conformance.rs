@@ -195,7 +195,8 @@ async fn teardown_is_idempotent_and_terminal(b: Backend) {
     let d = &b.dispatcher;
     d.provision("gone", solo()).await.expect("provision");
     d.teardown("gone").await.expect("teardown");
-    assert!(b.objects("gone").await.is_empty(), "nothing of it remains");
+    let left = b.objects("gone").await;
+    assert!(left.is_empty(), "nothing of it remains: {left:?}");
     d.teardown("gone").await.expect("teardown again");
     assert_eq!(
         d.status("gone").await.expect("status"),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bollard::models::{ObjectVersion, ServiceSpec};
-use bollard::query_parameters::ListServicesOptions;
+use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
 use bollard::Docker;
 
 use super::spec;
@@ -145,15 +145,24 @@ pub async fn remove_all(
         let swept =
             docker_objects::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
         let services_left = services(docker, instance, Some(slug)).await?;
+        // A removed overlay network stays listed on the node until its agent lets go of it.
+        let networks_left = docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(labels::filter(instance, Some(slug))),
+            }))
+            .await
+            .map_err(|e| map_err("list networks", e))?
+            .len();
         match swept {
-            Ok(()) if services_left.is_empty() => return Ok(()),
+            Ok(()) if services_left.is_empty() && networks_left == 0 => return Ok(()),
             Err(e @ HearthError::DockerUnavailable { .. }) => return Err(e),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Ok(()) if Instant::now() >= deadline => {
                 return Err(HearthError::driver(
                     format!("remove every service of {slug}"),
                     format!(
-                        "still there: {}",
+                        "still there after {SETTLE:?}: {} service(s) ({}), {networks_left} network(s)",
+                        services_left.len(),
                         services_left
                             .iter()
                             .map(|s| s.name.as_str())
@@ -163,7 +172,7 @@ pub async fn remove_all(
                 ))
             }
             // The manager frees the network (and the node the volumes) a moment after the
-            // tasks are gone: try again shortly.
+            // tasks are gone: look again shortly.
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
