@@ -52,7 +52,10 @@ async fn a_task_that_cannot_start_names_its_role_and_error() {
     let msg = err.to_string();
     assert!(msg.contains("task of role cairnet"), "{msg}");
     assert!(msg.contains("rejected") || msg.contains("failed"), "{msg}");
-    assert!(msg.to_lowercase().contains("memory"), "the task's own words: {msg}");
+    assert!(
+        msg.to_lowercase().contains("memory"),
+        "the task's own words: {msg}"
+    );
     assert!(
         engine_objects(&b.instance).is_empty(),
         "rolled back: {:?}",
@@ -123,10 +126,7 @@ async fn data_survives_hibernate_wake_and_upgrade() {
         assert_eq!(http_status(&after.endpoint).await, Ok(200));
         assert_eq!(mounted_by(&after.container_id), names.volume(role));
         let marker = mountpoint(&names.volume(role)).join("marker");
-        assert_eq!(
-            std::fs::read_to_string(marker).expect("marker kept"),
-            *role
-        );
+        assert_eq!(std::fs::read_to_string(marker).expect("marker kept"), *role);
     }
     d.teardown("keep").await.expect("teardown");
     assert!(engine_objects(&b.instance).is_empty());
@@ -170,7 +170,10 @@ async fn a_restart_reopens_the_relays_on_the_recorded_ports() {
     }
     second.teardown("again").await.expect("teardown");
     for s in &r.services {
-        assert!(http_status(&s.endpoint).await.is_err(), "closed by teardown");
+        assert!(
+            http_status(&s.endpoint).await.is_err(),
+            "closed by teardown"
+        );
     }
     assert!(engine_objects(&instance).is_empty());
 }

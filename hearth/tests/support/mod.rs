@@ -64,7 +64,11 @@ pub fn swarm_e2e(test: &str) -> bool {
         return false;
     }
     let manager = Command::new("docker")
-        .args(["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"])
+        .args([
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "active true")
         .unwrap_or(false);

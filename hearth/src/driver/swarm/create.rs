@@ -55,7 +55,12 @@ pub async fn provision(
     let network_id = docker
         .create_network(network)
         .await
-        .map_err(|e| map_err(format!("create overlay network {}", d.names(slug).network()), e))?
+        .map_err(|e| {
+            map_err(
+                format!("create overlay network {}", d.names(slug).network()),
+                e,
+            )
+        })?
         .id;
     steps.record("network_created", None, Some(d.names(slug).network()));
 
@@ -221,12 +226,15 @@ async fn services_by_role(d: &Swarm, slug: &Slug) -> Result<Vec<Svc>, HearthErro
     SOLO_ROLES
         .iter()
         .map(|role| {
-            list.iter().find(|s| s.role == *role).cloned().ok_or_else(|| {
-                HearthError::driver(
-                    format!("find the service of role {role} of {slug}"),
-                    "it was removed outside hearth",
-                )
-            })
+            list.iter()
+                .find(|s| s.role == *role)
+                .cloned()
+                .ok_or_else(|| {
+                    HearthError::driver(
+                        format!("find the service of role {role} of {slug}"),
+                        "it was removed outside hearth",
+                    )
+                })
         })
         .collect()
 }

@@ -187,7 +187,12 @@ impl Swarm {
     }
 
     /// Freezes or thaws each role's running task container.
-    async fn each_task(&self, r: &DeploymentRef, pause: bool, steps: &Steps) -> Result<(), HearthError> {
+    async fn each_task(
+        &self,
+        r: &DeploymentRef,
+        pause: bool,
+        steps: &Steps,
+    ) -> Result<(), HearthError> {
         let slug = Slug::parse(&r.workspace_slug)?;
         let docker = self.engine.client().await?;
         let node = self.node_id().await?;
@@ -240,14 +245,21 @@ impl Swarm {
                 continue;
             };
             self.relays.open(&s.slug, &s.role, Some(port)).await?;
-            match tasks::gwbridge_addr(docker, &task.container_id, &s.role, self.config.service_port)
-                .await
+            match tasks::gwbridge_addr(
+                docker,
+                &task.container_id,
+                &s.role,
+                self.config.service_port,
+            )
+            .await
             {
                 Ok(addr) => {
                     self.relays.point(&s.slug, &s.role, Some(addr));
                     info!(workspace = %s.slug, role = %s.role, port, "relay restored");
                 }
-                Err(e) => warn!(workspace = %s.slug, role = %s.role, error = %e, "relay not restored"),
+                Err(e) => {
+                    warn!(workspace = %s.slug, role = %s.role, error = %e, "relay not restored")
+                }
             }
         }
         Ok(())

@@ -166,8 +166,7 @@ async fn accept_loop(
 async fn relay_one(mut inbound: TcpStream, to: Option<SocketAddr>, stop: CancellationToken) {
     // No running task: dropping the stream closes the client's connection at once.
     let Some(addr) = to else { return };
-    let mut outbound = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
-    {
+    let mut outbound = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             debug!(%addr, error = %e, "relay could not reach the task");
@@ -208,7 +207,10 @@ mod tests {
         });
         let relays = Relays::default();
         let port = relays.open("ws", "cairnet", None).await.expect("open");
-        assert_eq!(relays.open("ws", "cairnet", None).await.expect("again"), port);
+        assert_eq!(
+            relays.open("ws", "cairnet", None).await.expect("again"),
+            port
+        );
 
         // Pointed at nothing: the connection is accepted and closed.
         let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
@@ -228,9 +230,15 @@ mod tests {
         relays.close("ws");
         assert_eq!(relays.port("ws", "cairnet"), None);
         let mut cut = [0u8; 1];
-        assert_eq!(c.read(&mut cut).await.expect("read"), 0, "open connection cut");
+        assert_eq!(
+            c.read(&mut cut).await.expect("read"),
+            0,
+            "open connection cut"
+        );
         // The listener is gone: nothing answers on the port any more.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.is_err());
+        assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .is_err());
     }
 }

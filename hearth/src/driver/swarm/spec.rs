@@ -43,7 +43,11 @@ pub fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
     service_labels.insert(labels::RELAY_PORT.into(), r.relay_port.to_string());
     let container = TaskSpecContainerSpec {
         image: Some(r.image.to_owned()),
-        env: Some(crate::driver::docker::create::env(r.workspace, r.role, r.caps)),
+        env: Some(crate::driver::docker::create::env(
+            r.workspace,
+            r.role,
+            r.caps,
+        )),
         // The task containers carry the same labels, so they are found (and swept) by label
         // like the Docker driver's containers.
         labels: Some(r.labels.clone()),
@@ -149,10 +153,15 @@ mod tests {
         assert_eq!(limits.pids, Some(config.pids_limit));
         assert_eq!(limits.memory_bytes, Some(config.memory_bytes));
         assert_eq!(
-            t.placement.and_then(|p| p.constraints).expect("constraints"),
+            t.placement
+                .and_then(|p| p.constraints)
+                .expect("constraints"),
             vec!["node.id==node1"]
         );
-        assert_eq!(s.labels.as_ref().expect("labels")[labels::RELAY_PORT], "40000");
+        assert_eq!(
+            s.labels.as_ref().expect("labels")[labels::RELAY_PORT],
+            "40000"
+        );
         assert_eq!(replicas(&s), 1);
         assert_eq!(replicas(&scaled(s, 0)), 0);
     }

@@ -50,8 +50,8 @@ pub async fn list(docker: &Docker, service: &str) -> Result<Vec<Task>, HearthErr
 pub fn running(tasks: &[Task]) -> Option<Running> {
     tasks.iter().find_map(|t| {
         let status = t.status.as_ref()?;
-        let live = status.state == Some(TaskState::RUNNING)
-            && t.desired_state == Some(TaskState::RUNNING);
+        let live =
+            status.state == Some(TaskState::RUNNING) && t.desired_state == Some(TaskState::RUNNING);
         live.then(|| Running {
             task_id: t.id.clone().unwrap_or_default(),
             container_id: status
@@ -182,7 +182,9 @@ pub async fn gwbridge_addr(
         if Instant::now() >= deadline {
             return Err(HearthError::driver(
                 format!("find the address of role {role} on {GWBRIDGE}"),
-                format!("container {container} is not attached to it; is the task on another node?"),
+                format!(
+                    "container {container} is not attached to it; is the task on another node?"
+                ),
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -223,8 +225,13 @@ mod tests {
             TaskState::PENDING,
             "no suitable node (scheduling constraints not satisfied on 1 node)",
         );
-        assert!(refusal(&pending).expect("refused").contains("no suitable node"));
-        assert!(refusal(&task(TaskState::PENDING, "")).is_none(), "still scheduling");
+        assert!(refusal(&pending)
+            .expect("refused")
+            .contains("no suitable node"));
+        assert!(
+            refusal(&task(TaskState::PENDING, "")).is_none(),
+            "still scheduling"
+        );
         assert!(refusal(&task(TaskState::STARTING, "")).is_none());
     }
 
