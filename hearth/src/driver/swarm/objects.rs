@@ -157,9 +157,10 @@ pub async fn remove_all(
             Ok(()) if services_left.is_empty() && networks_left == 0 => return Ok(()),
             Err(e @ HearthError::DockerUnavailable { .. }) => return Err(e),
             Err(e) if Instant::now() >= deadline => return Err(e),
-            Ok(()) if Instant::now() >= deadline => return Err(HearthError::driver(
-                format!("remove every service of {slug}"),
-                format!(
+            Ok(()) if Instant::now() >= deadline => {
+                return Err(HearthError::driver(
+                    format!("remove every service of {slug}"),
+                    format!(
                     "still there after {SETTLE:?}: {} service(s) ({}), {networks_left} network(s)",
                     services_left.len(),
                     services_left
@@ -168,7 +169,8 @@ pub async fn remove_all(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            )),
+                ))
+            }
             // The manager frees the network (and the node the volumes) a moment after the
             // tasks are gone: look again shortly.
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
