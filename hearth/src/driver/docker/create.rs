@@ -18,14 +18,14 @@ use bollard::Docker;
 use chrono::Utc;
 use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef,
 };
 use tracing::warn;
 
 use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
 use super::{objects, readiness, subnets, LocalDocker};
-use crate::driver::{front_door, SOLO_ROLES};
+use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::slug::Slug;
@@ -181,16 +181,7 @@ async fn resolve_all(
     profile: Option<&ProvisioningProfile>,
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
-    try_join_all(SOLO_ROLES.iter().map(|role| async move {
-        let r = images::resolve(&d.engine, &d.config, profile, role).await?;
-        steps.record(
-            "image_resolved",
-            Some(role),
-            Some(format!("{} = {}", r.image, r.id)),
-        );
-        Ok::<Resolved, HearthError>(r)
-    }))
-    .await
+    images::resolve_all(&d.engine, &d.config, profile, steps).await
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -353,18 +344,7 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let endpoint = front_door(&services);
-    DeploymentRef {
-        workspace_slug: slug.to_string(),
-        tier,
-        driver: DriverName::LocalDocker,
-        endpoint,
-        secrets_vault_path: format!("file://hearth/{slug}"),
-        created,
-        last_status: Status::Ready,
-        resource_caps: Some(caps),
-        services,
-    }
+    crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services)
 }
 
 /// Recreates every role for `profile` on the same network and volumes.
@@ -456,10 +436,7 @@ pub async fn wake(
             }
             steps.record("container_started", Some(role), None);
             let before = r.services.iter().find(|s| s.role == *role);
-            let image = Resolved {
-                image: before.map(|s| s.image.clone()).unwrap_or_default(),
-                id: before.map(|s| s.image_digest.clone()).unwrap_or_default(),
-            };
+            let image = Resolved::recorded(before);
             ready_service(d, docker, &c.id, role, image, steps).await
         }
     }))

@@ -11,7 +11,7 @@ use bollard::Docker;
 use chrono::Utc;
 use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status, Tier,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Tier,
 };
 
 use super::objects::{self, Svc};
@@ -21,7 +21,7 @@ use crate::driver::docker::engine::map_err;
 use crate::driver::docker::images::{self, Resolved};
 use crate::driver::docker::objects as docker_objects;
 use crate::driver::docker::readiness;
-use crate::driver::{front_door, SOLO_ROLES};
+use crate::driver::{ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::labels;
@@ -85,16 +85,7 @@ async fn resolve_all(
     profile: &ProvisioningProfile,
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
-    try_join_all(SOLO_ROLES.iter().map(|role| async move {
-        let r = images::resolve(&d.engine, &d.config, Some(profile), role).await?;
-        steps.record(
-            "image_resolved",
-            Some(role),
-            Some(format!("{} = {}", r.image, r.id)),
-        );
-        Ok::<Resolved, HearthError>(r)
-    }))
-    .await
+    images::resolve_all(&d.engine, &d.config, Some(profile), steps).await
 }
 
 /// Where a role goes: the workspace's network, the node holding its volume, its tier label.
@@ -206,17 +197,7 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    DeploymentRef {
-        workspace_slug: slug.to_string(),
-        tier,
-        driver: DriverName::Swarm,
-        endpoint: front_door(&services),
-        secrets_vault_path: format!("file://hearth/{slug}"),
-        created,
-        last_status: Status::Ready,
-        resource_caps: Some(caps),
-        services,
-    }
+    ready_ref(DriverName::Swarm, slug, tier, caps, created, services)
 }
 
 /// The services of `slug`, one per role, in role order.
@@ -371,10 +352,7 @@ pub async fn wake(
             }
             steps.record("scaled_up", Some(role), None);
             let old = r.services.iter().find(|x| x.role == role);
-            let image = Resolved {
-                image: old.map(|x| x.image.clone()).unwrap_or_default(),
-                id: old.map(|x| x.image_digest.clone()).unwrap_or_default(),
-            };
+            let image = Resolved::recorded(old);
             // A service that was never scaled down (a wake after a failed verb) keeps its
             // running task: accept it.
             let before = if s.replicas() == 1 {

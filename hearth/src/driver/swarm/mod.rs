@@ -25,17 +25,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bollard::models::LocalNodeState;
-use bollard::query_parameters::ListContainersOptions;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
 use super::docker::engine::map_err;
+use super::docker::objects as docker_objects;
 use super::docker::{DockerConfig, Engine};
 use super::{status_from_states, Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
-use crate::labels;
 use crate::slug::Slug;
 
 pub use relay::Relays;
@@ -147,23 +146,8 @@ impl Swarm {
     /// The task containers of `slug` on this node, with their engine state.
     async fn containers(&self, slug: &Slug) -> Result<HashMap<String, String>, HearthError> {
         let docker = self.engine.client().await?;
-        let list = docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(labels::filter(&self.instance, Some(slug))),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| map_err("list containers", e))?;
-        Ok(list
-            .into_iter()
-            .map(|c| {
-                (
-                    c.id.unwrap_or_default(),
-                    c.state.map(|s| s.to_string()).unwrap_or_default(),
-                )
-            })
-            .collect())
+        let list = docker_objects::list_containers(docker, &self.instance, Some(slug)).await?;
+        Ok(list.into_iter().map(|c| (c.id, c.state)).collect())
     }
 
     /// Waits until `slug` has no task container left (after a scale to 0).
