@@ -101,7 +101,7 @@ async fn data_survives_hibernate_wake_and_upgrade() {
     let b = Backend::new(Kind::Swarm);
     let d = &b.dispatcher;
     d.provision("keep", solo()).await.expect("provision");
-    let names = hearth::driver::swarm::Names::new(
+    let names = hearth::names::Names::new(
         &b.instance,
         &hearth::slug::Slug::parse("keep").expect("slug"),
     );

@@ -10,8 +10,8 @@ use futures::future::try_join_all;
 use futures::StreamExt;
 use hearth_protocol::hearth::{ProvisioningProfile, ServiceRef};
 
-use super::engine::{is_not_found, map_err, Engine};
 use super::DockerConfig;
+use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::events::Steps;

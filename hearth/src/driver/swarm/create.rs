@@ -17,10 +17,11 @@ use hearth_protocol::hearth::{
 use super::objects::{self, Svc};
 use super::spec::{self, RoleSpec};
 use super::{tasks, Swarm};
-use crate::driver::docker::engine::map_err;
 use crate::driver::docker::images::{self, Resolved};
 use crate::driver::docker::objects as docker_objects;
-use crate::driver::docker::readiness;
+use crate::driver::engine::map_err;
+use crate::driver::error::DriverError;
+use crate::driver::readiness;
 use crate::driver::{ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -124,7 +125,7 @@ async fn create_role(
         .map_err(|e| map_err(format!("create volume {volume} for role {role}"), e))?;
     steps.record("volume_created", Some(role), Some(volume.clone()));
     let relay_port = d.relays.open(slug.as_str(), role, None).await?;
-    let name = names.service(role);
+    let name = names.container(role);
     let spec = spec::service(
         &d.config,
         &RoleSpec {
@@ -168,18 +169,21 @@ async fn ready_role(
     let task = tasks::wait_running(docker, service, role, before, timeout).await?;
     steps.record("task_running", Some(role), Some(task.task_id.clone()));
     if task.node_id != d.node_id().await? {
-        return Err(HearthError::Unsupported {
-            engine: "swarm",
+        return Err(HearthError::Driver(DriverError::Unsupported {
+            engine: "swarm".into(),
             what: format!("reach role {role} on node {}", task.node_id),
             reason: "the relay reaches tasks on the node hearth runs on only".into(),
-        });
+        }));
     }
     let addr =
         tasks::gwbridge_addr(docker, &task.container_id, role, d.config.service_port).await?;
     let port = d.relays.open(slug.as_str(), role, None).await?;
     d.relays.point(slug.as_str(), role, Some(addr));
     let endpoint = format!("http://127.0.0.1:{port}");
-    readiness::wait_http(&d.engine, &task.container_id, role, &endpoint, timeout).await?;
+    readiness::wait_http(role, &endpoint, timeout, || {
+        docker_objects::ensure_running(&d.engine, &task.container_id, role)
+    })
+    .await?;
     steps.record("role_ready", Some(role), Some(endpoint.clone()));
     Ok(ServiceRef {
         role: role.to_owned(),

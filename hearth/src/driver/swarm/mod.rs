@@ -29,12 +29,15 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::docker::engine::map_err;
 use super::docker::objects as docker_objects;
-use super::docker::{DockerConfig, Engine};
+use super::docker::DockerConfig;
+use super::engine::Engine;
+use super::engine::{map_err, map_refusal};
+use super::error::DriverError;
 use super::{status_from_states, Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
+use crate::names::Names;
 use crate::slug::Slug;
 
 pub use relay::Relays;
@@ -53,44 +56,6 @@ pub struct Swarm {
     node: OnceCell<String>,
     /// Set once the relays of workspaces that were live before a restart are open again.
     restored: OnceCell<()>,
-}
-
-/// The names of one workspace's swarm objects. They carry the daemon instance, so two daemons
-/// (or this one and a LocalDocker daemon) can hold the same slug on one engine: service and
-/// volume names are engine-wide.
-#[derive(Debug, Clone)]
-pub struct Names {
-    stem: String,
-}
-
-impl Names {
-    /// `hearth-<instance tail>_<slug>`: the shared start of every name.
-    pub fn new(instance: &str, slug: &Slug) -> Names {
-        let tail: String = instance
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        let tail = &tail[tail.len().saturating_sub(8)..];
-        Names {
-            stem: format!("{}-{tail}_{slug}", crate::names::PREFIX),
-        }
-    }
-
-    /// The workspace's overlay network.
-    pub fn network(&self) -> String {
-        self.stem.clone()
-    }
-
-    /// The service running `role`.
-    pub fn service(&self, role: &str) -> String {
-        format!("{}_{role}", self.stem)
-    }
-
-    /// The data volume of `role`.
-    pub fn volume(&self, role: &str) -> String {
-        format!("{}_{role}-data", self.stem)
-    }
 }
 
 impl Swarm {
@@ -194,12 +159,12 @@ impl Swarm {
                 HearthError::driver(format!("{verb} role {}", s.role), "it has no running task")
             })?;
             if task.node_id != node {
-                return Err(HearthError::Unsupported {
-                    engine: "swarm",
+                return Err(HearthError::Driver(DriverError::Unsupported {
+                    engine: "swarm".into(),
                     what: format!("{verb} role {} on node {}", s.role, task.node_id),
                     reason: "Swarm has no pause; hearth freezes containers on its own node only"
                         .into(),
-                });
+                }));
             }
             running.push((s.role.clone(), task.container_id));
         }
@@ -209,7 +174,8 @@ impl Swarm {
             } else {
                 docker.unpause_container(id).await
             };
-            res.map_err(|e| map_err(format!("{verb} role {role}"), e))?;
+            // The engine saying no (already paused, not paused) changes nothing: a refusal.
+            res.map_err(|e| map_refusal(format!("{verb} role {role}"), e))?;
             steps.record(if pause { "paused" } else { "resumed" }, Some(role), None);
             Ok::<(), HearthError>(())
         }))
@@ -347,24 +313,5 @@ impl Driver for Swarm {
             .get_or_try_init(|| self.restore_relays())
             .await?;
         objects::owned(&self.engine, &self.instance).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_carry_the_instance() {
-        let s = Slug::parse("acme").expect("slug");
-        let n = Names::new("t0123456789abcdef", &s);
-        assert_eq!(n.network(), "hearth-89abcdef_acme");
-        assert_eq!(n.service("lore"), "hearth-89abcdef_acme_lore");
-        assert_eq!(n.volume("cairnet"), "hearth-89abcdef_acme_cairnet-data");
-        assert_ne!(
-            Names::new("other", &s).service("lore"),
-            n.service("lore"),
-            "two daemons, one slug"
-        );
     }
 }

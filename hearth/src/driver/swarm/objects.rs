@@ -10,8 +10,9 @@ use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
 use bollard::Docker;
 
 use super::spec;
-use crate::driver::docker::engine::{is_not_found, map_err, Engine};
 use crate::driver::docker::objects as docker_objects;
+use crate::driver::engine::{is_not_found, map_err, Engine};
+use crate::driver::error::DriverError;
 use crate::driver::{ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -155,7 +156,7 @@ pub async fn remove_all(
             .len();
         match swept {
             Ok(()) if services_left.is_empty() && networks_left == 0 => return Ok(()),
-            Err(e @ HearthError::DockerUnavailable { .. }) => return Err(e),
+            Err(e @ HearthError::Driver(DriverError::Unavailable { .. })) => return Err(e),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Ok(()) if Instant::now() >= deadline => {
                 return Err(HearthError::driver(

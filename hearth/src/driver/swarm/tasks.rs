@@ -10,7 +10,7 @@ use bollard::models::{Task, TaskState};
 use bollard::query_parameters::ListTasksOptions;
 use bollard::Docker;
 
-use crate::driver::docker::engine::map_err;
+use crate::driver::engine::map_err;
 use crate::error::HearthError;
 
 /// The bridge every swarm task container on a node is attached to for traffic leaving the
