@@ -23,6 +23,8 @@ pub struct Launch {
     pub bin: PathBuf,
     /// The image both roles use.
     pub image: String,
+    /// `hearth serve --driver` (`local-docker`, or `swarm` for the Swarm section).
+    pub driver: &'static str,
     /// Extra arguments after `serve …` (e.g. labels, if the daemon takes them).
     pub extra_args: Vec<String>,
     /// How long the daemon may take to accept on its socket.
@@ -67,7 +69,7 @@ impl Launch {
             .arg("serve")
             .arg("--socket")
             .arg(&socket)
-            .args(["--driver", "local-docker", "--state-dir"])
+            .args(["--driver", self.driver, "--state-dir"])
             .arg(&state)
             .args(&self.extra_args)
             .env("HEARTH_IMAGE_CAIRNET", &self.image)
@@ -254,6 +256,7 @@ mod tests {
         let launch = Launch {
             bin: PathBuf::from("/nonexistent/hearth"),
             image: "x".into(),
+            driver: "local-docker",
             extra_args: vec![],
             start_deadline: Duration::from_secs(1),
             rpc_deadline: Duration::from_secs(1),

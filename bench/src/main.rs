@@ -16,6 +16,7 @@ mod run;
 mod spec;
 mod stack;
 mod stats;
+mod swarm;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,10 @@ struct Args {
     /// Concurrency levels, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     scale: Vec<usize>,
+    /// Measure only the Swarm section (hearth on a swarm against the Swarm floor) and
+    /// replace that section of the report, keeping the rest.
+    #[arg(long)]
+    only_swarm: bool,
     /// Where the report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCH.md"))]
     out: PathBuf,
@@ -94,8 +99,18 @@ async fn main() -> anyhow::Result<()> {
         },
     };
 
+    let work = async {
+        let report = match args.only_swarm {
+            true => None,
+            false => Some(run::run(&plan, &scope).await?),
+        };
+        let docker = engine::connect().await?;
+        let launch = run::launch(&plan, &scope);
+        let swarm = swarm::measure(&docker, &launch, &scope, &plan.image, plan.runs).await?;
+        Ok::<_, anyhow::Error>((report, swarm))
+    };
     let outcome = tokio::select! {
-        r = run::run(&plan, &scope) => r,
+        r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // Sweep the run's objects whatever happened (the daemon was killed on drop already).
@@ -110,8 +125,18 @@ async fn main() -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
     }
-    let report = outcome?;
-    let md = report.render(&machine::describe(), &machine::stamp());
+    let (report, swarm) = outcome?;
+    let section = swarm::render(swarm.as_ref());
+    let md = match report {
+        Some(report) => swarm::splice(
+            &report.render(&machine::describe(), &machine::stamp()),
+            &section,
+        ),
+        None => swarm::splice(
+            &std::fs::read_to_string(&args.out).unwrap_or_default(),
+            &section,
+        ),
+    };
     std::fs::write(&args.out, &md).with_context(|| format!("write {}", args.out.display()))?;
     println!("{md}");
     eprintln!("wrote {}", args.out.display());
