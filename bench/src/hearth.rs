@@ -23,6 +23,8 @@ pub struct Launch {
     pub bin: PathBuf,
     /// The image both roles use.
     pub image: String,
+    /// `hearth serve --driver` (`local-docker`, or `swarm` for the Swarm section).
+    pub driver: &'static str,
     /// Extra arguments after `serve …` (e.g. labels, if the daemon takes them).
     pub extra_args: Vec<String>,
     /// The engine the daemon talks to (`DOCKER_HOST`); `None` keeps the bench's own.
@@ -73,7 +75,7 @@ impl Launch {
             .arg("serve")
             .arg("--socket")
             .arg(&socket)
-            .args(["--driver", "local-docker", "--state-dir"])
+            .args(["--driver", self.driver, "--state-dir"])
             .arg(&state)
             .args(&self.extra_args)
             .env("HEARTH_IMAGE_CAIRNET", &self.image)
@@ -260,6 +262,7 @@ mod tests {
         let launch = Launch {
             bin: PathBuf::from("/nonexistent/hearth"),
             image: "x".into(),
+            driver: "local-docker",
             extra_args: vec![],
             docker_host: None,
             start_deadline: Duration::from_secs(1),

@@ -17,6 +17,7 @@ mod run;
 mod spec;
 mod stack;
 mod stats;
+mod swarm;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,10 @@ struct Args {
     /// Concurrency levels, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     scale: Vec<usize>,
+    /// Measure only the Swarm section (hearth on a swarm against the Swarm floor) and
+    /// replace that section of the report, keeping the rest.
+    #[arg(long)]
+    only_swarm: bool,
     /// Where the report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCH.md"))]
     out: PathBuf,
@@ -119,8 +124,18 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("wrote the Podman section of {}", args.out.display());
         return Ok(());
     }
+    let work = async {
+        let report = match args.only_swarm {
+            true => None,
+            false => Some(run::run(&plan, &scope).await?),
+        };
+        let docker = engine::connect().await?;
+        let launch = run::launch(&plan, &scope);
+        let swarm = swarm::measure(&docker, &launch, &scope, &plan.image, plan.runs).await?;
+        Ok::<_, anyhow::Error>((report, swarm))
+    };
     let outcome = tokio::select! {
-        r = run::run(&plan, &scope) => r,
+        r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // Sweep the run's objects whatever happened (the daemon was killed on drop already).
@@ -135,8 +150,18 @@ async fn main() -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
     }
-    let report = outcome?;
-    let mut md = report.render(&machine::describe(), &machine::stamp());
+    let (report, swarm) = outcome?;
+    let section = swarm::render(swarm.as_ref());
+    let mut md = match report {
+        Some(report) => swarm::splice(
+            &report.render(&machine::describe(), &machine::stamp()),
+            &section,
+        ),
+        None => swarm::splice(
+            &std::fs::read_to_string(&args.out).unwrap_or_default(),
+            &section,
+        ),
+    };
     if let Some(host) = &args.podman_host {
         tracing::info!(host, "the solo workspace on Docker and on Podman");
         let rows = podman::measure(&plan, &scope, host).await?;

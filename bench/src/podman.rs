@@ -105,6 +105,7 @@ async fn side(
     let launch = Launch {
         bin: plan.hearth_bin.clone(),
         image: plan.image.clone(),
+        driver: "local-docker",
         extra_args,
         docker_host: host.map(str::to_owned),
         start_deadline: Duration::from_secs(10),

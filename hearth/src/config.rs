@@ -15,7 +15,7 @@ use crate::error::HearthError;
 /// The config file (`--config FILE`, TOML). Every key is optional.
 ///
 /// ```toml
-/// driver = "local-docker"
+/// driver = "local-docker"     # or "swarm", "fake"
 /// state_dir = "/var/lib/hearth"
 /// socket_group = "hearth"
 /// service_port = 80

@@ -17,6 +17,10 @@ pub const TIER: &str = "dev.hearth.tier";
 /// The daemon instance that owns the object.
 pub const INSTANCE: &str = "dev.hearth.instance";
 
+/// On a Swarm service: the loopback port of the role's relay, so a restarted daemon binds the
+/// same port and the endpoint it recorded stays true.
+pub const RELAY_PORT: &str = "dev.hearth.relay-port";
+
 /// Value of [`MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "hearth";
 

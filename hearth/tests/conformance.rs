@@ -11,7 +11,9 @@ use hearth::driver::fake::FakeFaults;
 use hearth::driver::ObjectKind;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use support::matrix::{expect, Cell, Feature};
-use support::{cgroup_limits, docker_config, engine_objects, http_status, Backend, Kind};
+use support::{
+    cgroup_limits, docker_config, engine_objects, http_status, listeners_on, Backend, Kind,
+};
 
 /// This scenario proves the feature done, so the matrix must say ✔ for the backend (a cell
 /// `unsupported` needs a scenario that asserts that answer instead).
@@ -36,6 +38,15 @@ async fn provision_is_idempotent(b: Backend) {
     assert_eq!(first.last_status, Status::Ready);
     assert_eq!(first.services.len(), 2, "cairnet and lore");
     let objects = b.objects("idem").await;
+    let services = objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Service)
+        .count();
+    assert_eq!(
+        services,
+        if b.kind == Kind::Swarm { 2 } else { 0 },
+        "one service per role on a swarm"
+    );
     assert_eq!(
         objects
             .iter()
@@ -98,6 +109,21 @@ async fn ready_means_every_service_answers(b: Backend) {
             s.role
         );
         assert!(!s.image_digest.is_empty());
+        // Nothing outside the machine reaches the workspace: every socket listening on the
+        // endpoint's port is bound to loopback.
+        let port: u16 = s
+            .endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .expect("endpoint port");
+        let listening = listeners_on(port);
+        assert!(!listening.is_empty(), "something listens on {port}");
+        assert!(
+            listening.iter().all(|a| a.ip().is_loopback()),
+            "role {} is reachable beyond loopback: {listening:?}",
+            s.role
+        );
     }
     let steps: Vec<String> = b
         .dispatcher
@@ -189,7 +215,8 @@ async fn teardown_is_idempotent_and_terminal(b: Backend) {
     let d = &b.dispatcher;
     d.provision("gone", solo()).await.expect("provision");
     d.teardown("gone").await.expect("teardown");
-    assert!(b.objects("gone").await.is_empty(), "nothing of it remains");
+    let left = b.objects("gone").await;
+    assert!(left.is_empty(), "nothing of it remains: {left:?}");
     d.teardown("gone").await.expect("teardown again");
     assert_eq!(
         d.status("gone").await.expect("status"),
@@ -206,7 +233,7 @@ async fn teardown_is_idempotent_and_terminal(b: Backend) {
         again.status("gone").await.expect("status after restart"),
         Status::TierTornDown
     );
-    if b.kind != Kind::Fake {
+    if b.kind.on_engine() {
         assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
     }
 }
@@ -309,14 +336,25 @@ async fn pause_resume_hibernate_wake(b: Backend) {
     assert_eq!(b.container_states("life").await, vec!["running", "running"]);
     d.hibernate("life").await.expect("hibernate");
     assert_eq!(d.status("life").await.expect("status"), Status::Hibernated);
-    assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
-    let kept = b
-        .objects("life")
-        .await
-        .iter()
-        .filter(|o| o.kind != ObjectKind::Container)
-        .count();
-    assert_eq!(kept, 3, "network and both volumes kept while hibernated");
+    let objects = b.objects("life").await;
+    let count = |k: ObjectKind| objects.iter().filter(|o| o.kind == k).count();
+    assert_eq!(
+        (count(ObjectKind::Network), count(ObjectKind::Volume)),
+        (1, 2),
+        "network and both volumes kept while hibernated"
+    );
+    if b.kind == Kind::Swarm {
+        // Scaled to 0: the swarm removes the tasks' containers; the services stay.
+        assert_eq!(b.container_states("life").await, Vec::<String>::new());
+        let services: Vec<_> = objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Service)
+            .map(|o| o.state.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(services, vec!["replicas=0", "replicas=0"]);
+    } else {
+        assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
+    }
     let woken = d.resume("life").await.expect("wake");
     assert_eq!(woken.last_status, Status::Ready);
     for s in &woken.services {
@@ -367,6 +405,17 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::Backend::new(super::Kind::Fake)).await;
+                }
+            )*
+        }
+        mod swarm {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::swarm_e2e(concat!("swarm::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Backend::new(super::Kind::Swarm)).await;
                 }
             )*
         }

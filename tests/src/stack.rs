@@ -27,6 +27,8 @@ pub enum DriverKind {
     Fake,
     /// The Docker engine (`DOCKER_HOST` or the local socket).
     Docker,
+    /// Services on the swarm whose manager is that engine.
+    Swarm,
 }
 
 /// How to start a stack.
@@ -67,6 +69,16 @@ impl StackConfig {
             driver: DriverKind::Docker,
             docker_host: std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()),
             ..StackConfig::fake(test)
+        }
+    }
+}
+
+impl StackConfig {
+    /// A stack on the swarm whose manager is the Docker engine.
+    pub fn swarm(test: &str) -> Self {
+        StackConfig {
+            driver: DriverKind::Swarm,
+            ..StackConfig::docker(test)
         }
     }
 }
@@ -142,7 +154,7 @@ impl Stack {
             std::fs::create_dir_all(d)?;
         }
         let instance = engine::unique_instance(&cfg.test);
-        let sweep = (cfg.driver == DriverKind::Docker).then(|| SweepGuard {
+        let sweep = (cfg.driver != DriverKind::Fake).then(|| SweepGuard {
             instance: instance.clone(),
         });
 
@@ -158,9 +170,14 @@ impl Stack {
             DriverKind::Fake => {
                 cmd.args(["--driver", "fake"]);
             }
-            DriverKind::Docker => {
+            DriverKind::Docker | DriverKind::Swarm => {
                 let image = engine::test_image();
-                cmd.args(["--driver", "local-docker"])
+                let driver = if cfg.driver == DriverKind::Swarm {
+                    "swarm"
+                } else {
+                    "local-docker"
+                };
+                cmd.args(["--driver", driver])
                     .env("HEARTH_IMAGE_CAIRNET", &image)
                     .env("HEARTH_IMAGE_LORE", &image);
             }

@@ -14,6 +14,7 @@ use crate::config::{self, env_or_origin, FileConfig, Settings};
 use crate::dispatcher::{Deadlines, Dispatcher};
 use crate::driver::docker::{DockerConfig, LocalDocker};
 use crate::driver::fake::{FakeDriver, FakeFaults};
+use crate::driver::swarm::Swarm;
 use crate::driver::Driver;
 use crate::lockfile::ImageLock;
 use crate::store::Store;
@@ -28,7 +29,7 @@ pub struct ServeArgs {
     /// $XDG_STATE_HOME/hearth or ~/.local/state/hearth]
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// local-docker or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
+    /// local-docker, swarm or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
     #[arg(long)]
     pub driver: Option<String>,
     /// Image of the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
@@ -239,6 +240,20 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             ));
             local_docker = Some(Arc::clone(&d));
             d
+        }
+        DriverName::Swarm => {
+            if !fake_faults.is_empty() {
+                bail!("--fake-fault only applies to --driver fake");
+            }
+            info!(
+                pause = "freezes each task's container on this node",
+                endpoints = "loopback relays owned by hearth",
+                "swarm driver: what Swarm cannot do itself"
+            );
+            Arc::new(Swarm::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ))
         }
         DriverName::Fake => {
             let mut faults = FakeFaults::default();

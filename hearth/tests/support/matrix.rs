@@ -14,15 +14,18 @@ pub enum Column {
     Podman,
     /// Podman rootless on a cgroup v1 host: no freezer, limits ignored.
     PodmanRootlessV1,
+    /// Services on a (single-node) swarm.
+    Swarm,
 }
 
 impl Column {
     /// Every column, in the document's order.
-    pub const ALL: [Column; 4] = [
+    pub const ALL: [Column; 5] = [
         Column::Fake,
         Column::Docker,
         Column::Podman,
         Column::PodmanRootlessV1,
+        Column::Swarm,
     ];
 
     /// The column's heading in `docs/backends.md`.
@@ -32,6 +35,7 @@ impl Column {
             Column::Docker => "Docker",
             Column::Podman => "Podman",
             Column::PodmanRootlessV1 => "Podman rootless, cgroup v1",
+            Column::Swarm => "Swarm",
         }
     }
 
@@ -41,6 +45,7 @@ impl Column {
             Kind::Fake => Column::Fake,
             Kind::Docker => Column::Docker,
             Kind::Podman => Column::Podman,
+            Kind::Swarm => Column::Swarm,
         }
     }
 }
@@ -109,7 +114,7 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
-        (Column::Fake | Column::Docker | Column::Podman, _) => Yes,
+        (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,
             Feature::Provision

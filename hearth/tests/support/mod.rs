@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use hearth::dispatcher::{Deadlines, Dispatcher};
 use hearth::driver::docker::{DockerConfig, LocalDocker};
 use hearth::driver::fake::{FakeDriver, FakeFaults};
+use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::error::HearthError;
 use hearth::events::Steps;
@@ -74,6 +75,34 @@ pub fn cli_ok(host: Option<&str>, args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether Swarm-backed tests run: HEARTH_E2E=1 (see [`e2e`]) and the engine a swarm manager.
+/// An engine outside a swarm skips them with a message, unless HEARTH_SWARM=1 (as `.ci/run`
+/// sets after `docker swarm init`), which makes that a loud failure.
+pub fn swarm_e2e(test: &str) -> bool {
+    if !e2e(test) {
+        return false;
+    }
+    let manager = Command::new("docker")
+        .args([
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "active true")
+        .unwrap_or(false);
+    if manager {
+        return true;
+    }
+    assert!(
+        std::env::var("HEARTH_SWARM").as_deref() != Ok("1"),
+        "HEARTH_SWARM=1 but the engine is not a swarm manager: run `docker swarm init \
+         --advertise-addr 127.0.0.1`, or unset HEARTH_SWARM to skip Swarm-backed tests"
+    );
+    eprintln!("{test}: skipped (Swarm-backed; the engine is not a swarm manager)");
+    false
+}
+
 /// Which driver a backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -81,6 +110,18 @@ pub enum Kind {
     Docker,
     /// LocalDocker on the Podman service at `HEARTH_PODMAN_HOST`.
     Podman,
+    /// Services on the swarm the Docker engine manages.
+    Swarm,
+}
+
+impl Kind {
+    /// Whether the backend runs on a real engine.
+    pub fn on_engine(self) -> bool {
+        match self {
+            Kind::Fake => false,
+            Kind::Docker | Kind::Podman | Kind::Swarm => true,
+        }
+    }
 }
 
 /// Counts every driver call, so a test can prove a verb never reached the engine.
@@ -273,7 +314,9 @@ impl Backend {
     pub fn engine_objects(&self) -> Vec<String> {
         match self.kind {
             Kind::Fake => Vec::new(),
-            Kind::Docker | Kind::Podman => engine_objects_on(self.host(), &self.instance),
+            Kind::Docker | Kind::Podman | Kind::Swarm => {
+                engine_objects_on(self.host(), &self.instance)
+            }
         }
     }
 }
@@ -282,7 +325,9 @@ impl Drop for Backend {
     fn drop(&mut self) {
         match self.kind {
             Kind::Fake => {}
-            Kind::Docker | Kind::Podman => sweep_instance_on(self.host(), &self.instance),
+            Kind::Docker | Kind::Podman | Kind::Swarm => {
+                sweep_instance_on(self.host(), &self.instance)
+            }
         }
     }
 }
@@ -305,27 +350,46 @@ pub fn sweep_instance(instance: &str) {
 /// [`sweep_instance`] on the engine at `host`.
 pub fn sweep_instance_on(host: Option<&str>, instance: &str) {
     let filter = format!("label=dev.hearth.instance={instance}");
-    let docker = || docker_cli(host);
-    let ids = |args: &[&str]| -> Vec<String> {
-        docker()
-            .args(args)
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for c in ids(&["ps", "-aq", "--filter", &filter]) {
-        let _ = docker().args(["rm", "-f", "-v", &c]).output();
+    // Swarm services first, so the swarm starts no new task while the rest goes (on an engine
+    // outside a swarm the listing fails and yields nothing).
+    let services = docker_lines(host, &["service", "ls", "-q", "--filter", &filter]);
+    for s in &services {
+        let _ = docker_cli(host).args(["service", "rm", s]).output();
     }
-    for n in ids(&["network", "ls", "-q", "--filter", &filter]) {
-        let _ = docker().args(["network", "rm", &n]).output();
+    let rounds = if services.is_empty() { 1 } else { 40 };
+    for _ in 0..rounds {
+        sweep_objects(host, &filter);
+        if engine_objects_on(host, instance).is_empty() {
+            break;
+        }
+        // The manager frees an overlay network a moment after its tasks are gone.
+        std::thread::sleep(Duration::from_millis(250));
     }
-    for v in ids(&["volume", "ls", "-q", "--filter", &filter]) {
-        let _ = docker().args(["volume", "rm", "-f", &v]).output();
+}
+
+/// The lines the docker CLI prints for `args` (none if it fails).
+fn docker_lines(host: Option<&str>, args: &[&str]) -> Vec<String> {
+    docker_cli(host)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sweep_objects(host: Option<&str>, filter: &str) {
+    for c in docker_lines(host, &["ps", "-aq", "--filter", filter]) {
+        let _ = docker_cli(host).args(["rm", "-f", "-v", &c]).output();
+    }
+    for n in docker_lines(host, &["network", "ls", "-q", "--filter", filter]) {
+        let _ = docker_cli(host).args(["network", "rm", &n]).output();
+    }
+    for v in docker_lines(host, &["volume", "ls", "-q", "--filter", filter]) {
+        let _ = docker_cli(host).args(["volume", "rm", "-f", &v]).output();
     }
 }
 
@@ -349,6 +413,14 @@ pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
     let filter = format!("label=dev.hearth.instance={instance}");
     let mut out = Vec::new();
     for args in [
+        vec![
+            "service",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            filter.as_str(),
+        ],
         vec![
             "ps",
             "-a",
@@ -407,6 +479,7 @@ fn make_driver(
         Kind::Docker | Kind::Podman => {
             Arc::new(LocalDocker::new(config.clone(), instance.to_owned()))
         }
+        Kind::Swarm => Arc::new(Swarm::new(config.clone(), instance.to_owned())),
     };
     Arc::new(Counting {
         inner,
@@ -472,4 +545,41 @@ pub fn cgroup_limits(host: Option<&str>, container: &str) -> (Option<i64>, Optio
         v1("memory", "memory.limit_in_bytes").or_else(|| v2("memory.max")),
         v1("pids", "pids.max").or_else(|| v2("pids.max")),
     )
+}
+
+/// Every listening TCP socket on the machine bound to `port`, as (address, port), read from
+/// /proc/net/tcp and /proc/net/tcp6 (what `ss -ltn` shows).
+pub fn listeners_on(port: u16) -> Vec<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // st 0A is LISTEN.
+            if cols.len() < 4 || cols[3] != "0A" {
+                continue;
+            }
+            let Some((addr, p)) = cols[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            // The kernel prints each 32-bit word of the address as the host reads its bytes.
+            let bytes: Vec<u8> = (0..addr.len() / 8)
+                .filter_map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).ok())
+                .flat_map(u32::to_ne_bytes)
+                .collect();
+            let ip = match (v6, <[u8; 16]>::try_from(bytes.as_slice())) {
+                (true, Ok(b)) => IpAddr::V6(Ipv6Addr::from(b)),
+                _ => match <[u8; 4]>::try_from(bytes.as_slice()) {
+                    Ok(b) => IpAddr::V4(Ipv4Addr::from(b)),
+                    Err(_) => continue,
+                },
+            };
+            out.push(SocketAddr::new(ip, port));
+        }
+    }
+    out
 }

@@ -18,7 +18,7 @@ use bollard::Docker;
 use chrono::Utc;
 use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef,
 };
 use tracing::warn;
 
@@ -27,7 +27,7 @@ use super::{objects, subnets, LocalDocker};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::flavor::Capability;
 use crate::driver::readiness;
-use crate::driver::{front_door, SOLO_ROLES};
+use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::labels;
@@ -192,16 +192,7 @@ async fn resolve_all(
     profile: Option<&ProvisioningProfile>,
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
-    try_join_all(SOLO_ROLES.iter().map(|role| async move {
-        let r = images::resolve(&d.engine, &d.config, profile, role, steps).await?;
-        steps.record(
-            "image_resolved",
-            Some(role),
-            Some(format!("{} = {}", r.image, r.id)),
-        );
-        Ok::<Resolved, HearthError>(r)
-    }))
-    .await
+    images::resolve_all(&d.engine, &d.config, profile, steps).await
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -344,7 +335,8 @@ async fn published_endpoint(
     Ok(format!("http://127.0.0.1:{port}"))
 }
 
-fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
+/// The environment of a role's container (shared with the Swarm driver).
+pub(crate) fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
     vec![
         format!("HEARTH_WORKSPACE={slug}"),
         format!("HEARTH_ROLE={role}"),
@@ -362,18 +354,7 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let endpoint = front_door(&services);
-    DeploymentRef {
-        workspace_slug: slug.to_string(),
-        tier,
-        driver: DriverName::LocalDocker,
-        endpoint,
-        secrets_vault_path: format!("file://hearth/{slug}"),
-        created,
-        last_status: Status::Ready,
-        resource_caps: Some(caps),
-        services,
-    }
+    crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services)
 }
 
 /// Recreates every role for `profile` on the same network and volumes.
@@ -475,10 +456,7 @@ pub async fn wake(
             }
             steps.record("container_started", Some(role), None);
             let before = r.services.iter().find(|s| s.role == *role);
-            let image = Resolved {
-                image: before.map(|s| s.image.clone()).unwrap_or_default(),
-                id: before.map(|s| s.image_digest.clone()).unwrap_or_default(),
-            };
+            let image = Resolved::recorded(before);
             ready_service(d, docker, &c.id, role, image, steps).await
         }
     }))

@@ -4,11 +4,13 @@
 //! reachable and the image absent, this fails within seconds with `image_unavailable` and a
 //! hint, never a hang.
 
-use hearth_protocol::hearth::ProvisioningProfile;
+use futures::future::try_join_all;
+use hearth_protocol::hearth::{ProvisioningProfile, ServiceRef};
 
 use super::pull::pull;
 use super::{pins, DockerConfig};
 use crate::driver::engine::{is_not_found, map_err, Engine};
+use crate::driver::SOLO_ROLES;
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
 use crate::lockfile::LockedImage;
@@ -46,6 +48,38 @@ pub struct Resolved {
     pub image: String,
     /// The image ID the container will be created from.
     pub id: String,
+}
+
+impl Resolved {
+    /// The image a role was recorded with in a ref (a wake does not resolve again).
+    pub fn recorded(service: Option<&ServiceRef>) -> Resolved {
+        Resolved {
+            image: service.map(|s| s.image.clone()).unwrap_or_default(),
+            id: service.map(|s| s.image_digest.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Resolves the image of every solo role, in role order, recording each as a step.
+///
+/// # Errors
+/// As [`resolve`], for the first role that fails.
+pub async fn resolve_all(
+    engine: &Engine,
+    config: &DockerConfig,
+    profile: Option<&ProvisioningProfile>,
+    steps: &Steps,
+) -> Result<Vec<Resolved>, HearthError> {
+    try_join_all(SOLO_ROLES.iter().map(|role| async move {
+        let r = resolve(engine, config, profile, role, steps).await?;
+        steps.record(
+            "image_resolved",
+            Some(role),
+            Some(format!("{} = {}", r.image, r.id)),
+        );
+        Ok::<Resolved, HearthError>(r)
+    }))
+    .await
 }
 
 /// The image reference `role` should run, before resolution.

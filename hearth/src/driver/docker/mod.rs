@@ -10,10 +10,10 @@
 //! (`driver::engine`) and the HTTP readiness check (`driver::readiness`) belong to no single
 //! driver, and so does telling Docker from Podman (`driver::flavor`).
 
-mod create;
+pub(crate) mod create;
 pub mod credentials;
-mod images;
-mod objects;
+pub(crate) mod images;
+pub(crate) mod objects;
 pub mod pins;
 mod pull;
 mod subnets;

@@ -40,7 +40,11 @@ pub async fn containers(
     list_containers(d.engine.client().await?, &d.instance, slug).await
 }
 
-async fn list_containers(
+/// The containers of `slug` (or of every workspace) owned by `instance`.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn list_containers(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
