@@ -58,18 +58,25 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
                 if list.is_empty() {
                     return "no workspaces".to_owned();
                 }
-                let mut out = format!("{:<24} {:<8} {:<15} ENDPOINT", "SLUG", "TIER", "STATUS");
-                for r in &list {
-                    out.push_str(&format!(
-                        "\n{:<24} {:<8} {:<15} {}",
-                        r.workspace_slug, r.tier, r.last_status, r.endpoint
-                    ));
-                }
-                out
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.workspace_slug.to_string(),
+                            r.tier.to_string(),
+                            r.last_status.to_string(),
+                            r.endpoint.clone(),
+                        ]
+                    })
+                    .collect();
+                super::table::render(&["SLUG", "TIER", "STATUS", "ENDPOINT"], &rows)
             });
         }),
         Command::Events(a) => events(client, a).await,
         Command::Lock(a) => return lock(a).await,
+        Command::GenerateAssets(a) => {
+            return hearth_cli_kit::assets::run(<super::Cli as clap::CommandFactory>::command(), &a)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -223,7 +230,9 @@ async fn lock(a: LockArgs) -> ExitCode {
         let image = image.unwrap_or_else(|| "nginx:alpine".into());
         match crate::driver::docker::pin_image(&engine, role, &image).await {
             Ok((digest, id)) => {
-                println!("{role:<8} {image} -> {digest}");
+                if a.output.output == Output::Human {
+                    println!("{role:<8} {image} -> {digest}");
+                }
                 lock.roles
                     .insert(role.into(), LockedImage { image, digest, id });
             }
@@ -237,7 +246,11 @@ async fn lock(a: LockArgs) -> ExitCode {
         eprintln!("hearth lock: {e}");
         return ExitCode::from(EXIT_FAILED);
     }
-    println!("wrote {}", a.out.display());
+    print_as(
+        a.output.output,
+        &serde_json::json!({ "wrote": a.out, "roles": lock.roles }),
+        || format!("wrote {}", a.out.display()),
+    );
     ExitCode::SUCCESS
 }
 

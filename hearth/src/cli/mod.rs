@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod serve;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "hearth",
-    version,
+    version = hearth_cli_kit::VERSION,
     after_help = "Run with no subcommand, hearth serves (as `hearth serve`), configured by \
                   environment: HEARTH_SOCKET, HEARTH_DRIVER, HEARTH_IMAGE_CAIRNET, \
                   HEARTH_IMAGE_LORE (or the Go hearth's ROCKY_HEARTH_* names).\n\n\
@@ -32,6 +33,9 @@ pub struct Cli {
     /// Log filter (e.g. `info`, `hearth=debug`) [env: RUST_LOG]
     #[arg(long, global = true)]
     pub log: Option<String>,
+
+    #[command(flatten)]
+    pub logging: hearth_cli_kit::log::LogArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -62,6 +66,9 @@ pub enum Command {
     Events(EventsArgs),
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses.
     Lock(LockArgs),
+    /// Write shell completions and man pages (used by `make deb`).
+    #[command(hide = true)]
+    GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
 }
 
 /// Output format.
@@ -135,4 +142,6 @@ pub struct LockArgs {
     /// [default: nginx:alpine]
     #[arg(long)]
     pub lore_image: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
