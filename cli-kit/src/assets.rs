@@ -24,6 +24,8 @@ pub struct GenerateArgs {
 /// If a directory or file cannot be written.
 pub fn generate(mut cmd: clap::Command, out: &Path) -> std::io::Result<Vec<PathBuf>> {
     let name = cmd.get_name().to_owned();
+    // Before completions build `cmd` (adding clap's `help` subcommand, which gets no page).
+    let man_cmd = cmd.clone();
     let mut written = Vec::new();
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let dir = out.join("completions").join(shell.to_string());
@@ -32,7 +34,7 @@ pub fn generate(mut cmd: clap::Command, out: &Path) -> std::io::Result<Vec<PathB
     }
     let man = out.join("man");
     std::fs::create_dir_all(&man)?;
-    clap_mangen::generate_to(cmd, &man)?;
+    clap_mangen::generate_to(man_cmd, &man)?;
     for entry in std::fs::read_dir(&man)? {
         let path = entry?.path();
         let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
@@ -87,8 +89,8 @@ mod tests {
             assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
         }
         assert!(
-            !names.iter().any(|n| n.contains("generate-assets")),
-            "hidden subcommands get no page: {names:?}"
+            !names.iter().any(|n| n.contains("generate-assets") || n.contains("-help")),
+            "hidden subcommands and clap's help get no page: {names:?}"
         );
         let bash = std::fs::read_to_string(dir.path().join("completions/bash/demo.bash"))
             .expect("bash");
