@@ -77,7 +77,12 @@ mod tests {
         let files = generate(cmd, dir.path()).expect("generate");
         let names: Vec<String> = files
             .iter()
-            .map(|f| f.strip_prefix(dir.path()).expect("under out").display().to_string())
+            .map(|f| {
+                f.strip_prefix(dir.path())
+                    .expect("under out")
+                    .display()
+                    .to_string()
+            })
             .collect();
         for want in [
             "completions/bash/demo.bash",
@@ -86,16 +91,27 @@ mod tests {
             "man/demo.1",
             "man/demo-provision.1",
         ] {
-            assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == want),
+                "{want} missing from {names:?}"
+            );
         }
         assert!(
-            !names.iter().any(|n| n.contains("generate-assets") || n.contains("-help")),
+            !names
+                .iter()
+                .any(|n| n.contains("generate-assets") || n.contains("-help")),
             "hidden subcommands and clap's help get no page: {names:?}"
         );
-        let bash = std::fs::read_to_string(dir.path().join("completions/bash/demo.bash"))
-            .expect("bash");
-        assert!(bash.contains("--socket") && bash.contains("provision"), "{bash}");
+        let bash =
+            std::fs::read_to_string(dir.path().join("completions/bash/demo.bash")).expect("bash");
+        assert!(
+            bash.contains("--socket") && bash.contains("provision"),
+            "{bash}"
+        );
         let man = std::fs::read_to_string(dir.path().join("man/demo.1")).expect("man");
-        assert!(man.contains(".TH demo") && man.contains("provision"), "{man}");
+        assert!(
+            man.contains(".TH demo") && man.contains("provision"),
+            "{man}"
+        );
     }
 }

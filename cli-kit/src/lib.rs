@@ -8,12 +8,7 @@ pub mod log;
 
 /// `0.1.0 (1a2b3c4d5)`: the package version and the commit it was built from (`unknown`
 /// when built outside git with no `HEARTH_COMMIT`). Use as `#[command(version = VERSION)]`.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("HEARTH_COMMIT"),
-    ")"
-);
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("HEARTH_COMMIT"), ")");
 
 /// The commit alone, for a start-up log line.
 pub const COMMIT: &str = env!("HEARTH_COMMIT");

@@ -74,6 +74,9 @@ mod tests {
         assert!(colour(None, true));
         assert!(!colour(None, false), "a pipe or a file gets no escapes");
         assert!(!colour(Some(OsStr::new("1")), true), "NO_COLOR=1 wins");
-        assert!(colour(Some(OsStr::new("")), true), "an empty NO_COLOR is unset");
+        assert!(
+            colour(Some(OsStr::new("")), true),
+            "an empty NO_COLOR is unset"
+        );
     }
 }

@@ -157,10 +157,9 @@ impl Stack {
                 cmd.args(["--driver", "fake"]);
             }
             DriverKind::Docker => {
-                let image = engine::test_image();
                 cmd.args(["--driver", "local-docker"])
-                    .env("HEARTH_IMAGE_CAIRNET", &image)
-                    .env("HEARTH_IMAGE_LORE", &image);
+                    .env("HEARTH_IMAGE_CAIRNET", engine::test_image_for("cairnet"))
+                    .env("HEARTH_IMAGE_LORE", engine::test_image_for("lore"));
             }
         }
         if let Some(host) = &cfg.docker_host {

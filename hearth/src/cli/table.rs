@@ -37,7 +37,12 @@ mod tests {
     #[test]
     fn columns_line_up_whatever_the_widths() {
         let rows = vec![
-            vec!["acme".into(), "solo".into(), "ready".into(), "http://a".into()],
+            vec![
+                "acme".into(),
+                "solo".into(),
+                "ready".into(),
+                "http://a".into(),
+            ],
             vec![
                 "a-much-longer-workspace-slug".into(),
                 "studio".into(),

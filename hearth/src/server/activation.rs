@@ -189,7 +189,10 @@ mod tests {
     fn more_than_one_passed_socket_is_refused() {
         let ours = std::process::id().to_string();
         let err = passed_listener(Some(&ours), Some("2")).expect_err("two fds");
-        assert!(matches!(err, ActivationError::FdCount(ref n) if n == "2"), "{err}");
+        assert!(
+            matches!(err, ActivationError::FdCount(ref n) if n == "2"),
+            "{err}"
+        );
     }
 
     #[test]
