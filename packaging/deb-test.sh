@@ -31,7 +31,7 @@ fi
 
 run="$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 slug="deb-$run"
-run_label="dev.hearth.test.run=deb-$run"
+run_label="dev.hearth.test=deb-$run"
 scratch="$(mktemp -d -t hearth-deb.XXXXXX)"
 activator=""
 
@@ -98,7 +98,7 @@ export HEARTH_IMAGE_CAIRNET="$IMAGE" HEARTH_IMAGE_LORE="$IMAGE" HEARTH_PULL=neve
     -E HEARTH_IMAGE_CAIRNET -E HEARTH_IMAGE_LORE -E HEARTH_PULL -E HEARTH_LOG_FORMAT \
     ${DOCKER_HOST:+-E DOCKER_HOST} \
     "$root/usr/bin/hearth" serve --driver "$driver" --state-dir "$scratch/state" \
-    --instance "deb$run" --label "$run_label" --label dev.hearth.test=1
+    --instance "deb$run" --label "$run_label"
 ) >"$scratch/hearth.log" 2>&1 &
 activator=$!
 for _ in $(seq 50); do [[ -S "$sock" ]] && break; sleep 0.1; done

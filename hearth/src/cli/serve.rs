@@ -256,7 +256,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let store = Store::open(&settings.state_dir)?;
     let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
     if let Err(e) = dispatcher.reconcile().await {
-        warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+        warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);
         tokio::spawn(async move {
             loop {
