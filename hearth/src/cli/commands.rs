@@ -144,14 +144,24 @@ fn print_ref(output: Output, r: &DeploymentRef) {
             "{}: {} ({}, {}) — {}",
             r.workspace_slug, r.last_status, r.tier, r.driver, r.endpoint
         );
-        for s in &r.services {
-            out.push_str(&format!(
-                "\n  {:<8} {:<28} {}  {}",
-                s.role,
-                s.endpoint,
-                s.image,
-                short(&s.image_digest)
-            ));
+        let rows: Vec<Vec<String>> = r
+            .services
+            .iter()
+            .map(|s| {
+                vec![
+                    s.role.clone(),
+                    s.endpoint.clone(),
+                    s.image.clone(),
+                    short(&s.image_digest).to_owned(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let table = super::table::render(&["ROLE", "ENDPOINT", "IMAGE", "DIGEST"], &rows);
+            for line in table.lines() {
+                out.push_str("\n  ");
+                out.push_str(line);
+            }
         }
         out
     });
