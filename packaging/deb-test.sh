@@ -82,6 +82,15 @@ dpkg -x "$deb" "$root"
 grep -qx 'ListenStream=%t/hearth.sock' "$root/usr/lib/systemd/user/hearth.socket" || fail "hearth.socket does not listen on %t/hearth.sock"
 grep -qx 'SocketMode=0600' "$root/usr/lib/systemd/user/hearth.socket" || fail "hearth.socket is not SocketMode=0600"
 grep -qx 'Type=notify' "$root/usr/lib/systemd/user/hearth.service" || fail "hearth.service is not Type=notify"
+# The units as systemd reads them (ExecStart pointed at the unpacked binary): any warning fails.
+mkdir -p "$scratch/units"
+cp "$root"/usr/lib/systemd/user/hearth.{socket,service} "$scratch/units/"
+sed -i "s|^ExecStart=/usr/bin/hearth|ExecStart=$root/usr/bin/hearth|" "$scratch/units/hearth.service"
+if command -v systemd-analyze >/dev/null; then
+  verdict="$(systemd-analyze verify --man=no "$scratch/units/hearth.socket" "$scratch/units/hearth.service" 2>&1)" \
+    || fail "systemd-analyze verify refused the units: $verdict"
+  [[ -z "$verdict" ]] || fail "systemd-analyze verify warns about the units: $verdict"
+fi
 grep -q -- '--socket' "$root/usr/share/bash-completion/completions/hearth" || fail "bash completion lacks --socket"
 version="$("$root/usr/bin/hearth" --version)"
 [[ "$version" =~ ^hearth\ [0-9]+\.[0-9]+\.[0-9]+\ \(.+\)$ ]] || fail "hearth --version printed '$version'"

@@ -3,7 +3,9 @@
 //! the first connection and only then execs hearth with `LISTEN_FDS=1` and `LISTEN_PID` — no
 //! systemd as PID 1 needed. Checks that the first RPC starts hearth and is answered, that the
 //! socket is kept at 0600 and never unlinked, and that an idle hearth exits on its own; and
-//! that `LISTEN_FDS` meant for another process is ignored.
+//! that `LISTEN_FDS` meant for another process is ignored. Both also check the log as it
+//! lands in a pipe: no colour escapes in text, one JSON object per line with `--log-format
+//! json`.
 
 mod support;
 
@@ -89,8 +91,9 @@ async fn the_first_rpc_starts_hearth_on_the_passed_socket() {
     let mut proc = Proc(
         Command::new("sh")
             .args(["-c", &script])
+            .env_remove("NO_COLOR")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the activator"),
     );
@@ -147,14 +150,21 @@ async fn listen_fds_meant_for_another_process_is_ignored() {
     // As a child of an activated process would inherit them: LISTEN_PID is not ours.
     let mut proc = Proc(
         Command::new(BIN)
-            .args(["serve", "--driver", "fake", "--socket"])
+            .args([
+                "--log-format",
+                "json",
+                "serve",
+                "--driver",
+                "fake",
+                "--socket",
+            ])
             .arg(&socket)
             .arg("--state-dir")
             .arg(dir.path().join("state"))
             .env("LISTEN_PID", "1")
             .env("LISTEN_FDS", "1")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hearth"),
     );
