@@ -279,33 +279,34 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         "hearth serving"
     );
     let watch = IdleWatch::default();
-    let idle = match settings.idle_exit {
-        Some(period) if guard.activated() => Some(period),
-        Some(_) => {
-            warn!("--idle-exit applies only under socket activation (nothing would start hearth again); ignored");
-            None
-        }
-        None => None,
-    };
-    let shutdown = {
-        let watch = watch.clone();
-        async move {
-            match idle {
-                Some(period) => tokio::select! {
-                    () = shutdown_signal() => {}
-                    () = watch.idle_for(period) => info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again"),
-                },
-                None => shutdown_signal().await,
-            }
-            activation::notify_stopping();
-        }
-    };
+    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone());
     activation::notify_ready();
     let listener = IdleListener::new(listener, watch);
     crate::server::run(listener, dispatcher, shutdown, settings.drain).await?;
     drop(guard);
     info!("hearth stopped");
     Ok(())
+}
+
+/// Resolves on SIGINT/SIGTERM or, under socket activation with an idle period, once `watch`
+/// has seen no connection for that period; then tells the service manager hearth stops.
+async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatch) {
+    let idle = match idle_exit {
+        Some(period) if activated => Some(period),
+        Some(_) => {
+            warn!("--idle-exit applies only under socket activation (nothing would start hearth again); ignored");
+            None
+        }
+        None => None,
+    };
+    match idle {
+        Some(period) => tokio::select! {
+            () = shutdown_signal() => {}
+            () = watch.idle_for(period) => info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again"),
+        },
+        None => shutdown_signal().await,
+    }
+    activation::notify_stopping();
 }
 
 /// The idle period, if any: never shorter than the longest verb deadline, so a verb that goes
