@@ -10,10 +10,8 @@ use hearth_protocol::hearth::{
 };
 use serde::Serialize;
 
-use super::{Command, EventsArgs, LockArgs, Output, ProvisionArgs};
+use super::{Command, EventsArgs, Output, ProvisionArgs};
 use crate::client::{ClientError, HearthClient};
-use crate::config::env_or_origin;
-use crate::lockfile::{ImageLock, LockedImage};
 
 /// Exit code: hearth refused or failed the call.
 pub const EXIT_FAILED: u8 = 1;
@@ -75,7 +73,7 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
             });
         }),
         Command::Events(a) => events(client, a).await,
-        Command::Lock(a) => return lock(a).await,
+        Command::Lock(a) => return super::lock::run(a).await,
         Command::GenerateAssets(a) => {
             return hearth_cli_kit::assets::run(<super::Cli as clap::CommandFactory>::command(), &a)
         }
@@ -129,12 +127,20 @@ async fn provision(
             a.slug
         );
     }
-    let r = if upgrade {
-        client.upgrade(&a.slug, &profile).await?
-    } else {
-        client.provision(&a.slug, &profile).await?
+    let verb = if upgrade { "upgrade" } else { "provision" };
+    let progress = match a.out.output {
+        Output::Human => Some(super::progress::Progress::follow(client, &a.slug, verb).await),
+        Output::Json => None,
     };
-    print_ref(a.out.output, &r);
+    let r = if upgrade {
+        client.upgrade(&a.slug, &profile).await
+    } else {
+        client.provision(&a.slug, &profile).await
+    };
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    print_ref(a.out.output, &r?);
     Ok(())
 }
 
@@ -171,7 +177,7 @@ fn short(digest: &str) -> &str {
     digest.get(..19).unwrap_or(digest)
 }
 
-fn print_as<T: Serialize>(output: Output, value: &T, human: impl FnOnce() -> String) {
+pub(super) fn print_as<T: Serialize>(output: Output, value: &T, human: impl FnOnce() -> String) {
     let text = match output {
         Output::Json => {
             serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -218,52 +224,6 @@ async fn events(client: &HearthClient, a: EventsArgs) -> Result<(), ClientError>
         }
     }
     Ok(())
-}
-
-async fn lock(a: LockArgs) -> ExitCode {
-    let engine = crate::driver::docker::Engine::from_env();
-    let mut lock = ImageLock {
-        version: 1,
-        roles: Default::default(),
-    };
-    let roles = [
-        (
-            "cairnet",
-            a.cairnet_image
-                .or_else(|| env_or_origin("HEARTH_IMAGE_CAIRNET", "ROCKY_HEARTH_IMAGE_CAIRNET")),
-        ),
-        (
-            "lore",
-            a.lore_image
-                .or_else(|| env_or_origin("HEARTH_IMAGE_LORE", "ROCKY_HEARTH_IMAGE_LORE")),
-        ),
-    ];
-    for (role, image) in roles {
-        let image = image.unwrap_or_else(|| "nginx:alpine".into());
-        match crate::driver::docker::pin_image(&engine, role, &image).await {
-            Ok((digest, id)) => {
-                if a.output.output == Output::Human {
-                    println!("{role:<8} {image} -> {digest}");
-                }
-                lock.roles
-                    .insert(role.into(), LockedImage { image, digest, id });
-            }
-            Err(e) => {
-                eprintln!("hearth lock: {}", e.to_body());
-                return ExitCode::from(EXIT_FAILED);
-            }
-        }
-    }
-    if let Err(e) = lock.save(&a.out) {
-        eprintln!("hearth lock: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
-    print_as(
-        a.output.output,
-        &serde_json::json!({ "wrote": a.out, "roles": lock.roles }),
-        || format!("wrote {}", a.out.display()),
-    );
-    ExitCode::SUCCESS
 }
 
 /// Prints a failed call and picks its exit code.
