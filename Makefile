@@ -46,7 +46,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help build images lint fmt test e2e demo bench clean-docker ci
+.PHONY: help build images lint fmt test e2e demo bench clean-docker ci deb deb-test
 
 help: ## list the targets
 	@echo "hearth — make targets:"
@@ -79,6 +79,8 @@ ifeq ($(HEARTH_E2E),1)
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif
+	@if command -v dpkg-deb >/dev/null; then $(MAKE) --no-print-directory deb-test; \
+	  else echo "test: dpkg-deb absent, the packaging test (make deb-test) did not run"; fi
 
 # e2e: the end-to-end play and fault drills only (the tests crate), always against Docker.
 # The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and
@@ -106,6 +108,29 @@ BENCH_ARGS ?=
 bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.md)
 	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
+
+# deb: target/debian/hearth_VERSION_ARCH.deb with cargo-deb (installed here if missing): the
+# three binaries, the systemd user units (packaging/systemd/), completions and man pages
+# generated from the binaries' clap definitions into <profile dir>/assets, README, licence.
+# DEB_PROFILE=dev packages the debug build (what the packaging test does, to build nothing
+# twice); DEB_ARGS passes flags to cargo-deb (e.g. --fast).
+CARGO_DEB_VERSION := 3.8.0
+DEB_PROFILE ?= release
+DEB_BUILD ?= -p hearth -p console -p worker-stub --bins
+DEB_ARGS ?=
+DEB_DIR := $(or $(CARGO_TARGET_DIR),target)/$(if $(filter dev,$(DEB_PROFILE)),debug,$(DEB_PROFILE))
+deb: ## build the Debian package (target/debian/hearth_*.deb)
+	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION)
+	$(CARGO) build --profile $(DEB_PROFILE) $(DEB_BUILD)
+	@rm -rf "$(DEB_DIR)/assets"
+	@for bin in hearth console worker-stub; do \
+	  "$(DEB_DIR)/$$bin" generate-assets --out "$(DEB_DIR)/assets" >/dev/null; done
+	$(CARGO) deb -p hearth --no-build --profile $(DEB_PROFILE) $(DEB_ARGS)
+
+# deb-test: builds the .deb from the debug build, inspects it, unpacks it into a scratch root
+# and runs the installed hearth under systemd-socket-activate (packaging/deb-test.sh).
+deb-test: ## test the .deb: contents, socket activation, provision and teardown
+	@bash packaging/deb-test.sh
 
 clean-docker: ## remove this test run's swarm services, containers, networks and volumes (ALL=1: every run's)
 	@if ! timeout 20 $(DOCKER) version --format '{{.Server.Version}}' >/dev/null 2>&1; then \

@@ -76,13 +76,10 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "hearth_bench=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hearth_cli_kit::log::init(
+        hearth_cli_kit::log::filter(None, "hearth_bench=info"),
+        hearth_cli_kit::log::LogFormat::Text,
+    );
     let args = Args::parse();
     let run_id = machine::run_id();
     let scope = engine::Scope {

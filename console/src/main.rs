@@ -12,8 +12,10 @@ use clap::{Args, Parser, Subcommand};
 
 /// The hearth console: LocalAuth, workspaces via hearth, runs via the worker, the HATCH log.
 #[derive(Debug, Parser)]
-#[command(name = "console", version, about)]
+#[command(name = "console", version = hearth_cli_kit::VERSION, about)]
 struct Cli {
+    #[command(flatten)]
+    logging: hearth_cli_kit::log::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,6 +31,9 @@ enum Command {
         #[command(subcommand)]
         command: HatchCommand,
     },
+    /// Write shell completions and man pages (used by `make deb`).
+    #[command(hide = true)]
+    GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,15 +83,14 @@ fn main() -> ExitCode {
             command: HatchCommand::Verify(args),
         } => console::verify::run(&args),
         Command::Ui(args) => ui(&args),
+        Command::GenerateAssets(args) => {
+            hearth_cli_kit::assets::run(<Cli as clap::CommandFactory>::command(), &args)
+        }
         Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .init();
+            hearth_cli_kit::log::init(
+                hearth_cli_kit::log::filter(None, "info"),
+                cli.logging.log_format,
+            );
             match serve(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

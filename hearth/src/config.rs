@@ -129,6 +129,8 @@ pub struct Settings {
     pub docker: DockerConfig,
     pub deadlines: Deadlines,
     pub drain: Duration,
+    /// Under socket activation, exit after this long with no connection open.
+    pub idle_exit: Option<Duration>,
 }
 
 /// An environment variable, or the Go hearth's name for the same thing.

@@ -5,22 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use hearth::cli::{commands, serve, Cli, Command};
 use hearth::client::HearthClient;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = cli
-        .log
-        .clone()
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    hearth_cli_kit::log::init(
+        hearth_cli_kit::log::filter(cli.log.as_deref(), "info"),
+        cli.logging.log_format,
+    );
 
     let command = cli.command.unwrap_or(Command::Serve(Box::default()));
     if let Command::Serve(args) = command {

@@ -50,6 +50,29 @@ pub fn test_image() -> String {
         .unwrap_or_else(|| DEFAULT_TEST_IMAGE.to_owned())
 }
 
+/// The image `role` runs in Docker-backed tests: `HEARTH_TEST_IMAGE_<ROLE>` (e.g.
+/// `HEARTH_TEST_IMAGE_LORE`, as the GitHub action sets per role), else [`test_image`].
+pub fn test_image_for(role: &str) -> String {
+    std::env::var(format!("HEARTH_TEST_IMAGE_{}", role.to_ascii_uppercase()))
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(test_image)
+}
+
+/// How many prompts the play runs: `HEARTH_PLAY_PROMPTS`, else 4.
+///
+/// # Errors
+/// If it is set to anything but a positive number.
+pub fn play_prompts() -> anyhow::Result<usize> {
+    match std::env::var("HEARTH_PLAY_PROMPTS") {
+        Ok(v) if !v.is_empty() => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => anyhow::bail!("HEARTH_PLAY_PROMPTS={v:?} is not a positive number of prompts"),
+        },
+        _ => Ok(4),
+    }
+}
+
 /// The engine's unix socket: `DOCKER_HOST` when it is `unix://…`, else the default one.
 pub fn engine_socket() -> PathBuf {
     std::env::var("DOCKER_HOST")

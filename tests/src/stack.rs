@@ -171,15 +171,14 @@ impl Stack {
                 cmd.args(["--driver", "fake"]);
             }
             DriverKind::Docker | DriverKind::Swarm => {
-                let image = engine::test_image();
                 let driver = if cfg.driver == DriverKind::Swarm {
                     "swarm"
                 } else {
                     "local-docker"
                 };
                 cmd.args(["--driver", driver])
-                    .env("HEARTH_IMAGE_CAIRNET", &image)
-                    .env("HEARTH_IMAGE_LORE", &image);
+                    .env("HEARTH_IMAGE_CAIRNET", engine::test_image_for("cairnet"))
+                    .env("HEARTH_IMAGE_LORE", engine::test_image_for("lore"));
             }
         }
         if let Some(host) = &cfg.docker_host {

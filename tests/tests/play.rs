@@ -1,4 +1,5 @@
-//! The play: hearth → provision `test` (solo) → a run of four mock prompts → teardown →
+//! The play: hearth → provision `test` (solo) → a run of mock prompts (four, or
+//! `HEARTH_PLAY_PROMPTS`) → teardown →
 //! `tier_torn_down`, asserted from the HATCH JSONL file alone and by `console hatch verify`,
 //! under an empty environment and with every child's sockets watched for non-loopback peers.
 //! The Fake-driver play always runs; the Docker play needs `HEARTH_E2E=1` (and then fails,
@@ -12,13 +13,13 @@ use hearth_e2e::netcheck::NetWatch;
 use hearth_e2e::play::run_play;
 use hearth_e2e::stack::{Stack, StackConfig};
 
-const PROMPTS: usize = 4;
 const SLUG: &str = "test";
 
 /// Runs the play on `stack` and checks everything that can be checked without an engine.
 async fn play_and_check(stack: &Stack) -> anyhow::Result<()> {
+    let prompts = engine::play_prompts()?;
     let watch = NetWatch::start(stack.pids());
-    let report = run_play(stack, SLUG, PROMPTS, &mut |_| {}).await;
+    let report = run_play(stack, SLUG, prompts, &mut |_| {}).await;
     let net = watch.finish();
     let report = report?;
 
@@ -29,14 +30,14 @@ async fn play_and_check(stack: &Stack) -> anyhow::Result<()> {
         report.run
     );
     let events = read_events(&stack.hatch)?;
-    assert_play_chain(&events, SLUG, PROMPTS)?;
+    assert_play_chain(&events, SLUG, prompts)?;
     ensure!(
         events.iter().all(|e| e.event_type != "ralph.node.failed"),
         "a node failed:\n{}",
         render(&events)
     );
 
-    let v = stack.verify(PROMPTS, false)?;
+    let v = stack.verify(prompts, false)?;
     ensure!(
         v.code == 0,
         "console hatch verify exited {} on a whole chain:\n{}{}",

@@ -11,8 +11,10 @@ use worker_stub::{Config, Fault};
 
 /// Stand-in for `ralph serve`: accepts HMAC-signed runs and streams KAHN frames over SSE.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(name = "worker-stub", version = hearth_cli_kit::VERSION, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    logging: hearth_cli_kit::log::LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,6 +25,9 @@ enum Command {
     ///
     /// With port 0 the first stdout line is `listening http://127.0.0.1:NNNNN`.
     Serve(ServeArgs),
+    /// Write shell completions and man pages (used by `make deb`).
+    #[command(hide = true)]
+    GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,15 +49,21 @@ struct ServeArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    let Command::Serve(args) = Cli::parse().command;
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::GenerateAssets(a) => {
+            return Ok(hearth_cli_kit::assets::run(
+                <Cli as clap::CommandFactory>::command(),
+                &a,
+            ))
+        }
+    };
+    hearth_cli_kit::log::init(
+        hearth_cli_kit::log::filter(None, "info"),
+        cli.logging.log_format,
+    );
     let keys = Keyring::load(&args.keys).context("loading --keys")?;
     let mut config = Config::new(keys).with_faults(&args.faults);
     config.node_timeout = std::time::Duration::from_secs(args.node_timeout_secs);
@@ -68,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%addr, faults = ?args.faults, "worker-stub serving");
     worker_stub::run(listener, config, shutdown_signal()).await?;
     tracing::info!("worker-stub stopped");
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -58,18 +58,25 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
                 if list.is_empty() {
                     return "no workspaces".to_owned();
                 }
-                let mut out = format!("{:<24} {:<8} {:<15} ENDPOINT", "SLUG", "TIER", "STATUS");
-                for r in &list {
-                    out.push_str(&format!(
-                        "\n{:<24} {:<8} {:<15} {}",
-                        r.workspace_slug, r.tier, r.last_status, r.endpoint
-                    ));
-                }
-                out
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.workspace_slug.to_string(),
+                            r.tier.to_string(),
+                            r.last_status.to_string(),
+                            r.endpoint.clone(),
+                        ]
+                    })
+                    .collect();
+                super::table::render(&["SLUG", "TIER", "STATUS", "ENDPOINT"], &rows)
             });
         }),
         Command::Events(a) => events(client, a).await,
         Command::Lock(a) => return super::lock::run(a).await,
+        Command::GenerateAssets(a) => {
+            return hearth_cli_kit::assets::run(<super::Cli as clap::CommandFactory>::command(), &a)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,14 +150,24 @@ fn print_ref(output: Output, r: &DeploymentRef) {
             "{}: {} ({}, {}) — {}",
             r.workspace_slug, r.last_status, r.tier, r.driver, r.endpoint
         );
-        for s in &r.services {
-            out.push_str(&format!(
-                "\n  {:<8} {:<28} {}  {}",
-                s.role,
-                s.endpoint,
-                s.image,
-                short(&s.image_digest)
-            ));
+        let rows: Vec<Vec<String>> = r
+            .services
+            .iter()
+            .map(|s| {
+                vec![
+                    s.role.clone(),
+                    s.endpoint.clone(),
+                    s.image.clone(),
+                    short(&s.image_digest).to_owned(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let table = super::table::render(&["ROLE", "ENDPOINT", "IMAGE", "DIGEST"], &rows);
+            for line in table.lines() {
+                out.push_str("\n  ");
+                out.push_str(line);
+            }
         }
         out
     });
@@ -160,7 +177,7 @@ fn short(digest: &str) -> &str {
     digest.get(..19).unwrap_or(digest)
 }
 
-fn print_as<T: Serialize>(output: Output, value: &T, human: impl FnOnce() -> String) {
+pub(super) fn print_as<T: Serialize>(output: Output, value: &T, human: impl FnOnce() -> String) {
     let text = match output {
         Output::Json => {
             serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

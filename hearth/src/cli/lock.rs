@@ -1,12 +1,12 @@
 //! `hearth lock`: pin each role's image (pulling a tag the engine does not have yet, as
 //! `docker pull` would) into a lock file; `hearth lock --check`: say which roles' tags moved
-//! since the lock, changing nothing (exit 1 on drift).
+//! since the lock, changing nothing (exit 1 on drift). Both answer JSON with `-o json`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::commands::EXIT_FAILED;
-use super::LockArgs;
+use super::commands::{print_as, EXIT_FAILED};
+use super::{LockArgs, Output};
 use crate::config::env_or_origin;
 use crate::driver::docker::{pins, Engine};
 use crate::lockfile::{ImageLock, LockedImage};
@@ -32,6 +32,7 @@ pub async fn run(a: LockArgs) -> ExitCode {
     if a.check {
         return check(&engine, &a, &asked).await;
     }
+    let human = a.output.output == Output::Human;
     let mut lock = ImageLock {
         version: 1,
         roles: Default::default(),
@@ -40,7 +41,9 @@ pub async fn run(a: LockArgs) -> ExitCode {
         let image = image.unwrap_or_else(|| "nginx:alpine".into());
         match pins::pin(&engine, role, &image, bound).await {
             Ok(pin) => {
-                println!("{role:<8} {image} -> {}", pin.digest);
+                if human {
+                    println!("{role:<8} {image} -> {}", pin.digest);
+                }
                 if let Some(note) = pin.note {
                     eprintln!("hearth lock: {role}: {note}");
                 }
@@ -60,7 +63,11 @@ pub async fn run(a: LockArgs) -> ExitCode {
         eprintln!("hearth lock: {e}");
         return ExitCode::from(EXIT_FAILED);
     }
-    println!("wrote {}", a.out.display());
+    print_as(
+        a.output.output,
+        &serde_json::json!({ "wrote": a.out, "roles": lock.roles }),
+        || format!("wrote {}", a.out.display()),
+    );
     ExitCode::SUCCESS
 }
 
@@ -70,43 +77,68 @@ async fn check(engine: &Engine, a: &LockArgs, asked: &[(&str, Option<String>)]) 
         Ok(l) => l,
         Err(e) => return fail(&e.to_body()),
     };
+    let human = a.output.output == Output::Human;
+    let say = |line: String| {
+        if human {
+            println!("{line}");
+        }
+    };
     let mut moved = Vec::new();
+    let mut roles = Vec::new();
     for (role, locked) in &lock.roles {
         let wanted = asked
             .iter()
             .find(|(r, _)| r == role)
             .and_then(|(_, i)| i.clone());
         if let Some(w) = wanted.filter(|w| *w != locked.image) {
-            println!(
+            say(format!(
                 "{role:<8} moved: the lock pins {} ({}), {w} is asked for",
                 locked.image, locked.digest
+            ));
+            roles.push(
+                serde_json::json!({ "role": role, "locked": locked, "asked": w, "moved": true }),
             );
             moved.push(role.clone());
             continue;
         }
         match pins::current(engine, role, locked).await {
-            Ok(now) if now == locked.digest => {
-                println!("{role:<8} {} unchanged ({})", locked.image, locked.digest);
-            }
             Ok(now) => {
-                println!(
-                    "{role:<8} {} moved: locked {}, now {now}",
-                    locked.image, locked.digest
-                );
-                moved.push(role.clone());
+                let same = now == locked.digest;
+                if same {
+                    say(format!(
+                        "{role:<8} {} unchanged ({})",
+                        locked.image, locked.digest
+                    ));
+                } else {
+                    say(format!(
+                        "{role:<8} {} moved: locked {}, now {now}",
+                        locked.image, locked.digest
+                    ));
+                    moved.push(role.clone());
+                }
+                roles.push(serde_json::json!({ "role": role, "locked": locked, "now": now, "moved": !same }));
             }
             Err(e) => return fail(&e.to_body()),
         }
     }
+    print_as(
+        a.output.output,
+        &serde_json::json!({ "lock": a.out, "moved": moved, "roles": roles }),
+        || {
+            if moved.is_empty() {
+                format!("{}: no role's tag moved", a.out.display())
+            } else {
+                format!(
+                    "{}: moved since the lock: {}; `hearth lock` re-pins, restoring this file rolls back",
+                    a.out.display(),
+                    moved.join(", ")
+                )
+            }
+        },
+    );
     if moved.is_empty() {
-        println!("{}: no role's tag moved", a.out.display());
         ExitCode::SUCCESS
     } else {
-        println!(
-            "{}: moved since the lock: {}; `hearth lock` re-pins, restoring this file rolls back",
-            a.out.display(),
-            moved.join(", ")
-        );
         ExitCode::from(EXIT_FAILED)
     }
 }

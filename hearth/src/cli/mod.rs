@@ -5,6 +5,7 @@ pub mod commands;
 pub mod lock;
 pub mod progress;
 pub mod serve;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "hearth",
-    version,
+    version = hearth_cli_kit::VERSION,
     after_help = "Run with no subcommand, hearth serves (as `hearth serve`), configured by \
                   environment: HEARTH_SOCKET, HEARTH_DRIVER, HEARTH_IMAGE_CAIRNET, \
                   HEARTH_IMAGE_LORE (or the Go hearth's ROCKY_HEARTH_* names).\n\n\
@@ -34,6 +35,9 @@ pub struct Cli {
     /// Log filter (e.g. `info`, `hearth=debug`) [env: RUST_LOG]
     #[arg(long, global = true)]
     pub log: Option<String>,
+
+    #[command(flatten)]
+    pub logging: hearth_cli_kit::log::LogArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -65,6 +69,9 @@ pub enum Command {
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses
     /// (pulling tags the engine lacks); --check reports which tags moved since.
     Lock(LockArgs),
+    /// Write shell completions and man pages (used by `make deb`).
+    #[command(hide = true)]
+    GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
 }
 
 /// Output format.
@@ -144,4 +151,6 @@ pub struct LockArgs {
     /// [default: nginx:alpine]
     #[arg(long)]
     pub lore_image: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -17,6 +17,8 @@ use crate::driver::fake::{FakeDriver, FakeFaults};
 use crate::driver::swarm::Swarm;
 use crate::driver::Driver;
 use crate::lockfile::ImageLock;
+use crate::server::activation;
+use crate::server::idle::{IdleListener, IdleWatch};
 use crate::store::Store;
 
 /// Flags of `hearth serve`. Each also reads the environment variable named in its help.
@@ -74,6 +76,10 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
+    /// Under socket activation, exit after SECS with no connection open (0: never); the
+    /// socket unit starts hearth again on the next one [env: HEARTH_IDLE_EXIT] [default: 0]
+    #[arg(long, value_name = "SECS")]
+    pub idle_exit: Option<u64>,
     /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
     #[arg(long = "fake-fault")]
     pub fake_faults: Vec<String>,
@@ -220,6 +226,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         docker,
         deadlines,
         drain: secs(args.drain_timeout, file.timeouts.drain, 10),
+        idle_exit: idle_exit(args.idle_exit, &deadlines)?,
     })
 }
 
@@ -263,10 +270,10 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             Arc::new(FakeDriver::new(faults))
         }
     };
-    // Bind first: a second daemon must be refused before it touches state or the engine.
-    let (listener, guard) =
-        crate::server::socket::bind(&settings.socket, settings.socket_group.as_deref())
-            .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
+    // Bind first (or take the socket systemd passed): a second daemon must be refused before
+    // it touches state or the engine.
+    let (listener, guard) = activation::listen(&settings.socket, settings.socket_group.as_deref())
+        .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
     let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
     let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
@@ -291,17 +298,70 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         });
     }
     info!(
-        socket = %settings.socket.display(),
+        socket = %guard.served_on(&settings.socket).display(),
         driver = %settings.driver,
         instance = %settings.instance,
         state_dir = %settings.state_dir.display(),
         images = ?settings.docker.images,
+        activated = guard.activated(),
+        version = hearth_cli_kit::VERSION,
         "hearth serving"
     );
-    crate::server::run(listener, dispatcher, shutdown_signal(), settings.drain).await?;
+    let watch = IdleWatch::default();
+    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone());
+    activation::notify_ready();
+    let listener = IdleListener::new(listener, watch);
+    crate::server::run(listener, dispatcher, shutdown, settings.drain).await?;
     drop(guard);
     info!("hearth stopped");
     Ok(())
+}
+
+/// Resolves on SIGINT/SIGTERM or, under socket activation with an idle period, once `watch`
+/// has seen no connection for that period; then tells the service manager hearth stops.
+async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatch) {
+    let idle = match idle_exit {
+        Some(period) if activated => Some(period),
+        Some(_) => {
+            warn!("--idle-exit applies only under socket activation (nothing would start hearth again); ignored");
+            None
+        }
+        None => None,
+    };
+    match idle {
+        Some(period) => tokio::select! {
+            () = shutdown_signal() => {}
+            () = watch.idle_for(period) => info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again"),
+        },
+        None => shutdown_signal().await,
+    }
+    activation::notify_stopping();
+}
+
+/// The idle period, if any: never shorter than the longest verb deadline, so a verb that goes
+/// on after its caller left has always ended before hearth exits idle.
+fn idle_exit(flag: Option<u64>, deadlines: &Deadlines) -> anyhow::Result<Option<Duration>> {
+    let secs = match flag {
+        Some(s) => s,
+        None => match std::env::var("HEARTH_IDLE_EXIT") {
+            Ok(v) if !v.is_empty() => v
+                .parse()
+                .with_context(|| format!("HEARTH_IDLE_EXIT={v:?} is not a number of seconds"))?,
+            _ => 0,
+        },
+    };
+    if secs == 0 {
+        return Ok(None);
+    }
+    let longest = deadlines
+        .provision
+        .max(deadlines.teardown)
+        .max(deadlines.other);
+    let asked = Duration::from_secs(secs);
+    if asked < longest {
+        info!(asked = ?asked, raised_to = ?longest, "idle exit raised to the longest verb deadline");
+    }
+    Ok(Some(asked.max(longest)))
 }
 
 /// Resolves on SIGINT or SIGTERM.

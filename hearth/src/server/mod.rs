@@ -1,6 +1,8 @@
 //! The RPC server on the unix socket: [`run`] serves a bound listener until `shutdown`
 //! resolves, then stops accepting and lets in-flight requests finish within `drain`.
 
+pub mod activation;
+pub mod idle;
 mod routes;
 pub mod socket;
 
@@ -8,7 +10,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UnixListener;
 use tracing::{info, warn};
 
 use crate::dispatcher::Dispatcher;
@@ -20,12 +21,16 @@ pub use routes::router;
 ///
 /// # Errors
 /// If the listener fails.
-pub async fn run(
-    listener: UnixListener,
+pub async fn run<L>(
+    listener: L,
     dispatcher: Arc<Dispatcher>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
