@@ -63,6 +63,8 @@ pub struct Config {
     pub hearth_timeout: Duration,
     /// Request body cap in bytes.
     pub body_limit: usize,
+    /// What one client may hold, and for how long (header/idle timeout, connection cap).
+    pub limits: hearth_serve::Limits,
 }
 
 /// Why the console could not start or serve.
@@ -102,6 +104,8 @@ pub struct AppState {
     pub auth: Arc<LocalAuth>,
     pub runs: Runs,
     pub policy: Arc<GatePolicy>,
+    /// The connection bounds [`serve`] holds every client to.
+    pub limits: hearth_serve::Limits,
     /// Cancelled when shutdown begins: live tails and `?wait=` polls end so the server can
     /// drain.
     pub stopping: CancellationToken,
@@ -126,6 +130,7 @@ impl AppState {
             auth: Arc::new(auth),
             runs: Runs::default(),
             policy: Arc::new(policy),
+            limits: hearth_serve::Limits::default(),
             stopping: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -149,7 +154,9 @@ impl AppState {
             config.hearth_timeout,
         ));
         let policy = GatePolicy::for_port(port, &config.allow_hosts, config.body_limit);
-        Ok(AppState::new(sink, hearth, worker, auth, policy))
+        let mut state = AppState::new(sink, hearth, worker, auth, policy);
+        state.limits = config.limits;
+        Ok(state)
     }
 }
 
@@ -190,9 +197,8 @@ pub async fn serve(
             stopping.cancel();
         }
     };
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(signal)
-        .await?;
+    let limits = state.limits;
+    hearth_serve::serve(listener, routes::router(state), limits, signal).await?;
     stopping.cancel();
     tasks.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())

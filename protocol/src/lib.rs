@@ -5,8 +5,11 @@
 //! - [`kahn`]: the KAHN frames a worker streams over SSE while it runs a job.
 //! - [`bearer`]: the HMAC bearer that signs console → worker requests.
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
+//! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 
 pub mod bearer;
 pub mod hatch;
 pub mod hearth;
 pub mod kahn;
+pub mod limits;
+pub mod slug;

@@ -98,8 +98,8 @@ impl Config {
             keys,
             faults: Faults::default(),
             node_timeout: Duration::from_secs(2),
-            max_prompts: 64,
-            max_prompt_bytes: 16 * 1024,
+            max_prompts: hearth_protocol::limits::MAX_PROMPTS,
+            max_prompt_bytes: hearth_protocol::limits::MAX_PROMPT_BYTES,
             max_body_bytes: 256 * 1024,
         }
     }

@@ -25,16 +25,31 @@ pub struct EventsQuery {
     after: Option<u64>,
 }
 
+/// The `Last-Event-ID` a reconnecting reader sends: a seq, or refused (as the worker does)
+/// rather than read as "from the start", which would replay the whole log.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Last-Event-ID {:?} is not a HATCH seq (a whole number)",
+                String::from_utf8_lossy(raw.as_bytes())
+            ))
+        })
+}
+
 /// The handler.
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let last_event_id = last_event_id(&headers)?;
     // A reconnecting EventSource repeats its URL (`?after=`) and adds a newer Last-Event-ID:
     // the later of the two is where the reader is.
     let after = q.after.max(last_event_id).unwrap_or(0);

@@ -70,6 +70,14 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
+    /// Milliseconds a client may take to send a request head, and may stay idle between
+    /// requests [env: HEARTH_HEADER_TIMEOUT_MS] [default: 10000]
+    #[arg(long, env = "HEARTH_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Connections served at once; more wait in the backlog [env: HEARTH_MAX_CONNECTIONS]
+    /// [default: 1024]
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
     #[arg(long = "fake-fault")]
     pub fake_faults: Vec<String>,
@@ -215,6 +223,15 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         docker,
         deadlines,
         drain: secs(args.drain_timeout, file.timeouts.drain, 10),
+        limits: hearth_serve::Limits {
+            header_read_timeout: args
+                .header_timeout_ms
+                .map_or(hearth_serve::Limits::HEADER_READ_TIMEOUT, Duration::from_millis),
+            max_connections: args
+                .max_connections
+                .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),
+            ..hearth_serve::Limits::default()
+        },
     })
 }
 
@@ -269,7 +286,14 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         images = ?settings.docker.images,
         "hearth serving"
     );
-    crate::server::run(listener, dispatcher, shutdown_signal(), settings.drain).await?;
+    crate::server::run(
+        listener,
+        dispatcher,
+        shutdown_signal(),
+        settings.drain,
+        settings.limits,
+    )
+    .await?;
     drop(guard);
     info!("hearth stopped");
     Ok(())

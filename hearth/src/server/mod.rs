@@ -15,8 +15,8 @@ use crate::dispatcher::Dispatcher;
 
 pub use routes::router;
 
-/// Serves the RPC on `listener` until `shutdown` resolves; in-flight requests then get up to
-/// `drain` to finish.
+/// Serves the RPC on `listener` until `shutdown` resolves, each connection held to `limits`;
+/// in-flight requests then get up to `drain` to finish.
 ///
 /// # Errors
 /// If the listener fails.
@@ -25,6 +25,7 @@ pub async fn run(
     dispatcher: Arc<Dispatcher>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    limits: hearth_serve::Limits,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
@@ -34,7 +35,8 @@ pub async fn run(
         let _ = stop_tx.send(());
         let _ = drain_tx.send(());
     });
-    let server = axum::serve(listener, router(dispatcher)).with_graceful_shutdown(async {
+    let app = router(dispatcher).layer(axum::middleware::map_response(hearth_serve::json_errors));
+    let server = hearth_serve::serve(listener, app, limits, async {
         let _ = stop_rx.await;
     });
     let serving = tokio::spawn(async move { server.await });
