@@ -43,6 +43,20 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         })
 }
 
+/// One event as an SSE frame. The reader already refused lines whose fields hold line
+/// breaks; the event name is checked again here because axum panics on one, and a tail must
+/// never die of a log line (the JSON data carries the type either way).
+fn frame(e: &HatchEvent) -> Event {
+    let frame = Event::default()
+        .id(e.seq.to_string())
+        .data(serde_json::to_string(e).unwrap_or_default());
+    if hearth_protocol::hatch::is_field_text(&e.event_type) {
+        frame.event(e.event_type.as_str())
+    } else {
+        frame
+    }
+}
+
 /// The handler.
 pub async fn events(
     State(state): State<AppState>,
@@ -78,14 +92,7 @@ pub async fn events(
     let all = stream::iter(backlog)
         .chain(live)
         .take_until(state.stopping.clone().cancelled_owned())
-        .map(|e| {
-            Ok::<_, Infallible>(
-                Event::default()
-                    .id(e.seq.to_string())
-                    .event(e.event_type.clone())
-                    .data(serde_json::to_string(&e).unwrap_or_default()),
-            )
-        });
+        .map(|e| Ok::<_, Infallible>(frame(&e)));
     Ok(Sse::new(all)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
