@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use common::{
-    console_command, hearth_command, spawn_daemon, spawn_listening, under_umask_000, Api, Env,
-    KEYS,
+    console_command, hearth_command, spawn_daemon, spawn_listening, under_umask_000, Api, Env, KEYS,
 };
 
 /// `cmd` with the value of `flag` replaced by `value`.
@@ -112,12 +111,19 @@ fn a_directory_others_can_write_is_refused_with_the_fix() -> Result<()> {
     let err = refused(hearth_command(&env, &[])?)?;
     assert!(err.contains("chmod 700"), "hearth said: {err}");
     assert!(!env.socket().exists(), "no socket bound on refusal");
-    std::fs::set_permissions(env.path("hearth-state"), std::fs::Permissions::from_mode(0o700))?;
+    std::fs::set_permissions(
+        env.path("hearth-state"),
+        std::fs::Permissions::from_mode(0o700),
+    )?;
 
     // The socket's directory.
     let socket_dir = env.path("sock");
     loose(&socket_dir)?;
-    let cmd = with_arg(&hearth_command(&env, &[])?, "--socket", &socket_dir.join("h.sock"));
+    let cmd = with_arg(
+        &hearth_command(&env, &[])?,
+        "--socket",
+        &socket_dir.join("h.sock"),
+    );
     let err = refused(cmd)?;
     assert!(err.contains("chmod 700"), "hearth said: {err}");
 
@@ -125,6 +131,9 @@ fn a_directory_others_can_write_is_refused_with_the_fix() -> Result<()> {
     loose(&env.state())?;
     let err = refused(console_command(&env, "http://127.0.0.1:9", &keys, &[]))?;
     assert!(err.contains("chmod 700"), "console said: {err}");
-    assert!(!env.state().join("console.token").exists(), "no token minted");
+    assert!(
+        !env.state().join("console.token").exists(),
+        "no token minted"
+    );
     Ok(())
 }

@@ -102,16 +102,35 @@ async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
     let long = "a".repeat(33);
     for slug in [long.as_str(), "-lead", "trail-", "Upper", "a_b"] {
         let (status, body) = s.api.provision(slug).await?;
-        assert_eq!((status, error_code(status, &body)?.as_str()), (400, "invalid_slug"), "POST {slug}");
-        let (status, body) = s.api.delete(&format!("/api/hearth/workspaces/{slug}")).await?;
-        assert_eq!((status, error_code(status, &body)?.as_str()), (400, "invalid_slug"), "DELETE {slug}");
+        assert_eq!(
+            (status, error_code(status, &body)?.as_str()),
+            (400, "invalid_slug"),
+            "POST {slug}"
+        );
+        let (status, body) = s
+            .api
+            .delete(&format!("/api/hearth/workspaces/{slug}"))
+            .await?;
+        assert_eq!(
+            (status, error_code(status, &body)?.as_str()),
+            (400, "invalid_slug"),
+            "DELETE {slug}"
+        );
         let (status, body) = s
             .api
             .post(&format!("/api/hearth/workspaces/{slug}/pause"), json!({}))
             .await?;
-        assert_eq!((status, error_code(status, &body)?.as_str()), (400, "invalid_slug"), "pause {slug}");
+        assert_eq!(
+            (status, error_code(status, &body)?.as_str()),
+            (400, "invalid_slug"),
+            "pause {slug}"
+        );
     }
-    assert_eq!(log_bytes(&s.env), before, "a refused slug leaves the log as it was");
+    assert_eq!(
+        log_bytes(&s.env),
+        before,
+        "a refused slug leaves the log as it was"
+    );
     Ok(())
 }
 
@@ -126,15 +145,28 @@ async fn a_run_over_the_prompt_limit_is_refused_at_the_door() -> Result<()> {
         let prompts: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
         let (status, body) = s
             .api
-            .post("/api/ralph/runs", json!({"workspace": "door", "prompts": prompts}))
+            .post(
+                "/api/ralph/runs",
+                json!({"workspace": "door", "prompts": prompts}),
+            )
             .await?;
-        assert_eq!((status, error_code(status, &body)?.as_str()), (400, "invalid_request"), "{n}: {body}");
-        assert!(body["error"]["message"].as_str().unwrap_or("").contains(&limit.to_string()));
+        assert_eq!(
+            (status, error_code(status, &body)?.as_str()),
+            (400, "invalid_request"),
+            "{n}: {body}"
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&limit.to_string()));
     }
     let long = "x".repeat(hearth_protocol::limits::MAX_PROMPT_BYTES + 1);
     let (status, _) = s
         .api
-        .post("/api/ralph/runs", json!({"workspace": "door", "prompts": [long]}))
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "door", "prompts": [long]}),
+        )
         .await?;
     assert_eq!(status, 400, "a prompt over the byte limit");
     assert!(!s.worker.contacted(), "nothing was sent to the worker");
@@ -157,7 +189,11 @@ async fn a_malformed_last_event_id_is_400() -> Result<()> {
             .await?;
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or_default();
-        assert_eq!((status, error_code(status, &body)?.as_str()), (400, "invalid_request"), "{bad}");
+        assert_eq!(
+            (status, error_code(status, &body)?.as_str()),
+            (400, "invalid_request"),
+            "{bad}"
+        );
     }
     let resp = s
         .api
@@ -168,7 +204,11 @@ async fn a_malformed_last_event_id_is_400() -> Result<()> {
         .send()
         .await?;
     let events: Vec<Value> = resp.json().await?;
-    assert_eq!(events.len(), 1, "a good Last-Event-ID resumes after it: {events:?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "a good Last-Event-ID resumes after it: {events:?}"
+    );
     assert_eq!(events[0]["seq"], 2);
     Ok(())
 }
@@ -180,12 +220,48 @@ async fn every_error_takes_the_documented_shape() -> Result<()> {
     let auth = format!("Authorization: Bearer {}\r\n", s.api.token);
     let json_ct = format!("{auth}Content-Type: application/json\r\n");
     let cases: [(&str, &str, &str, u16, &str); 6] = [
-        ("GET /api/hearth/workspaces/%ff HTTP/1.1", &auth, "", 400, "invalid_request"),
-        ("GET /api/hearth/workspaces/../etc HTTP/1.1", &auth, "", 405, "method_not_allowed"),
-        ("POST /api/hearth/workspaces HTTP/1.1", &json_ct, "{not json", 400, "invalid_request"),
-        ("POST /api/hearth/workspaces HTTP/1.1", &json_ct, r#"{"tier":"solo"}"#, 400, "invalid_request"),
-        ("POST /api/hearth/workspaces HTTP/1.1", &auth, r#"{"slug":"a"}"#, 400, "invalid_request"),
-        ("GET /api/hatch/events?after=x HTTP/1.1", &auth, "", 400, "invalid_request"),
+        (
+            "GET /api/hearth/workspaces/%ff HTTP/1.1",
+            &auth,
+            "",
+            400,
+            "invalid_request",
+        ),
+        (
+            "GET /api/hearth/workspaces/../etc HTTP/1.1",
+            &auth,
+            "",
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "POST /api/hearth/workspaces HTTP/1.1",
+            &json_ct,
+            "{not json",
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST /api/hearth/workspaces HTTP/1.1",
+            &json_ct,
+            r#"{"tier":"solo"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST /api/hearth/workspaces HTTP/1.1",
+            &auth,
+            r#"{"slug":"a"}"#,
+            400,
+            "invalid_request",
+        ),
+        (
+            "GET /api/hatch/events?after=x HTTP/1.1",
+            &auth,
+            "",
+            400,
+            "invalid_request",
+        ),
     ];
     for (line, headers, body, status, code) in cases {
         let (got, answer) = raw(base, line, headers, body)?;
@@ -194,7 +270,10 @@ async fn every_error_takes_the_documented_shape() -> Result<()> {
     }
     let big = "x".repeat(crate_body_limit() + 1);
     let (got, answer) = raw(base, "POST /api/session HTTP/1.1", &json_ct, &big)?;
-    assert_eq!((got, error_code(got, &answer)?.as_str()), (413, "payload_too_large"));
+    assert_eq!(
+        (got, error_code(got, &answer)?.as_str()),
+        (413, "payload_too_large")
+    );
     Ok(())
 }
 
@@ -221,7 +300,9 @@ async fn a_line_break_in_a_logged_field_never_kills_the_tail() -> Result<()> {
     let s = stack()?;
     s.api.provision("first").await?;
     let append = |text: &str| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new().append(true).open(s.env.hatch())?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(s.env.hatch())?;
         f.write_all(text.as_bytes())?;
         Ok(())
     };
@@ -254,7 +335,11 @@ async fn a_line_break_in_a_logged_field_never_kills_the_tail() -> Result<()> {
         assert!(!seen.contains("event: forged"), "{seen}");
     }
     // Followed by another line it is corruption, named by its line number; nothing panics.
-    append(&forged_line(4).replace("forged\"", "ok\"").replace("\\nevent: ok", ""))?;
+    append(
+        &forged_line(4)
+            .replace("forged\"", "ok\"")
+            .replace("\\nevent: ok", ""),
+    )?;
     for _ in 0..2 {
         let (status, body) = s.api.get("/api/hatch/events").await?;
         assert_eq!(error_code(status, &body)?, "hatch_unavailable", "{body}");

@@ -24,7 +24,13 @@ pub async fn json_errors(response: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    let mut out = (status, Json(ErrorResponse { error: shape(status, text) })).into_response();
+    let mut out = (
+        status,
+        Json(ErrorResponse {
+            error: shape(status, text),
+        }),
+    )
+        .into_response();
     // Headers the framework set for a reason (Allow on 405) stay.
     if let Some(allow) = parts.headers.get(header::ALLOW) {
         out.headers_mut().insert(header::ALLOW, allow.clone());
@@ -122,10 +128,16 @@ mod tests {
             let (got, body) = answer(router(), req(method, uri)).await;
             assert_eq!(got, status, "{method} {uri}: {body}");
             assert_eq!(body["error"]["code"], code, "{method} {uri}");
-            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
             assert_eq!(body["error"]["retryable"], false);
         }
         let (got, body) = answer(router(), req("POST", "/x/ok")).await;
-        assert_eq!((got, body), (200, serde_json::Value::Null), "success untouched");
+        assert_eq!(
+            (got, body),
+            (200, serde_json::Value::Null),
+            "success untouched"
+        );
     }
 }

@@ -224,9 +224,10 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         deadlines,
         drain: secs(args.drain_timeout, file.timeouts.drain, 10),
         limits: hearth_serve::Limits {
-            header_read_timeout: args
-                .header_timeout_ms
-                .map_or(hearth_serve::Limits::HEADER_READ_TIMEOUT, Duration::from_millis),
+            header_read_timeout: args.header_timeout_ms.map_or(
+                hearth_serve::Limits::HEADER_READ_TIMEOUT,
+                Duration::from_millis,
+            ),
             max_connections: args
                 .max_connections
                 .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),
