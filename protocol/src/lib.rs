@@ -5,6 +5,7 @@
 //! - [`kahn`]: the KAHN frames a worker streams over SSE while it runs a job.
 //! - [`bearer`]: the HMAC bearer that signs console → worker requests.
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
+//! - [`replay`]: the nonces a verifier accepted, journalled so a restart keeps refusing them.
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 
 pub mod bearer;
@@ -12,4 +13,5 @@ pub mod hatch;
 pub mod hearth;
 pub mod kahn;
 pub mod limits;
+pub mod replay;
 pub mod slug;
