@@ -21,6 +21,8 @@ const ROUNDS: usize = 10;
 /// about a second here, a teardown about half of one.
 const PROVISION_WINDOW_MS: u64 = 1400;
 const TEARDOWN_WINDOW_MS: u64 = 700;
+/// How long a restarted daemon may take to settle an interrupted verb.
+const SETTLE: Duration = Duration::from_secs(10);
 
 /// A hearth process; killed (-9) on drop.
 struct Daemon(Child);
@@ -67,25 +69,34 @@ where
 {
     let call = tokio::spawn(call);
     tokio::time::sleep(after).await;
-    let killed = if call.is_finished() { "after" } else { "during" };
+    let killed = if call.is_finished() {
+        "after"
+    } else {
+        "during"
+    };
     drop(daemon);
     let _ = call.await;
     killed
 }
 
 /// What hearth says about `slug` (None: it has no record), checked against the engine.
-async fn coherent(
-    client: &HearthClient,
-    slug: &str,
-    instance: &str,
-    when: &str,
-) -> Option<Status> {
-    let objects = support::engine_objects(instance);
-    let status = match client.status(slug).await {
-        Ok(s) => Some(s),
-        Err(e) if e.code() == "not_found" => None,
-        Err(e) => panic!("{when}: status of {slug} failed: {e}"),
+async fn coherent(client: &HearthClient, slug: &str, instance: &str, when: &str) -> Option<Status> {
+    // An interrupted verb reads as pending until reconcile settles it; the daemon retries a
+    // workspace the engine would not let go of yet (a create it was still finishing).
+    let deadline = Instant::now() + SETTLE;
+    let status = loop {
+        let status = match client.status(slug).await {
+            Ok(s) => Some(s),
+            Err(e) if e.code() == "not_found" => None,
+            Err(e) => panic!("{when}: status of {slug} failed: {e}"),
+        };
+        let pending = matches!(status, Some(Status::Provisioning | Status::TearingDown));
+        if !pending || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let objects = support::engine_objects(instance);
     match status {
         Some(Status::Ready) => assert!(
             !objects.is_empty(),
@@ -96,7 +107,7 @@ async fn coherent(
             "{when}: {slug} is {status:?} but the engine still holds {objects:?}"
         ),
         Some(other) => {
-            panic!("{when}: after a restart {slug} reads {other}, a state no verb is in")
+            panic!("{when}: {SETTLE:?} after a restart {slug} still reads {other}")
         }
     }
     status
@@ -129,6 +140,13 @@ async fn kill_9_at_random_points_of_provision_and_teardown_stays_coherent() {
         let when = format!("round {round}, killed {killed} provision at {after:?}");
         let status = coherent(&client, &slug, &instance, &when).await;
         eprintln!("{when}: restarted as {status:?}");
+        // The teardown is killed on a live workspace, where it has work to interrupt.
+        if status != Some(Status::Ready) {
+            client
+                .provision(&slug, &ProvisioningProfile::for_tier(Tier::Solo))
+                .await
+                .unwrap_or_else(|e| panic!("{when}: provision again after restart: {e}"));
+        }
 
         let after = Duration::from_millis(rng.random_range(0..TEARDOWN_WINDOW_MS));
         let c = client.clone();
@@ -140,7 +158,10 @@ async fn kill_9_at_random_points_of_provision_and_teardown_stays_coherent() {
         eprintln!("{when}: restarted as {status:?}");
         // Whatever the crash left, one more teardown settles it, and nothing remains.
         if status.is_some() {
-            client.teardown(&slug).await.expect("teardown after restart");
+            client
+                .teardown(&slug)
+                .await
+                .expect("teardown after restart");
             assert_eq!(
                 client.status(&slug).await.expect("status"),
                 Status::TierTornDown,

@@ -236,6 +236,9 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
     })
 }
 
+/// Seconds between reconcile attempts while something is left unreconciled.
+const RECONCILE_RETRY_SECS: u64 = 2;
+
 /// Runs the daemon until SIGINT or SIGTERM.
 ///
 /// # Errors
@@ -266,13 +269,22 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
     let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
-    if let Err(e) = dispatcher.reconcile().await {
-        warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+    // A workspace that cannot be reconciled now (the engine still finishing a create the
+    // killed daemon asked for holds a volume "in use") is tried again until it settles, so
+    // an interrupted verb never stays pending until the next restart.
+    let unsettled = match dispatcher.reconcile().await {
+        Ok(done) => !done.errors.is_empty(),
+        Err(e) => {
+            warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
+            true
+        }
+    };
+    if unsettled {
         let d = Arc::clone(&dispatcher);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                if d.reconcile().await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)).await;
+                if d.reconcile().await.is_ok_and(|done| done.errors.is_empty()) {
                     info!("reconciled with the engine");
                     break;
                 }
