@@ -6,6 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hearth_protocol::error_code::ErrorCode;
 use hearth_protocol::hearth::{ErrorBody, ErrorResponse};
 
 /// Most bytes of a framework rejection kept as the message.
@@ -50,24 +51,24 @@ fn is_json(response: &Response) -> bool {
 fn shape(status: StatusCode, text: String) -> ErrorBody {
     let (code, hint) = match status {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             Some("check the path and the JSON body against the README's API table"),
         ),
-        StatusCode::NOT_FOUND => ("not_found", None),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, None),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             Some("the Allow header lists the methods this path takes"),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             Some("send a smaller body; the cap is in the README"),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             Some("send the body as JSON with Content-Type: application/json"),
         ),
-        s if s.is_server_error() => ("internal", None),
-        _ => ("invalid_request", None),
+        s if s.is_server_error() => (ErrorCode::Internal, None),
+        _ => (ErrorCode::InvalidRequest, None),
     };
     let mut message: String = text.chars().take(MESSAGE_CAP).collect();
     if message.is_empty() {
@@ -77,7 +78,7 @@ fn shape(status: StatusCode, text: String) -> ErrorBody {
             .to_lowercase();
     }
     ErrorBody {
-        code: code.to_owned(),
+        code,
         message,
         retryable: status == StatusCode::SERVICE_UNAVAILABLE,
         hint: hint.map(str::to_owned),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::Json;
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, Tier};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -52,7 +52,7 @@ pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
     hearth_protocol::slug::parse(slug)
         .map(|_| ())
         .map_err(|e| ApiError::Hearth {
-            code: "invalid_slug".to_owned(),
+            code: ErrorCode::InvalidSlug,
             message: e.to_string(),
             hint: Some(hearth_protocol::slug::HINT.to_owned()),
             http_status: Some(400),

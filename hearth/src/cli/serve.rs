@@ -275,7 +275,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let unsettled = match dispatcher.reconcile().await {
         Ok(done) => !done.errors.is_empty(),
         Err(e) => {
-            warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
+            warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
             true
         }
     };

@@ -22,14 +22,16 @@ use hearth_protocol::hearth::{
 };
 use tracing::warn;
 
-use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
-use super::{objects, readiness, subnets, LocalDocker};
+use super::{objects, subnets, LocalDocker};
+use crate::driver::engine::{is_not_found, map_err};
+use crate::driver::readiness;
 use crate::driver::{front_door, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
+use crate::labels;
+use crate::names::Names;
 use crate::slug::Slug;
-use crate::{labels, names};
 
 /// Bound on a rollback started from a dropped provision.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -131,8 +133,9 @@ async fn build(
 ) -> Result<DeploymentRef, HearthError> {
     let resolved = resolve_all(d, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
+    let names = Names::new(&d.instance, slug);
     let network = NetworkCreateRequest {
-        name: names::network(slug),
+        name: names.network(),
         driver: Some("bridge".into()),
         labels: Some(labels::for_object(
             &d.instance,
@@ -151,14 +154,9 @@ async fn build(
             let seed = seed_of(slug, &d.instance);
             subnets::create_in_pool(docker, network, &d.config.subnet_pool, seed).await?
         }
-        Err(e) => {
-            return Err(map_err(
-                format!("create network {}", names::network(slug)),
-                e,
-            ))
-        }
+        Err(e) => return Err(map_err(format!("create network {}", names.network()), e)),
     };
-    steps.record("network_created", None, Some(names::network(slug)));
+    steps.record("network_created", None, Some(names.network()));
 
     let caps = profile.caps();
     // Every role runs to its end, success or failure, before a failure is returned: a role
@@ -169,7 +167,8 @@ async fn build(
             id: &network_id,
             tier,
         };
-        start_role(d, docker, slug, net, &caps, role, image, steps)
+        let volume = names.volume(role);
+        start_role(d, docker, slug, net, &caps, role, volume, image, steps)
     }))
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -217,12 +216,13 @@ async fn start_role(
     net: Net<'_>,
     caps: &ResourceCaps,
     role: &str,
+    volume: String,
     image: Resolved,
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let object_labels =
         labels::for_object(&d.instance, slug, role, net.tier, &d.config.extra_labels);
-    let volume = names::volume(slug, role);
+    // Creating a volume that exists is a no-op on the engine: an upgrade keeps its data.
     docker
         .create_volume(VolumeCreateRequest {
             name: Some(volume.clone()),
@@ -263,7 +263,7 @@ async fn start_role(
         host_config: Some(host_config),
         ..Default::default()
     };
-    let name = names::container(slug, role);
+    let name = Names::new(&d.instance, slug).container(role);
     let options = CreateContainerOptions {
         name: Some(name.clone()),
         ..Default::default()
@@ -291,13 +291,9 @@ async fn ready_service(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
-    readiness::wait_http(
-        &d.engine,
-        container_id,
-        role,
-        &endpoint,
-        d.config.readiness_timeout,
-    )
+    readiness::wait_http(role, &endpoint, d.config.readiness_timeout, || {
+        objects::ensure_running(&d.engine, container_id, role)
+    })
     .await?;
     steps.record("role_ready", Some(role), Some(endpoint.clone()));
     Ok(ServiceRef {
@@ -408,6 +404,10 @@ pub async fn upgrade(
     }))
     .await?;
     let network_id = objects::network_id(docker, &d.instance, &slug).await?;
+    // The roles keep the volumes they have, whatever they are named (a workspace made before
+    // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
+    let volumes = objects::volumes(docker, &d.instance, &slug).await?;
+    let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();
     let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
@@ -415,7 +415,11 @@ pub async fn upgrade(
             id: &network_id,
             tier,
         };
-        start_role(d, docker, &slug, net, &caps, role, image, steps)
+        let volume = volumes
+            .iter()
+            .find(|(r, _)| r == role)
+            .map_or_else(|| names.volume(role), |(_, v)| v.clone());
+        start_role(d, docker, &slug, net, &caps, role, volume, image, steps)
     }))
     .await?;
     Ok(reference(&slug, profile.tier, caps, r.created, services))
