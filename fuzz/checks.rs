@@ -20,8 +20,11 @@ use serde::Serialize;
 const KEYS: &str = "k1:fuzzing-secret-fuzzing-secret\n";
 const SECRET: &[u8] = b"fuzzing-secret-fuzzing-secret";
 
+/// One target's check.
+pub type Check = fn(&[u8]);
+
 /// The targets by name, for the corpus replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("bearer_verify", bearer_verify),
     ("bearer_mutation", bearer_mutation),
     ("kahn_frame", kahn_frame),

@@ -44,7 +44,7 @@ async fn start(socket: &Path, state: &Path, instance: &str) -> (Daemon, HearthCl
         .arg("--state-dir")
         .arg(state)
         .args(["--driver", "local-docker", "--instance", instance])
-        .args(["--label", "dev.hearth.test=1"])
+        .args(["--label", &support::test_label()])
         .args(["--image-cairnet", &image, "--image-lore", &image])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

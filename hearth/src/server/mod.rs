@@ -39,7 +39,7 @@ pub async fn run(
     let server = hearth_serve::serve(listener, app, limits, async {
         let _ = stop_rx.await;
     });
-    let serving = tokio::spawn(async move { server.await });
+    let serving = tokio::spawn(server);
     let bounded = async {
         // Wait for the shutdown signal, then for the drain bound.
         if drain_rx.await.is_ok() {
