@@ -30,6 +30,7 @@ use crate::error::HearthError;
 /// pids = 256
 /// [timeouts]                 # seconds
 /// readiness = 30
+/// pull = 60                  # one image pull
 /// provision = 120
 /// teardown = 60
 /// drain = 10
@@ -95,6 +96,8 @@ pub struct FileLimits {
 #[serde(deny_unknown_fields)]
 pub struct FileTimeouts {
     pub readiness: Option<u64>,
+    /// Bound on one image pull.
+    pub pull: Option<u64>,
     pub provision: Option<u64>,
     pub teardown: Option<u64>,
     pub drain: Option<u64>,

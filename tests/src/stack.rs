@@ -111,6 +111,8 @@ pub struct Stack {
     pub worker_url: String,
     hearth_bin: PathBuf,
     console_bin: PathBuf,
+    /// The console's `--state-dir` (token and URL files, for `console ui`).
+    console_state: PathBuf,
     home: PathBuf,
     token: String,
     client: reqwest::Client,
@@ -223,6 +225,7 @@ impl Stack {
             worker_url,
             hearth_bin,
             console_bin,
+            console_state: state,
             home,
             token,
             client,
@@ -327,6 +330,63 @@ impl Stack {
                 bail!("run {run_id} had not ended after {deadline:?}: {}", a.body);
             }
         }
+    }
+
+    /// `GET /api/hearth/workspaces/{slug}`.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn workspace(&self, slug: &str) -> anyhow::Result<Answer> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/hearth/workspaces/{slug}"),
+            None,
+        )
+        .await
+    }
+
+    /// The `ui http://…/login?code=…` line `console serve` printed after its `listening`
+    /// line, waited for up to `deadline`; returns the URL.
+    ///
+    /// # Errors
+    /// When no such line shows up in time.
+    pub async fn ui_login_url(&self, deadline: Duration) -> anyhow::Result<String> {
+        let path = self.dir.path().join("logs").join("console.stdout");
+        let until = Instant::now() + deadline;
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(url) = text.lines().find_map(|l| l.strip_prefix("ui ")) {
+                return Ok(url.trim().to_owned());
+            }
+            if Instant::now() > until {
+                bail!(
+                    "the console printed no `ui http://…/login?code=…` line after its \
+                     `listening` line within {deadline:?}; its stdout after that line: {text:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// `console ui --state-dir STATE` for this stack's console: its exit code and stdout.
+    ///
+    /// # Errors
+    /// When the binary cannot be run.
+    pub fn console_ui(&self) -> anyhow::Result<(i32, String)> {
+        let out = clean_command(&self.console_bin, &self.home)
+            .arg("ui")
+            .arg("--state-dir")
+            .arg(&self.console_state)
+            .output()
+            .context("cannot run `console ui`")?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
     }
 
     /// `DELETE /api/hearth/workspaces/{slug}`.

@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Seconds a teardown may take [default: 60]
     #[arg(long)]
     pub teardown_timeout: Option<u64>,
+    /// Seconds one image pull may take before it is `image_unavailable` [default: 60]
+    #[arg(long)]
+    pub pull_timeout: Option<u64>,
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
@@ -202,6 +205,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         .map_err(anyhow::Error::msg)?;
     }
     docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
+    docker.pull_timeout = secs(args.pull_timeout, file.timeouts.pull, 60);
     let mut labels = args.labels.clone();
     if let Ok(env) = std::env::var("HEARTH_LABELS") {
         labels.push(env);
@@ -325,5 +329,33 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => info!("SIGTERM"),
         _ = int.recv() => info!("SIGINT"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pull_bound_comes_from_the_flag_then_the_file_then_60_s() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("hearth.toml");
+        std::fs::write(&config, "[timeouts]\npull = 5\n").expect("write");
+        let mut args = ServeArgs {
+            state_dir: Some(dir.path().join("state")),
+            instance: Some("t".into()),
+            ..ServeArgs::default()
+        };
+        let pull = |args: &ServeArgs| {
+            settings(Some(dir.path().join("s.sock")), args)
+                .expect("settings")
+                .docker
+                .pull_timeout
+        };
+        assert_eq!(pull(&args), Duration::from_secs(60));
+        args.config = Some(config);
+        assert_eq!(pull(&args), Duration::from_secs(5));
+        args.pull_timeout = Some(7);
+        assert_eq!(pull(&args), Duration::from_secs(7));
     }
 }

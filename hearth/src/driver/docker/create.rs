@@ -181,7 +181,7 @@ async fn resolve_all(
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
     try_join_all(SOLO_ROLES.iter().map(|role| async move {
-        let r = images::resolve(&d.engine, &d.config, profile, role).await?;
+        let r = images::resolve(&d.engine, &d.config, profile, role, steps).await?;
         steps.record(
             "image_resolved",
             Some(role),

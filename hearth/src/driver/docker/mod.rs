@@ -3,14 +3,19 @@
 //! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
 //! honoured. Everything is labelled with this daemon's instance and found by label.
 //!
-//! The room is split by concern: `images` (resolution, pull policy, lock), `create`
-//! (provision, upgrade, wake), `objects` (listing and removal), `subnets` (hearth's own
-//! address pool). The engine connection (`driver::engine`) and the HTTP readiness check
-//! (`driver::readiness`) belong to no single driver.
+//! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
+//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them),
+//! `pins` (what `hearth lock` pins), `create` (provision, upgrade, wake), `objects` (listing
+//! and removal), `subnets` (hearth's own address pool). The engine connection
+//! (`driver::engine`) and the HTTP readiness check (`driver::readiness`) belong to no single
+//! driver.
 
 mod create;
+pub mod credentials;
 mod images;
 mod objects;
+pub mod pins;
+mod pull;
 mod subnets;
 
 use std::collections::BTreeMap;
@@ -26,7 +31,9 @@ use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
 pub use crate::driver::engine::Engine;
-pub use images::{pin as pin_image, PullPolicy};
+pub use credentials::registry_of;
+pub use images::PullPolicy;
+pub use pull::human_bytes;
 pub use subnets::SubnetPool;
 
 /// How LocalDocker builds a workspace.
@@ -35,6 +42,9 @@ pub struct DockerConfig {
     /// The image per role (`cairnet`, `lore`).
     pub images: BTreeMap<String, String>,
     pub pull: PullPolicy,
+    /// Bound on one pull: a registry that accepts the connection and stalls is
+    /// `image_unavailable` after this, well inside the provision deadline.
+    pub pull_timeout: Duration,
     /// Images pinned by `hearth lock`; when set, roles run the locked image ID.
     pub lock: Option<ImageLock>,
     /// The port each service listens on inside its container.
@@ -60,6 +70,7 @@ impl Default for DockerConfig {
                 .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
                 .collect(),
             pull: PullPolicy::IfMissing,
+            pull_timeout: Duration::from_secs(60),
             lock: None,
             service_port: 80,
             memory_bytes: 256 * 1024 * 1024,
