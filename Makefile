@@ -46,7 +46,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help build images lint fmt test e2e demo bench clean-docker ci deb deb-test
+.PHONY: help build images lint fmt test e2e demo bench clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
 	@echo "hearth — make targets:"
@@ -61,7 +61,7 @@ build: ## build every binary of the workspace (debug)
 images: ## build the offline stand-in image hearth-standin:local (no registry needed)
 	@bash images/build.sh
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: fuzz-check ## rustfmt check and clippy with warnings as errors (fuzz targets must compile)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -148,6 +148,22 @@ clean-docker: ## remove this test run's swarm services, containers, networks and
 	  $(DOCKER) volume rm -f "$$x" >/dev/null && n=$$((n+1)); done; \
 	if [[ $$n -gt 0 ]]; then echo "clean-docker: removed $$n leftover resource(s) labelled $(SWEEP_LABEL)" >&2; \
 	elif [[ -z "$(QUIET)" ]]; then echo "clean-docker: nothing labelled $(SWEEP_LABEL)"; fi
+
+# fuzz: every target under fuzz/ for FUZZ_SECONDS each (cargo-fuzz, libFuzzer). cargo-fuzz
+# needs nightly features; RUSTC_BOOTSTRAP=1 lends them to the stable toolchain. New corpus
+# entries land in fuzz/corpus/TARGET, crashes in fuzz/artifacts/TARGET: commit both, and
+# `make test` replays them (console/tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := bearer_verify bearer_mutation kahn_frame hatch_read sse_reader slug_parse rpc_shapes
+fuzz: ## run each fuzz target for FUZZ_SECONDS (default 60; needs cargo install cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || { echo "fuzz: cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2; exit 1; }
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	done
+
+fuzz-check: ## check that the fuzz targets compile (stable; no libFuzzer run)
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
 ci: ## run CI locally: .ci/run (starts dockerd if needed, then lint and test)
 	bash .ci/run

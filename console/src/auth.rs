@@ -3,9 +3,9 @@
 //! what makes a caller the local admin.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -29,6 +29,10 @@ pub enum AuthError {
     /// The token file is readable by others; it may have leaked.
     #[error("{path} has mode {mode:o}, readable by other users; remove it to mint a new token (or chmod 600 it if you know it did not leak)")]
     TooOpen { path: PathBuf, mode: u32 },
+    /// The state directory is writable by others (or is another user's): whoever can write
+    /// it can replace the token.
+    #[error(transparent)]
+    InsecureDir(#[from] hearth_serve::private::PrivateError),
     /// The token file holds no usable token.
     #[error(
         "{path} does not hold a token of at least 32 hex characters; remove it to mint a new one"
@@ -43,6 +47,7 @@ impl AuthError {
             AuthError::Io { .. } => "token_io",
             AuthError::TooOpen { .. } => "token_too_open",
             AuthError::Malformed { .. } => "token_malformed",
+            AuthError::InsecureDir(e) => e.code(),
         }
     }
 }
@@ -58,7 +63,7 @@ pub struct LocalAuth {
 
 impl LocalAuth {
     /// Reads `STATE/console.token`, or mints a 256-bit token into it (mode 0600 from the
-    /// moment the file exists) at first start. Creates `state_dir` (0700) if missing.
+    /// moment the file exists) at first start. Creates `state_dir` (0700) if missing, and refuses one that others can write.
     ///
     /// # Errors
     /// [`AuthError`] when the directory or file cannot be set up, the file is readable by
@@ -68,11 +73,7 @@ impl LocalAuth {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state_dir)
-            .map_err(|e| io(state_dir, e))?;
+        hearth_serve::private::private_dir(state_dir)?;
         let path = state_dir.join(TOKEN_FILE);
         let fresh = hex::encode(rand::random::<[u8; 32]>());
         match OpenOptions::new()

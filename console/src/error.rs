@@ -101,6 +101,15 @@ impl ApiError {
         }
     }
 
+    /// Whether the same request may succeed later unchanged: the console or what it calls
+    /// was unavailable, not the request wrong.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.status(),
+            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        )
+    }
+
     /// What the caller can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -179,7 +188,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({"code": self.code(), "message": message});
+        let mut body = json!({
+            "code": self.code(),
+            "message": message,
+            "retryable": self.retryable(),
+        });
         if let Some(hint) = self.hint() {
             body["hint"] = hint.into();
         }

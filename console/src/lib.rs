@@ -65,6 +65,8 @@ pub struct Config {
     pub hearth_timeout: Duration,
     /// Request body cap in bytes.
     pub body_limit: usize,
+    /// What one client may hold, and for how long (header/idle timeout, connection cap).
+    pub limits: hearth_serve::Limits,
 }
 
 /// Why the console could not start or serve.
@@ -104,6 +106,8 @@ pub struct AppState {
     pub auth: Arc<LocalAuth>,
     pub runs: Runs,
     pub policy: Arc<GatePolicy>,
+    /// The connection bounds [`serve`] holds every client to.
+    pub limits: hearth_serve::Limits,
     /// Outstanding single-use login codes for the page.
     pub logins: Arc<ui::login::LoginCodes>,
     /// Cancelled when shutdown begins: live tails and `?wait=` polls end so the server can
@@ -130,6 +134,7 @@ impl AppState {
             auth: Arc::new(auth),
             runs: Runs::default(),
             policy: Arc::new(policy),
+            limits: hearth_serve::Limits::default(),
             logins: Arc::default(),
             stopping: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -154,7 +159,9 @@ impl AppState {
             config.hearth_timeout,
         ));
         let policy = GatePolicy::for_port(port, &config.allow_hosts, config.body_limit);
-        Ok(AppState::new(sink, hearth, worker, auth, policy))
+        let mut state = AppState::new(sink, hearth, worker, auth, policy);
+        state.limits = config.limits;
+        Ok(state)
     }
 }
 
@@ -214,9 +221,8 @@ pub async fn serve(
             stopping.cancel();
         }
     };
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(signal)
-        .await?;
+    let limits = state.limits;
+    hearth_serve::serve(listener, routes::router(state), limits, signal).await?;
     stopping.cancel();
     tasks.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())

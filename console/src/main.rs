@@ -74,6 +74,13 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "CONSOLE_BODY_LIMIT", default_value_t = console::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// Milliseconds a client may take to send a request head, and may stay idle between
+    /// requests.
+    #[arg(long, env = "CONSOLE_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Connections served at once (live tails included); more wait in the backlog.
+    #[arg(long, env = "CONSOLE_MAX_CONNECTIONS", default_value_t = hearth_serve::Limits::MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +133,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allow_hosts: args.allow_hosts,
         hearth_timeout: Duration::from_secs(args.hearth_timeout),
         body_limit: args.body_limit,
+        limits: hearth_serve::Limits {
+            header_read_timeout: Duration::from_millis(args.header_timeout_ms),
+            max_connections: args.max_connections,
+            ..hearth_serve::Limits::default()
+        },
     };
     let port = addr.port();
     let state = console::AppState::from_config(&config, port)?;

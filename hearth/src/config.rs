@@ -131,6 +131,8 @@ pub struct Settings {
     pub drain: Duration,
     /// Under socket activation, exit after this long with no connection open.
     pub idle_exit: Option<Duration>,
+    /// What one client of the socket may hold, and for how long.
+    pub limits: hearth_serve::Limits,
 }
 
 /// An environment variable, or the Go hearth's name for the same thing.
@@ -170,16 +172,17 @@ pub fn instance_id(state_dir: &Path, given: Option<String>) -> Result<String, He
         return Ok(id);
     }
     let path = state_dir.join("instance");
-    let state_err = |e: std::io::Error| HearthError::State {
-        attempted: "read or written".into(),
-        detail: format!("{}: {e}", path.display()),
-    };
     match std::fs::read_to_string(&path) {
         Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
         _ => {
-            std::fs::create_dir_all(state_dir).map_err(state_err)?;
+            crate::store::private_dir(state_dir)?;
             let id = format!("{:016x}", rand::random::<u64>());
-            std::fs::write(&path, &id).map_err(state_err)?;
+            hearth_serve::private::write_atomic(&path, id.as_bytes()).map_err(|e| {
+                HearthError::State {
+                    attempted: "written".into(),
+                    detail: e.to_string(),
+                }
+            })?;
             Ok(id)
         }
     }

@@ -1,45 +1,30 @@
-//! Workspace slugs: DNS labels, checked before anything touches an engine.
+//! Workspace slugs: DNS labels, checked before anything touches an engine (the rule itself
+//! lives in `hearth_protocol::slug`).
 
 use std::fmt;
 
 use crate::error::HearthError;
 
-/// A validated workspace slug (`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`).
-///
-/// Slugs become parts of container, network and volume names, so they are held to the
-/// strictest rule those names share: a lower-case DNS label of at most 32 characters.
+/// A validated workspace slug: the rule is [`hearth_protocol::slug`], shared with the console
+/// and the CLI; this type only carries the proof that a string passed it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slug(String);
 
 impl Slug {
     /// The longest slug accepted.
-    pub const MAX_LEN: usize = 32;
+    pub const MAX_LEN: usize = hearth_protocol::slug::MAX_LEN;
 
     /// Checks `raw` and wraps it.
     ///
     /// # Errors
     /// [`HearthError::InvalidSlug`] naming what is wrong with it.
     pub fn parse(raw: &str) -> Result<Slug, HearthError> {
-        let why = if raw.is_empty() {
-            Some("it is empty")
-        } else if raw.len() > Self::MAX_LEN {
-            Some("it is longer than 32 characters")
-        } else if !raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            Some("only lower-case letters, digits and '-' are allowed")
-        } else if raw.starts_with('-') || raw.ends_with('-') {
-            Some("it must start and end with a letter or digit")
-        } else {
-            None
-        };
-        match why {
-            Some(why) => Err(HearthError::InvalidSlug {
-                slug: raw.chars().take(64).collect(),
-                why,
+        match hearth_protocol::slug::parse(raw) {
+            Ok(ok) => Ok(Slug(ok.to_owned())),
+            Err(e) => Err(HearthError::InvalidSlug {
+                slug: e.slug,
+                why: e.why,
             }),
-            None => Ok(Slug(raw.to_owned())),
         }
     }
 

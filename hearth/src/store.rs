@@ -52,7 +52,7 @@ impl Store {
     /// # Errors
     /// [`HearthError::State`] if the directory cannot be created or the file is unreadable.
     pub fn open(dir: &Path) -> Result<Store, HearthError> {
-        fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
+        private_dir(dir)?;
         let path = dir.join("workspaces.json");
         let state = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
@@ -104,16 +104,14 @@ impl Store {
 
     /// Atomic replace: write a temp file, fsync it, rename over the old one.
     fn write(&self, state: &File) -> Result<(), HearthError> {
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| HearthError::State {
             attempted: "encoded".into(),
             detail: e.to_string(),
         })?;
-        let mut f = fs::File::create(&tmp).map_err(|e| state_err("written", &tmp, e))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| state_err("written", &tmp, e))?;
-        fs::rename(&tmp, &self.path).map_err(|e| state_err("written", &self.path, e))
+        hearth_serve::private::write_atomic(&self.path, &bytes).map_err(|e| HearthError::State {
+            attempted: "written".into(),
+            detail: e.to_string(),
+        })
     }
 }
 
@@ -132,7 +130,7 @@ pub struct StateLock {
 pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::OpenOptionsExt;
-    fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
+    private_dir(dir)?;
     let path = dir.join("lock");
     let file = fs::OpenOptions::new()
         .read(true)
@@ -162,6 +160,18 @@ pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
             })
         }
     }
+}
+
+/// The state dir, created 0700 or refused when others could write it (they could rewrite
+/// the record of what hearth owns).
+///
+/// # Errors
+/// [`HearthError::State`] carrying the refusal and its hint.
+pub fn private_dir(dir: &Path) -> Result<(), HearthError> {
+    hearth_serve::private::private_dir(dir).map_err(|e| HearthError::State {
+        attempted: "opened".into(),
+        detail: e.to_string(),
+    })
 }
 
 fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {

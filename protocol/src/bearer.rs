@@ -53,6 +53,10 @@ pub enum BearerError {
     Replayed,
     #[error("replay cache is full of unexpired nonces; retry shortly")]
     ReplayCacheFull,
+    /// The nonce could not be journalled, so a replay after a restart could not be refused:
+    /// the request is refused instead.
+    #[error("the replay journal cannot be written: {0}")]
+    ReplayJournal(String),
 }
 
 impl BearerError {
@@ -66,6 +70,7 @@ impl BearerError {
             BearerError::Expired { .. } => "expired",
             BearerError::Replayed => "replayed",
             BearerError::ReplayCacheFull => "replay_cache_full",
+            BearerError::ReplayJournal(_) => "replay_journal_unavailable",
         }
     }
 }
@@ -351,6 +356,9 @@ pub struct Verifier {
     capacity: usize,
     /// Nonce → the unix second after which its token is stale anyway and the entry may go.
     seen: Mutex<HashMap<String, u64>>,
+    /// Where accepted nonces are also written, so a restart keeps refusing them; taken under
+    /// the `seen` lock, so a nonce is journalled before a second request can look for it.
+    journal: Option<Mutex<crate::replay::ReplayJournal>>,
 }
 
 impl Verifier {
@@ -361,7 +369,23 @@ impl Verifier {
             tolerance: DEFAULT_TOLERANCE_SECS,
             capacity: DEFAULT_REPLAY_CAPACITY,
             seen: Mutex::new(HashMap::new()),
+            journal: None,
         }
+    }
+
+    /// Journals accepted nonces at `path` and refuses the ones already there (from before a
+    /// restart), as of unix time `now`.
+    ///
+    /// # Errors
+    /// The I/O error of opening the journal.
+    pub fn with_journal(mut self, path: &Path, now: u64) -> std::io::Result<Verifier> {
+        let (journal, live) = crate::replay::ReplayJournal::open(path, now)?;
+        self.seen
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(live);
+        self.journal = Some(Mutex::new(journal));
+        Ok(self)
     }
 
     /// Sets the allowed clock distance in seconds.
@@ -428,6 +452,13 @@ impl Verifier {
             if seen.len() >= self.capacity {
                 return Err(BearerError::ReplayCacheFull);
             }
+        }
+        if let Some(journal) = &self.journal {
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(nonce, expires)
+                .map_err(|e| BearerError::ReplayJournal(e.to_string()))?;
         }
         seen.insert(nonce.to_owned(), expires);
         Ok(())

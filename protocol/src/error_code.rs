@@ -94,6 +94,11 @@ codes! {
     WorkerUnreachable = "worker_unreachable",
     /// A bug or unexpected failure (500).
     Internal = "internal",
+    // Either server, for the framework's own rejections.
+    /// The route exists but not with this method (405).
+    MethodNotAllowed = "method_not_allowed",
+    /// The body is not sent as JSON (415).
+    UnsupportedMediaType = "unsupported_media_type",
 }
 
 impl fmt::Display for ErrorCode {

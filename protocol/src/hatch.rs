@@ -143,8 +143,26 @@ impl HatchEvent {
         if event.seq == 0 {
             return Err("seq 0 (seq starts at 1)".to_owned());
         }
+        // These fields become SSE fields (`event:`, `id:`) and log fields downstream: a line
+        // break in one would split a frame, so a line holding one is not a HATCH event.
+        for (field, value) in [
+            ("id", &event.id),
+            ("source", &event.source),
+            ("type", &event.event_type),
+            ("subject", &event.subject),
+        ] {
+            if !is_field_text(value) {
+                return Err(format!("{field} holds a control character"));
+            }
+        }
         Ok(event)
     }
+}
+
+/// Whether `text` may stand in a single-line field (an SSE `event:` or `id:`, a log field):
+/// no control characters, CR and LF above all.
+pub fn is_field_text(text: &str) -> bool {
+    !text.chars().any(char::is_control)
 }
 
 /// The last line of a log that did not parse: what a crash mid-append leaves.
@@ -328,6 +346,23 @@ mod tests {
         let err = read_log(text.as_bytes()).expect_err("corrupt");
         assert_eq!(err.code(), "hatch_corrupt");
         assert!(matches!(err, ReadError::Corrupt { line_no: 2, .. }));
+    }
+
+    #[test]
+    fn a_line_break_in_a_field_is_corruption_naming_the_line() {
+        for (ty, subject) in [("hearth.x\nevent: forged", "acme"), ("ok", "a\rb")] {
+            let text = format!(
+                "{}{}{}",
+                ev(1, types::RUN_STARTED).to_line(),
+                ev(2, ty).to_line().replace("acme", subject),
+                ev(3, types::RUN_ENDED).to_line()
+            );
+            let err = read_log(text.as_bytes()).expect_err("corrupt");
+            assert!(
+                matches!(&err, ReadError::Corrupt { line_no: 2, reason } if reason.contains("control")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //! - [`bearer`]: the HMAC bearer that signs console → worker requests.
 //! - [`error_code`]: the wire error codes of hearth's RPC and the console's API.
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
+//! - [`replay`]: the nonces a verifier accepted, journalled so a restart keeps refusing them.
+//! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 
 pub mod bearer;
 pub mod error_code;
 pub mod hatch;
 pub mod hearth;
 pub mod kahn;
+pub mod limits;
+pub mod replay;
+pub mod slug;

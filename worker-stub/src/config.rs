@@ -89,6 +89,9 @@ pub struct Config {
     pub max_prompt_bytes: usize,
     /// Most bytes a request body may have.
     pub max_body_bytes: usize,
+    /// Where accepted bearer nonces are journalled, so a replay is refused across a restart
+    /// too; `None` keeps them in memory only.
+    pub replay_journal: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -98,9 +101,10 @@ impl Config {
             keys,
             faults: Faults::default(),
             node_timeout: Duration::from_secs(2),
-            max_prompts: 64,
-            max_prompt_bytes: 16 * 1024,
+            max_prompts: hearth_protocol::limits::MAX_PROMPTS,
+            max_prompt_bytes: hearth_protocol::limits::MAX_PROMPT_BYTES,
             max_body_bytes: 256 * 1024,
+            replay_journal: None,
         }
     }
 

@@ -35,7 +35,9 @@ impl ApiError {
     /// The HTTP status for the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized(BearerError::ReplayCacheFull) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(
+                BearerError::ReplayCacheFull | BearerError::ReplayJournal(_),
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

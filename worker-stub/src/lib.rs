@@ -28,7 +28,8 @@ pub use config::{Config, Fault, Faults};
 /// and waits for in-flight requests to finish.
 ///
 /// # Errors
-/// The accept loop's I/O error, or the HTTP client failing to build.
+/// The accept loop's I/O error, the HTTP client failing to build, or the replay journal
+/// failing to open.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -39,8 +40,21 @@ pub async fn run(
         .build()
         .map_err(std::io::Error::other)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut verifier = Verifier::new(config.keys.clone());
+    match &config.replay_journal {
+        Some(path) => {
+            verifier = verifier
+                .with_journal(path, hearth_protocol::bearer::unix_now())
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("replay journal {}: {e}", path.display()))
+                })?;
+        }
+        None => tracing::warn!(
+            "no --state-dir: replayed bearers are refused until a restart, not after it"
+        ),
+    }
     let state = Arc::new(routes::AppState {
-        verifier: Verifier::new(config.keys.clone()),
+        verifier,
         config,
         runs: runs::Runs::default(),
         client,

@@ -43,6 +43,10 @@ struct ServeArgs {
     /// closed after N frames), `slow=MS` (each node takes MS ms).
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<Fault>,
+    /// Directory (created 0700) for the replay journal, so a captured bearer stays refused
+    /// across a restart; without it the journal is in memory only.
+    #[arg(long, env = "WORKER_STUB_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Seconds a node waits for the workspace endpoint to answer.
     #[arg(long, default_value_t = 2)]
     node_timeout_secs: u64,
@@ -67,6 +71,10 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let keys = Keyring::load(&args.keys).context("loading --keys")?;
     let mut config = Config::new(keys).with_faults(&args.faults);
     config.node_timeout = std::time::Duration::from_secs(args.node_timeout_secs);
+    if let Some(dir) = &args.state_dir {
+        hearth_serve::private::private_dir(dir)?;
+        config.replay_journal = Some(dir.join("replay.log"));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

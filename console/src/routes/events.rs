@@ -25,16 +25,45 @@ pub struct EventsQuery {
     after: Option<u64>,
 }
 
+/// The `Last-Event-ID` a reconnecting reader sends: a seq, or refused (as the worker does)
+/// rather than read as "from the start", which would replay the whole log.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Last-Event-ID {:?} is not a HATCH seq (a whole number)",
+                String::from_utf8_lossy(raw.as_bytes())
+            ))
+        })
+}
+
+/// One event as an SSE frame. The reader already refused lines whose fields hold line
+/// breaks; the event name is checked again here because axum panics on one, and a tail must
+/// never die of a log line (the JSON data carries the type either way).
+fn frame(e: &HatchEvent) -> Event {
+    let frame = Event::default()
+        .id(e.seq.to_string())
+        .data(serde_json::to_string(e).unwrap_or_default());
+    if hearth_protocol::hatch::is_field_text(&e.event_type) {
+        frame.event(e.event_type.as_str())
+    } else {
+        frame
+    }
+}
+
 /// The handler.
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let last_event_id = last_event_id(&headers)?;
     // A reconnecting EventSource repeats its URL (`?after=`) and adds a newer Last-Event-ID:
     // the later of the two is where the reader is.
     let after = q.after.max(last_event_id).unwrap_or(0);
@@ -63,14 +92,7 @@ pub async fn events(
     let all = stream::iter(backlog)
         .chain(live)
         .take_until(state.stopping.clone().cancelled_owned())
-        .map(|e| {
-            Ok::<_, Infallible>(
-                Event::default()
-                    .id(e.seq.to_string())
-                    .event(e.event_type.clone())
-                    .data(serde_json::to_string(&e).unwrap_or_default()),
-            )
-        });
+        .map(|e| Ok::<_, Infallible>(frame(&e)));
     Ok(Sse::new(all)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

@@ -50,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .layer(DefaultBodyLimit::max(body_limit))
+        // Outermost: the framework's own rejections (a path that does not decode, a method a
+        // route lacks) answer in the same shape as ours.
+        .layer(axum::middleware::map_response(hearth_serve::json_errors))
         .with_state(state)
 }
 

@@ -17,8 +17,10 @@ use crate::runs::RunRecord;
 use crate::worker::WorkerError;
 use crate::AppState;
 
-/// Most prompts one run may carry.
-pub const MAX_PROMPTS: usize = 256;
+/// Most prompts one run may carry: the worker's own cap, so a run it would refuse is
+/// refused here first, before anything is logged or sent.
+pub use hearth_protocol::limits::MAX_PROMPTS;
+use hearth_protocol::limits::MAX_PROMPT_BYTES;
 /// Longest `?wait=` honoured, in seconds.
 pub const MAX_WAIT_SECS: u64 = 300;
 
@@ -34,13 +36,15 @@ pub async fn submit(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SubmitRun>,
 ) -> Result<Json<Value>, ApiError> {
+    check_run(&req)?;
     detached(&state, submit_act(state.clone(), req))
         .await
         .map(Json)
 }
 
-/// Wake if needed, submit, record, start the relay.
-async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> {
+/// The limits the worker holds a run to, checked where the request enters: a run refused
+/// here touches neither hearth, the worker nor HATCH.
+fn check_run(req: &SubmitRun) -> Result<(), ApiError> {
     super::workspaces::check_slug(&req.workspace)?;
     if req.prompts.is_empty() || req.prompts.len() > MAX_PROMPTS {
         return Err(ApiError::BadRequest(format!(
@@ -48,6 +52,16 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
             req.prompts.len()
         )));
     }
+    if let Some(i) = req.prompts.iter().position(|p| p.len() > MAX_PROMPT_BYTES) {
+        return Err(ApiError::BadRequest(format!(
+            "prompt {i} is longer than {MAX_PROMPT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Wake if needed, submit, record, start the relay.
+async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> {
     let workspace = req.workspace.as_str();
     let mut wref = state.hearth.get(workspace).await?;
     if wref.last_status == Status::Hibernated {

@@ -46,24 +46,17 @@ fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
     })
 }
 
-/// Refuses slugs that could never be valid before anything is logged or called, so junk
-/// does not reach the audit log. hearth checks the full rule (a DNS label) itself.
+/// Refuses a slug hearth would refuse, with the one rule of `hearth_protocol::slug`, before
+/// anything is logged or called, so junk never reaches the audit log.
 pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
-    let ok = !slug.is_empty()
-        && slug.len() <= 63
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::Hearth {
+    hearth_protocol::slug::parse(slug)
+        .map(|_| ())
+        .map_err(|e| ApiError::Hearth {
             code: ErrorCode::InvalidSlug,
-            message: format!("{slug:?} is not a workspace slug"),
-            hint: Some("use lower-case letters, digits and '-', like acme-dev".to_owned()),
+            message: e.to_string(),
+            hint: Some(hearth_protocol::slug::HINT.to_owned()),
             http_status: Some(400),
         })
-    }
 }
 
 /// `POST /api/hearth/workspaces {slug, tier}`.

@@ -125,6 +125,11 @@ pub fn start_hearth(env: &Env) -> Result<Proc> {
 
 /// Starts hearth on the Fake driver with extra flags (e.g. `--fake-fault hang:teardown`).
 pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
+    spawn_daemon(hearth_command(env, extra)?, &env.socket())
+}
+
+/// The command [`start_hearth_with`] runs.
+pub fn hearth_command(env: &Env, extra: &[&str]) -> Result<Command> {
     let mut cmd = Command::new(bin("hearth")?);
     cmd.arg("serve")
         .arg("--socket")
@@ -132,7 +137,24 @@ pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
         .args(["--driver", "fake", "--state-dir"])
         .arg(env.path("hearth-state"))
         .args(extra);
-    spawn_daemon(cmd, &env.socket())
+    Ok(cmd)
+}
+
+/// `cmd` run under `umask 000`, as a careless service manager would start it.
+pub fn under_umask_000(cmd: &Command) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh
 }
 
 /// Starts a daemon and waits (bounded) until its unix socket accepts.
@@ -175,6 +197,11 @@ pub fn start_worker(keys: &Path, faults: &[&str]) -> Result<Proc> {
 
 /// Starts the console against `worker_url` with `keys`.
 pub fn start_console(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -> Result<Proc> {
+    spawn_listening(console_command(env, worker_url, keys, extra))
+}
+
+/// The command [`start_console`] runs.
+pub fn console_command(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_console"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
         .arg(env.socket())
@@ -186,7 +213,7 @@ pub fn start_console(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -
         .arg(env.state())
         .args(extra)
         .env("RUST_LOG", "warn");
-    spawn_listening(cmd)
+    cmd
 }
 
 /// A reqwest client and the console's token.

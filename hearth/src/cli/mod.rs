@@ -96,6 +96,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct SlugArgs {
     /// The workspace slug (a lower-case DNS label, 1-32 characters).
+    #[arg(value_parser = slug_arg)]
     pub slug: String,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -105,6 +106,7 @@ pub struct SlugArgs {
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// The workspace slug (a lower-case DNS label, 1-32 characters).
+    #[arg(value_parser = slug_arg)]
     pub slug: String,
     /// The tier: solo, team, studio or bespoke.
     #[arg(long, default_value = "solo")]
@@ -123,6 +125,7 @@ pub struct ProvisionArgs {
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// The workspace slug.
+    #[arg(value_parser = slug_arg)]
     pub slug: String,
     /// Keep printing steps as they happen (SSE), until interrupted.
     #[arg(short, long)]
@@ -153,4 +156,12 @@ pub struct LockArgs {
     pub lore_image: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The slug rule of `hearth_protocol::slug`, applied before any call is made: a refused slug
+/// is a usage error (exit 2) with the rule as its message.
+fn slug_arg(raw: &str) -> Result<String, String> {
+    hearth_protocol::slug::parse(raw)
+        .map(str::to_owned)
+        .map_err(|e| format!("{} ({})", e.why, hearth_protocol::slug::HINT))
 }

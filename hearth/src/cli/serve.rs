@@ -80,6 +80,14 @@ pub struct ServeArgs {
     /// socket unit starts hearth again on the next one [env: HEARTH_IDLE_EXIT] [default: 0]
     #[arg(long, value_name = "SECS")]
     pub idle_exit: Option<u64>,
+    /// Milliseconds a client may take to send a request head, and may stay idle between
+    /// requests [env: HEARTH_HEADER_TIMEOUT_MS] [default: 10000]
+    #[arg(long, env = "HEARTH_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Connections served at once; more wait in the backlog [env: HEARTH_MAX_CONNECTIONS]
+    /// [default: 1024]
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
     #[arg(long = "fake-fault")]
     pub fake_faults: Vec<String>,
@@ -227,8 +235,21 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         deadlines,
         drain: secs(args.drain_timeout, file.timeouts.drain, 10),
         idle_exit: idle_exit(args.idle_exit, &deadlines)?,
+        limits: hearth_serve::Limits {
+            header_read_timeout: args.header_timeout_ms.map_or(
+                hearth_serve::Limits::HEADER_READ_TIMEOUT,
+                Duration::from_millis,
+            ),
+            max_connections: args
+                .max_connections
+                .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),
+            ..hearth_serve::Limits::default()
+        },
     })
 }
+
+/// Seconds between reconcile attempts while something is left unreconciled.
+const RECONCILE_RETRY_SECS: u64 = 2;
 
 /// Runs the daemon until SIGINT or SIGTERM.
 ///
@@ -284,13 +305,22 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             warn!(error = %e, code = %e.code(), "the engine did not say what it is");
         }
     }
-    if let Err(e) = dispatcher.reconcile().await {
-        warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+    // A workspace that cannot be reconciled now (the engine still finishing a create the
+    // killed daemon asked for holds a volume "in use") is tried again until it settles, so
+    // an interrupted verb never stays pending until the next restart.
+    let unsettled = match dispatcher.reconcile().await {
+        Ok(done) => !done.errors.is_empty(),
+        Err(e) => {
+            warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
+            true
+        }
+    };
+    if unsettled {
         let d = Arc::clone(&dispatcher);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                if d.reconcile().await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)).await;
+                if d.reconcile().await.is_ok_and(|done| done.errors.is_empty()) {
                     info!("reconciled with the engine");
                     break;
                 }
@@ -311,7 +341,14 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone());
     activation::notify_ready();
     let listener = IdleListener::new(listener, watch);
-    crate::server::run(listener, dispatcher, shutdown, settings.drain).await?;
+    crate::server::run(
+        listener,
+        dispatcher,
+        shutdown,
+        settings.drain,
+        settings.limits,
+    )
+    .await?;
     drop(guard);
     info!("hearth stopped");
     Ok(())

@@ -16,8 +16,8 @@ use crate::dispatcher::Dispatcher;
 
 pub use routes::router;
 
-/// Serves the RPC on `listener` until `shutdown` resolves; in-flight requests then get up to
-/// `drain` to finish.
+/// Serves the RPC on `listener` until `shutdown` resolves, each connection held to `limits`;
+/// in-flight requests then get up to `drain` to finish.
 ///
 /// # Errors
 /// If the listener fails.
@@ -26,6 +26,7 @@ pub async fn run<L>(
     dispatcher: Arc<Dispatcher>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    limits: hearth_serve::Limits,
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
@@ -39,10 +40,11 @@ where
         let _ = stop_tx.send(());
         let _ = drain_tx.send(());
     });
-    let server = axum::serve(listener, router(dispatcher)).with_graceful_shutdown(async {
+    let app = router(dispatcher).layer(axum::middleware::map_response(hearth_serve::json_errors));
+    let server = hearth_serve::serve(listener, app, limits, async {
         let _ = stop_rx.await;
     });
-    let serving = tokio::spawn(async move { server.await });
+    let serving = tokio::spawn(server);
     let bounded = async {
         // Wait for the shutdown signal, then for the drain bound.
         if drain_rx.await.is_ok() {

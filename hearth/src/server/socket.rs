@@ -26,6 +26,10 @@ pub enum SocketError {
     },
     #[error("no group named {0:?}")]
     NoSuchGroup(String),
+    /// The socket's directory is writable by others: they could move the socket aside and
+    /// bind an impostor in its place.
+    #[error(transparent)]
+    InsecureDir(#[from] hearth_serve::private::PrivateError),
 }
 
 /// Holds the lock for as long as the daemon serves; removes the socket when dropped.
@@ -63,7 +67,7 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<(UnixListener, SocketGua
         }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io("create the directory of", parent))?;
+        hearth_serve::private::private_dir(parent)?;
     }
     let lock_file = lock_path(path);
     let file = OpenOptions::new()

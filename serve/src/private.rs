@@ -1,0 +1,175 @@
+//! Files and directories only their owner may touch, whatever the umask: state directories
+//! are created 0700 and refused (as ssh refuses a loose `~/.ssh`) when someone else could
+//! write in them, since whoever can write a daemon's directory can move its socket aside or
+//! rewrite its state; state files are written 0600, atomically where they are replaced.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Mode of a directory hearth creates.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of a file hearth creates.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Why a private directory or file could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateError {
+    /// Someone besides the owner may write in the directory (and it is not sticky like /tmp).
+    #[error("{} is writable by others (mode {mode:o}); refusing to keep state or a socket there (hint: chmod 700 {})", path.display(), path.display())]
+    OpenToOthers { path: PathBuf, mode: u32 },
+    /// The directory belongs to another user, who could loosen it at any time.
+    #[error("{} belongs to uid {owner}, not to this user (uid {me}); refusing to keep state or a socket there (hint: chown it, or choose another directory)", path.display())]
+    ForeignOwner { path: PathBuf, owner: u32, me: u32 },
+    #[error("cannot {attempted} {}: {source}", path.display())]
+    Io {
+        attempted: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl PrivateError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrivateError::OpenToOthers { .. } | PrivateError::ForeignOwner { .. } => {
+                "insecure_directory"
+            }
+            PrivateError::Io { .. } => "io",
+        }
+    }
+}
+
+fn io(attempted: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PrivateError {
+    let path = path.to_owned();
+    move |source| PrivateError::Io {
+        attempted,
+        path,
+        source,
+    }
+}
+
+/// Creates `dir` (and missing parents) mode 0700, or checks that an existing one is safe: owned
+/// by this user (or root) and writable by nobody else unless sticky (as /tmp is, where others
+/// cannot move what is ours).
+///
+/// # Errors
+/// [`PrivateError::OpenToOthers`] or [`PrivateError::ForeignOwner`] for an unsafe directory,
+/// [`PrivateError::Io`] when it cannot be created or read.
+pub fn private_dir(dir: &Path) -> Result<(), PrivateError> {
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(io("create the directory", dir))?;
+    }
+    check_dir(dir)
+}
+
+/// Checks an existing directory as [`private_dir`] does, without creating it.
+///
+/// # Errors
+/// As [`private_dir`].
+pub fn check_dir(dir: &Path) -> Result<(), PrivateError> {
+    let meta = fs::metadata(dir).map_err(io("read the mode of", dir))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(PrivateError::ForeignOwner {
+            path: dir.to_owned(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    let sticky = mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !sticky {
+        return Err(PrivateError::OpenToOthers {
+            path: dir.to_owned(),
+            mode: mode & 0o777,
+        });
+    }
+    Ok(())
+}
+
+/// Opens `path` for appending, creating it 0600.
+///
+/// # Errors
+/// [`PrivateError::Io`].
+pub fn open_append(path: &Path) -> Result<File, PrivateError> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(io("open", path))
+}
+
+/// Replaces `path` with `bytes` atomically (a 0600 temp file beside it, fsynced, renamed
+/// over), so a crash leaves the old contents or the new, never a mix, and never a looser mode.
+///
+/// # Errors
+/// [`PrivateError::Io`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(io("create", &tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io("write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("replace", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).expect("meta").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn creates_private_and_refuses_loose_directories() {
+        let root = tempfile::tempdir().expect("tmp");
+        let dir = root.path().join("a/b");
+        private_dir(&dir).expect("create");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700, "parents too");
+
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = private_dir(&dir).expect_err("loose");
+        assert_eq!(err.code(), "insecure_directory");
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o775)).expect("chmod");
+        assert!(private_dir(&dir).is_err(), "group-writable is loose too");
+        // Sticky and world-writable, as /tmp: others cannot move what is ours.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).expect("chmod");
+        private_dir(&dir).expect("sticky is fine");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        private_dir(&dir).expect("readable by others is fine");
+    }
+
+    #[test]
+    fn files_are_0600_whatever_was_there() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("state.json");
+        fs::write(&p, b"old").expect("write");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).expect("chmod");
+        write_atomic(&p, b"new").expect("replace");
+        assert_eq!(fs::read(&p).expect("read"), b"new");
+        assert_eq!(mode(&p), 0o600);
+        let log = dir.path().join("log");
+        drop(open_append(&log).expect("append"));
+        assert_eq!(mode(&log), 0o600);
+    }
+}
