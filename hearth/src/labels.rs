@@ -16,6 +16,9 @@ pub const ROLE: &str = "dev.hearth.role";
 pub const TIER: &str = "dev.hearth.tier";
 /// The daemon instance that owns the object.
 pub const INSTANCE: &str = "dev.hearth.instance";
+/// On a warm-pool member's objects: the pool key (tier and image digests) it was built for.
+/// Labels cannot change, so a claimed member keeps it; hearth's record says who claimed it.
+pub const POOL: &str = "dev.hearth.pool";
 
 /// Value of [`MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "hearth";

@@ -188,6 +188,7 @@ mod tests {
                 last_status: Status::Provisioning,
                 resource_caps: None,
                 services: vec![],
+                pool: None,
             },
             profile: ProvisioningProfile::for_tier(Tier::Solo),
             status,

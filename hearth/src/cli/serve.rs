@@ -70,7 +70,15 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
-    /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
+    /// Keep N workspaces of TIER made ahead, paused, for provisions to claim (repeatable,
+    /// e.g. --pool solo=2) [env: HEARTH_POOL, comma-separated] [default: no pool]
+    #[arg(long = "pool")]
+    pub pool: Vec<String>,
+    /// Seconds a pool member may wait before it is replaced [default: no limit]
+    #[arg(long)]
+    pub pool_max_age: Option<u64>,
+    /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable; fail:refill fails
+    /// only pool members' builds)
     #[arg(long = "fake-fault")]
     pub fake_faults: Vec<String>,
 }
@@ -206,6 +214,19 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         teardown: secs(args.teardown_timeout, file.timeouts.teardown, 60),
         other: secs(args.op_timeout, file.timeouts.provision, 120),
     };
+    let mut pool = crate::pool::PoolConfig::default();
+    file.pool.apply(&mut pool);
+    let mut specs = args.pool.clone();
+    if let Ok(env) = std::env::var("HEARTH_POOL") {
+        specs.extend(env.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned));
+    }
+    for spec in &specs {
+        pool.add_spec(spec).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(secs) = args.pool_max_age {
+        pool.max_age = Some(Duration::from_secs(secs));
+    }
+    pool.build_timeout = deadlines.provision;
     Ok(Settings {
         socket,
         socket_group: args.socket_group.clone().or(file.socket_group),
@@ -215,6 +236,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         docker,
         deadlines,
         drain: secs(args.drain_timeout, file.timeouts.drain, 10),
+        pool,
     })
 }
 
@@ -247,7 +269,12 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
     let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
-    let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
+    // The dispatcher runs the driver through the pool's bindings even with no pool
+    // configured: workspaces claimed under an earlier configuration live on member objects.
+    let book = Arc::new(crate::pool::Book::open(&settings.state_dir)?);
+    let pool = crate::pool::Pool::new(driver, book, settings.pool.clone());
+    let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
+    dispatcher.set_pool(Arc::clone(&pool));
     if let Err(e) = dispatcher.reconcile().await {
         warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);
@@ -261,15 +288,23 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             }
         });
     }
+    // Members left by the last run: whole ones are kept, the rest removed; then refilling
+    // (or, with no pool configured, draining) runs in the background.
+    pool.adopt().await;
+    let refill = pool.spawn();
     info!(
         socket = %settings.socket.display(),
         driver = %settings.driver,
+        pool = ?settings.pool.sizes,
         instance = %settings.instance,
         state_dir = %settings.state_dir.display(),
         images = ?settings.docker.images,
         "hearth serving"
     );
     crate::server::run(listener, dispatcher, shutdown_signal(), settings.drain).await?;
+    // Members stay paused for the next start to adopt.
+    pool.stop();
+    refill.abort();
     drop(guard);
     info!("hearth stopped");
     Ok(())

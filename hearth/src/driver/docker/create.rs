@@ -131,6 +131,11 @@ async fn build(
 ) -> Result<DeploymentRef, HearthError> {
     let resolved = resolve_all(d, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
+    // A warm-pool member says so on every object, for people reading the engine's lists.
+    let mut extra = d.config.extra_labels.clone();
+    if let Some(key) = crate::driver::pool_flag(profile) {
+        extra.push((labels::POOL.to_owned(), key.to_owned()));
+    }
     let network = NetworkCreateRequest {
         name: names::network(slug),
         driver: Some("bridge".into()),
@@ -139,7 +144,7 @@ async fn build(
             slug,
             "network",
             tier,
-            &d.config.extra_labels,
+            &extra,
         )),
         ..Default::default()
     };
@@ -168,6 +173,7 @@ async fn build(
         let net = Net {
             id: &network_id,
             tier,
+            labels: &extra,
         };
         start_role(d, docker, slug, net, &caps, role, image, steps)
     }))
@@ -201,11 +207,12 @@ fn seed_of(slug: &Slug, instance: &str) -> u64 {
     h.finish()
 }
 
-/// The workspace network a role joins, and the tier its labels carry.
+/// The workspace network a role joins, the tier its labels carry and the extra labels.
 #[derive(Clone, Copy)]
 struct Net<'a> {
     id: &'a str,
     tier: &'a str,
+    labels: &'a [(String, String)],
 }
 
 /// Volume, container, start, ready: one role.
@@ -220,8 +227,7 @@ async fn start_role(
     image: Resolved,
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
-    let object_labels =
-        labels::for_object(&d.instance, slug, role, net.tier, &d.config.extra_labels);
+    let object_labels = labels::for_object(&d.instance, slug, role, net.tier, net.labels);
     let volume = names::volume(slug, role);
     docker
         .create_volume(VolumeCreateRequest {
@@ -363,6 +369,7 @@ fn reference(
         last_status: Status::Ready,
         resource_caps: Some(caps),
         services,
+        pool: None,
     }
 }
 
@@ -414,6 +421,7 @@ pub async fn upgrade(
         let net = Net {
             id: &network_id,
             tier,
+            labels: &d.config.extra_labels,
         };
         start_role(d, docker, &slug, net, &caps, role, image, steps)
     }))
