@@ -51,6 +51,11 @@ pub(super) async fn pass(pool: &Pool) {
 async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
     let config = pool.config();
     let profile = ProvisioningProfile::for_tier(tier);
+    // Backing off after repeated failures: nothing is tried, not even the engine call that
+    // failed. (A claim still checks its member's digests itself.)
+    if size > 0 && in_backoff(pool, tier) {
+        return;
+    }
     let digests = if size == 0 {
         // No pool (any more): every member is surplus, whatever its images.
         None
@@ -95,10 +100,8 @@ async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
     let key = Key { tier, digests };
     let mut have = ready.len();
     while have < size as usize && !pool.stop.is_cancelled() {
-        if let Some(until) = pool.with_health(tier, |h| h.backoff_until) {
-            if Utc::now() < until {
-                return;
-            }
+        if in_backoff(pool, tier) {
+            return;
         }
         match build(pool, &key, config.build_timeout).await {
             Ok(id) => {
@@ -116,6 +119,11 @@ async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
             }
         }
     }
+}
+
+fn in_backoff(pool: &Pool, tier: Tier) -> bool {
+    pool.with_health(tier, |h| h.backoff_until)
+        .is_some_and(|until| Utc::now() < until)
 }
 
 /// Counts a failed refill; at the cap, stops refilling until a backoff has passed.
