@@ -9,6 +9,7 @@ mod hatch_rate;
 mod hearth;
 mod machine;
 mod play;
+mod pool;
 mod ready;
 mod relay;
 mod report;

@@ -82,10 +82,7 @@ impl PoolBackend {
     async fn restart(&mut self, pool: PoolConfig) {
         self.pool.stop();
         if self.kind == Kind::Docker {
-            self.raw = Arc::new(LocalDocker::new(
-                self.config.clone(),
-                self.instance.clone(),
-            ));
+            self.raw = Arc::new(LocalDocker::new(self.config.clone(), self.instance.clone()));
         }
         let (p, d) = wire(&self.raw, &self.state, pool);
         d.reconcile().await.expect("reconcile");
@@ -215,16 +212,26 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
     let member = members[0].clone();
     let objs = b.objects_of(&member).await;
     assert_eq!(
-        (count(&objs, ObjectKind::Container), count(&objs, ObjectKind::Network), count(&objs, ObjectKind::Volume)),
+        (
+            count(&objs, ObjectKind::Container),
+            count(&objs, ObjectKind::Network),
+            count(&objs, ObjectKind::Volume)
+        ),
         (2, 1, 2),
         "a member is a whole workspace: {objs:?}"
     );
     assert!(
-        objs.iter().filter(|o| o.kind == ObjectKind::Container).all(|o| o.state.as_deref() == Some("paused")),
+        objs.iter()
+            .filter(|o| o.kind == ObjectKind::Container)
+            .all(|o| o.state.as_deref() == Some("paused")),
         "members wait paused: {objs:?}"
     );
     if b.kind == Kind::Docker {
-        assert_eq!(b.labelled_pool_objects(), 5, "every member object carries dev.hearth.pool");
+        assert_eq!(
+            b.labelled_pool_objects(),
+            5,
+            "every member object carries dev.hearth.pool"
+        );
     }
     assert!(
         b.dispatcher.list().is_empty() && b.objects_of("warm").await.is_empty(),
@@ -238,13 +245,33 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
     assert_eq!(r.workspace_slug, "warm");
     assert_eq!(r.last_status, Status::Ready);
     for s in &r.services {
-        assert_eq!(http_status(&s.endpoint).await, Ok(200), "role {} answers", s.role);
+        assert_eq!(
+            http_status(&s.endpoint).await,
+            Ok(200),
+            "role {} answers",
+            s.role
+        );
     }
-    let steps: Vec<String> = d.events("warm").expect("events").into_iter().map(|e| e.step).collect();
+    let steps: Vec<String> = d
+        .events("warm")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
     assert!(steps.contains(&"claimed".to_owned()), "{steps:?}");
-    assert!(!b.pool.book().is_member(&member), "claimed once, out of the pool");
-    assert_eq!(b.pool.book().binding("warm").map(|x| x.member), Some(member.clone()));
-    assert_eq!(d.provision("warm", solo()).await.expect("again"), r, "idempotent");
+    assert!(
+        !b.pool.book().is_member(&member),
+        "claimed once, out of the pool"
+    );
+    assert_eq!(
+        b.pool.book().binding("warm").map(|x| x.member),
+        Some(member.clone())
+    );
+    assert_eq!(
+        d.provision("warm", solo()).await.expect("again"),
+        r,
+        "idempotent"
+    );
 
     d.pause("warm").await.expect("pause");
     assert_eq!(d.status("warm").await.expect("status"), Status::Paused);
@@ -263,8 +290,14 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
     assert_ne!(refilled[0], member);
 
     d.teardown("warm").await.expect("teardown");
-    assert_eq!(d.status("warm").await.expect("status"), Status::TierTornDown);
-    assert!(b.objects_of(&member).await.is_empty(), "teardown removed the member's objects");
+    assert_eq!(
+        d.status("warm").await.expect("status"),
+        Status::TierTornDown
+    );
+    assert!(
+        b.objects_of(&member).await.is_empty(),
+        "teardown removed the member's objects"
+    );
     assert!(b.pool.book().binding("warm").is_none());
     let report = b.pool.report();
     assert_eq!((report[0].claimed, report[0].ready), (1, 1), "{report:?}");
@@ -272,10 +305,20 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
 
 /// An empty pool is a cold provision, never an error.
 async fn empty_pool_falls_back_to_cold(b: PoolBackend) {
-    let r = b.dispatcher.provision("cold", solo()).await.expect("cold provision");
+    let r = b
+        .dispatcher
+        .provision("cold", solo())
+        .await
+        .expect("cold provision");
     assert!(r.pool.is_none(), "not from the pool: {r:?}");
     assert_eq!(r.last_status, Status::Ready);
-    let steps: Vec<String> = b.dispatcher.events("cold").expect("events").into_iter().map(|e| e.step).collect();
+    let steps: Vec<String> = b
+        .dispatcher
+        .events("cold")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
     assert!(steps.contains(&"pool_empty".to_owned()), "{steps:?}");
     assert_eq!(b.objects_of("cold").await.len(), 5);
     // A profile the members were not built with (another caps) never takes a member.
@@ -285,7 +328,11 @@ async fn empty_pool_falls_back_to_cold(b: PoolBackend) {
         seats: 3,
         ..Tier::Solo.default_caps()
     });
-    let r2 = b.dispatcher.provision("custom", custom).await.expect("custom");
+    let r2 = b
+        .dispatcher
+        .provision("custom", custom)
+        .await
+        .expect("custom");
     assert!(r2.pool.is_none());
     assert_eq!(b.ready().len(), 1, "the member is still there");
     b.dispatcher.teardown("cold").await.expect("teardown");
@@ -300,17 +347,33 @@ async fn stale_members_are_drained_never_claimed(b: PoolBackend) {
     assert_eq!(b.ready().len(), 2);
     let old = b.ready();
     b.rebuild_image();
-    let r = b.dispatcher.provision("fresh", solo()).await.expect("provision");
+    let r = b
+        .dispatcher
+        .provision("fresh", solo())
+        .await
+        .expect("provision");
     assert!(r.pool.is_none(), "a stale member is not handed out: {r:?}");
     let new_digest = r.services[0].image_digest.clone();
-    let steps: Vec<String> = b.dispatcher.events("fresh").expect("events").into_iter().map(|e| e.step).collect();
+    let steps: Vec<String> = b
+        .dispatcher
+        .events("fresh")
+        .expect("events")
+        .into_iter()
+        .map(|e| e.step)
+        .collect();
     assert!(steps.contains(&"claim_failed".to_owned()), "{steps:?}");
     b.pool.refill_once().await;
     let now = b.ready();
     assert_eq!(now.len(), 2, "refilled");
-    assert!(now.iter().all(|m| !old.contains(m)), "every old member drained: {old:?} {now:?}");
+    assert!(
+        now.iter().all(|m| !old.contains(m)),
+        "every old member drained: {old:?} {now:?}"
+    );
     for m in &old {
-        assert!(b.objects_of(m).await.is_empty(), "drained member {m} left nothing");
+        assert!(
+            b.objects_of(m).await.is_empty(),
+            "drained member {m} left nothing"
+        );
     }
     let report = b.pool.report();
     assert_eq!(report[0].digests.get("cairnet"), Some(&new_digest));
@@ -333,7 +396,10 @@ async fn shrinking_removes_the_surplus(b: PoolBackend) {
     assert_eq!(after.len(), 1);
     let gone: Vec<&String> = before.iter().filter(|m| !after.contains(m)).collect();
     assert_eq!(gone.len(), 1);
-    assert!(b.objects_of(gone[0]).await.is_empty(), "the surplus member left nothing");
+    assert!(
+        b.objects_of(gone[0]).await.is_empty(),
+        "the surplus member left nothing"
+    );
     assert_eq!(b.objects().await.len(), 5, "one member's objects remain");
     b.pool.set_size(Tier::Solo, 0);
     b.pool.refill_once().await;
@@ -350,7 +416,9 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
     // A member the dead daemon had begun: in the book as building, some objects made.
     let half = hearth::slug::Slug::parse("pool-deadbeef00").expect("slug");
     let mut profile = solo();
-    profile.driver_flags.insert("pool".into(), "solo-000000000000".into());
+    profile
+        .driver_flags
+        .insert("pool".into(), "solo-000000000000".into());
     let made = b
         .raw
         .provision(&half, &profile, &hearth::events::Steps::detached(&half))
@@ -360,7 +428,10 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
         .book()
         .put(hearth::pool::Member {
             id: half.to_string(),
-            key: hearth::pool::Key { tier: Tier::Solo, digests: Default::default() },
+            key: hearth::pool::Key {
+                tier: Tier::Solo,
+                digests: Default::default(),
+            },
             phase: Phase::Building,
             started: chrono::Utc::now(),
             ready_at: None,
@@ -369,10 +440,17 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
         .expect("book");
     b.restart(sized(1)).await;
     assert_eq!(b.ready(), whole, "the whole member is adopted");
-    assert!(b.objects_of(half.as_str()).await.is_empty(), "the half member is removed");
+    assert!(
+        b.objects_of(half.as_str()).await.is_empty(),
+        "the half member is removed"
+    );
     assert!(!b.pool.book().is_member(half.as_str()));
     b.pool.refill_once().await;
-    assert_eq!(b.ready(), whole, "nothing rebuilt: the adopted member is current");
+    assert_eq!(
+        b.ready(),
+        whole,
+        "nothing rebuilt: the adopted member is current"
+    );
 }
 
 macro_rules! pool_conformance {
@@ -440,19 +518,36 @@ async fn refill_failures_stop_at_the_cap(b: &PoolBackend) {
     b.pool.refill_once().await;
     let first = b.pool.report();
     assert_eq!(first[0].refill_failures, 1, "{first:?}");
-    assert!(first[0].backoff_until.is_none(), "under the cap: no backoff yet");
+    assert!(
+        first[0].backoff_until.is_none(),
+        "under the cap: no backoff yet"
+    );
     b.pool.refill_once().await;
     let capped = b.pool.report();
     assert_eq!(capped[0].refill_failures, 2, "{capped:?}");
     let until = capped[0].backoff_until.expect("backing off at the cap");
-    assert!(until > chrono::Utc::now() + chrono::Duration::seconds(3), "{until}");
+    assert!(
+        until > chrono::Utc::now() + chrono::Duration::seconds(3),
+        "{until}"
+    );
     assert!(capped[0].last_error.is_some());
     // While backing off a pass does not try again.
     b.pool.refill_once().await;
-    assert_eq!(b.pool.report()[0].refill_failures, 2, "no attempt during the backoff");
+    assert_eq!(
+        b.pool.report()[0].refill_failures,
+        2,
+        "no attempt during the backoff"
+    );
     assert!(b.ready().is_empty());
-    assert!(b.pool.book().members().is_empty(), "failed members are not kept");
-    assert!(b.objects().await.is_empty(), "failed builds left nothing: {:?}", b.objects().await);
+    assert!(
+        b.pool.book().members().is_empty(),
+        "failed members are not kept"
+    );
+    assert!(
+        b.objects().await.is_empty(),
+        "failed builds left nothing: {:?}",
+        b.objects().await
+    );
 }
 
 /// "kill -9" mid-claim on the Fake: the claim hangs after the member was bound; a daemon
@@ -471,19 +566,32 @@ async fn fake_crash_mid_claim_never_hands_the_member_out_twice() {
     let call = tokio::spawn(async move { d.provision("crash", solo()).await });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while b.pool.book().binding("crash").is_none() {
-        assert!(std::time::Instant::now() < deadline, "the claim never began");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the claim never began"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // The old daemon is frozen forever mid-claim (its task never runs again, like a killed
     // process); a new one starts over the same state and the same engine.
     b.restart(sized(1)).await;
-    assert_eq!(b.dispatcher.status("crash").await.expect("status"), Status::Failed);
-    assert!(b.objects_of(&member).await.is_empty(), "the claimed member is removed");
+    assert_eq!(
+        b.dispatcher.status("crash").await.expect("status"),
+        Status::Failed
+    );
+    assert!(
+        b.objects_of(&member).await.is_empty(),
+        "the claimed member is removed"
+    );
     assert!(!b.pool.book().is_member(&member));
     b.pool.refill_once().await;
     assert_eq!(b.ready().len(), 1);
     assert_ne!(b.ready()[0], member, "never handed out twice");
-    assert_eq!(b.objects().await.len(), 5, "no orphans: one member's objects");
+    assert_eq!(
+        b.objects().await.len(),
+        5,
+        "no orphans: one member's objects"
+    );
     call.abort();
 }
 
@@ -504,11 +612,17 @@ async fn fake_crash_mid_refill_leaves_no_half_member() {
                 break id.clone();
             }
         }
-        assert!(std::time::Instant::now() < deadline, "the refill never began");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refill never began"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     b.restart(sized(1)).await;
-    assert!(b.objects_of(&half).await.is_empty(), "the half member is removed");
+    assert!(
+        b.objects_of(&half).await.is_empty(),
+        "the half member is removed"
+    );
     assert!(b.pool.book().members().is_empty());
     assert!(b.objects().await.is_empty(), "no orphans");
     refill.abort();

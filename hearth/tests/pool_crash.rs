@@ -70,7 +70,10 @@ async fn pool_ready(client: &HearthClient, n: u32) {
         if pools.iter().any(|p| p.tier == Tier::Solo && p.ready == n) {
             return;
         }
-        assert!(Instant::now() < deadline, "pool never had {n} ready: {pools:?}");
+        assert!(
+            Instant::now() < deadline,
+            "pool never had {n} ready: {pools:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -97,17 +100,21 @@ fn objects_of(instance: &str, slug: &str) -> usize {
         "--filter".to_owned(),
         format!("label=dev.hearth.workspace={slug}"),
     ];
-    [vec!["ps", "-aq"], vec!["network", "ls", "-q"], vec!["volume", "ls", "-q"]]
-        .into_iter()
-        .map(|args| {
-            let out = Command::new("docker")
-                .args(args)
-                .args(&filters)
-                .output()
-                .expect("docker");
-            String::from_utf8_lossy(&out.stdout).lines().count()
-        })
-        .sum()
+    [
+        vec!["ps", "-aq"],
+        vec!["network", "ls", "-q"],
+        vec!["volume", "ls", "-q"],
+    ]
+    .into_iter()
+    .map(|args| {
+        let out = Command::new("docker")
+            .args(args)
+            .args(&filters)
+            .output()
+            .expect("docker");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    })
+    .sum()
 }
 
 fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -146,12 +153,19 @@ async fn kill_9_mid_refill_leaves_no_half_member() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     first.signal(Signal::SIGKILL);
-    assert!(objects_of(&instance, &half) >= 5, "the crash left the half member");
+    assert!(
+        objects_of(&instance, &half) >= 5,
+        "the crash left the half member"
+    );
 
     let _second = Daemon::spawn(&socket, &state, &instance, &[]);
     let c = client(&socket).await;
     pool_ready(&c, 1).await;
-    assert_eq!(objects_of(&instance, &half), 0, "the half member is removed");
+    assert_eq!(
+        objects_of(&instance, &half),
+        0,
+        "the half member is removed"
+    );
     let members = member_ids(&state);
     assert_eq!(members.len(), 1);
     assert_ne!(members[0], half);
@@ -180,7 +194,11 @@ async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
     let member = member_ids(&state)[0].clone();
     let mut b = book(&state);
     b["members"][&member]["reference"]["services"][0]["endpoint"] = "http://127.0.0.1:1".into();
-    std::fs::write(state.join("pool.json"), serde_json::to_vec(&b).expect("json")).expect("write");
+    std::fs::write(
+        state.join("pool.json"),
+        serde_json::to_vec(&b).expect("json"),
+    )
+    .expect("write");
 
     let mut second = Daemon::spawn(&socket, &state, &instance, &[]);
     let c = client(&socket).await;
@@ -198,12 +216,19 @@ async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     second.signal(Signal::SIGKILL);
-    assert!(call.await.expect("join").is_err(), "the caller saw the daemon die");
+    assert!(
+        call.await.expect("join").is_err(),
+        "the caller saw the daemon die"
+    );
 
     let _third = Daemon::spawn(&socket, &state, &instance, &[]);
     let c = client(&socket).await;
     assert_eq!(c.status("crash").await.expect("status"), Status::Failed);
-    assert_eq!(objects_of(&instance, &member), 0, "the claimed member is removed");
+    assert_eq!(
+        objects_of(&instance, &member),
+        0,
+        "the claimed member is removed"
+    );
     pool_ready(&c, 1).await;
     let after = c
         .provision("after", &ProvisioningProfile::for_tier(Tier::Solo))

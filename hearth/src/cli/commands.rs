@@ -112,7 +112,9 @@ fn pool_table(pools: &[hearth_protocol::hearth::PoolReport]) -> String {
             out.push_str(&format!("\n  last refill error: {e}"));
         }
         if let Some(t) = p.backoff_until {
-            out.push_str(&format!("\n  refills stopped until {t} (too many failures in a row)"));
+            out.push_str(&format!(
+                "\n  refills stopped until {t} (too many failures in a row)"
+            ));
         }
     }
     out

@@ -218,7 +218,11 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
     file.pool.apply(&mut pool);
     let mut specs = args.pool.clone();
     if let Ok(env) = std::env::var("HEARTH_POOL") {
-        specs.extend(env.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned));
+        specs.extend(
+            env.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned),
+        );
     }
     for spec in &specs {
         pool.add_spec(spec).map_err(anyhow::Error::msg)?;

@@ -84,7 +84,10 @@ impl Driver for Bound {
         profile: &ProvisioningProfile,
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
-        let out = self.inner.upgrade(&self.to_engine(r)?, profile, steps).await?;
+        let out = self
+            .inner
+            .upgrade(&self.to_engine(r)?, profile, steps)
+            .await?;
         Ok(Bound::from_engine(r, out))
     }
 

@@ -282,7 +282,8 @@ mod tests {
             },
             phase,
             started: now,
-            ready_at: (phase == Phase::Ready).then(|| now - chrono::Duration::seconds(ready_secs_ago)),
+            ready_at: (phase == Phase::Ready)
+                .then(|| now - chrono::Duration::seconds(ready_secs_ago)),
             reference: None,
         }
     }
@@ -295,14 +296,21 @@ mod tests {
         book.put(member("pool-b", Phase::Ready, 50)).expect("put");
         book.put(member("pool-c", Phase::Building, 0)).expect("put");
         let first = book.claim("acme", Utc::now(), |_| true).expect("claim");
-        assert_eq!(first.map(|m| m.id).as_deref(), Some("pool-b"), "oldest first");
+        assert_eq!(
+            first.map(|m| m.id).as_deref(),
+            Some("pool-b"),
+            "oldest first"
+        );
         let second = book.claim("beta", Utc::now(), |_| true).expect("claim");
         assert_eq!(second.map(|m| m.id).as_deref(), Some("pool-a"));
         let none = book.claim("gamma", Utc::now(), |_| true).expect("claim");
         assert!(none.is_none(), "a building member is never claimed");
         drop(book);
         let again = Book::open(dir.path()).expect("reopen");
-        assert_eq!(again.binding("acme").map(|b| b.member).as_deref(), Some("pool-b"));
+        assert_eq!(
+            again.binding("acme").map(|b| b.member).as_deref(),
+            Some("pool-b")
+        );
         assert!(again.binding("acme").is_some_and(|b| b.age_ms >= 50_000));
         assert!(!again.is_member("pool-a") && !again.is_member("pool-b"));
         assert!(again.is_member("pool-c"));

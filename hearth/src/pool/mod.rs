@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::Empty;
 use hearth_protocol::hearth::{
     DeploymentRef, PoolClaim, PoolReport, ProvisioningProfile, Status, Tier,
 };
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Notify;
@@ -82,7 +82,10 @@ impl PoolConfig {
         let (tier, n) = spec
             .split_once('=')
             .ok_or_else(|| format!("pool {spec:?} is not TIER=N (e.g. solo=2)"))?;
-        let tier: Tier = tier.trim().parse().map_err(|e| format!("pool {spec:?}: {e}"))?;
+        let tier: Tier = tier
+            .trim()
+            .parse()
+            .map_err(|e| format!("pool {spec:?}: {e}"))?;
         let n: u32 = n
             .trim()
             .parse()
@@ -383,7 +386,11 @@ impl Pool {
     pub fn report(&self) -> Vec<PoolReport> {
         let config = self.config();
         let members = self.book.members();
-        let health = self.health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let health = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut tiers: Vec<Tier> = config.sizes.keys().copied().collect();
         tiers.extend(members.iter().map(|m| m.key.tier));
         tiers.sort();

@@ -73,7 +73,12 @@ async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
     };
     let now = Utc::now();
     let mut ready: Vec<Member> = Vec::new();
-    for m in pool.book.members().into_iter().filter(|m| m.key.tier == tier) {
+    for m in pool
+        .book
+        .members()
+        .into_iter()
+        .filter(|m| m.key.tier == tier)
+    {
         let stale = digests.as_ref().is_some_and(|d| *d != m.key.digests);
         let old = config
             .max_age
@@ -146,8 +151,10 @@ fn failed(pool: &Pool, tier: Tier, e: &HearthError) {
         }
     });
     match backoff {
-        Some(wait) => warn!(%tier, failures, cap = config.failure_cap, retry_in = ?wait, error = %e,
-            "pool refill stopped after repeated failures; retrying after a backoff"),
+        Some(wait) => {
+            warn!(%tier, failures, cap = config.failure_cap, retry_in = ?wait, error = %e,
+            "pool refill stopped after repeated failures; retrying after a backoff")
+        }
         None => warn!(%tier, failures, error = %e, "pool refill failed"),
     }
 }
