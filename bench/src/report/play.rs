@@ -197,7 +197,7 @@ impl Extras {
 }
 
 /// Picks one act's samples out of [`ActTimes`].
-type Pick = fn(&ActTimes) -> Vec<Duration>;
+pub(crate) type Pick = fn(&ActTimes) -> Vec<Duration>;
 
 fn render_play(w: &mut String, p: &PlayFigures) {
     let _ = writeln!(w, "## The whole play (no builds)\n");

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::play::ActTimes;
+use super::play::{ActTimes, Pick};
 use crate::stats::{median, ms, quantile, ratio, times};
 
 /// Claim p50 target.
@@ -146,7 +146,7 @@ impl PoolFigures {
         );
         let _ = writeln!(w, "| act | with a pool | without | ratio |");
         let _ = writeln!(w, "|---|---:|---:|---:|");
-        let acts: [(&str, fn(&ActTimes) -> Vec<Duration>); 4] = [
+        let acts: [(&str, Pick); 4] = [
             ("provision → ready", |t| t.provision.clone()),
             ("run, 4 prompts", |t| t.run.clone()),
             ("teardown", |t| t.teardown.clone()),
