@@ -102,19 +102,26 @@ impl Store {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Atomic replace: write a temp file, fsync it, rename over the old one.
     fn write(&self, state: &File) -> Result<(), HearthError> {
-        let tmp = self.path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| HearthError::State {
-            attempted: "encoded".into(),
-            detail: e.to_string(),
-        })?;
-        let mut f = fs::File::create(&tmp).map_err(|e| state_err("written", &tmp, e))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| state_err("written", &tmp, e))?;
-        fs::rename(&tmp, &self.path).map_err(|e| state_err("written", &self.path, e))
+        write_json(&self.path, state)
     }
+}
+
+/// Atomic replace of a JSON state file: write a temp file, fsync it, rename over the old one.
+///
+/// # Errors
+/// [`HearthError::State`] naming the file.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), HearthError> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| HearthError::State {
+        attempted: "encoded".into(),
+        detail: e.to_string(),
+    })?;
+    let mut f = fs::File::create(&tmp).map_err(|e| state_err("written", &tmp, e))?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| state_err("written", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| state_err("written", path, e))
 }
 
 /// Held by a serving daemon: one daemon per state dir, or two would reconcile each other's
@@ -164,7 +171,7 @@ pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
     }
 }
 
-fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
+pub(crate) fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
     HearthError::State {
         attempted: attempted.into(),
         detail: format!("{}: {e}", path.display()),

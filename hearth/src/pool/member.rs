@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -16,6 +15,7 @@ use hearth_protocol::hearth::{DeploymentRef, Tier};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HearthError;
+use crate::store::{state_err, write_json};
 
 /// What a pool is keyed by: the tier and what each role's image is (role → digest).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ impl Book {
     /// # Errors
     /// [`HearthError::State`] if it cannot be read.
     pub fn open(dir: &Path) -> Result<Book, HearthError> {
-        fs::create_dir_all(dir).map_err(|e| state_err("created", dir, &e))?;
+        fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
         let path = dir.join("pool.json");
         let state = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
@@ -120,7 +120,7 @@ impl Book {
                 detail: format!("{} is not valid JSON: {e}", path.display()),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
-            Err(e) => return Err(state_err("read", &path, &e)),
+            Err(e) => return Err(state_err("read", &path, e)),
         };
         Ok(Book {
             path,
@@ -246,25 +246,8 @@ impl Book {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Atomic replace: write a temp file, fsync it, rename over the old one.
     fn write(&self, state: &File) -> Result<(), HearthError> {
-        let tmp = self.path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| HearthError::State {
-            attempted: "encoded".into(),
-            detail: e.to_string(),
-        })?;
-        let mut f = fs::File::create(&tmp).map_err(|e| state_err("written", &tmp, &e))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| state_err("written", &tmp, &e))?;
-        fs::rename(&tmp, &self.path).map_err(|e| state_err("written", &self.path, &e))
-    }
-}
-
-fn state_err(attempted: &str, path: &Path, e: &std::io::Error) -> HearthError {
-    HearthError::State {
-        attempted: attempted.into(),
-        detail: format!("{}: {e}", path.display()),
+        write_json(&self.path, state)
     }
 }
 
