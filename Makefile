@@ -19,8 +19,20 @@ STANDIN ?= hearth-standin:local
 HEARTH_TEST_IMAGE ?= $(STANDIN)
 export HEARTH_E2E HEARTH_TEST_IMAGE
 
-# Resources that tests and benchmarks create carry this label; clean-docker removes them.
-TEST_LABEL := dev.hearth.test=1
+# Every `make test` / `make e2e` / `make bench` is one test run with an id of its own; the
+# objects it creates carry dev.hearth.test=<run id>, and it sweeps those and no others, so
+# two runs on one engine (two CI jobs on one runner) never touch each other's objects.
+# `make clean-docker HEARTH_TEST_RUN=<id>` sweeps a given run; `ALL=1` every test run's.
+ifeq ($(strip $(HEARTH_TEST_RUN)),)
+HEARTH_TEST_RUN := $(shell date +%s)-$(shell od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+endif
+export HEARTH_TEST_RUN
+TEST_LABEL := dev.hearth.test=$(HEARTH_TEST_RUN)
+ifeq ($(ALL),1)
+SWEEP_LABEL := dev.hearth.test
+else
+SWEEP_LABEL := $(TEST_LABEL)
+endif
 
 # `make images` only matters when the tests use the stand-in built here.
 ifeq ($(HEARTH_TEST_IMAGE),hearth-standin:local)
@@ -56,11 +68,12 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## format the workspace
 	$(CARGO) fmt --all
 
-# Every test, Docker-backed included (HEARTH_E2E=1). Leftovers labelled $(TEST_LABEL) are
-# swept before, and after whether the tests passed or not; the exit status is cargo's.
+# Every test, Docker-backed included (HEARTH_E2E=1). Leftovers of this run (labelled
+# dev.hearth.test=$$HEARTH_TEST_RUN) are swept after, whether the tests passed or not; the
+# exit status is cargo's.
 test: $(TEST_DEPS) ## run every test (Docker-backed too unless HEARTH_E2E=0)
 ifeq ($(HEARTH_E2E),1)
-	@$(MAKE) --no-print-directory clean-docker
+	@echo "test run $(HEARTH_TEST_RUN): its objects are labelled $(TEST_LABEL)"
 	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
 	  $(MAKE) --no-print-directory clean-docker QUIET=1; exit $$status
 else
@@ -72,7 +85,6 @@ endif
 # target/e2e/junit.xml (written by the tests themselves) for CI to keep as artifacts.
 E2E_DIR := $(or $(CARGO_TARGET_DIR),target)/e2e
 e2e: build $(IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
-	@$(MAKE) --no-print-directory clean-docker
 	@rm -rf "$(E2E_DIR)" && mkdir -p "$(E2E_DIR)"
 	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast || status=$$?; \
 	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
@@ -95,20 +107,20 @@ bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.
 	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
 
-clean-docker: ## remove containers, networks and volumes labelled dev.hearth.test=1
+clean-docker: ## remove this test run's containers, networks and volumes (ALL=1: every run's)
 	@if ! timeout 20 $(DOCKER) version --format '{{.Server.Version}}' >/dev/null 2>&1; then \
 	  echo "clean-docker: the Docker engine does not answer ($(DOCKER) version failed)." >&2; \
 	  echo "  start it (sudo systemctl start docker, or: sudo dockerd &), or run HEARTH_E2E=0 make test" >&2; \
 	  exit 1; fi; \
 	n=0; \
-	for c in $$($(DOCKER) ps -aq --filter label=$(TEST_LABEL)); do \
+	for c in $$($(DOCKER) ps -aq --filter label=$(SWEEP_LABEL)); do \
 	  $(DOCKER) rm -f -v "$$c" >/dev/null && n=$$((n+1)); done; \
-	for x in $$($(DOCKER) network ls -q --filter label=$(TEST_LABEL)); do \
+	for x in $$($(DOCKER) network ls -q --filter label=$(SWEEP_LABEL)); do \
 	  $(DOCKER) network rm "$$x" >/dev/null && n=$$((n+1)); done; \
-	for x in $$($(DOCKER) volume ls -q --filter label=$(TEST_LABEL)); do \
+	for x in $$($(DOCKER) volume ls -q --filter label=$(SWEEP_LABEL)); do \
 	  $(DOCKER) volume rm -f "$$x" >/dev/null && n=$$((n+1)); done; \
-	if [[ $$n -gt 0 ]]; then echo "clean-docker: removed $$n leftover resource(s) labelled $(TEST_LABEL)" >&2; \
-	elif [[ -z "$(QUIET)" ]]; then echo "clean-docker: nothing labelled $(TEST_LABEL)"; fi
+	if [[ $$n -gt 0 ]]; then echo "clean-docker: removed $$n leftover resource(s) labelled $(SWEEP_LABEL)" >&2; \
+	elif [[ -z "$(QUIET)" ]]; then echo "clean-docker: nothing labelled $(SWEEP_LABEL)"; fi
 
 ci: ## run CI locally: .ci/run (starts dockerd if needed, then lint and test)
 	bash .ci/run

@@ -97,7 +97,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         // sweep find its objects even if the daemon dies mid-run.
         extra_args: [
             "--label".to_owned(),
-            format!("{}={}", spec::TEST_LABEL.0, spec::TEST_LABEL.1),
+            format!("{}={}", spec::TEST_LABEL, spec::test_run()),
             "--label".to_owned(),
             format!("{}={}", spec::RUN_LABEL, scope.run_id),
         ]

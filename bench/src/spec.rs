@@ -16,8 +16,17 @@ pub const NANO_CPUS: i64 = 500_000_000;
 /// Seconds `stop` waits for a graceful exit before SIGKILL.
 pub const STOP_TIMEOUT_S: i32 = 10;
 
-/// Label every bench object carries, so `make clean-docker` reaps it after any failure.
-pub const TEST_LABEL: (&str, &str) = ("dev.hearth.test", "1");
+/// Label key every bench object carries (value: the test run, `HEARTH_TEST_RUN`), so
+/// `make clean-docker` reaps it after any failure of its own run.
+pub const TEST_LABEL: &str = "dev.hearth.test";
+
+/// The value of [`TEST_LABEL`]: `HEARTH_TEST_RUN` (set by `make`), else this process's own.
+pub fn test_run() -> String {
+    std::env::var("HEARTH_TEST_RUN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("bench-{}", std::process::id()))
+}
 /// Label naming the bench run, so one run sweeps only its own objects.
 pub const RUN_LABEL: &str = "dev.hearth.bench.run";
 /// Label naming the path that created an object (`floor` or `cli`).
@@ -62,7 +71,7 @@ impl Names {
 /// Labels for an object created by `path` in bench run `run_id`.
 pub fn labels(run_id: &str, path: &str) -> HashMap<String, String> {
     HashMap::from([
-        (TEST_LABEL.0.to_owned(), TEST_LABEL.1.to_owned()),
+        (TEST_LABEL.to_owned(), test_run()),
         (RUN_LABEL.to_owned(), run_id.to_owned()),
         (PATH_LABEL.to_owned(), path.to_owned()),
     ])
@@ -102,7 +111,7 @@ mod tests {
     #[test]
     fn labels_carry_the_test_and_run_labels() {
         let l = labels("r1", "floor");
-        assert_eq!(l["dev.hearth.test"], "1");
+        assert_eq!(l["dev.hearth.test"], test_run());
         assert_eq!(l[RUN_LABEL], "r1");
         assert_eq!(l[PATH_LABEL], "floor");
     }

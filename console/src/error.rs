@@ -7,6 +7,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hearth_protocol::hearth::ErrorCode;
 use serde_json::json;
 
 /// Everything a console route can answer instead of success.
@@ -36,7 +37,7 @@ pub enum ApiError {
     /// hearth answered with an error (or could not be reached, or timed out).
     #[error("{message}")]
     Hearth {
-        code: String,
+        code: ErrorCode,
         message: String,
         hint: Option<String>,
         http_status: Option<u16>,
@@ -54,19 +55,19 @@ pub enum ApiError {
 
 impl ApiError {
     /// The stable wire code.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::ForbiddenHost(_) => "forbidden_host",
-            ApiError::ForbiddenOrigin(_) => "forbidden_origin",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::BadRequest(_) => "invalid_request",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::HatchUnavailable(_) => "hatch_unavailable",
-            ApiError::Hearth { code, .. } => code,
-            ApiError::SubmitRejected { .. } => "submit_rejected",
-            ApiError::WorkerUnreachable(_) => "worker_unreachable",
-            ApiError::Internal(_) => "internal",
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::ForbiddenHost(_) => ErrorCode::ForbiddenHost,
+            ApiError::ForbiddenOrigin(_) => ErrorCode::ForbiddenOrigin,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::BadRequest(_) => ErrorCode::InvalidRequest,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::HatchUnavailable(_) => ErrorCode::HatchUnavailable,
+            ApiError::Hearth { code, .. } => code.clone(),
+            ApiError::SubmitRejected { .. } => ErrorCode::SubmitRejected,
+            ApiError::WorkerUnreachable(_) => ErrorCode::WorkerUnreachable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -132,15 +133,16 @@ impl ApiError {
 }
 
 /// Maps a hearth error to a status: hearth's own when it sent one, else by code.
-fn hearth_status(code: &str, http_status: Option<u16>) -> StatusCode {
+fn hearth_status(code: &ErrorCode, http_status: Option<u16>) -> StatusCode {
     match code {
-        "hearth_unreachable" | "docker_unavailable" | "image_unavailable" => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        "deadline_exceeded" => StatusCode::GATEWAY_TIMEOUT,
-        "invalid_slug" | "invalid_request" => StatusCode::BAD_REQUEST,
-        "not_found" => StatusCode::NOT_FOUND,
-        "conflict" | "tier_mismatch" => StatusCode::CONFLICT,
+        ErrorCode::HearthUnreachable
+        | ErrorCode::DockerUnavailable
+        | ErrorCode::ImageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        ErrorCode::InvalidSlug | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict | ErrorCode::TierMismatch => StatusCode::CONFLICT,
+        ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
         _ => match http_status.and_then(|s| StatusCode::from_u16(s).ok()) {
             Some(s) if s.is_client_error() => s,
             _ => StatusCode::BAD_GATEWAY,
@@ -173,7 +175,7 @@ mod tests {
     #[test]
     fn hearth_codes_map_to_fitting_statuses() {
         let e = |code: &str| ApiError::Hearth {
-            code: code.into(),
+            code: ErrorCode::parse(code),
             message: "m".into(),
             hint: None,
             http_status: Some(500),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hearth::client::{ClientError, HearthClient};
-use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile};
 
 use crate::error::ApiError;
 
@@ -14,7 +14,7 @@ use crate::error::ApiError;
 #[error("{code}: {message}")]
 pub struct HearthError {
     /// hearth's wire code, or `hearth_unreachable` / `deadline_exceeded`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub hint: Option<String>,
     /// hearth's HTTP status, when it answered.
@@ -94,13 +94,13 @@ impl SocketHearth {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(HearthError {
-                code: e.code().to_owned(),
+                code: e.code(),
                 message: e.message().to_owned(),
                 hint: e.hint().map(str::to_owned),
                 http_status: e.http_status(),
             }),
             Err(_) => Err(HearthError {
-                code: "deadline_exceeded".to_owned(),
+                code: ErrorCode::DeadlineExceeded,
                 message: format!("hearth did not answer within {:?}", self.timeout),
                 hint: Some(
                     "raise --hearth-timeout, or see hearth's log for the stuck step".to_owned(),

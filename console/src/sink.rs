@@ -227,12 +227,14 @@ impl HatchSink {
     #[cfg(test)]
     pub(crate) fn swap_file(&self, file: File) {
         if let Ok(mut w) = self.writer.lock() {
-            let placeholder = File::open("/dev/null").expect("/dev/null");
+            // A private placeholder: a lock on a shared file (/dev/null) would collide with
+            // any other process doing the same.
+            let placeholder = tempfile::tempfile().expect("placeholder file");
             let old = std::mem::replace(
                 &mut w.file,
                 nix::fcntl::Flock::lock(placeholder, nix::fcntl::FlockArg::LockExclusiveNonblock)
                     .map_err(|(_, e)| e)
-                    .expect("lock /dev/null"),
+                    .expect("lock the placeholder"),
             );
             drop(old);
             w.file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)

@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use hearth_protocol::hearth::{
-    DeploymentRef, ErrorBody, ErrorResponse, EventsResponse, LifecycleEvent, ListResponse,
-    OkResponse, ProvisionRequest, ProvisioningProfile, RefRequest, Status, StatusResponse,
-    UpgradeRequest,
+    DeploymentRef, ErrorBody, ErrorCode, ErrorResponse, EventsResponse, LifecycleEvent,
+    ListResponse, OkResponse, ProvisionRequest, ProvisioningProfile, RefRequest, Status,
+    StatusResponse, UpgradeRequest,
 };
 
 /// Why a call to hearth failed.
@@ -39,12 +39,12 @@ pub enum ClientError {
 impl ClientError {
     /// A stable code: hearth's own for API errors, else `hearth_unreachable`,
     /// `deadline_exceeded` or `bad_answer`.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ClientError::Unreachable { .. } => "hearth_unreachable",
-            ClientError::Api { body, .. } => &body.code,
-            ClientError::Timeout(_) => "deadline_exceeded",
-            ClientError::Decode { .. } => "bad_answer",
+            ClientError::Unreachable { .. } => ErrorCode::HearthUnreachable,
+            ClientError::Api { body, .. } => body.code.clone(),
+            ClientError::Timeout(_) => ErrorCode::DeadlineExceeded,
+            ClientError::Decode { .. } => ErrorCode::BadAnswer,
         }
     }
 

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use hearth_protocol::hearth::{ErrorBody, Status, Tier};
+use hearth_protocol::hearth::{ErrorBody, ErrorCode, Status, Tier};
+
+use crate::driver::error::DriverError;
 
 /// Everything that can go wrong in hearth, as a caller sees it.
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +34,6 @@ pub enum HearthError {
         status: Status,
     },
 
-    #[error("the Docker engine is not reachable: {detail}")]
-    DockerUnavailable { detail: String },
-
     #[error("image {image} for role {role} is not present and could not be pulled: {detail}")]
     ImageUnavailable {
         role: String,
@@ -61,8 +60,9 @@ pub enum HearthError {
     #[error("{verb} of {slug} was canceled by its caller")]
     Canceled { verb: &'static str, slug: String },
 
-    #[error("failed to {attempted}: {detail}")]
-    Driver { attempted: String, detail: String },
+    /// What the driver (and its engine) said, typed; the engine's error is its source.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
 
     #[error("hearth's state could not be {attempted}: {detail}")]
     State { attempted: String, detail: String },
@@ -70,20 +70,19 @@ pub enum HearthError {
 
 impl HearthError {
     /// The stable snake_case code sent on the wire.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            HearthError::InvalidRequest { .. } => "invalid_request",
-            HearthError::InvalidSlug { .. } => "invalid_slug",
-            HearthError::TierMismatch { .. } => "tier_mismatch",
-            HearthError::NotFound { .. } => "not_found",
-            HearthError::Conflict { .. } => "conflict",
-            HearthError::DockerUnavailable { .. } => "docker_unavailable",
-            HearthError::ImageUnavailable { .. } => "image_unavailable",
-            HearthError::ImageDrift { .. } => "image_drift",
-            HearthError::DeadlineExceeded { .. } => "deadline_exceeded",
-            HearthError::Canceled { .. } => "context_canceled",
-            HearthError::Driver { .. } => "driver_failure",
-            HearthError::State { .. } => "state_unavailable",
+            HearthError::InvalidRequest { .. } => ErrorCode::InvalidRequest,
+            HearthError::InvalidSlug { .. } => ErrorCode::InvalidSlug,
+            HearthError::TierMismatch { .. } => ErrorCode::TierMismatch,
+            HearthError::NotFound { .. } => ErrorCode::NotFound,
+            HearthError::Conflict { .. } => ErrorCode::Conflict,
+            HearthError::ImageUnavailable { .. } => ErrorCode::ImageUnavailable,
+            HearthError::ImageDrift { .. } => ErrorCode::ImageDrift,
+            HearthError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
+            HearthError::Canceled { .. } => ErrorCode::ContextCanceled,
+            HearthError::Driver(e) => e.code(),
+            HearthError::State { .. } => ErrorCode::StateUnavailable,
         }
     }
 
@@ -95,20 +94,26 @@ impl HearthError {
             HearthError::TierMismatch { .. } | HearthError::Conflict { .. } => 409,
             HearthError::ImageUnavailable { .. } | HearthError::ImageDrift { .. } => 424,
             HearthError::Canceled { .. } => 499,
-            HearthError::Driver { .. } | HearthError::State { .. } => 500,
-            HearthError::DockerUnavailable { .. } => 503,
+            HearthError::State { .. } => 500,
+            HearthError::Driver(e) => e.http_status(),
             HearthError::DeadlineExceeded { .. } => 504,
         }
     }
 
     /// Whether the same call may succeed if simply tried again.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            HearthError::DockerUnavailable { .. }
-                | HearthError::DeadlineExceeded { .. }
-                | HearthError::Canceled { .. }
-        )
+        match self {
+            HearthError::DeadlineExceeded { .. } | HearthError::Canceled { .. } => true,
+            HearthError::Driver(e) => e.retryable(),
+            HearthError::InvalidRequest { .. }
+            | HearthError::InvalidSlug { .. }
+            | HearthError::TierMismatch { .. }
+            | HearthError::NotFound { .. }
+            | HearthError::Conflict { .. }
+            | HearthError::ImageUnavailable { .. }
+            | HearthError::ImageDrift { .. }
+            | HearthError::State { .. } => false,
+        }
     }
 
     /// What the caller can do about it.
@@ -129,11 +134,6 @@ impl HearthError {
             HearthError::Conflict { .. } => {
                 "check the workspace's status with `hearth status SLUG`".into()
             }
-            HearthError::DockerUnavailable { .. } => {
-                "start the Docker engine (`sudo systemctl start docker` or `dockerd`) or point \
-                 DOCKER_HOST at one"
-                    .into()
-            }
             HearthError::ImageUnavailable { role, .. } => format!(
                 "no registry answered: run `make images` to build the offline stand-in, then \
                  set HEARTH_IMAGE_{}=hearth-standin:local (or pull the image yourself)",
@@ -148,10 +148,7 @@ impl HearthError {
                     .into()
             }
             HearthError::Canceled { .. } => "call again; nothing was left behind".into(),
-            HearthError::Driver { .. } => {
-                "run `hearth events SLUG` and `docker ps -a --filter label=dev.hearth.managed-by=hearth` to see the engine's side"
-                    .into()
-            }
+            HearthError::Driver(e) => e.hint(),
             HearthError::State { .. } => "check that hearth's --state-dir is writable".into(),
         };
         Some(hint)
@@ -160,18 +157,46 @@ impl HearthError {
     /// The wire body for this error.
     pub fn to_body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.to_string(),
             retryable: self.retryable(),
             hint: self.hint(),
         }
     }
 
-    /// Shorthand for a [`HearthError::Driver`] saying what was being attempted.
+    /// Shorthand for a driver's own failure ([`DriverError::Failed`]) saying what was being
+    /// attempted.
     pub fn driver(attempted: impl Into<String>, detail: impl std::fmt::Display) -> Self {
-        HearthError::Driver {
+        HearthError::Driver(DriverError::Failed {
             attempted: attempted.into(),
             detail: detail.to_string(),
+        })
+    }
+
+    /// Shorthand for an engine that does not answer ([`DriverError::Unavailable`]).
+    pub fn unavailable(attempted: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        HearthError::Driver(DriverError::Unavailable {
+            attempted: attempted.into(),
+            detail: detail.to_string(),
+            source: None,
+        })
+    }
+
+    /// Whether the engine (or the guard) said no before anything changed, so the workspace
+    /// keeps the status it had.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            HearthError::Conflict { .. } => true,
+            HearthError::Driver(e) => e.is_refusal(),
+            HearthError::InvalidRequest { .. }
+            | HearthError::InvalidSlug { .. }
+            | HearthError::TierMismatch { .. }
+            | HearthError::NotFound { .. }
+            | HearthError::ImageUnavailable { .. }
+            | HearthError::ImageDrift { .. }
+            | HearthError::DeadlineExceeded { .. }
+            | HearthError::Canceled { .. }
+            | HearthError::State { .. } => false,
         }
     }
 }
@@ -206,7 +231,7 @@ mod tests {
         };
         assert_eq!(
             (e.http_status(), e.code(), e.retryable()),
-            (499, "context_canceled", true)
+            (499, ErrorCode::ContextCanceled, true)
         );
     }
 }

@@ -262,13 +262,14 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
 /// `hearth serve` flags for a Docker-backed daemon of `instance`, on the test image.
 fn docker_args(instance: &str) -> Vec<String> {
     let image = support::test_image();
+    let label = support::test_label();
     [
         "--driver",
         "local-docker",
         "--instance",
         instance,
         "--label",
-        "dev.hearth.test=1",
+        &label,
         "--image-cairnet",
         &image,
         "--image-lore",
@@ -526,6 +527,9 @@ async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
         .await
         .expect("provision");
     let blocker = format!("busy-blocker-{instance}");
+    let slug = hearth::slug::Slug::parse("busy").expect("slug");
+    let lore_volume = hearth::names::Names::new(&instance, &slug).volume("lore");
+    let volume = format!("{lore_volume}:/d");
     let out = Command::new("docker")
         .args([
             "run",
@@ -534,9 +538,11 @@ async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
             "--name",
             &blocker,
             "--label",
-            "dev.hearth.test=1",
+            &support::test_label(),
+            "--label",
+            &format!("dev.hearth.instance={instance}"),
         ])
-        .args(["-v", "hearth_busy_lore-data:/d", &image])
+        .args(["-v", &volume, &image])
         .output()
         .expect("docker run");
     assert!(
@@ -548,11 +554,7 @@ async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
         .teardown("busy")
         .await
         .expect_err("a volume is in use");
-    assert!(
-        err.message().contains("hearth_busy_lore-data"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains(&lore_volume), "{}", err.message());
     assert_eq!(
         client.status("busy").await.expect("status"),
         Status::TearingDown

@@ -16,7 +16,7 @@ fn exhaust_default_pools(instance: &str) -> usize {
                 "network",
                 "create",
                 "--label",
-                "dev.hearth.test=1",
+                &support::test_label(),
                 "--label",
             ])
             .arg(format!("dev.hearth.instance={instance}"))
@@ -52,11 +52,16 @@ async fn provision_falls_back_to_hearths_subnet_pool() {
     for s in &r.services {
         assert_eq!(http_status(&s.endpoint).await, Ok(200));
     }
+    let network = hearth::names::Names::new(
+        &b.instance,
+        &hearth::slug::Slug::parse("crowded").expect("slug"),
+    )
+    .network();
     let subnet = Command::new("docker")
         .args([
             "network",
             "inspect",
-            "hearth_crowded",
+            &network,
             "--format",
             "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
         ])

@@ -11,6 +11,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::error_code::ErrorCode;
+
 /// The product tier a workspace is provisioned at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -404,7 +406,7 @@ pub struct ErrorResponse {
 /// A wire error. `code` is stable and machine-readable; `hint` (our extension) says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub retryable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -471,7 +473,7 @@ mod tests {
     fn error_body_keeps_the_go_shape() {
         let e = ErrorResponse {
             error: ErrorBody {
-                code: "invalid_request".into(),
+                code: ErrorCode::InvalidRequest,
                 message: "bad".into(),
                 retryable: false,
                 hint: None,

@@ -4,9 +4,11 @@
 //! - [`hearth`]: the hearth daemon's JSON RPC (wire-compatible with the Go hearth).
 //! - [`kahn`]: the KAHN frames a worker streams over SSE while it runs a job.
 //! - [`bearer`]: the HMAC bearer that signs console → worker requests.
+//! - [`error_code`]: the wire error codes of hearth's RPC and the console's API.
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
 
 pub mod bearer;
+pub mod error_code;
 pub mod hatch;
 pub mod hearth;
 pub mod kahn;

@@ -15,8 +15,23 @@ use bollard::Docker;
 
 /// The label key hearth stamps with its daemon instance id.
 pub const INSTANCE_LABEL: &str = "dev.hearth.instance";
-/// The label every test-made object carries, so `make clean-docker` can sweep leftovers.
-pub const TEST_LABEL: &str = "dev.hearth.test=1";
+/// The label key every test-made object carries; its value is the test run's id
+/// (`HEARTH_TEST_RUN`, set by `make test`), so `make clean-docker` sweeps its own run only.
+pub const TEST_LABEL_KEY: &str = "dev.hearth.test";
+
+/// This test run's id: `HEARTH_TEST_RUN` (the Makefile sets one per `make test`), else one
+/// made for this process.
+pub fn test_run() -> String {
+    std::env::var("HEARTH_TEST_RUN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("adhoc-{}", std::process::id()))
+}
+
+/// `dev.hearth.test=<run>`: the label every object of this test run carries.
+pub fn test_label() -> String {
+    format!("{TEST_LABEL_KEY}={}", test_run())
+}
 /// The workspace image when `HEARTH_TEST_IMAGE` is unset: the offline stand-in.
 pub const DEFAULT_TEST_IMAGE: &str = "hearth-standin:local";
 /// How long the engine gets to answer the first call.

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::bins;
-use crate::engine::{self, SweepGuard, TEST_LABEL};
+use crate::engine::{self, SweepGuard};
 use crate::process::{clean_command, Proc};
 
 /// How long a child may take to come up.
@@ -151,7 +151,7 @@ impl Stack {
             .arg(&hearth_socket)
             .arg("--state-dir")
             .arg(dir.path().join("hearth-state"))
-            .args(["--instance", &instance, "--label", TEST_LABEL]);
+            .args(["--instance", &instance, "--label", &engine::test_label()]);
         match cfg.driver {
             DriverKind::Fake => {
                 cmd.args(["--driver", "fake"]);

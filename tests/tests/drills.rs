@@ -232,3 +232,76 @@ async fn drill_teardown_past_its_deadline() {
     })
     .await;
 }
+
+/// The engine goes away in the middle of a provision (the proxy in front of it dies while a
+/// container start is in flight): the provision answers `docker_unavailable` with a hint,
+/// hearth records `failed` (never `ready`), and once the engine is back a teardown leaves
+/// nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_engine_vanishes_mid_provision() {
+    case("drills", "drill_engine_vanishes_mid_provision", async {
+        let Some(docker) = engine::engine_for("drill_engine_vanishes_mid_provision").await? else {
+            return Ok(Outcome::Skipped("HEARTH_E2E is not 1".into()));
+        };
+        let proxy_dir = tempfile::tempdir()?;
+        let hold_starts: hearth_e2e::proxy::StallRule =
+            std::sync::Arc::new(|method: &hyper::Method, path: &str| {
+                method == hyper::Method::POST
+                    && path.starts_with("/containers/")
+                    && path.ends_with("/start")
+            });
+        let proxy = StallingProxy::start(proxy_dir.path(), engine::engine_socket(), hold_starts)?;
+        let cfg = StackConfig {
+            docker_host: Some(proxy.docker_host()),
+            ..StackConfig::docker("engine-vanishes")
+        };
+        let stack = Stack::start(&cfg).await?;
+        let instance = stack.instance.clone();
+        let slug = "drill-vanish";
+        let result = async {
+            // The engine goes away once a container start is in flight.
+            let (answer, held) = tokio::join!(stack.provision(slug, "solo"), async move {
+                proxy.wait_stalled(1, Duration::from_secs(60)).await;
+                proxy.stalled()
+            });
+            ensure!(held > 0, "no container start reached the proxy");
+            let a = answer?;
+            ensure!(
+                !a.ok(),
+                "provision succeeded with the engine gone: {}",
+                a.body
+            );
+            ensure!(
+                a.body["error"]["code"] == "docker_unavailable",
+                "expected docker_unavailable: {}",
+                a.body
+            );
+            ensure!(a.body["error"]["hint"].is_string(), "a hint: {}", a.body);
+            let status = stack.hearth_status(slug)?;
+            ensure!(status == "failed", "recorded {status}, not failed");
+            // The engine is back (the same socket path, nothing held any more).
+            let back = StallingProxy::start(
+                proxy_dir.path(),
+                engine::engine_socket(),
+                std::sync::Arc::new(|_: &hyper::Method, _: &str| false),
+            )?;
+            let a = stack.decommission(slug).await?;
+            ensure!(
+                a.ok(),
+                "teardown once the engine is back: {} {}",
+                a.status,
+                a.body
+            );
+            let left = find_instance(&docker, &instance).await?;
+            ensure!(left.is_empty(), "objects left after the teardown: {left:?}");
+            drop(back);
+            Ok(())
+        }
+        .await;
+        drop(stack);
+        sweep_instance(&docker, &instance).await?;
+        result?;
+        Ok(Outcome::Passed)
+    })
+    .await;
+}

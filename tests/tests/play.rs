@@ -102,6 +102,34 @@ async fn play_on_docker() {
     .await;
 }
 
+/// Two whole plays, each with its own hearth, worker and console, both provisioning slug
+/// `test` on one engine at the same moment: both green, each daemon's objects its own, and
+/// nothing of either left after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_plays_share_one_engine() {
+    case("play", "two_plays_share_one_engine", async {
+        let Some(docker) = engine::engine_for("two_plays_share_one_engine").await? else {
+            return Ok(Outcome::Skipped("HEARTH_E2E is not 1".into()));
+        };
+        let (ca, cb) = (StackConfig::docker("twin-a"), StackConfig::docker("twin-b"));
+        let (a, b) = tokio::try_join!(Stack::start(&ca), Stack::start(&cb))?;
+        ensure!(a.instance != b.instance, "two daemons, two instances");
+        let (ra, rb) = tokio::join!(play_and_check(&a), play_and_check(&b));
+        ra.context("the first play")?;
+        rb.context("the second play")?;
+        for stack in [&a, &b] {
+            let left = find_instance(&docker, &stack.instance).await?;
+            ensure!(
+                left.is_empty(),
+                "instance {} left objects on the engine: {left:?}",
+                stack.instance
+            );
+        }
+        Ok(Outcome::Passed)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn docker_tests_fail_loudly_without_an_engine() {
     case(

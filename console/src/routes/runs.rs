@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::Status;
+use hearth_protocol::hearth::{ErrorCode, Status};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -64,7 +64,7 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
                     .await?;
             }
             // Another submission woke it first (and recorded it): go on with what it woke.
-            Err(e) if e.code == "conflict" => {
+            Err(e) if e.code == ErrorCode::Conflict => {
                 wref = state.hearth.get(workspace).await?;
                 if wref.last_status != Status::Ready {
                     return Err(e.into());

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::Json;
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, Tier};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -65,7 +65,7 @@ pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::Hearth {
-            code: "invalid_slug".to_owned(),
+            code: ErrorCode::InvalidSlug,
             message: format!("{slug:?} is not a workspace slug"),
             hint: Some("use lower-case letters, digits and '-', like acme-dev".to_owned()),
             http_status: Some(400),

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use futures::StreamExt;
-use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile, Tier};
+use hearth_protocol::hearth::{
+    DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile, Tier,
+};
 use serde::Serialize;
 
 use super::{Command, EventsArgs, LockArgs, Output, ProvisionArgs};
@@ -139,7 +141,7 @@ async fn provision(
             return Err(ClientError::Api {
                 status: 400,
                 body: hearth_protocol::hearth::ErrorBody {
-                    code: "invalid_request".into(),
+                    code: ErrorCode::InvalidRequest,
                     message,
                     retryable: false,
                     hint: None,
@@ -292,9 +294,9 @@ fn report(e: &ClientError) -> ExitCode {
         let _ = writeln!(stderr, "hint: {hint}");
     }
     ExitCode::from(match e.code() {
-        "hearth_unreachable" => EXIT_UNREACHABLE,
-        "not_found" => EXIT_NOT_FOUND,
-        "invalid_request" | "invalid_slug" => EXIT_USAGE,
+        ErrorCode::HearthUnreachable => EXIT_UNREACHABLE,
+        ErrorCode::NotFound => EXIT_NOT_FOUND,
+        ErrorCode::InvalidRequest | ErrorCode::InvalidSlug => EXIT_USAGE,
         _ => EXIT_FAILED,
     })
 }

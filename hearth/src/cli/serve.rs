@@ -280,7 +280,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
     dispatcher.set_pool(Arc::clone(&pool));
     if let Err(e) = dispatcher.reconcile().await {
-        warn!(error = %e, code = e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
+        warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);
         tokio::spawn(async move {
             loop {

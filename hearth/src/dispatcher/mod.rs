@@ -469,12 +469,13 @@ impl Dispatcher {
             }
             Err(err) => {
                 steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
-                warn!(workspace = %slug, %verb, code = err.code(), error = %err, "failed");
+                warn!(workspace = %slug, %verb, code = %err.code(), error = %err, "failed");
                 let status = match verb {
                     // A teardown that did not finish is still tearing down: call it again.
                     Verb::Teardown => Status::TearingDown,
-                    // Refused by the engine before anything changed: keep what it was.
-                    Verb::Pause | Verb::Hibernate if is_refusal(&err) => {
+                    // Refused (by the engine, or unsupported by the backend) before anything
+                    // changed: keep what it was.
+                    Verb::Pause | Verb::Hibernate | Verb::Resume if err.is_refusal() => {
                         from.unwrap_or(Status::Failed)
                     }
                     Verb::Provision
@@ -516,13 +517,6 @@ fn already_done(
         (_, Some(r)) => Ok(r.reference),
         (_, None) => Ok(placeholder_ref(slug, None, driver, Status::TierTornDown)),
     }
-}
-
-fn is_refusal(err: &HearthError) -> bool {
-    matches!(
-        err,
-        HearthError::Conflict { .. } | HearthError::DockerUnavailable { .. }
-    )
 }
 
 /// A ref for a workspace with nothing on the engine (yet, or any more).

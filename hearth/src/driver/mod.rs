@@ -16,7 +16,10 @@
 //! - `owned` lists what the driver has created and not yet removed, found by label.
 
 pub mod docker;
+pub mod engine;
+pub mod error;
 pub mod fake;
+pub mod readiness;
 
 use std::collections::BTreeMap;
 

@@ -18,16 +18,12 @@ pub use member::{Binding, Book, Key, Member, Phase};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hearth_protocol::hearth::{
     DeploymentRef, PoolClaim, PoolReport, ProvisioningProfile, Status, Tier,
 };
-use http_body_util::Empty;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -428,37 +424,16 @@ impl Pool {
     }
 }
 
-/// Waits until every service of `r` answers HTTP (any answer below 500: a frozen service
-/// does not answer at all, and the Fake's answers 503).
+/// Waits until every service of `r` answers HTTP again, as a cold provision's readiness
+/// does (the claim's own timeout bounds it).
 async fn answers(r: &DeploymentRef) -> Result<(), HearthError> {
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     futures::future::try_join_all(r.services.iter().map(|s| {
-        let client = client.clone();
-        async move {
-            let uri: hyper::Uri = s
-                .endpoint
-                .parse()
-                .map_err(|e| HearthError::driver(format!("parse endpoint {}", s.endpoint), e))?;
-            let started = Instant::now();
-            let mut pause = Duration::from_millis(2);
-            loop {
-                let attempt =
-                    tokio::time::timeout(Duration::from_secs(1), client.get(uri.clone())).await;
-                if let Ok(Ok(answer)) = attempt {
-                    if answer.status().as_u16() < 500 {
-                        return Ok::<(), HearthError>(());
-                    }
-                }
-                if started.elapsed() > Duration::from_secs(5) {
-                    return Err(HearthError::driver(
-                        format!("check role {} of a thawed member answers", s.role),
-                        format!("no answer on {} within 5 s", s.endpoint),
-                    ));
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-        }
+        crate::driver::readiness::wait_http(
+            &s.role,
+            &s.endpoint,
+            Duration::from_secs(5),
+            || async { Ok(()) },
+        )
     }))
     .await
     .map(|_| ())

@@ -195,7 +195,7 @@ async fn events(State(d): Shared, headers: HeaderMap, body: Bytes) -> Result<Res
 
 async fn unknown_route() -> Response {
     let error = hearth_protocol::hearth::ErrorBody {
-        code: "not_found".into(),
+        code: hearth_protocol::hearth::ErrorCode::NotFound,
         message: "no such route".into(),
         retryable: false,
         hint: Some(

@@ -24,6 +24,20 @@ pub fn test_image() -> String {
     std::env::var("HEARTH_TEST_IMAGE").unwrap_or_else(|_| "hearth-standin:local".into())
 }
 
+/// This test run's id: `HEARTH_TEST_RUN` (set by `make test`, so `make clean-docker` sweeps
+/// this run's leftovers and no other's), else one made for this process.
+pub fn test_run() -> String {
+    std::env::var("HEARTH_TEST_RUN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("adhoc-{}", std::process::id()))
+}
+
+/// `dev.hearth.test=<run>`, the label on every object of this test run.
+pub fn test_label() -> String {
+    format!("dev.hearth.test={}", test_run())
+}
+
 /// Whether Docker-backed tests are asked for. With HEARTH_E2E=1 an unreachable engine fails
 /// the test loudly; without it the test says it is skipped.
 pub fn e2e(test: &str) -> bool {
@@ -336,7 +350,7 @@ pub fn docker_config() -> DockerConfig {
     for img in c.images.values_mut() {
         img.clone_from(&image);
     }
-    c.extra_labels = vec![("dev.hearth.test".into(), "1".into())];
+    c.extra_labels = vec![("dev.hearth.test".into(), test_run())];
     c.stop_timeout_secs = 5;
     c
 }

@@ -8,7 +8,14 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const LABEL: &str = "dev.hearth.test=1";
+/// `dev.hearth.test=<run>`: this test run's label (`HEARTH_TEST_RUN`, set by `make test`).
+fn label() -> String {
+    let run = std::env::var("HEARTH_TEST_RUN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("adhoc-{}", std::process::id()));
+    format!("dev.hearth.test={run}")
+}
 
 fn image() -> String {
     std::env::var("STANDIN_TAG").unwrap_or_else(|_| "hearth-standin:local".to_owned())
@@ -62,7 +69,8 @@ impl Drop for Running {
 }
 
 fn run(extra: &[&str], volume: Option<String>) -> Running {
-    let mut args = vec!["run", "-d", "--label", LABEL, "-p", "127.0.0.1::80"];
+    let label = label();
+    let mut args = vec!["run", "-d", "--label", &label, "-p", "127.0.0.1::80"];
     args.extend_from_slice(extra);
     let image = image();
     args.push(&image);
@@ -108,7 +116,8 @@ fn answers_with_its_role_marks_its_volume_and_stops_fast_under_init() {
         return;
     }
     let volume = format!("hearth-standin-test-{}", std::process::id());
-    docker(&["volume", "create", "--label", LABEL, &volume]).expect("volume create");
+    let label = label();
+    docker(&["volume", "create", "--label", &label, &volume]).expect("volume create");
     let mount = format!("{volume}:/data");
     let c = run(
         &["--init", "-e", "HEARTH_ROLE=lore", "-v", &mount],

@@ -22,14 +22,16 @@ use hearth_protocol::hearth::{
 };
 use tracing::warn;
 
-use super::engine::{is_not_found, map_err};
 use super::images::{self, Resolved};
-use super::{objects, readiness, subnets, LocalDocker};
+use super::{objects, subnets, LocalDocker};
+use crate::driver::engine::{is_not_found, map_err};
+use crate::driver::readiness;
 use crate::driver::{front_door, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
+use crate::labels;
+use crate::names::Names;
 use crate::slug::Slug;
-use crate::{labels, names};
 
 /// Bound on a rollback started from a dropped provision.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -136,8 +138,9 @@ async fn build(
     if let Some(key) = crate::driver::pool_flag(profile) {
         extra.push((labels::POOL.to_owned(), key.to_owned()));
     }
+    let names = Names::new(&d.instance, slug);
     let network = NetworkCreateRequest {
-        name: names::network(slug),
+        name: names.network(),
         driver: Some("bridge".into()),
         labels: Some(labels::for_object(
             &d.instance,
@@ -156,14 +159,9 @@ async fn build(
             let seed = seed_of(slug, &d.instance);
             subnets::create_in_pool(docker, network, &d.config.subnet_pool, seed).await?
         }
-        Err(e) => {
-            return Err(map_err(
-                format!("create network {}", names::network(slug)),
-                e,
-            ))
-        }
+        Err(e) => return Err(map_err(format!("create network {}", names.network()), e)),
     };
-    steps.record("network_created", None, Some(names::network(slug)));
+    steps.record("network_created", None, Some(names.network()));
 
     let caps = profile.caps();
     // Every role runs to its end, success or failure, before a failure is returned: a role
@@ -175,7 +173,8 @@ async fn build(
             tier,
             labels: &extra,
         };
-        start_role(d, docker, slug, net, &caps, role, image, steps)
+        let volume = names.volume(role);
+        start_role(d, docker, slug, net, &caps, role, volume, image, steps)
     }))
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -224,11 +223,12 @@ async fn start_role(
     net: Net<'_>,
     caps: &ResourceCaps,
     role: &str,
+    volume: String,
     image: Resolved,
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let object_labels = labels::for_object(&d.instance, slug, role, net.tier, net.labels);
-    let volume = names::volume(slug, role);
+    // Creating a volume that exists is a no-op on the engine: an upgrade keeps its data.
     docker
         .create_volume(VolumeCreateRequest {
             name: Some(volume.clone()),
@@ -269,7 +269,7 @@ async fn start_role(
         host_config: Some(host_config),
         ..Default::default()
     };
-    let name = names::container(slug, role);
+    let name = Names::new(&d.instance, slug).container(role);
     let options = CreateContainerOptions {
         name: Some(name.clone()),
         ..Default::default()
@@ -297,13 +297,9 @@ async fn ready_service(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
-    readiness::wait_http(
-        &d.engine,
-        container_id,
-        role,
-        &endpoint,
-        d.config.readiness_timeout,
-    )
+    readiness::wait_http(role, &endpoint, d.config.readiness_timeout, || {
+        objects::ensure_running(&d.engine, container_id, role)
+    })
     .await?;
     steps.record("role_ready", Some(role), Some(endpoint.clone()));
     Ok(ServiceRef {
@@ -415,6 +411,10 @@ pub async fn upgrade(
     }))
     .await?;
     let network_id = objects::network_id(docker, &d.instance, &slug).await?;
+    // The roles keep the volumes they have, whatever they are named (a workspace made before
+    // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
+    let volumes = objects::volumes(docker, &d.instance, &slug).await?;
+    let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();
     let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
@@ -423,7 +423,11 @@ pub async fn upgrade(
             tier,
             labels: &d.config.extra_labels,
         };
-        start_role(d, docker, &slug, net, &caps, role, image, steps)
+        let volume = volumes
+            .iter()
+            .find(|(r, _)| r == role)
+            .map_or_else(|| names.volume(role), |(_, v)| v.clone());
+        start_role(d, docker, &slug, net, &caps, role, volume, image, steps)
     }))
     .await?;
     Ok(reference(&slug, profile.tier, caps, r.created, services))

@@ -9,8 +9,8 @@ use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
 use hearth_protocol::hearth::ProvisioningProfile;
 
-use super::engine::{is_not_found, map_err, Engine};
 use super::DockerConfig;
+use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::error::HearthError;
 
 /// Bound on a pull, well inside the provision deadline: a registry that accepts connections

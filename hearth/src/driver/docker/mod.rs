@@ -3,15 +3,14 @@
 //! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
 //! honoured. Everything is labelled with this daemon's instance and found by label.
 //!
-//! The room is split by concern: `engine` (connection, error mapping), `images` (resolution,
-//! pull policy, lock), `create` (provision, upgrade, wake), `readiness` (HTTP checks),
-//! `objects` (listing and removal).
+//! The room is split by concern: `images` (resolution, pull policy, lock), `create`
+//! (provision, upgrade, wake), `objects` (listing and removal), `subnets` (hearth's own
+//! address pool). The engine connection (`driver::engine`) and the HTTP readiness check
+//! (`driver::readiness`) belong to no single driver.
 
 mod create;
-mod engine;
 mod images;
 mod objects;
-mod readiness;
 mod subnets;
 
 use std::collections::BTreeMap;
@@ -26,7 +25,7 @@ use crate::events::Steps;
 use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
-pub use engine::Engine;
+pub use crate::driver::engine::Engine;
 pub use images::{pin as pin_image, PullPolicy};
 pub use subnets::SubnetPool;
 

@@ -11,8 +11,8 @@ use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
 
-use super::engine::{is_not_found, map_err, Engine};
 use super::LocalDocker;
+use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -150,6 +150,32 @@ pub async fn network_id(
             "it was removed outside hearth",
         )
     })
+}
+
+/// The data volumes of `slug` owned by `instance`, as (role, name).
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn volumes(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+) -> Result<Vec<(String, String)>, HearthError> {
+    let list = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(labels::filter(instance, Some(slug))),
+        }))
+        .await
+        .map_err(|e| map_err("list volumes", e))?;
+    Ok(list
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| {
+            let role = v.labels.get(labels::ROLE).cloned().unwrap_or_default();
+            (role, v.name)
+        })
+        .collect())
 }
 
 /// Removes every object of `slug` owned by `instance`. Idempotent.
@@ -290,6 +316,35 @@ fn ignore_gone(
     }
 }
 
+/// Whether `role`'s container still runs: a driver failure naming its exit if not (the check
+/// readiness makes while it waits).
+///
+/// # Errors
+/// A driver failure if the container stopped, `docker_unavailable`.
+pub async fn ensure_running(
+    engine: &Engine,
+    container: &str,
+    role: &str,
+) -> Result<(), HearthError> {
+    let docker = engine.client().await?;
+    let info = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
+    let state = info.state.unwrap_or_default();
+    if state.running == Some(true) {
+        return Ok(());
+    }
+    Err(HearthError::driver(
+        format!("start role {role}"),
+        format!(
+            "its container stopped (status {:?}, exit code {}); see `docker logs {container}`",
+            state.status.map(|s| s.to_string()).unwrap_or_default(),
+            state.exit_code.unwrap_or_default()
+        ),
+    ))
+}
+
 /// A per-container lifecycle action.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
@@ -333,7 +388,14 @@ pub async fn each_container(
                 )
             }
         };
-        res.map_err(|e| map_err(format!("{verb} role {}", c.role), e))?;
+        match res {
+            Ok(()) => {}
+            // A stop of a container that is already stopped: the state asked for holds.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(map_refusal(format!("{verb} role {}", c.role), e)),
+        }
         steps.record(step, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))

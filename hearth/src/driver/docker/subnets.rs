@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::Docker;
 
-use super::engine::map_err;
+use crate::driver::engine::map_err;
 use crate::error::HearthError;
 
 /// How many subnets of the pool one creation tries before giving up.

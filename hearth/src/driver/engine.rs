@@ -1,0 +1,145 @@
+//! The engine connection, shared by every driver that speaks the Docker Engine API (Docker,
+//! Podman's compatible API, Swarm): made lazily (so hearth starts, and answers `docker_unavailable`,
+//! while the engine is down), with the API version negotiated, and bollard's errors mapped to
+//! hearth's, saying what was being attempted.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use tokio::sync::OnceCell;
+
+use crate::driver::error::DriverError;
+use crate::error::HearthError;
+
+/// How long connecting and negotiating may take before the engine counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// bollard's bound on one engine call (its own default is two minutes); longer than any
+/// single call hearth makes, shorter than the verbs' deadlines.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A lazily negotiated engine client.
+#[derive(Debug, Default)]
+pub struct Engine {
+    /// Set once the first call has negotiated the API version; retried until then.
+    client: OnceCell<Docker>,
+}
+
+impl Engine {
+    /// An engine at `DOCKER_HOST`, or the platform's default socket.
+    pub fn from_env() -> Self {
+        Engine::default()
+    }
+
+    /// The negotiated client.
+    ///
+    /// # Errors
+    /// [`HearthError::DockerUnavailable`] if the engine does not answer.
+    pub async fn client(&self) -> Result<&Docker, HearthError> {
+        self.client
+            .get_or_try_init(|| async {
+                let unavailable = |detail: String| {
+                    HearthError::unavailable(
+                        "connect",
+                        format!(
+                            "{detail} (DOCKER_HOST={})",
+                            std::env::var("DOCKER_HOST")
+                                .unwrap_or_else(|_| "unset: the local socket".into())
+                        ),
+                    )
+                };
+                let docker = Docker::connect_with_defaults()
+                    .map_err(|e| unavailable(e.to_string()))?
+                    .with_timeout(REQUEST_TIMEOUT);
+                match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+                    Ok(Ok(d)) => Ok(d),
+                    Ok(Err(e)) => Err(unavailable(e.to_string())),
+                    Err(_) => Err(unavailable(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+                }
+            })
+            .await
+    }
+}
+
+/// Maps a bollard error to hearth's, by kind: "no such object" is [`DriverError::Missing`], a
+/// 409 is [`DriverError::InUse`] (a name or object held by something else), a timeout is
+/// [`DriverError::Timeout`], any other HTTP answer [`DriverError::Engine`], and anything that
+/// is not an answer at all (no socket, refused, reset) [`DriverError::Unavailable`]. The
+/// bollard error stays attached as the source.
+pub fn map_err(attempted: impl Into<String>, e: bollard::errors::Error) -> HearthError {
+    let attempted = attempted.into();
+    let err = match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => DriverError::Missing {
+            attempted,
+            what: format!("engine answered 404: {message}"),
+        },
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ref message,
+        } => DriverError::InUse {
+            attempted,
+            detail: format!("engine answered 409: {message}"),
+            source: Some(Box::new(e)),
+        },
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            ref message,
+        } => DriverError::Engine {
+            attempted,
+            status: status_code,
+            message: message.clone(),
+            source: Some(Box::new(e)),
+        },
+        bollard::errors::Error::RequestTimeoutError => DriverError::Timeout {
+            attempted,
+            after: REQUEST_TIMEOUT,
+        },
+        other => DriverError::Unavailable {
+            attempted,
+            detail: other.to_string(),
+            source: Some(Box::new(other)),
+        },
+    };
+    HearthError::Driver(err)
+}
+
+/// What engines say when an object is not in a state for the act asked (Docker 20.10 answers
+/// unpause of a running container with a 500, not a 409; Podman words it alike).
+const STATE_REFUSALS: [&str; 4] = [
+    "is not paused",
+    "is already paused",
+    "is paused",
+    "is not running",
+];
+
+/// As [`map_err`], for a verb the engine may refuse in the object's present state (pause,
+/// unpause, stop): a 409, or an answer saying the object is not in a state for that, means
+/// nothing changed.
+pub fn map_refusal(attempted: impl Into<String>, e: bollard::errors::Error) -> HearthError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            ref message,
+        } if status_code == 409 || STATE_REFUSALS.iter().any(|r| message.contains(r)) => {
+            HearthError::Driver(DriverError::Refused {
+                attempted: attempted.into(),
+                reason: message.clone(),
+                source: Some(Box::new(e)),
+            })
+        }
+        other => map_err(attempted, other),
+    }
+}
+
+/// Whether `e` is the engine saying "no such object".
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

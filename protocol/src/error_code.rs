@@ -1,0 +1,156 @@
+//! The wire error codes of hearth's RPC and the console's API: one enum that the daemon, its
+//! client and the console all use, so a code is matched by the compiler, never by a string.
+//! On the wire a code is its snake_case name; a code this build does not know (from a newer
+//! or another server) still parses, as [`ErrorCode::Unknown`], and goes back out unchanged.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {
+        /// A stable, machine-readable error code.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code this build does not know, kept as it was sent.
+            Unknown(String),
+        }
+
+        impl ErrorCode {
+            /// Every code this build knows, for documentation and tests.
+            pub const KNOWN: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it travels on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                    ErrorCode::Unknown(s) => s,
+                }
+            }
+
+            /// Parses a wire code; an unknown one becomes [`ErrorCode::Unknown`].
+            pub fn parse(s: &str) -> ErrorCode {
+                match s {
+                    $($wire => ErrorCode::$variant,)*
+                    other => ErrorCode::Unknown(other.to_owned()),
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // hearth's RPC (the Go hearth's three first, then ours).
+    /// The request is malformed (400).
+    InvalidRequest = "invalid_request",
+    /// The engine or driver failed the verb (500).
+    DriverFailure = "driver_failure",
+    /// The caller went away or canceled (499, retryable).
+    ContextCanceled = "context_canceled",
+    /// The slug is not a DNS label (400).
+    InvalidSlug = "invalid_slug",
+    /// The slug is live at another tier (409).
+    TierMismatch = "tier_mismatch",
+    /// No such workspace (404).
+    NotFound = "not_found",
+    /// Refused in the workspace's present status, by hearth or by the engine (409).
+    Conflict = "conflict",
+    /// The container engine does not answer (503, retryable).
+    DockerUnavailable = "docker_unavailable",
+    /// A role's image is absent and cannot be pulled (424).
+    ImageUnavailable = "image_unavailable",
+    /// A role's image differs from the lock (424).
+    ImageDrift = "image_drift",
+    /// The verb ran past its deadline (504, retryable).
+    DeadlineExceeded = "deadline_exceeded",
+    /// hearth's own state could not be read or written (500).
+    StateUnavailable = "state_unavailable",
+    /// The backend cannot do this verb or enforce this limit (501).
+    Unsupported = "unsupported",
+    // The hearth client's own.
+    /// Nothing answered on hearth's socket.
+    HearthUnreachable = "hearth_unreachable",
+    /// hearth answered something that is not the expected shape.
+    BadAnswer = "bad_answer",
+    // The console's API.
+    /// No valid admin token or session (401).
+    Unauthorized = "unauthorized",
+    /// A `Host` outside the allowlist (403).
+    ForbiddenHost = "forbidden_host",
+    /// A cross-site `Origin` (403).
+    ForbiddenOrigin = "forbidden_origin",
+    /// The request body is over the cap (413).
+    PayloadTooLarge = "payload_too_large",
+    /// The audit log cannot be written (500).
+    HatchUnavailable = "hatch_unavailable",
+    /// The worker refused a run (502).
+    SubmitRejected = "submit_rejected",
+    /// The worker could not be reached (502).
+    WorkerUnreachable = "worker_unreachable",
+    /// A bug or unexpected failure (500).
+    Internal = "internal",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ErrorCode::parse(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_round_trips() {
+        for code in ErrorCode::KNOWN {
+            let wire = serde_json::to_string(code).expect("ser");
+            let back: ErrorCode = serde_json::from_str(&wire).expect("de");
+            assert_eq!(&back, code);
+            assert!(!matches!(back, ErrorCode::Unknown(_)), "{wire}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_parses_and_goes_out_unchanged() {
+        let c: ErrorCode = serde_json::from_str("\"quota_exceeded\"").expect("de");
+        assert_eq!(c, ErrorCode::Unknown("quota_exceeded".into()));
+        assert_eq!(
+            serde_json::to_string(&c).expect("ser"),
+            "\"quota_exceeded\""
+        );
+    }
+
+    #[test]
+    fn codes_keep_the_go_names() {
+        assert_eq!(ErrorCode::InvalidRequest, "invalid_request");
+        assert_eq!(ErrorCode::DriverFailure, "driver_failure");
+        assert_eq!(ErrorCode::ContextCanceled, "context_canceled");
+    }
+}
