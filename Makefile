@@ -107,12 +107,14 @@ bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.
 	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
 
-clean-docker: ## remove this test run's containers, networks and volumes (ALL=1: every run's)
+clean-docker: ## remove this test run's swarm services, containers, networks and volumes (ALL=1: every run's)
 	@if ! timeout 20 $(DOCKER) version --format '{{.Server.Version}}' >/dev/null 2>&1; then \
 	  echo "clean-docker: the Docker engine does not answer ($(DOCKER) version failed)." >&2; \
 	  echo "  start it (sudo systemctl start docker, or: sudo dockerd &), or run HEARTH_E2E=0 make test" >&2; \
 	  exit 1; fi; \
 	n=0; \
+	for s in $$($(DOCKER) service ls -q --filter label=$(SWEEP_LABEL) 2>/dev/null); do \
+	  $(DOCKER) service rm "$$s" >/dev/null && n=$$((n+1)); done; \
 	for c in $$($(DOCKER) ps -aq --filter label=$(SWEEP_LABEL)); do \
 	  $(DOCKER) rm -f -v "$$c" >/dev/null && n=$$((n+1)); done; \
 	for x in $$($(DOCKER) network ls -q --filter label=$(SWEEP_LABEL)); do \

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bollard::models::{
     ContainerCreateBody, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, PortBinding,
-    VolumeCreateRequest,
+    ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
@@ -42,6 +42,8 @@ pub struct Floor {
     pub ready_deadline: Duration,
     /// Next index into the fallback subnet range, shared by every clone.
     pub next_subnet: Arc<AtomicUsize>,
+    /// Per-process limits set on each service (on Podman, what hearth sets there).
+    pub ulimits: Option<Vec<ResourcesUlimits>>,
 }
 
 /// Subnets tried per network before giving up.
@@ -132,6 +134,7 @@ impl Floor {
         let port_key = format!("{SERVICE_PORT}/tcp");
         let host_config = HostConfig {
             init: Some(true),
+            ulimits: self.ulimits.clone(),
             memory: Some(spec::MEMORY_BYTES),
             pids_limit: Some(spec::PIDS_LIMIT),
             nano_cpus: Some(spec::NANO_CPUS),

@@ -23,8 +23,12 @@ pub struct Launch {
     pub bin: PathBuf,
     /// The image both roles use.
     pub image: String,
+    /// `hearth serve --driver` (`local-docker`, or `swarm` for the Swarm section).
+    pub driver: &'static str,
     /// Extra arguments after `serve …` (e.g. labels, if the daemon takes them).
     pub extra_args: Vec<String>,
+    /// The engine the daemon talks to (`DOCKER_HOST`); `None` keeps the bench's own.
+    pub docker_host: Option<String>,
     /// How long the daemon may take to accept on its socket.
     pub start_deadline: Duration,
     /// Bound on one RPC (provision includes HTTP-readiness).
@@ -63,11 +67,15 @@ impl Launch {
         let socket = dir.path().join("hearth.sock");
         let state = dir.path().join("state");
         let began = Instant::now();
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(host) = &self.docker_host {
+            command.env("DOCKER_HOST", host);
+        }
+        let child = command
             .arg("serve")
             .arg("--socket")
             .arg(&socket)
-            .args(["--driver", "local-docker", "--state-dir"])
+            .args(["--driver", self.driver, "--state-dir"])
             .arg(&state)
             .args(&self.extra_args)
             .env("HEARTH_IMAGE_CAIRNET", &self.image)
@@ -298,7 +306,9 @@ mod tests {
         let launch = Launch {
             bin: PathBuf::from("/nonexistent/hearth"),
             image: "x".into(),
+            driver: "local-docker",
             extra_args: vec![],
+            docker_host: None,
             start_deadline: Duration::from_secs(1),
             rpc_deadline: Duration::from_secs(1),
         };

@@ -9,6 +9,7 @@ mod hatch_rate;
 mod hearth;
 mod machine;
 mod play;
+mod podman;
 mod pool;
 mod ready;
 mod relay;
@@ -17,6 +18,7 @@ mod run;
 mod spec;
 mod stack;
 mod stats;
+mod swarm;
 
 use std::path::PathBuf;
 
@@ -57,9 +59,20 @@ struct Args {
     /// Concurrency levels, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     scale: Vec<usize>,
+    /// Measure only the Swarm section (hearth on a swarm against the Swarm floor) and
+    /// replace that section of the report, keeping the rest.
+    #[arg(long)]
+    only_swarm: bool,
     /// Where the report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCH.md"))]
     out: PathBuf,
+    /// A rootful Podman service (`unix://…/podman.sock`): the solo workspace is measured on
+    /// it too, beside Docker, in a section of its own.
+    #[arg(long, env = "HEARTH_PODMAN_HOST")]
+    podman_host: Option<String>,
+    /// Run one section only and rewrite only it in the report: `podman`.
+    #[arg(long, value_parser = ["podman"])]
+    section: Option<String>,
 }
 
 #[tokio::main]
@@ -95,8 +108,35 @@ async fn main() -> anyhow::Result<()> {
         },
     };
 
+    if args.section.as_deref() == Some("podman") {
+        let host = args
+            .podman_host
+            .as_deref()
+            .context("--section podman needs --podman-host (or HEARTH_PODMAN_HOST)")?;
+        let rows = tokio::select! {
+            r = podman::measure(&plan, &scope, host) => r?,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+        };
+        let section = podman::render(&rows, &plan, &machine::stamp());
+        let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
+        std::fs::write(&args.out, podman::splice(&doc, &section))
+            .with_context(|| format!("write {}", args.out.display()))?;
+        println!("{section}");
+        eprintln!("wrote the Podman section of {}", args.out.display());
+        return Ok(());
+    }
+    let work = async {
+        let report = match args.only_swarm {
+            true => None,
+            false => Some(run::run(&plan, &scope).await?),
+        };
+        let docker = engine::connect().await?;
+        let launch = run::launch(&plan, &scope);
+        let swarm = swarm::measure(&docker, &launch, &scope, &plan.image, plan.runs).await?;
+        Ok::<_, anyhow::Error>((report, swarm))
+    };
     let outcome = tokio::select! {
-        r = run::run(&plan, &scope) => r,
+        r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     // Sweep the run's objects whatever happened (the daemon was killed on drop already).
@@ -111,8 +151,23 @@ async fn main() -> anyhow::Result<()> {
         Ok(_) => {}
         Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
     }
-    let report = outcome?;
-    let md = report.render(&machine::describe(), &machine::stamp());
+    let (report, swarm) = outcome?;
+    let section = swarm::render(swarm.as_ref());
+    let mut md = match report {
+        Some(report) => swarm::splice(
+            &report.render(&machine::describe(), &machine::stamp()),
+            &section,
+        ),
+        None => swarm::splice(
+            &std::fs::read_to_string(&args.out).unwrap_or_default(),
+            &section,
+        ),
+    };
+    if let Some(host) = &args.podman_host {
+        tracing::info!(host, "the solo workspace on Docker and on Podman");
+        let rows = podman::measure(&plan, &scope, host).await?;
+        md = podman::splice(&md, &podman::render(&rows, &plan, &machine::stamp()));
+    }
     std::fs::write(&args.out, &md).with_context(|| format!("write {}", args.out.display()))?;
     println!("{md}");
     eprintln!("wrote {}", args.out.display());

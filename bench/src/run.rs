@@ -60,6 +60,29 @@ pub(crate) struct Bench<'a> {
     counter: usize,
 }
 
+/// How the bench starts hearth: the plan's binary and image, the run's labels (hearth stamps
+/// them on everything it creates, so `make clean-docker` and the run's sweep find its objects
+/// even if the daemon dies mid-run), then the plan's extra arguments.
+pub fn launch(plan: &Plan, scope: &Scope) -> Launch {
+    Launch {
+        bin: plan.hearth_bin.clone(),
+        image: plan.image.clone(),
+        driver: "local-docker",
+        extra_args: [
+            "--label".to_owned(),
+            format!("{}={}", spec::TEST_LABEL, spec::test_run()),
+            "--label".to_owned(),
+            format!("{}={}", spec::RUN_LABEL, scope.run_id),
+        ]
+        .into_iter()
+        .chain(plan.hearth_args.iter().cloned())
+        .collect(),
+        docker_host: None,
+        start_deadline: Duration::from_secs(10),
+        rpc_deadline: Duration::from_secs(180),
+    }
+}
+
 /// Runs every measurement and returns the report; the caller sweeps the scope afterwards.
 ///
 /// # Errors
@@ -83,6 +106,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         labels: spec::labels(&scope.run_id, "floor"),
         ready_deadline,
         next_subnet: Default::default(),
+        ulimits: None,
     };
     let cli = Cli {
         prober,
@@ -90,23 +114,7 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         labels: spec::labels(&scope.run_id, "cli"),
         ready_deadline,
     };
-    let launch = Launch {
-        bin: plan.hearth_bin.clone(),
-        image: plan.image.clone(),
-        // hearth stamps these on everything it creates, so `make clean-docker` and the run's
-        // sweep find its objects even if the daemon dies mid-run.
-        extra_args: [
-            "--label".to_owned(),
-            format!("{}={}", spec::TEST_LABEL, spec::test_run()),
-            "--label".to_owned(),
-            format!("{}={}", spec::RUN_LABEL, scope.run_id),
-        ]
-        .into_iter()
-        .chain(plan.hearth_args.iter().cloned())
-        .collect(),
-        start_deadline: Duration::from_secs(10),
-        rpc_deadline: Duration::from_secs(180),
-    };
+    let launch = launch(plan, scope);
     let mut bench = Bench {
         plan,
         scope,

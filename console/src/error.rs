@@ -22,6 +22,12 @@ pub enum ApiError {
     /// A cross-site `Origin` on a state-changing request or an event stream.
     #[error("cross-site request from origin {0:?} refused")]
     ForbiddenOrigin(String),
+    /// A cookie-authenticated request that changes state came without the page's header.
+    #[error("a state-changing request with a session cookie must carry the {0} header")]
+    PageHeaderMissing(&'static str),
+    /// A login code that is unknown, used or expired.
+    #[error("this login link is used, expired or unknown")]
+    LoginRefused,
     /// The request body is over the cap.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -60,6 +66,8 @@ impl ApiError {
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::ForbiddenHost(_) => ErrorCode::ForbiddenHost,
             ApiError::ForbiddenOrigin(_) => ErrorCode::ForbiddenOrigin,
+            ApiError::PageHeaderMissing(_) => ErrorCode::PageHeaderMissing,
+            ApiError::LoginRefused => ErrorCode::LoginRefused,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::BadRequest(_) => ErrorCode::InvalidRequest,
             ApiError::NotFound(_) => ErrorCode::NotFound,
@@ -74,8 +82,10 @@ impl ApiError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::ForbiddenHost(_) | ApiError::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::LoginRefused => StatusCode::UNAUTHORIZED,
+            ApiError::ForbiddenHost(_)
+            | ApiError::ForbiddenOrigin(_)
+            | ApiError::PageHeaderMissing(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -107,6 +117,15 @@ impl ApiError {
             ApiError::ForbiddenOrigin(_) => {
                 Some("the console only accepts requests from its own origin".to_owned())
             }
+            ApiError::PageHeaderMissing(_) => Some(
+                "the console's page sends it; scripts use Authorization: Bearer instead of a \
+                 cookie"
+                    .to_owned(),
+            ),
+            ApiError::LoginRefused => Some(
+                "a login link works once, within 2 minutes: run `console ui` for a fresh one"
+                    .to_owned(),
+            ),
             ApiError::HatchUnavailable(_) => Some(
                 "check that the --hatch file's disk is writable and not full, then restart \
                  the console (the sink stops after a failed write)"

@@ -1,5 +1,6 @@
 //! The gate every request passes first: Host allowlist, cross-site Origin refusal, body cap,
-//! then LocalAuth (admin token or session cookie).
+//! then LocalAuth (admin token or session cookie; a cookie that changes state also needs the
+//! page's own header).
 //!
 //! A loopback port is reachable from any web page the user visits, so the Host check stops
 //! DNS rebinding and the Origin check stops cross-site form posts and event-stream reads.
@@ -7,7 +8,7 @@
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::ApiError;
@@ -51,12 +52,23 @@ impl GatePolicy {
     }
 }
 
-/// The gate middleware.
-pub async fn gate(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// The gate middleware. Every answer, refusals included, carries the security headers.
+pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = match check(state, req, next).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    crate::ui::security_headers(h);
+    resp
+}
+
+async fn check(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
     let policy = &state.policy;
     let headers = req.headers();
     let host = headers
@@ -95,18 +107,23 @@ pub async fn gate(
         }
     }
     let open_route = req.uri().path() == "/healthz"
-        || (req.uri().path() == "/api/session" && *req.method() == Method::POST);
-    if !open_route && !authorized(&state, headers) {
-        return Err(ApiError::Unauthorized);
+        || (req.uri().path() == "/api/session" && *req.method() == Method::POST)
+        || crate::ui::is_open_route(req.method(), req.uri().path());
+    if !open_route {
+        match credential(&state, headers) {
+            None => return Err(ApiError::Unauthorized),
+            // A cookie rides along on any request the browser makes to this origin; a custom
+            // header is something only the console's own script can add (another origin
+            // would need a CORS preflight, which the console never grants).
+            Some(Credential::Cookie)
+                if state_changing && !headers.contains_key(crate::ui::PAGE_HEADER) =>
+            {
+                return Err(ApiError::PageHeaderMissing(crate::ui::PAGE_HEADER));
+            }
+            Some(_) => {}
+        }
     }
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(resp)
+    Ok(next.run(req).await)
 }
 
 /// True for requests that ask for an SSE stream.
@@ -117,16 +134,28 @@ pub fn wants_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/event-stream"))
 }
 
-fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+/// How a request proved it is the local admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// `Authorization: Bearer <admin token>` (scripts, the CLI).
+    Bearer,
+    /// A live session cookie (the page).
+    Cookie,
+}
+
+fn credential(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         return auth
             .strip_prefix("Bearer ")
-            .is_some_and(|t| state.auth.check_token(t.trim()));
+            .is_some_and(|t| state.auth.check_token(t.trim()))
+            .then_some(Credential::Bearer);
     }
-    session_cookie(headers).is_some_and(|id| state.auth.check_session(&id))
+    session_cookie(headers)
+        .is_some_and(|id| state.auth.check_session(&id))
+        .then_some(Credential::Cookie)
 }
 
 /// The session id from the `Cookie` header, if any.

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hearth::client::{ClientError, HearthClient};
-use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile};
+use futures::stream::BoxStream;
+use hearth_client::{ClientError, HearthClient};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile};
 
 use crate::error::ApiError;
 
@@ -66,7 +67,20 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
         slug: &str,
         profile: &ProvisioningProfile,
     ) -> Result<DeploymentRef, HearthError>;
+    /// `POST /v1/events` as SSE: the workspace's boot and lifecycle steps so far, then each
+    /// new one as hearth records it. Read-only; the page's boot waterfall is drawn from it.
+    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthError> {
+        Err(HearthError {
+            code: ErrorCode::Unsupported,
+            message: format!("this hearth cannot stream the steps of {slug}"),
+            hint: None,
+            http_status: None,
+        })
+    }
 }
+
+/// hearth's step events for one workspace, as they happen.
+pub type StepStream = BoxStream<'static, Result<LifecycleEvent, HearthError>>;
 
 /// [`Hearth`] over hearth's unix socket, every call bounded by a deadline.
 #[derive(Debug, Clone)]
@@ -93,12 +107,7 @@ impl SocketHearth {
     ) -> Result<T, HearthError> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(HearthError {
-                code: e.code(),
-                message: e.message().to_owned(),
-                hint: e.hint().map(str::to_owned),
-                http_status: e.http_status(),
-            }),
+            Ok(Err(e)) => Err(client_error(&e)),
             Err(_) => Err(HearthError {
                 code: ErrorCode::DeadlineExceeded,
                 message: format!("hearth did not answer within {:?}", self.timeout),
@@ -108,6 +117,16 @@ impl SocketHearth {
                 http_status: None,
             }),
         }
+    }
+}
+
+/// A client error as the console reports it.
+fn client_error(e: &ClientError) -> HearthError {
+    HearthError {
+        code: e.code(),
+        message: e.message().to_owned(),
+        hint: e.hint().map(str::to_owned),
+        http_status: e.http_status(),
     }
 }
 
@@ -144,6 +163,14 @@ impl Hearth for SocketHearth {
         profile: &ProvisioningProfile,
     ) -> Result<DeploymentRef, HearthError> {
         self.call(self.client.upgrade(slug, profile)).await
+    }
+    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthError> {
+        use futures::StreamExt;
+        // Only opening the stream is bounded: following it lasts as long as the reader wants.
+        let stream = self.call(self.client.follow_events(slug)).await?;
+        Ok(stream
+            .map(|item| item.map_err(|e| client_error(&e)))
+            .boxed())
     }
 }
 

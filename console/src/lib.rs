@@ -10,6 +10,7 @@
 //! - [`relay`], [`runs`]: following a run and remembering what it did.
 //! - [`routes`]: the HTTP API; [`error`]: its error answers.
 //! - [`verify`]: `console hatch verify`.
+//! - [`ui`]: the web page, its login codes and its live views.
 
 pub mod auth;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod relay;
 pub mod routes;
 pub mod runs;
 pub mod sink;
+pub mod ui;
 pub mod verify;
 pub mod worker;
 
@@ -102,6 +104,8 @@ pub struct AppState {
     pub auth: Arc<LocalAuth>,
     pub runs: Runs,
     pub policy: Arc<GatePolicy>,
+    /// Outstanding single-use login codes for the page.
+    pub logins: Arc<ui::login::LoginCodes>,
     /// Cancelled when shutdown begins: live tails and `?wait=` polls end so the server can
     /// drain.
     pub stopping: CancellationToken,
@@ -126,6 +130,7 @@ impl AppState {
             auth: Arc::new(auth),
             runs: Runs::default(),
             policy: Arc::new(policy),
+            logins: Arc::default(),
             stopping: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -151,6 +156,25 @@ impl AppState {
         let policy = GatePolicy::for_port(port, &config.allow_hosts, config.body_limit);
         Ok(AppState::new(sink, hearth, worker, auth, policy))
     }
+}
+
+/// A state for the crate's own route tests: `token` as the admin token, a worker nobody
+/// serves, the default gate for `port`.
+#[cfg(test)]
+pub(crate) fn test_state(
+    sink: HatchSink,
+    hearth: Arc<dyn Hearth>,
+    port: u16,
+    token: &str,
+) -> AppState {
+    let keys = Keyring::parse("k1:a-long-enough-secret-for-tests\n").expect("keys");
+    AppState::new(
+        sink,
+        hearth,
+        WorkerClient::new("http://127.0.0.1:9", keys).expect("worker"),
+        LocalAuth::with_token(token.to_owned()),
+        GatePolicy::for_port(port, &[], DEFAULT_BODY_LIMIT),
+    )
 }
 
 /// Serves the console on `listener` until `shutdown` resolves, then drains.

@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the console API (loopback only unless --allow-non-loopback).
     Serve(ServeArgs),
+    /// Print a fresh login link for the web page of a running console.
+    Ui(console::ui::cli::UiArgs),
     /// Work with HATCH logs.
     Hatch {
         #[command(subcommand)]
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Hatch {
             command: HatchCommand::Verify(args),
         } => console::verify::run(&args),
+        Command::Ui(args) => ui(&args),
         Command::Serve(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(
@@ -122,12 +125,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let port = addr.port();
     let state = console::AppState::from_config(&config, port)?;
+    let url = console::ui::cli::base_url(addr);
+    let code = state.logins.mint();
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening http://{addr}")?;
+    // The page's login link: single-use, good for two minutes (`console ui` prints another).
+    writeln!(out, "ui {url}/login?code={code}")?;
     out.flush()?;
     drop(out);
-    console::serve(listener, state, shutdown_signal()).await?;
+    console::ui::cli::write_url_file(&config.state_dir, &url);
+    let served = console::serve(listener, state, shutdown_signal()).await;
+    console::ui::cli::remove_url_file(&config.state_dir, &url);
+    served?;
     Ok(())
+}
+
+/// `console ui`: prints a fresh login line, or why it cannot.
+fn ui(args: &console::ui::cli::UiArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("console ui: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(console::ui::cli::login_line(args)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("console ui: {e} ({})", e.code());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -503,14 +503,20 @@ pub fn render_text(v: &Verdict) -> String {
     for n in &v.notes {
         out.push_str(&format!("note: {n}\n"));
     }
-    match &v.gap {
-        None => out.push_str(&format!("verdict: OK — all {} acts in order\n", v.acts)),
-        Some(g) => out.push_str(&format!(
-            "verdict: BROKEN at act {} of {}: {} ({})\n",
-            g.position, v.acts, g.act, g.code
-        )),
-    }
+    out.push_str(&format!("verdict: {}\n", summary(v)));
     out
+}
+
+/// The verdict in one line, as `verify` prints it after `verdict: ` (and the page shows it):
+/// `OK — all 10 acts in order`, or `BROKEN at act 9 of 10: … (code)`.
+pub fn summary(v: &Verdict) -> String {
+    match &v.gap {
+        None => format!("OK — all {} acts in order", v.acts),
+        Some(g) => format!(
+            "BROKEN at act {} of {}: {} ({})",
+            g.position, v.acts, g.act, g.code
+        ),
+    }
 }
 
 /// Checks a log: exit 0 on a whole chain, 1 where it breaks, 2 when it cannot be judged.

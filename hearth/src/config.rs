@@ -15,7 +15,7 @@ use crate::error::HearthError;
 /// The config file (`--config FILE`, TOML). Every key is optional.
 ///
 /// ```toml
-/// driver = "local-docker"
+/// driver = "local-docker"     # or "swarm", "fake"
 /// state_dir = "/var/lib/hearth"
 /// socket_group = "hearth"
 /// service_port = 80
@@ -30,6 +30,7 @@ use crate::error::HearthError;
 /// pids = 256
 /// [timeouts]                 # seconds
 /// readiness = 30
+/// pull = 60                  # one image pull
 /// provision = 120
 /// teardown = 60
 /// drain = 10
@@ -137,6 +138,8 @@ pub struct FileLimits {
 #[serde(deny_unknown_fields)]
 pub struct FileTimeouts {
     pub readiness: Option<u64>,
+    /// Bound on one image pull.
+    pub pull: Option<u64>,
     pub provision: Option<u64>,
     pub teardown: Option<u64>,
     pub drain: Option<u64>,

@@ -34,10 +34,14 @@ pub enum HearthError {
         status: Status,
     },
 
-    #[error("image {image} for role {role} is not present and could not be pulled: {detail}")]
+    #[error(
+        "image {image} for role {role} is not present and could not be pulled: {cause}: {detail}"
+    )]
     ImageUnavailable {
         role: String,
         image: String,
+        /// Why, in one word a script can match on; it also picks the hint.
+        cause: ImageCause,
         detail: String,
     },
 
@@ -66,6 +70,36 @@ pub enum HearthError {
 
     #[error("hearth's state could not be {attempted}: {detail}")]
     State { attempted: String, detail: String },
+}
+
+/// Why an image could not be had, as `image_unavailable` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageCause {
+    /// Absent from the engine and the pull policy is `never`.
+    NotPulled,
+    /// The registry refused the pull for want of (valid) credentials.
+    Unauthorized,
+    /// The registry has no such repository, tag or digest.
+    NotFound,
+    /// No registry answered the connection.
+    Unreachable,
+    /// The pull outlived its bound (a registry that accepts and stalls).
+    TimedOut,
+    /// Anything else the engine reported.
+    Failed,
+}
+
+impl std::fmt::Display for ImageCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageCause::NotPulled => "not pulled",
+            ImageCause::Unauthorized => "unauthorized",
+            ImageCause::NotFound => "not found",
+            ImageCause::Unreachable => "registry unreachable",
+            ImageCause::TimedOut => "timed out",
+            ImageCause::Failed => "pull failed",
+        })
+    }
 }
 
 impl HearthError {
@@ -134,6 +168,16 @@ impl HearthError {
             HearthError::Conflict { .. } => {
                 "check the workspace's status with `hearth status SLUG`".into()
             }
+            HearthError::ImageUnavailable {
+                cause: ImageCause::Unauthorized,
+                image,
+                ..
+            } => format!(
+                "`docker login {}` (hearth reads credentials as the docker CLI does: \
+                 $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with credHelpers and \
+                 credsStore)",
+                crate::driver::docker::registry_of(image)
+            ),
             HearthError::ImageUnavailable { role, .. } => format!(
                 "no registry answered: run `make images` to build the offline stand-in, then \
                  set HEARTH_IMAGE_{}=hearth-standin:local (or pull the image yourself)",
@@ -210,6 +254,7 @@ mod tests {
         let e = HearthError::ImageUnavailable {
             role: "lore".into(),
             image: "nginx:alpine".into(),
+            cause: ImageCause::Unreachable,
             detail: "no such host".into(),
         };
         let body = e.to_body();
@@ -221,6 +266,20 @@ mod tests {
             .unwrap_or("")
             .contains("HEARTH_IMAGE_LORE"));
         assert!(!body.retryable);
+    }
+
+    #[test]
+    fn unauthorized_tells_how_to_log_in_to_the_images_registry() {
+        let e = HearthError::ImageUnavailable {
+            role: "lore".into(),
+            image: "127.0.0.1:5000/app:v1".into(),
+            cause: ImageCause::Unauthorized,
+            detail: "no basic auth credentials".into(),
+        };
+        let body = e.to_body();
+        assert!(body.message.contains("unauthorized"), "{}", body.message);
+        let hint = body.hint.unwrap_or_default();
+        assert!(hint.contains("docker login 127.0.0.1:5000"), "{hint}");
     }
 
     #[test]

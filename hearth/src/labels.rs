@@ -20,6 +20,10 @@ pub const INSTANCE: &str = "dev.hearth.instance";
 /// Labels cannot change, so a claimed member keeps it; hearth's record says who claimed it.
 pub const POOL: &str = "dev.hearth.pool";
 
+/// On a Swarm service: the loopback port of the role's relay, so a restarted daemon binds the
+/// same port and the endpoint it recorded stays true.
+pub const RELAY_PORT: &str = "dev.hearth.relay-port";
+
 /// Value of [`MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "hearth";
 

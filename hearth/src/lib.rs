@@ -12,7 +12,9 @@
 //! - [`error`]: the one error type with its wire codes.
 
 pub mod cli;
-pub mod client;
+/// The RPC client, its own crate (`hearth-client`) so callers depend on the wire, not on
+/// the daemon and its engine library.
+pub use hearth_client as client;
 pub mod config;
 pub mod dispatcher;
 pub mod driver;

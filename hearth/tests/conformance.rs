@@ -10,7 +10,21 @@ use hearth::dispatcher::Deadlines;
 use hearth::driver::fake::FakeFaults;
 use hearth::driver::ObjectKind;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use support::{docker_config, engine_objects, http_status, Backend, Kind};
+use support::matrix::{expect, Cell, Feature};
+use support::{
+    cgroup_limits, docker_config, engine_objects, http_status, listeners_on, Backend, Kind,
+};
+
+/// This scenario proves the feature done, so the matrix must say ✔ for the backend (a cell
+/// `unsupported` needs a scenario that asserts that answer instead).
+fn proves(b: &Backend, feature: Feature) {
+    assert_eq!(
+        expect(b.kind, feature),
+        Cell::Yes,
+        "docs/backends.md and support/matrix.rs say {feature:?} is not done on {:?}",
+        b.kind
+    );
+}
 
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
@@ -18,11 +32,21 @@ fn solo() -> ProvisioningProfile {
 
 /// Provision is idempotent on (slug, tier, driver): the same ref, nothing new on the engine.
 async fn provision_is_idempotent(b: Backend) {
+    proves(&b, Feature::IdempotentProvision);
     let d = &b.dispatcher;
     let first = d.provision("idem", solo()).await.expect("provision");
     assert_eq!(first.last_status, Status::Ready);
     assert_eq!(first.services.len(), 2, "cairnet and lore");
     let objects = b.objects("idem").await;
+    let services = objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Service)
+        .count();
+    assert_eq!(
+        services,
+        if b.kind == Kind::Swarm { 2 } else { 0 },
+        "one service per role on a swarm"
+    );
     assert_eq!(
         objects
             .iter()
@@ -58,6 +82,7 @@ async fn provision_is_idempotent(b: Backend) {
 
 /// Ready means ready: every service answers HTTP on its published loopback port.
 async fn ready_means_every_service_answers(b: Backend) {
+    proves(&b, Feature::Provision);
     let r = b
         .dispatcher
         .provision("ready", solo())
@@ -84,6 +109,21 @@ async fn ready_means_every_service_answers(b: Backend) {
             s.role
         );
         assert!(!s.image_digest.is_empty());
+        // Nothing outside the machine reaches the workspace: every socket listening on the
+        // endpoint's port is bound to loopback.
+        let port: u16 = s
+            .endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .expect("endpoint port");
+        let listening = listeners_on(port);
+        assert!(!listening.is_empty(), "something listens on {port}");
+        assert!(
+            listening.iter().all(|a| a.ip().is_loopback()),
+            "role {} is reachable beyond loopback: {listening:?}",
+            s.role
+        );
     }
     let steps: Vec<String> = b
         .dispatcher
@@ -102,6 +142,7 @@ async fn ready_means_every_service_answers(b: Backend) {
 
 /// Another tier for a live slug is tier_mismatch, and changes nothing.
 async fn another_tier_is_a_mismatch(b: Backend) {
+    proves(&b, Feature::TierMismatch);
     let d = &b.dispatcher;
     d.provision("tiers", solo()).await.expect("provision");
     let before = b.objects("tiers").await;
@@ -117,6 +158,7 @@ async fn another_tier_is_a_mismatch(b: Backend) {
 
 /// Status is read-only: asking changes nothing on the engine.
 async fn status_is_read_only(b: Backend) {
+    proves(&b, Feature::ReadOnlyStatus);
     let d = &b.dispatcher;
     d.provision("ro", solo()).await.expect("provision");
     let before = b.objects("ro").await;
@@ -129,6 +171,7 @@ async fn status_is_read_only(b: Backend) {
 
 /// Upgrade keeps the slug, the network and the data volumes; the tier changes.
 async fn upgrade_keeps_slug_and_volumes(b: Backend) {
+    proves(&b, Feature::Upgrade);
     let d = &b.dispatcher;
     let first = d.provision("up", solo()).await.expect("provision");
     let volumes = |objs: &[hearth::driver::Owned]| -> Vec<String> {
@@ -168,10 +211,12 @@ async fn upgrade_keeps_slug_and_volumes(b: Backend) {
 
 /// Teardown removes everything, is idempotent, and is terminal, also across a restart.
 async fn teardown_is_idempotent_and_terminal(b: Backend) {
+    proves(&b, Feature::Teardown);
     let d = &b.dispatcher;
     d.provision("gone", solo()).await.expect("provision");
     d.teardown("gone").await.expect("teardown");
-    assert!(b.objects("gone").await.is_empty(), "nothing of it remains");
+    let left = b.objects("gone").await;
+    assert!(left.is_empty(), "nothing of it remains: {left:?}");
     d.teardown("gone").await.expect("teardown again");
     assert_eq!(
         d.status("gone").await.expect("status"),
@@ -188,12 +233,8 @@ async fn teardown_is_idempotent_and_terminal(b: Backend) {
         again.status("gone").await.expect("status after restart"),
         Status::TierTornDown
     );
-    if b.kind == Kind::Docker {
-        assert!(
-            engine_objects(&b.instance).is_empty(),
-            "{:?}",
-            engine_objects(&b.instance)
-        );
+    if b.kind.on_engine() {
+        assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
     }
 }
 
@@ -225,6 +266,7 @@ async fn unknown_and_invalid_slugs(b: Backend) {
 
 /// A provision whose caller goes away leaves nothing behind.
 async fn abandoned_provision_leaves_nothing(b: Backend) {
+    proves(&b, Feature::AbandonedRollback);
     let d = b.dispatcher.clone();
     let task = tokio::spawn(async move { d.provision("bye", solo()).await });
     // Wait until the provision has created something, then walk away.
@@ -264,6 +306,18 @@ async fn abandoned_provision_leaves_nothing(b: Backend) {
 async fn pause_resume_hibernate_wake(b: Backend) {
     let d = &b.dispatcher;
     d.provision("life", solo()).await.expect("provision");
+    match expect(b.kind, Feature::PauseResume) {
+        Cell::Yes => {}
+        Cell::Unsupported => {
+            let err = d.pause("life").await.expect_err("pause unsupported");
+            assert_eq!(err.code(), "unsupported", "{err}");
+            assert_eq!(d.status("life").await.expect("status"), Status::Ready);
+            d.teardown("life").await.expect("teardown");
+            return;
+        }
+        Cell::No => panic!("every backend answers pause, if only with `unsupported`"),
+    }
+    proves(&b, Feature::HibernateWake);
     d.pause("life").await.expect("pause");
     assert_eq!(d.status("life").await.expect("status"), Status::Paused);
     assert_eq!(b.container_states("life").await, vec!["paused", "paused"]);
@@ -282,14 +336,25 @@ async fn pause_resume_hibernate_wake(b: Backend) {
     assert_eq!(b.container_states("life").await, vec!["running", "running"]);
     d.hibernate("life").await.expect("hibernate");
     assert_eq!(d.status("life").await.expect("status"), Status::Hibernated);
-    assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
-    let kept = b
-        .objects("life")
-        .await
-        .iter()
-        .filter(|o| o.kind != ObjectKind::Container)
-        .count();
-    assert_eq!(kept, 3, "network and both volumes kept while hibernated");
+    let objects = b.objects("life").await;
+    let count = |k: ObjectKind| objects.iter().filter(|o| o.kind == k).count();
+    assert_eq!(
+        (count(ObjectKind::Network), count(ObjectKind::Volume)),
+        (1, 2),
+        "network and both volumes kept while hibernated"
+    );
+    if b.kind == Kind::Swarm {
+        // Scaled to 0: the swarm removes the tasks' containers; the services stay.
+        assert_eq!(b.container_states("life").await, Vec::<String>::new());
+        let services: Vec<_> = objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Service)
+            .map(|o| o.state.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(services, vec!["replicas=0", "replicas=0"]);
+    } else {
+        assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
+    }
     let woken = d.resume("life").await.expect("wake");
     assert_eq!(woken.last_status, Status::Ready);
     for s in &woken.services {
@@ -311,6 +376,28 @@ async fn pause_resume_hibernate_wake(b: Backend) {
     b.wait_gone("life").await;
 }
 
+/// The limits hearth sets are the limits the kernel enforces on every service.
+async fn limits_are_enforced(b: Backend) {
+    let r = b
+        .dispatcher
+        .provision("caps", solo())
+        .await
+        .expect("provision");
+    match expect(b.kind, Feature::Limits) {
+        Cell::Yes => {
+            for s in &r.services {
+                let (memory, pids) = cgroup_limits(b.host(), &s.container_id);
+                assert_eq!(memory, Some(b.config.memory_bytes), "memory of {}", s.role);
+                assert_eq!(pids, Some(b.config.pids_limit), "pids of {}", s.role);
+            }
+        }
+        // The Fake runs no processes, so there is nothing to limit.
+        Cell::No => assert_eq!(b.kind, Kind::Fake),
+        Cell::Unsupported => panic!("provision would have answered unsupported"),
+    }
+    b.dispatcher.teardown("caps").await.expect("teardown");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod fake {
@@ -318,6 +405,17 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::Backend::new(super::Kind::Fake)).await;
+                }
+            )*
+        }
+        mod swarm {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::swarm_e2e(concat!("swarm::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Backend::new(super::Kind::Swarm)).await;
                 }
             )*
         }
@@ -329,6 +427,17 @@ macro_rules! conformance {
                         return;
                     }
                     super::$name(super::Backend::new(super::Kind::Docker)).await;
+                }
+            )*
+        }
+        mod podman {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::podman::e2e(concat!("podman::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Backend::new(super::Kind::Podman)).await;
                 }
             )*
         }
@@ -345,6 +454,7 @@ conformance!(
     unknown_and_invalid_slugs,
     abandoned_provision_leaves_nothing,
     pause_resume_hibernate_wake,
+    limits_are_enforced,
 );
 
 /// Status answers the recorded status while a verb is under way, not the engine's mix of

@@ -203,12 +203,28 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
     if !support::e2e("kill_9_mid_provision_is_reconciled_on_restart") {
         return;
     }
+    kill_9_mid_provision("local-docker", 5).await;
+}
+
+/// The same crash on a swarm: services, network and volumes, all found by label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_kill_9_mid_provision_is_reconciled_on_restart() {
+    if !support::swarm_e2e("swarm_kill_9_mid_provision_is_reconciled_on_restart") {
+        return;
+    }
+    // Two services, their two task containers, the network, the two volumes.
+    kill_9_mid_provision("swarm", 7).await;
+}
+
+/// Crashes a daemon of `driver` once `objects` of its workspace exist, restarts it, and
+/// checks that nothing is left.
+async fn kill_9_mid_provision(driver: &str, objects: usize) {
     let dir = support::short_tempdir();
     let socket = dir.path().join("h.sock");
     let state = dir.path().join("state");
-    let instance = format!("crash{}", std::process::id());
+    let instance = format!("crash{}{driver}", std::process::id());
     let _sweep = Sweep(instance.clone());
-    let common = docker_args(&instance);
+    let common = driver_args(driver, &instance);
     // Waiting for port 81, which the stand-in does not serve, holds the provision in
     // readiness with its containers running: the middle we want to crash in.
     let mut stuck = common.clone();
@@ -221,7 +237,7 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
             .await
     });
     let deadline = Instant::now() + Duration::from_secs(60);
-    while support::engine_objects(&instance).len() < 5 {
+    while support::engine_objects(&instance).len() < objects {
         assert!(
             Instant::now() < deadline,
             "provision never got going: {:?}",
@@ -261,11 +277,16 @@ async fn kill_9_mid_provision_is_reconciled_on_restart() {
 
 /// `hearth serve` flags for a Docker-backed daemon of `instance`, on the test image.
 fn docker_args(instance: &str) -> Vec<String> {
+    driver_args("local-docker", instance)
+}
+
+/// `hearth serve` flags for a daemon of `driver` and `instance`, on the test image.
+fn driver_args(driver: &str, instance: &str) -> Vec<String> {
     let image = support::test_image();
     let label = support::test_label();
     [
         "--driver",
-        "local-docker",
+        driver,
         "--instance",
         instance,
         "--label",

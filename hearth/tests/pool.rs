@@ -55,7 +55,9 @@ impl PoolBackend {
                 fake = Some(Arc::clone(&f));
                 f
             }
-            Kind::Docker => {
+            // Only Fake and Docker run these scenarios; the other backends have suites of
+            // their own.
+            Kind::Docker | Kind::Podman | Kind::Swarm => {
                 docker(&["tag", &support::test_image(), &tag]);
                 for image in config.images.values_mut() {
                     image.clone_from(&tag);

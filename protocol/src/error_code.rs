@@ -80,6 +80,10 @@ codes! {
     ForbiddenHost = "forbidden_host",
     /// A cross-site `Origin` (403).
     ForbiddenOrigin = "forbidden_origin",
+    /// A cookie-authenticated write without the page's own header (403).
+    PageHeaderMissing = "page_header_missing",
+    /// A page login code that is used, expired or unknown (401).
+    LoginRefused = "login_refused",
     /// The request body is over the cap (413).
     PayloadTooLarge = "payload_too_large",
     /// The audit log cannot be written (500).

@@ -82,14 +82,18 @@ pub enum DriverName {
     /// In-memory driver for tests and console development.
     #[serde(rename = "fake")]
     Fake,
+    /// Services on a Docker Swarm (the engine hearth talks to is a manager).
+    #[serde(rename = "swarm")]
+    Swarm,
 }
 
 impl DriverName {
-    /// The wire spelling (`local-docker`, `fake`).
+    /// The wire spelling (`local-docker`, `fake`, `swarm`).
     pub fn as_str(self) -> &'static str {
         match self {
             DriverName::LocalDocker => "local-docker",
             DriverName::Fake => "fake",
+            DriverName::Swarm => "swarm",
         }
     }
 }
@@ -106,8 +110,9 @@ impl std::str::FromStr for DriverName {
         match s {
             "local-docker" | "localdocker" | "docker" => Ok(DriverName::LocalDocker),
             "fake" => Ok(DriverName::Fake),
+            "swarm" => Ok(DriverName::Swarm),
             other => Err(format!(
-                "unknown driver {other:?} (expected local-docker or fake)"
+                "unknown driver {other:?} (expected local-docker, swarm or fake)"
             )),
         }
     }
@@ -467,6 +472,10 @@ mod tests {
         assert_eq!(s, "\"tier_torn_down\"");
         let d: DriverName = serde_json::from_str("\"local-docker\"").expect("de");
         assert_eq!(d, DriverName::LocalDocker);
+        let swarm: ProvisioningProfile =
+            serde_json::from_str(r#"{"tier":"solo","driver":"swarm"}"#).expect("parse");
+        assert_eq!(swarm.driver, Some(DriverName::Swarm));
+        assert_eq!("swarm".parse::<DriverName>(), Ok(DriverName::Swarm));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions,
+    ListContainersOptions, ListNetworksOptions, ListServicesOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveVolumeOptions,
 };
 use bollard::Docker;
 
@@ -121,9 +121,41 @@ pub async fn require_docker() -> anyhow::Result<Docker> {
     Ok(docker)
 }
 
+/// Whether Swarm-backed e2e tests run: the engine (see [`engine_for`]) is a swarm manager.
+/// Outside a swarm they are skipped with a message, unless `HEARTH_SWARM=1` asks for them,
+/// which makes that a loud error.
+///
+/// # Errors
+/// With `HEARTH_SWARM=1`: the engine is not a swarm manager.
+pub async fn swarm_for(test: &str, docker: &Docker) -> anyhow::Result<bool> {
+    let info = docker
+        .info()
+        .await
+        .context("ask the engine about its swarm")?;
+    let swarm = info.swarm.unwrap_or_default();
+    let manager = swarm.control_available == Some(true)
+        && swarm.local_node_state == Some(bollard::models::LocalNodeState::ACTIVE);
+    if manager {
+        return Ok(true);
+    }
+    if std::env::var("HEARTH_SWARM").is_ok_and(|v| v == "1") {
+        bail!(
+            "HEARTH_SWARM=1 asks for the Swarm-backed tests, but the engine is not a swarm \
+             manager: run `docker swarm init --advertise-addr 127.0.0.1` (and `docker swarm \
+             leave --force` afterwards), or unset HEARTH_SWARM"
+        );
+    }
+    eprintln!(
+        "SKIPPED {test}: the engine is not a swarm manager (set HEARTH_SWARM=1 to require it)"
+    );
+    Ok(false)
+}
+
 /// Objects found by a label.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Labelled {
+    /// Swarm services (none on an engine outside a swarm).
+    pub services: Vec<String>,
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
@@ -132,11 +164,14 @@ pub struct Labelled {
 impl Labelled {
     /// Whether nothing was found.
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+        self.services.is_empty()
+            && self.containers.is_empty()
+            && self.networks.is_empty()
+            && self.volumes.is_empty()
     }
 }
 
-/// Every container, network and volume labelled `dev.hearth.instance=INSTANCE`.
+/// Every swarm service, container, network and volume labelled `dev.hearth.instance=INSTANCE`.
 ///
 /// # Errors
 /// When the engine does not answer a listing.
@@ -145,6 +180,17 @@ pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<La
         "label".to_owned(),
         vec![format!("{INSTANCE_LABEL}={instance}")],
     )]);
+    // An engine outside a swarm refuses to list services: it has none.
+    let services = docker
+        .list_services(Some(ListServicesOptions {
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.spec.and_then(|s| s.name))
+        .collect();
     let containers = docker
         .list_containers(Some(ListContainersOptions {
             all: true,
@@ -177,6 +223,7 @@ pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<La
         .map(|v| v.name)
         .collect();
     Ok(Labelled {
+        services,
         containers,
         networks,
         volumes,
@@ -189,6 +236,9 @@ pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<La
 /// When the engine does not answer the listing (single removals are best effort).
 pub async fn sweep_instance(docker: &Docker, instance: &str) -> anyhow::Result<Labelled> {
     let found = find_instance(docker, instance).await?;
+    for name in &found.services {
+        let _ = docker.delete_service(name).await;
+    }
     let rm = RemoveContainerOptions {
         force: true,
         v: true,
@@ -198,7 +248,13 @@ pub async fn sweep_instance(docker: &Docker, instance: &str) -> anyhow::Result<L
         let _ = docker.remove_container(id, Some(rm.clone())).await;
     }
     for name in &found.networks {
-        let _ = docker.remove_network(name).await;
+        // A swarm frees an overlay network a moment after its services are gone.
+        for _ in 0..40 {
+            if docker.remove_network(name).await.is_ok() || found.services.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
     for name in &found.volumes {
         let _ = docker

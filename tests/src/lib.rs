@@ -1,6 +1,7 @@
 //! Harness for the end-to-end play and fault drills: spawns the real `hearth`,
 //! `worker-stub` and `console` binaries and reads the play's HATCH log back.
 //!
+//! - [`browser`]: headless chromium over chromedriver, for the page's test.
 //! - [`bins`]: finding the built binaries (and failing, naming one, when it is missing).
 //! - [`process`]: children under an empty environment, stopped on drop.
 //! - [`stack`]: one play's three processes and the console API client.
@@ -13,6 +14,7 @@
 //! - [`junit`]: `target/e2e/junit.xml`, written by the tests themselves.
 
 pub mod bins;
+pub mod browser;
 pub mod canary;
 pub mod engine;
 pub mod hatch;

@@ -2,7 +2,7 @@
 //! and what the caller passes explicitly), stderr kept in a file for diagnoses, the
 //! `listening http://…` line read from stdout, and stopped (SIGTERM, then SIGKILL) on drop.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -60,8 +60,9 @@ impl Proc {
     }
 
     /// Spawns `cmd` and waits (up to `deadline`) for its first stdout line, which must be
-    /// `listening http://ADDR`; returns the child and the URL. The rest of stdout is drained
-    /// in the background so the child never blocks on a full pipe.
+    /// `listening http://ADDR`; returns the child and the URL. The rest of stdout is copied
+    /// in the background to `log_dir/NAME.stdout` (the console prints its `ui` line there), so the child
+    /// never blocks on a full pipe.
     ///
     /// # Errors
     /// When the child exits, prints something else, or stays silent past `deadline`; the
@@ -80,13 +81,21 @@ impl Proc {
             .spawn()
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         let stdout = child.stdout.take().context("stdout was not piped")?;
+        let stdout_path = log_dir.join(format!("{name}.stdout"));
+        let mut rest = std::fs::File::create(&stdout_path)
+            .with_context(|| format!("cannot create {}", stdout_path.display()))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut first = String::new();
             let read = reader.read_line(&mut first).map(|_| first);
             let _ = tx.send(read);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            // Line by line, so a reader of the file sees each line as soon as it is printed.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = rest.write_all(line.as_bytes()).and_then(|()| rest.flush());
+                line.clear();
+            }
         });
         let mut proc = Proc {
             name: name.to_owned(),

@@ -27,6 +27,8 @@ pub enum DriverKind {
     Fake,
     /// The Docker engine (`DOCKER_HOST` or the local socket).
     Docker,
+    /// Services on the swarm whose manager is that engine.
+    Swarm,
 }
 
 /// How to start a stack.
@@ -71,6 +73,16 @@ impl StackConfig {
     }
 }
 
+impl StackConfig {
+    /// A stack on the swarm whose manager is the Docker engine.
+    pub fn swarm(test: &str) -> Self {
+        StackConfig {
+            driver: DriverKind::Swarm,
+            ..StackConfig::docker(test)
+        }
+    }
+}
+
 /// An answer from the console's API.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -111,6 +123,8 @@ pub struct Stack {
     pub worker_url: String,
     hearth_bin: PathBuf,
     console_bin: PathBuf,
+    /// The console's `--state-dir` (token and URL files, for `console ui`).
+    console_state: PathBuf,
     home: PathBuf,
     token: String,
     client: reqwest::Client,
@@ -140,7 +154,7 @@ impl Stack {
             std::fs::create_dir_all(d)?;
         }
         let instance = engine::unique_instance(&cfg.test);
-        let sweep = (cfg.driver == DriverKind::Docker).then(|| SweepGuard {
+        let sweep = (cfg.driver != DriverKind::Fake).then(|| SweepGuard {
             instance: instance.clone(),
         });
 
@@ -156,9 +170,14 @@ impl Stack {
             DriverKind::Fake => {
                 cmd.args(["--driver", "fake"]);
             }
-            DriverKind::Docker => {
+            DriverKind::Docker | DriverKind::Swarm => {
                 let image = engine::test_image();
-                cmd.args(["--driver", "local-docker"])
+                let driver = if cfg.driver == DriverKind::Swarm {
+                    "swarm"
+                } else {
+                    "local-docker"
+                };
+                cmd.args(["--driver", driver])
                     .env("HEARTH_IMAGE_CAIRNET", &image)
                     .env("HEARTH_IMAGE_LORE", &image);
             }
@@ -223,6 +242,7 @@ impl Stack {
             worker_url,
             hearth_bin,
             console_bin,
+            console_state: state,
             home,
             token,
             client,
@@ -327,6 +347,63 @@ impl Stack {
                 bail!("run {run_id} had not ended after {deadline:?}: {}", a.body);
             }
         }
+    }
+
+    /// `GET /api/hearth/workspaces/{slug}`.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn workspace(&self, slug: &str) -> anyhow::Result<Answer> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/hearth/workspaces/{slug}"),
+            None,
+        )
+        .await
+    }
+
+    /// The `ui http://…/login?code=…` line `console serve` printed after its `listening`
+    /// line, waited for up to `deadline`; returns the URL.
+    ///
+    /// # Errors
+    /// When no such line shows up in time.
+    pub async fn ui_login_url(&self, deadline: Duration) -> anyhow::Result<String> {
+        let path = self.dir.path().join("logs").join("console.stdout");
+        let until = Instant::now() + deadline;
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(url) = text.lines().find_map(|l| l.strip_prefix("ui ")) {
+                return Ok(url.trim().to_owned());
+            }
+            if Instant::now() > until {
+                bail!(
+                    "the console printed no `ui http://…/login?code=…` line after its \
+                     `listening` line within {deadline:?}; its stdout after that line: {text:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// `console ui --state-dir STATE` for this stack's console: its exit code and stdout.
+    ///
+    /// # Errors
+    /// When the binary cannot be run.
+    pub fn console_ui(&self) -> anyhow::Result<(i32, String)> {
+        let out = clean_command(&self.console_bin, &self.home)
+            .arg("ui")
+            .arg("--state-dir")
+            .arg(&self.console_state)
+            .output()
+            .context("cannot run `console ui`")?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
     }
 
     /// `DELETE /api/hearth/workspaces/{slug}`.

@@ -81,23 +81,27 @@ async fn play_on_docker() {
         let Some(docker) = engine::engine_for("play_on_docker").await? else {
             return Ok(Outcome::Skipped("HEARTH_E2E is not 1".into()));
         };
-        let stack = Stack::start(&StackConfig::docker("play-docker")).await?;
-        let result = play_and_check(&stack).await;
-        // Keep the log for CI whatever happened.
-        let kept = junit::e2e_dir()?.join("hatch.jsonl");
-        if stack.hatch.exists() {
-            std::fs::copy(&stack.hatch, &kept)
-                .with_context(|| format!("cannot copy the HATCH log to {}", kept.display()))?;
+        play_on_engine(&docker, &StackConfig::docker("play-docker"), "hatch.jsonl").await
+    })
+    .await;
+}
+
+/// The same play, the same chain, with hearth on a swarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_on_swarm() {
+    case("play", "play_on_swarm", async {
+        let Some(docker) = engine::engine_for("play_on_swarm").await? else {
+            return Ok(Outcome::Skipped("HEARTH_E2E is not 1".into()));
+        };
+        if !engine::swarm_for("play_on_swarm", &docker).await? {
+            return Ok(Outcome::Skipped("the engine is not a swarm manager".into()));
         }
-        result?;
-        let left = find_instance(&docker, &stack.instance).await?;
-        if !left.is_empty() {
-            bail!(
-                "the teardown left objects labelled dev.hearth.instance={} on the engine: {left:?}",
-                stack.instance
-            );
-        }
-        Ok(Outcome::Passed)
+        play_on_engine(
+            &docker,
+            &StackConfig::swarm("play-swarm"),
+            "hatch-swarm.jsonl",
+        )
+        .await
     })
     .await;
 }
@@ -128,6 +132,32 @@ async fn two_plays_share_one_engine() {
         Ok(Outcome::Passed)
     })
     .await;
+}
+
+/// Plays on an engine-backed stack, keeps its HATCH log as `kept` for CI, and checks that the
+/// teardown left nothing of the stack's instance.
+async fn play_on_engine(
+    docker: &bollard::Docker,
+    cfg: &StackConfig,
+    kept: &str,
+) -> anyhow::Result<Outcome> {
+    let stack = Stack::start(cfg).await?;
+    let result = play_and_check(&stack).await;
+    // Keep the log for CI whatever happened.
+    let kept = junit::e2e_dir()?.join(kept);
+    if stack.hatch.exists() {
+        std::fs::copy(&stack.hatch, &kept)
+            .with_context(|| format!("cannot copy the HATCH log to {}", kept.display()))?;
+    }
+    result?;
+    let left = find_instance(docker, &stack.instance).await?;
+    if !left.is_empty() {
+        bail!(
+            "the teardown left objects labelled dev.hearth.instance={} on the engine: {left:?}",
+            stack.instance
+        );
+    }
+    Ok(Outcome::Passed)
 }
 
 #[tokio::test]

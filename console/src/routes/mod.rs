@@ -7,6 +7,8 @@ mod runs;
 mod tests;
 mod workspaces;
 
+pub(crate) use workspaces::check_slug;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ralph/runs", post(runs::submit))
         .route("/api/ralph/runs/{id}", get(runs::show))
         .route("/api/hatch/events", get(events::events))
+        .merge(crate::ui::routes())
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -70,6 +73,27 @@ where
             }
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// A query string whose rejections answer in the console's error shape.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T> axum::extract::FromRequestParts<AppState> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
     }
 }
 
@@ -123,11 +147,20 @@ async fn open_session(
         return Err(ApiError::Unauthorized);
     }
     let id = state.auth.open_session();
-    let cookie = format!(
+    Ok((
+        [(header::SET_COOKIE, session_set_cookie(&id))],
+        Json(json!({"ok": true})),
+    )
+        .into_response())
+}
+
+/// The `Set-Cookie` value that hands a browser session `id`: HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's page sends it).
+pub(crate) fn session_set_cookie(id: &str) -> String {
+    format!(
         "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         SESSION_TTL.as_secs()
-    );
-    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"ok": true}))).into_response())
+    )
 }
 
 /// `DELETE /api/session`: ends the caller's session.

@@ -3,15 +3,10 @@
 use std::fs::File;
 use std::sync::Arc;
 
-use hearth_protocol::bearer::Keyring;
 use serde_json::json;
 
-use crate::auth::LocalAuth;
-use crate::gate::GatePolicy;
 use crate::hearth_api::StaticHearth;
 use crate::sink::HatchSink;
-use crate::worker::WorkerClient;
-use crate::AppState;
 
 const TOKEN: &str = "feedfacefeedfacefeedfacefeedface";
 
@@ -27,14 +22,7 @@ async fn a_failing_hatch_sink_answers_500_and_hearth_is_never_called() {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let keys = Keyring::parse("k1:a-long-enough-secret-for-tests\n").expect("keys");
-    let state = AppState::new(
-        sink,
-        hearth.clone(),
-        WorkerClient::new("http://127.0.0.1:9", keys).expect("worker"),
-        LocalAuth::with_token(TOKEN.to_owned()),
-        GatePolicy::for_port(port, &[], crate::DEFAULT_BODY_LIMIT),
-    );
+    let state = crate::test_state(sink, hearth.clone(), port, TOKEN);
     tokio::spawn(crate::serve(listener, state, std::future::pending()));
 
     let http = reqwest::Client::new();

@@ -10,10 +10,8 @@ use hearth_protocol::hearth::{
 };
 use serde::Serialize;
 
-use super::{Command, EventsArgs, LockArgs, Output, ProvisionArgs};
+use super::{Command, EventsArgs, Output, ProvisionArgs};
 use crate::client::{ClientError, HearthClient};
-use crate::config::env_or_origin;
-use crate::lockfile::{ImageLock, LockedImage};
 
 /// Exit code: hearth refused or failed the call.
 pub const EXIT_FAILED: u8 = 1;
@@ -76,7 +74,7 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
             });
         }),
         Command::Events(a) => events(client, a).await,
-        Command::Lock(a) => return lock(a).await,
+        Command::Lock(a) => return super::lock::run(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,12 +163,20 @@ async fn provision(
             a.slug
         );
     }
-    let r = if upgrade {
-        client.upgrade(&a.slug, &profile).await?
-    } else {
-        client.provision(&a.slug, &profile).await?
+    let verb = if upgrade { "upgrade" } else { "provision" };
+    let progress = match a.out.output {
+        Output::Human => Some(super::progress::Progress::follow(client, &a.slug, verb).await),
+        Output::Json => None,
     };
-    print_ref(a.out.output, &r);
+    let r = if upgrade {
+        client.upgrade(&a.slug, &profile).await
+    } else {
+        client.provision(&a.slug, &profile).await
+    };
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    print_ref(a.out.output, &r?);
     Ok(())
 }
 
@@ -244,46 +250,6 @@ async fn events(client: &HearthClient, a: EventsArgs) -> Result<(), ClientError>
         }
     }
     Ok(())
-}
-
-async fn lock(a: LockArgs) -> ExitCode {
-    let engine = crate::driver::docker::Engine::from_env();
-    let mut lock = ImageLock {
-        version: 1,
-        roles: Default::default(),
-    };
-    let roles = [
-        (
-            "cairnet",
-            a.cairnet_image
-                .or_else(|| env_or_origin("HEARTH_IMAGE_CAIRNET", "ROCKY_HEARTH_IMAGE_CAIRNET")),
-        ),
-        (
-            "lore",
-            a.lore_image
-                .or_else(|| env_or_origin("HEARTH_IMAGE_LORE", "ROCKY_HEARTH_IMAGE_LORE")),
-        ),
-    ];
-    for (role, image) in roles {
-        let image = image.unwrap_or_else(|| "nginx:alpine".into());
-        match crate::driver::docker::pin_image(&engine, role, &image).await {
-            Ok((digest, id)) => {
-                println!("{role:<8} {image} -> {digest}");
-                lock.roles
-                    .insert(role.into(), LockedImage { image, digest, id });
-            }
-            Err(e) => {
-                eprintln!("hearth lock: {}", e.to_body());
-                return ExitCode::from(EXIT_FAILED);
-            }
-        }
-    }
-    if let Err(e) = lock.save(&a.out) {
-        eprintln!("hearth lock: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
-    println!("wrote {}", a.out.display());
-    ExitCode::SUCCESS
 }
 
 /// Prints a failed call and picks its exit code.

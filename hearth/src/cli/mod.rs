@@ -2,6 +2,8 @@
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
 pub mod commands;
+pub mod lock;
+pub mod progress;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -62,7 +64,8 @@ pub enum Command {
     Pool(OutputArgs),
     /// Show a workspace's boot and lifecycle steps with timings.
     Events(EventsArgs),
-    /// Pin each role's image to its digest in a lock file that `hearth serve` then uses.
+    /// Pin each role's image to its digest in a lock file that `hearth serve` then uses
+    /// (pulling tags the engine lacks); --check reports which tags moved since.
     Lock(LockArgs),
 }
 
@@ -126,9 +129,15 @@ pub struct EventsArgs {
 /// `lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Where to write the lock.
+    /// The lock file: written, or read with --check.
     #[arg(long, default_value = "hearth.lock")]
     pub out: PathBuf,
+    /// Say which roles' tags moved since the lock (exit 1 if any did); change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Seconds one pull may take before it counts as failed.
+    #[arg(long, default_value_t = 60)]
+    pub pull_timeout: u64,
     /// Image for the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
     /// [default: nginx:alpine]
     #[arg(long)]

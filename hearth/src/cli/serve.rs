@@ -14,6 +14,7 @@ use crate::config::{self, env_or_origin, FileConfig, Settings};
 use crate::dispatcher::{Deadlines, Dispatcher};
 use crate::driver::docker::{DockerConfig, LocalDocker};
 use crate::driver::fake::{FakeDriver, FakeFaults};
+use crate::driver::swarm::Swarm;
 use crate::driver::Driver;
 use crate::lockfile::ImageLock;
 use crate::store::Store;
@@ -28,7 +29,7 @@ pub struct ServeArgs {
     /// $XDG_STATE_HOME/hearth or ~/.local/state/hearth]
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// local-docker or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
+    /// local-docker, swarm or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
     #[arg(long)]
     pub driver: Option<String>,
     /// Image of the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
@@ -67,6 +68,9 @@ pub struct ServeArgs {
     /// Seconds a teardown may take [default: 60]
     #[arg(long)]
     pub teardown_timeout: Option<u64>,
+    /// Seconds one image pull may take before it is `image_unavailable` [default: 60]
+    #[arg(long)]
+    pub pull_timeout: Option<u64>,
     /// Seconds in-flight requests get to finish on SIGTERM [default: 10]
     #[arg(long)]
     pub drain_timeout: Option<u64>,
@@ -202,6 +206,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         .map_err(anyhow::Error::msg)?;
     }
     docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
+    docker.pull_timeout = secs(args.pull_timeout, file.timeouts.pull, 60);
     let mut labels = args.labels.clone();
     if let Ok(env) = std::env::var("HEARTH_LABELS") {
         labels.push(env);
@@ -249,12 +254,29 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+    let mut local_docker = None;
     let driver: Arc<dyn Driver> = match settings.driver {
         DriverName::LocalDocker => {
             if !fake_faults.is_empty() {
                 bail!("--fake-fault only applies to --driver fake");
             }
-            Arc::new(LocalDocker::new(
+            let d = Arc::new(LocalDocker::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ));
+            local_docker = Some(Arc::clone(&d));
+            d
+        }
+        DriverName::Swarm => {
+            if !fake_faults.is_empty() {
+                bail!("--fake-fault only applies to --driver fake");
+            }
+            info!(
+                pause = "freezes each task's container on this node",
+                endpoints = "loopback relays owned by hearth",
+                "swarm driver: what Swarm cannot do itself"
+            );
+            Arc::new(Swarm::new(
                 settings.docker.clone(),
                 settings.instance.clone(),
             ))
@@ -279,6 +301,13 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     let pool = crate::pool::Pool::new(driver, book, settings.pool.clone());
     let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
     dispatcher.set_pool(Arc::clone(&pool));
+    // Which engine answers (Docker or Podman) and what it cannot do, said once at start; an
+    // engine that is down is found (and logged) on first use instead.
+    if let Some(d) = &local_docker {
+        if let Err(e) = d.engine().flavor().await {
+            warn!(error = %e, code = %e.code(), "the engine did not say what it is");
+        }
+    }
     if let Err(e) = dispatcher.reconcile().await {
         warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 5 s");
         let d = Arc::clone(&dispatcher);
@@ -327,5 +356,33 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => info!("SIGTERM"),
         _ = int.recv() => info!("SIGINT"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pull_bound_comes_from_the_flag_then_the_file_then_60_s() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("hearth.toml");
+        std::fs::write(&config, "[timeouts]\npull = 5\n").expect("write");
+        let mut args = ServeArgs {
+            state_dir: Some(dir.path().join("state")),
+            instance: Some("t".into()),
+            ..ServeArgs::default()
+        };
+        let pull = |args: &ServeArgs| {
+            settings(Some(dir.path().join("s.sock")), args)
+                .expect("settings")
+                .docker
+                .pull_timeout
+        };
+        assert_eq!(pull(&args), Duration::from_secs(60));
+        args.config = Some(config);
+        assert_eq!(pull(&args), Duration::from_secs(5));
+        args.pull_timeout = Some(7);
+        assert_eq!(pull(&args), Duration::from_secs(7));
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status,
+    DeploymentRef, DriverName, ErrorCode, LifecycleEvent, ProvisioningProfile, Status,
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -476,6 +476,11 @@ impl Dispatcher {
                     // Refused (by the engine, or unsupported by the backend) before anything
                     // changed: keep what it was.
                     Verb::Pause | Verb::Hibernate | Verb::Resume if err.is_refusal() => {
+                        from.unwrap_or(Status::Failed)
+                    }
+                    // An upgrade the backend cannot do at all is refused before the old roles
+                    // are touched.
+                    Verb::Upgrade if err.code() == ErrorCode::Unsupported => {
                         from.unwrap_or(Status::Failed)
                     }
                     Verb::Provision

@@ -9,6 +9,7 @@ use bollard::Docker;
 use tokio::sync::OnceCell;
 
 use crate::driver::error::DriverError;
+use crate::driver::flavor::Flavor;
 use crate::error::HearthError;
 
 /// How long connecting and negotiating may take before the engine counts as unreachable.
@@ -20,14 +21,57 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// A lazily negotiated engine client.
 #[derive(Debug, Default)]
 pub struct Engine {
+    /// Where the engine listens (`unix://…`, `tcp://…`); `None` means `DOCKER_HOST`, or the
+    /// platform's default socket.
+    host: Option<String>,
     /// Set once the first call has negotiated the API version; retried until then.
     client: OnceCell<Docker>,
+    /// Which engine answers and what it can do, read once after the first connection.
+    flavor: OnceCell<Flavor>,
 }
 
 impl Engine {
     /// An engine at `DOCKER_HOST`, or the platform's default socket.
     pub fn from_env() -> Self {
         Engine::default()
+    }
+
+    /// An engine at `host` (`unix:///run/podman/podman.sock`, …), whatever `DOCKER_HOST` says.
+    pub fn at(host: impl Into<String>) -> Self {
+        Engine {
+            host: Some(host.into()),
+            ..Engine::default()
+        }
+    }
+
+    /// Which engine answers (Docker or Podman) and what it cannot do; found on first use
+    /// and logged then.
+    ///
+    /// # Errors
+    /// `docker_unavailable` if the engine does not answer.
+    pub async fn flavor(&self) -> Result<&Flavor, HearthError> {
+        let docker = self.client().await?;
+        self.flavor
+            .get_or_try_init(|| async {
+                let version = docker
+                    .version()
+                    .await
+                    .map_err(|e| map_err("read the engine's version", e))?;
+                let info = docker
+                    .info()
+                    .await
+                    .map_err(|e| map_err("read the engine's info", e))?;
+                let flavor = Flavor::detect(&version, &info);
+                tracing::info!(
+                    engine = %flavor.kind,
+                    version = %flavor.version,
+                    pause = flavor.no_pause.as_deref().unwrap_or("supported"),
+                    limits = flavor.no_limits.as_deref().unwrap_or("supported"),
+                    "{flavor}"
+                );
+                Ok(flavor)
+            })
+            .await
     }
 
     /// The negotiated client.
@@ -38,18 +82,22 @@ impl Engine {
         self.client
             .get_or_try_init(|| async {
                 let unavailable = |detail: String| {
-                    HearthError::unavailable(
-                        "connect",
-                        format!(
-                            "{detail} (DOCKER_HOST={})",
+                    let at = match &self.host {
+                        Some(host) => format!("engine at {host}"),
+                        None => format!(
+                            "DOCKER_HOST={}",
                             std::env::var("DOCKER_HOST")
                                 .unwrap_or_else(|_| "unset: the local socket".into())
                         ),
-                    )
+                    };
+                    HearthError::unavailable("connect", format!("{detail} ({at})"))
                 };
-                let docker = Docker::connect_with_defaults()
-                    .map_err(|e| unavailable(e.to_string()))?
-                    .with_timeout(REQUEST_TIMEOUT);
+                let docker = match &self.host {
+                    Some(host) => Docker::connect_with_host(host),
+                    None => Docker::connect_with_defaults(),
+                }
+                .map_err(|e| unavailable(e.to_string()))?
+                .with_timeout(REQUEST_TIMEOUT);
                 match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
                     Ok(Ok(d)) => Ok(d),
                     Ok(Err(e)) => Err(unavailable(e.to_string())),

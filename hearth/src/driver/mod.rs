@@ -19,12 +19,17 @@ pub mod docker;
 pub mod engine;
 pub mod error;
 pub mod fake;
+pub mod flavor;
 pub mod readiness;
+pub mod swarm;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
+use chrono::{DateTime, Utc};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status, Tier,
+};
 use serde::Serialize;
 
 use crate::error::HearthError;
@@ -44,6 +49,29 @@ pub fn front_door(services: &[ServiceRef]) -> String {
         .find(|s| s.role == FRONT_DOOR)
         .map(|s| s.endpoint.clone())
         .unwrap_or_default()
+}
+
+/// The ref of a workspace whose roles are all ready.
+pub fn ready_ref(
+    driver: DriverName,
+    slug: &Slug,
+    tier: Tier,
+    caps: ResourceCaps,
+    created: DateTime<Utc>,
+    services: Vec<ServiceRef>,
+) -> DeploymentRef {
+    DeploymentRef {
+        workspace_slug: slug.to_string(),
+        tier,
+        driver,
+        endpoint: front_door(&services),
+        secrets_vault_path: format!("file://hearth/{slug}"),
+        created,
+        last_status: Status::Ready,
+        resource_caps: Some(caps),
+        services,
+        pool: None,
+    }
 }
 
 /// A provisioning backend.
@@ -123,6 +151,8 @@ pub enum ObjectKind {
     Container,
     Network,
     Volume,
+    /// A Swarm service (its tasks' containers are listed as containers).
+    Service,
 }
 
 /// One engine object a driver owns.

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod matrix;
+pub mod podman;
+pub mod registry;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,6 +16,7 @@ use async_trait::async_trait;
 use hearth::dispatcher::{Deadlines, Dispatcher};
 use hearth::driver::docker::{DockerConfig, LocalDocker};
 use hearth::driver::fake::{FakeDriver, FakeFaults};
+use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::error::HearthError;
 use hearth::events::Steps;
@@ -42,22 +47,14 @@ pub fn test_label() -> String {
 /// the test loudly; without it the test says it is skipped.
 pub fn e2e(test: &str) -> bool {
     if std::env::var("HEARTH_E2E").as_deref() == Ok("1") {
-        let ok = Command::new("docker")
-            .args(["version", "--format", "{{.Server.Version}}"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        let ok = cli_ok(None, &["version", "--format", "{{.Server.Version}}"]);
         assert!(
             ok,
             "HEARTH_E2E=1 but the Docker engine does not answer (`docker version` failed): \
              start dockerd, or run with HEARTH_E2E=0 to skip Docker-backed tests"
         );
         let image = test_image();
-        let present = Command::new("docker")
-            .args(["image", "inspect", &image])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        let present = cli_ok(None, &["image", "inspect", &image]);
         assert!(
             present,
             "HEARTH_E2E=1 but image {image} is absent: run `make images`"
@@ -69,11 +66,62 @@ pub fn e2e(test: &str) -> bool {
     }
 }
 
+/// Whether `docker ARGS` succeeds against the engine at `host` (or `DOCKER_HOST`).
+pub fn cli_ok(host: Option<&str>, args: &[&str]) -> bool {
+    docker_cli(host)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Whether Swarm-backed tests run: HEARTH_E2E=1 (see [`e2e`]) and the engine a swarm manager.
+/// An engine outside a swarm skips them with a message, unless HEARTH_SWARM=1 (as `.ci/run`
+/// sets after `docker swarm init`), which makes that a loud failure.
+pub fn swarm_e2e(test: &str) -> bool {
+    if !e2e(test) {
+        return false;
+    }
+    let manager = Command::new("docker")
+        .args([
+            "info",
+            "--format",
+            "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "active true")
+        .unwrap_or(false);
+    if manager {
+        return true;
+    }
+    assert!(
+        std::env::var("HEARTH_SWARM").as_deref() != Ok("1"),
+        "HEARTH_SWARM=1 but the engine is not a swarm manager: run `docker swarm init \
+         --advertise-addr 127.0.0.1`, or unset HEARTH_SWARM to skip Swarm-backed tests"
+    );
+    eprintln!("{test}: skipped (Swarm-backed; the engine is not a swarm manager)");
+    false
+}
+
 /// Which driver a backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Fake,
     Docker,
+    /// LocalDocker on the Podman service at `HEARTH_PODMAN_HOST`.
+    Podman,
+    /// Services on the swarm the Docker engine manages.
+    Swarm,
+}
+
+impl Kind {
+    /// Whether the backend runs on a real engine.
+    pub fn on_engine(self) -> bool {
+        match self {
+            Kind::Fake => false,
+            Kind::Docker | Kind::Podman | Kind::Swarm => true,
+        }
+    }
 }
 
 /// Counts every driver call, so a test can prove a verb never reached the engine.
@@ -180,9 +228,12 @@ impl Backend {
     pub fn with(
         kind: Kind,
         faults: FakeFaults,
-        config: DockerConfig,
+        mut config: DockerConfig,
         deadlines: Deadlines,
     ) -> Backend {
+        if kind == Kind::Podman {
+            config.host = Some(podman::host());
+        }
         let state = tempfile::tempdir().expect("tempdir");
         let instance = format!("t{:016x}", rand::random::<u64>());
         let driver = make_driver(kind, &faults, &config, &instance);
@@ -253,40 +304,92 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if self.kind == Kind::Docker {
-            sweep_instance(&self.instance);
+impl Backend {
+    /// The engine's address this backend's driver talks to (`None`: `DOCKER_HOST`).
+    pub fn host(&self) -> Option<&str> {
+        self.config.host.as_deref()
+    }
+
+    /// Objects on this backend's engine carrying its instance label (empty for the Fake).
+    pub fn engine_objects(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Fake => Vec::new(),
+            Kind::Docker | Kind::Podman | Kind::Swarm => {
+                engine_objects_on(self.host(), &self.instance)
+            }
         }
     }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        match self.kind {
+            Kind::Fake => {}
+            Kind::Docker | Kind::Podman | Kind::Swarm => {
+                sweep_instance_on(self.host(), &self.instance)
+            }
+        }
+    }
+}
+
+/// The docker CLI, talking to the engine at `host` (Docker or Podman) or at `DOCKER_HOST`.
+pub fn docker_cli(host: Option<&str>) -> Command {
+    let mut c = Command::new("docker");
+    if let Some(h) = host {
+        c.env("DOCKER_HOST", h);
+    }
+    c
 }
 
 /// Removes every container, network and volume labelled with `instance` (docker CLI, so it
 /// works from Drop, also during a panic).
 pub fn sweep_instance(instance: &str) {
+    sweep_instance_on(None, instance);
+}
+
+/// [`sweep_instance`] on the engine at `host`.
+pub fn sweep_instance_on(host: Option<&str>, instance: &str) {
     let filter = format!("label=dev.hearth.instance={instance}");
-    let ids = |args: &[&str]| -> Vec<String> {
-        Command::new("docker")
-            .args(args)
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for c in ids(&["ps", "-aq", "--filter", &filter]) {
-        let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
+    // Swarm services first, so the swarm starts no new task while the rest goes (on an engine
+    // outside a swarm the listing fails and yields nothing).
+    let services = docker_lines(host, &["service", "ls", "-q", "--filter", &filter]);
+    for s in &services {
+        let _ = docker_cli(host).args(["service", "rm", s]).output();
     }
-    for n in ids(&["network", "ls", "-q", "--filter", &filter]) {
-        let _ = Command::new("docker").args(["network", "rm", &n]).output();
+    let rounds = if services.is_empty() { 1 } else { 40 };
+    for _ in 0..rounds {
+        sweep_objects(host, &filter);
+        if engine_objects_on(host, instance).is_empty() {
+            break;
+        }
+        // The manager frees an overlay network a moment after its tasks are gone.
+        std::thread::sleep(Duration::from_millis(250));
     }
-    for v in ids(&["volume", "ls", "-q", "--filter", &filter]) {
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &v])
-            .output();
+}
+
+/// The lines the docker CLI prints for `args` (none if it fails).
+fn docker_lines(host: Option<&str>, args: &[&str]) -> Vec<String> {
+    docker_cli(host)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sweep_objects(host: Option<&str>, filter: &str) {
+    for c in docker_lines(host, &["ps", "-aq", "--filter", filter]) {
+        let _ = docker_cli(host).args(["rm", "-f", "-v", &c]).output();
+    }
+    for n in docker_lines(host, &["network", "ls", "-q", "--filter", filter]) {
+        let _ = docker_cli(host).args(["network", "rm", &n]).output();
+    }
+    for v in docker_lines(host, &["volume", "ls", "-q", "--filter", filter]) {
+        let _ = docker_cli(host).args(["volume", "rm", "-f", &v]).output();
     }
 }
 
@@ -302,9 +405,22 @@ impl Drop for Sweep {
 /// Objects on the engine carrying `instance`'s label, asked of the docker CLI (independent of
 /// hearth's own listing).
 pub fn engine_objects(instance: &str) -> Vec<String> {
+    engine_objects_on(None, instance)
+}
+
+/// [`engine_objects`] on the engine at `host`.
+pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
     let filter = format!("label=dev.hearth.instance={instance}");
     let mut out = Vec::new();
     for args in [
+        vec![
+            "service",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            filter.as_str(),
+        ],
         vec![
             "ps",
             "-a",
@@ -330,10 +446,7 @@ pub fn engine_objects(instance: &str) -> Vec<String> {
             filter.as_str(),
         ],
     ] {
-        let o = Command::new("docker")
-            .args(&args)
-            .output()
-            .expect("docker CLI");
+        let o = docker_cli(host).args(&args).output().expect("docker CLI");
         out.extend(
             String::from_utf8_lossy(&o.stdout)
                 .lines()
@@ -363,7 +476,10 @@ fn make_driver(
 ) -> Arc<Counting> {
     let inner: Arc<dyn Driver> = match kind {
         Kind::Fake => Arc::new(FakeDriver::new(faults.clone())),
-        Kind::Docker => Arc::new(LocalDocker::new(config.clone(), instance.to_owned())),
+        Kind::Docker | Kind::Podman => {
+            Arc::new(LocalDocker::new(config.clone(), instance.to_owned()))
+        }
+        Kind::Swarm => Arc::new(Swarm::new(config.clone(), instance.to_owned())),
     };
     Arc::new(Counting {
         inner,
@@ -391,4 +507,79 @@ pub fn short_tempdir() -> tempfile::TempDir {
         .prefix("h")
         .tempdir_in("/tmp")
         .expect("tempdir")
+}
+
+/// The memory and PID limits the kernel enforces on a running container: read from the
+/// cgroup of its main process on this host (cgroup v1 or v2), not from what the engine says
+/// it set.
+pub fn cgroup_limits(host: Option<&str>, container: &str) -> (Option<i64>, Option<i64>) {
+    let out = docker_cli(host)
+        .args(["inspect", "--format", "{{.State.Pid}}", container])
+        .output()
+        .expect("docker CLI");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let read = |file: &str| -> Option<i64> {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let v1 = |controller: &str, file: &str| {
+        cgroups
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == controller))
+            })
+            .and_then(|l| l.split(':').nth(2))
+            .and_then(|path| read(&format!("/sys/fs/cgroup/{controller}{path}/{file}")))
+    };
+    let v2 = |file: &str| {
+        cgroups
+            .lines()
+            .find(|l| l.starts_with("0::"))
+            .and_then(|l| read(&format!("/sys/fs/cgroup{}/{file}", &l[3..])))
+    };
+    (
+        v1("memory", "memory.limit_in_bytes").or_else(|| v2("memory.max")),
+        v1("pids", "pids.max").or_else(|| v2("pids.max")),
+    )
+}
+
+/// Every listening TCP socket on the machine bound to `port`, as (address, port), read from
+/// /proc/net/tcp and /proc/net/tcp6 (what `ss -ltn` shows).
+pub fn listeners_on(port: u16) -> Vec<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // st 0A is LISTEN.
+            if cols.len() < 4 || cols[3] != "0A" {
+                continue;
+            }
+            let Some((addr, p)) = cols[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            // The kernel prints each 32-bit word of the address as the host reads its bytes.
+            let bytes: Vec<u8> = (0..addr.len() / 8)
+                .filter_map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).ok())
+                .flat_map(u32::to_ne_bytes)
+                .collect();
+            let ip = match (v6, <[u8; 16]>::try_from(bytes.as_slice())) {
+                (true, Ok(b)) => IpAddr::V6(Ipv6Addr::from(b)),
+                _ => match <[u8; 4]>::try_from(bytes.as_slice()) {
+                    Ok(b) => IpAddr::V4(Ipv4Addr::from(b)),
+                    Err(_) => continue,
+                },
+            };
+            out.push(SocketAddr::new(ip, port));
+        }
+    }
+    out
 }

@@ -18,15 +18,16 @@ use bollard::Docker;
 use chrono::Utc;
 use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef,
 };
 use tracing::warn;
 
 use super::images::{self, Resolved};
 use super::{objects, subnets, LocalDocker};
 use crate::driver::engine::{is_not_found, map_err};
+use crate::driver::flavor::Capability;
 use crate::driver::readiness;
-use crate::driver::{front_door, SOLO_ROLES};
+use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::labels;
@@ -35,6 +36,9 @@ use crate::slug::Slug;
 
 /// Bound on a rollback started from a dropped provision.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an engine call already sent may still take to land after its caller went away.
+const LATE_CALL_GRACE: Duration = Duration::from_secs(2);
 
 /// Removes the workspace if the provision future is dropped before it finished.
 struct RollbackOnDrop {
@@ -66,7 +70,13 @@ impl Drop for RollbackOnDrop {
         let key = self.slug.to_string();
         let handle = rt.spawn(async move {
             let steps = Steps::detached(&slug);
-            let undo = objects::remove_all(&docker, &instance, &slug, t, &steps);
+            // Engine calls sent before the drop still land (the engine does not see the
+            // caller leave): sweep once now, and once more after they have had time to.
+            let undo = async {
+                objects::remove_all(&docker, &instance, &slug, t, &steps).await?;
+                tokio::time::sleep(LATE_CALL_GRACE).await;
+                objects::remove_all(&docker, &instance, &slug, t, &steps).await
+            };
             match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
                 Ok(Ok(())) => tracing::info!(workspace = %slug, "abandoned provision rolled back"),
                 Ok(Err(e)) => {
@@ -103,6 +113,8 @@ pub async fn provision(
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
+    // Refused before anything is created: a workspace without its limits is not offered.
+    d.engine.flavor().await?.require(Capability::Limits)?;
     settle_rollback(&d.rollbacks, slug).await;
     let mut guard = RollbackOnDrop {
         pending: d.rollbacks.clone(),
@@ -186,16 +198,7 @@ async fn resolve_all(
     profile: Option<&ProvisioningProfile>,
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
-    try_join_all(SOLO_ROLES.iter().map(|role| async move {
-        let r = images::resolve(&d.engine, &d.config, profile, role).await?;
-        steps.record(
-            "image_resolved",
-            Some(role),
-            Some(format!("{} = {}", r.image, r.id)),
-        );
-        Ok::<Resolved, HearthError>(r)
-    }))
-    .await
+    images::resolve_all(&d.engine, &d.config, profile, steps).await
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -241,7 +244,9 @@ async fn start_role(
 
     let port = format!("{}/tcp", d.config.service_port);
     let host_config = HostConfig {
+        // Docker runs its tini, Podman its catatonit (init_path in containers.conf).
         init: Some(true),
+        ulimits: d.engine.flavor().await?.ulimits(),
         memory: Some(d.config.memory_bytes),
         nano_cpus: Some(d.config.nano_cpus),
         pids_limit: Some(d.config.pids_limit),
@@ -336,7 +341,8 @@ async fn published_endpoint(
     Ok(format!("http://127.0.0.1:{port}"))
 }
 
-fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
+/// The environment of a role's container (shared with the Swarm driver).
+pub(crate) fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
     vec![
         format!("HEARTH_WORKSPACE={slug}"),
         format!("HEARTH_ROLE={role}"),
@@ -354,19 +360,7 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let endpoint = front_door(&services);
-    DeploymentRef {
-        workspace_slug: slug.to_string(),
-        tier,
-        driver: DriverName::LocalDocker,
-        endpoint,
-        secrets_vault_path: format!("file://hearth/{slug}"),
-        created,
-        last_status: Status::Ready,
-        resource_caps: Some(caps),
-        services,
-        pool: None,
-    }
+    crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services)
 }
 
 /// Recreates every role for `profile` on the same network and volumes.
@@ -378,6 +372,7 @@ pub async fn upgrade(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
+    d.engine.flavor().await?.require(Capability::Limits)?;
     let resolved = resolve_all(d, Some(profile), steps).await?;
     let old = objects::containers(d, Some(&slug)).await?;
     try_join_all(old.iter().map(|c| async move {
@@ -441,6 +436,7 @@ pub async fn wake(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
+    d.engine.flavor().await?.require(Capability::Limits)?;
     let list = objects::containers(d, Some(&slug)).await?;
     if list.len() < SOLO_ROLES.len() {
         return Err(HearthError::driver(
@@ -467,10 +463,7 @@ pub async fn wake(
             }
             steps.record("container_started", Some(role), None);
             let before = r.services.iter().find(|s| s.role == *role);
-            let image = Resolved {
-                image: before.map(|s| s.image.clone()).unwrap_or_default(),
-                id: before.map(|s| s.image_digest.clone()).unwrap_or_default(),
-            };
+            let image = Resolved::recorded(before);
             ready_service(d, docker, &c.id, role, image, steps).await
         }
     }))

@@ -1,21 +1,19 @@
 //! Which image each role runs: the profile's `driver_flags.<role>_image`, else the configured
 //! image; pinned to its locked digest when a lock is present; pulled according to the pull
-//! policy. With no registry reachable and the image absent, this fails within seconds with
-//! `image_unavailable` and a hint, never a hang.
+//! policy (`pull.rs` does the pulling, `pins.rs` what `hearth lock` pins). With no registry
+//! reachable and the image absent, this fails within seconds with `image_unavailable` and a
+//! hint, never a hang.
 
-use std::time::Duration;
+use futures::future::try_join_all;
+use hearth_protocol::hearth::{ProvisioningProfile, ServiceRef};
 
-use bollard::query_parameters::CreateImageOptions;
-use futures::StreamExt;
-use hearth_protocol::hearth::ProvisioningProfile;
-
-use super::DockerConfig;
+use super::pull::pull;
+use super::{pins, DockerConfig};
 use crate::driver::engine::{is_not_found, map_err, Engine};
-use crate::error::HearthError;
-
-/// Bound on a pull, well inside the provision deadline: a registry that accepts connections
-/// but never answers is `image_unavailable`, not a provision that runs out its clock.
-const PULL_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::driver::SOLO_ROLES;
+use crate::error::{HearthError, ImageCause};
+use crate::events::Steps;
+use crate::lockfile::LockedImage;
 
 /// When to pull an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +50,38 @@ pub struct Resolved {
     pub id: String,
 }
 
+impl Resolved {
+    /// The image a role was recorded with in a ref (a wake does not resolve again).
+    pub fn recorded(service: Option<&ServiceRef>) -> Resolved {
+        Resolved {
+            image: service.map(|s| s.image.clone()).unwrap_or_default(),
+            id: service.map(|s| s.image_digest.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Resolves the image of every solo role, in role order, recording each as a step.
+///
+/// # Errors
+/// As [`resolve`], for the first role that fails.
+pub async fn resolve_all(
+    engine: &Engine,
+    config: &DockerConfig,
+    profile: Option<&ProvisioningProfile>,
+    steps: &Steps,
+) -> Result<Vec<Resolved>, HearthError> {
+    try_join_all(SOLO_ROLES.iter().map(|role| async move {
+        let r = resolve(engine, config, profile, role, steps).await?;
+        steps.record(
+            "image_resolved",
+            Some(role),
+            Some(format!("{} = {}", r.image, r.id)),
+        );
+        Ok::<Resolved, HearthError>(r)
+    }))
+    .await
+}
+
 /// The image reference `role` should run, before resolution.
 pub fn wanted(config: &DockerConfig, profile: Option<&ProvisioningProfile>, role: &str) -> String {
     profile
@@ -62,16 +92,18 @@ pub fn wanted(config: &DockerConfig, profile: Option<&ProvisioningProfile>, role
         .unwrap_or_else(|| "nginx:alpine".to_owned())
 }
 
-/// Resolves `role`'s image to an ID present on the engine.
+/// Resolves `role`'s image to an ID present on the engine, pulling it (with progress in
+/// `steps`) as the pull policy says.
 ///
 /// # Errors
-/// `image_unavailable` (absent, not pullable), `image_drift` (locked digest not present), or
-/// `docker_unavailable`.
+/// `image_unavailable` (absent, not pullable), `image_drift` (locked digest neither present
+/// nor pullable), or `docker_unavailable`.
 pub async fn resolve(
     engine: &Engine,
     config: &DockerConfig,
     profile: Option<&ProvisioningProfile>,
     role: &str,
+    steps: &Steps,
 ) -> Result<Resolved, HearthError> {
     let asked = wanted(config, profile, role);
     if let Some(locked) = config.lock.as_ref().and_then(|l| l.roles.get(role)) {
@@ -84,11 +116,11 @@ pub async fn resolve(
                 ),
             });
         }
-        return resolve_locked(engine, role, &locked.image, &locked.digest, &locked.id).await;
+        return resolve_locked(engine, config, role, locked, steps).await;
     }
     let docker = engine.client().await?;
     if config.pull == PullPolicy::Always {
-        pull(engine, role, &asked).await?;
+        pull(engine, role, &asked, config.pull_timeout, steps).await?;
     }
     match docker.inspect_image(&asked).await {
         Ok(img) => Ok(Resolved {
@@ -100,10 +132,11 @@ pub async fn resolve(
                 return Err(HearthError::ImageUnavailable {
                     role: role.to_owned(),
                     image: asked,
+                    cause: ImageCause::NotPulled,
                     detail: "not present on the engine and the pull policy is never".into(),
                 });
             }
-            pull(engine, role, &asked).await?;
+            pull(engine, role, &asked, config.pull_timeout, steps).await?;
             let img = docker
                 .inspect_image(&asked)
                 .await
@@ -117,101 +150,64 @@ pub async fn resolve(
     }
 }
 
+/// The locked image: present on the engine, or pulled by its digest (never by its tag, which
+/// may have moved). A digest the registry no longer has is `image_drift`, naming what the
+/// tag points at now.
 async fn resolve_locked(
     engine: &Engine,
+    config: &DockerConfig,
     role: &str,
-    image: &str,
-    digest: &str,
-    id: &str,
+    locked: &LockedImage,
+    steps: &Steps,
 ) -> Result<Resolved, HearthError> {
     let docker = engine.client().await?;
+    let (image, digest) = (&locked.image, &locked.digest);
+    let present = |img: bollard::models::ImageInspect| Resolved {
+        image: digest.clone(),
+        id: img.id.unwrap_or_else(|| locked.id.clone()),
+    };
     match docker.inspect_image(digest).await {
-        Ok(img) => Ok(Resolved {
-            image: digest.to_owned(),
-            id: img.id.unwrap_or_else(|| id.to_owned()),
-        }),
-        Err(e) if is_not_found(&e) => {
-            let found = match docker.inspect_image(image).await {
-                Ok(img) => img.id.unwrap_or_default(),
-                Err(_) => "nothing (the image is absent)".to_owned(),
-            };
-            Err(HearthError::ImageDrift {
-                role: role.to_owned(),
-                locked: format!("{digest} ({image})"),
-                found: format!("{found} for {image}"),
-            })
+        Ok(img) => return Ok(present(img)),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => {
+            return Err(map_err(
+                format!("inspect locked image {digest} for role {role}"),
+                e,
+            ))
         }
-        Err(e) => Err(map_err(
-            format!("inspect locked image {digest} for role {role}"),
-            e,
-        )),
     }
-}
-
-async fn pull(engine: &Engine, role: &str, image: &str) -> Result<(), HearthError> {
-    let docker = engine.client().await?;
-    let options = CreateImageOptions {
-        from_image: Some(image.to_owned()),
-        ..Default::default()
+    // A registry digest can be fetched again; an image ID (a local build) cannot.
+    if digest.contains('@') && config.pull != PullPolicy::Never {
+        match pull(engine, role, digest, config.pull_timeout, steps).await {
+            Ok(_) => {
+                let img = docker.inspect_image(digest).await.map_err(|e| {
+                    map_err(format!("inspect locked image {digest} after pulling it"), e)
+                })?;
+                return Ok(present(img));
+            }
+            Err(HearthError::ImageUnavailable {
+                cause: ImageCause::NotFound,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        let found = match pins::registry_digest(engine, role, image).await {
+            Ok(now) => format!("the registry's {image} now points at {now}"),
+            Err(e) => format!("the registry has no {image} either ({e})"),
+        };
+        return Err(HearthError::ImageDrift {
+            role: role.to_owned(),
+            locked: format!("{digest} ({image}), which the registry no longer has"),
+            found,
+        });
+    }
+    let found = match docker.inspect_image(image).await {
+        Ok(img) => img.id.unwrap_or_default(),
+        Err(_) => "nothing (the image is absent)".to_owned(),
     };
-    let unavailable = |detail: String| HearthError::ImageUnavailable {
+    Err(HearthError::ImageDrift {
         role: role.to_owned(),
-        image: image.to_owned(),
-        detail,
-    };
-    let pulling = async {
-        let mut stream = docker.create_image(Some(options), None, None);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                        return Err(unavailable(err));
-                    }
-                }
-                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-                    return Err(unavailable(message))
-                }
-                Err(e) => return Err(map_err(format!("pull image {image}"), e)),
-            }
-        }
-        Ok(())
-    };
-    tokio::time::timeout(PULL_TIMEOUT, pulling)
-        .await
-        .unwrap_or_else(|_| {
-            Err(unavailable(format!(
-                "the pull took longer than {PULL_TIMEOUT:?}"
-            )))
-        })
-}
-
-/// What `hearth lock` pins an image to: its registry digest if it has one, else its ID.
-///
-/// # Errors
-/// `image_unavailable` if the image is not on the engine, `docker_unavailable`.
-pub async fn pin(
-    engine: &Engine,
-    role: &str,
-    image: &str,
-) -> Result<(String, String), HearthError> {
-    let docker = engine.client().await?;
-    let img = docker.inspect_image(image).await.map_err(|e| {
-        if is_not_found(&e) {
-            HearthError::ImageUnavailable {
-                role: role.to_owned(),
-                image: image.to_owned(),
-                detail: "not present on the engine; build or pull it before locking".into(),
-            }
-        } else {
-            map_err(format!("inspect image {image}"), e)
-        }
-    })?;
-    let id = img.id.unwrap_or_default();
-    let digest = img
-        .repo_digests
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| id.clone());
-    Ok((digest, id))
+        locked: format!("{digest} ({image})"),
+        found: format!("{found} for {image}"),
+    })
 }

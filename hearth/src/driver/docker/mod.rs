@@ -3,14 +3,19 @@
 //! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
 //! honoured. Everything is labelled with this daemon's instance and found by label.
 //!
-//! The room is split by concern: `images` (resolution, pull policy, lock), `create`
-//! (provision, upgrade, wake), `objects` (listing and removal), `subnets` (hearth's own
-//! address pool). The engine connection (`driver::engine`) and the HTTP readiness check
-//! (`driver::readiness`) belong to no single driver.
+//! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
+//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them),
+//! `pins` (what `hearth lock` pins), `create` (provision, upgrade, wake), `objects` (listing
+//! and removal), `subnets` (hearth's own address pool). The engine connection
+//! (`driver::engine`) and the HTTP readiness check (`driver::readiness`) belong to no single
+//! driver, and so does telling Docker from Podman (`driver::flavor`).
 
-mod create;
-mod images;
-mod objects;
+pub(crate) mod create;
+pub mod credentials;
+pub(crate) mod images;
+pub(crate) mod objects;
+pub mod pins;
+mod pull;
 mod subnets;
 
 use std::collections::BTreeMap;
@@ -26,15 +31,24 @@ use crate::lockfile::ImageLock;
 use crate::slug::Slug;
 
 pub use crate::driver::engine::Engine;
-pub use images::{pin as pin_image, PullPolicy};
+pub use crate::driver::flavor::{Capability, EngineKind, Flavor};
+pub use credentials::registry_of;
+pub use images::PullPolicy;
+pub use pull::human_bytes;
 pub use subnets::SubnetPool;
 
 /// How LocalDocker builds a workspace.
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
+    /// The engine's address (`unix:///run/podman/podman.sock`); `None` means `DOCKER_HOST`,
+    /// or the platform's default socket.
+    pub host: Option<String>,
     /// The image per role (`cairnet`, `lore`).
     pub images: BTreeMap<String, String>,
     pub pull: PullPolicy,
+    /// Bound on one pull: a registry that accepts the connection and stalls is
+    /// `image_unavailable` after this, well inside the provision deadline.
+    pub pull_timeout: Duration,
     /// Images pinned by `hearth lock`; when set, roles run the locked image ID.
     pub lock: Option<ImageLock>,
     /// The port each service listens on inside its container.
@@ -55,11 +69,13 @@ pub struct DockerConfig {
 impl Default for DockerConfig {
     fn default() -> Self {
         DockerConfig {
+            host: None,
             images: SOLO_ROLES
                 .iter()
                 .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
                 .collect(),
             pull: PullPolicy::IfMissing,
+            pull_timeout: Duration::from_secs(60),
             lock: None,
             service_port: 80,
             memory_bytes: 256 * 1024 * 1024,
@@ -88,7 +104,10 @@ impl LocalDocker {
     /// A driver talking to the engine at `DOCKER_HOST` (or the local default socket).
     pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
         LocalDocker {
-            engine: Engine::from_env(),
+            engine: config
+                .host
+                .clone()
+                .map_or_else(Engine::from_env, Engine::at),
             config,
             instance: instance.into(),
             rollbacks: create::Rollbacks::default(),
@@ -150,11 +169,13 @@ impl Driver for LocalDocker {
     }
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.engine.flavor().await?.require(Capability::Pause)?;
         objects::each_container(self, r, objects::Action::Pause, steps).await?;
         Ok(r.clone())
     }
 
     async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.engine.flavor().await?.require(Capability::Pause)?;
         objects::each_container(self, r, objects::Action::Unpause, steps).await?;
         Ok(r.clone())
     }
@@ -180,12 +201,12 @@ impl Driver for LocalDocker {
         &self,
         profile: &ProvisioningProfile,
     ) -> Result<BTreeMap<String, String>, HearthError> {
-        let resolved = futures::future::try_join_all(
-            SOLO_ROLES
-                .iter()
-                .map(|role| images::resolve(&self.engine, &self.config, Some(profile), role)),
-        )
-        .await?;
+        let steps = Steps::detached(&Slug::parse("pool")?);
+        let resolved =
+            futures::future::try_join_all(SOLO_ROLES.iter().map(|role| {
+                images::resolve(&self.engine, &self.config, Some(profile), role, &steps)
+            }))
+            .await?;
         Ok(SOLO_ROLES
             .iter()
             .zip(resolved)

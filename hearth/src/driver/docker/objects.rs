@@ -3,6 +3,7 @@
 //! timeout), removes containers, then the network, then the volumes — each group in parallel —
 //! and treats "already gone" as done, so teardown is idempotent.
 
+use bollard::models::Volume;
 use bollard::query_parameters::{
     ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
     RemoveVolumeOptions, StopContainerOptions,
@@ -13,10 +14,11 @@ use hearth_protocol::hearth::DeploymentRef;
 
 use super::LocalDocker;
 use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
-use crate::driver::{ObjectKind, Owned};
+use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
 use crate::labels;
+use crate::names::Names;
 use crate::slug::Slug;
 
 /// A container of a workspace as listed by the engine.
@@ -38,7 +40,11 @@ pub async fn containers(
     list_containers(d.engine.client().await?, &d.instance, slug).await
 }
 
-async fn list_containers(
+/// The containers of `slug` (or of every workspace) owned by `instance`.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn list_containers(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -112,13 +118,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
             state: None,
         });
     }
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .map_err(|e| map_err("list volumes", e))?;
-    for v in volumes.volumes.unwrap_or_default() {
+    for v in labelled_volumes(docker, instance, None).await? {
         out.push(Owned {
             slug: slug_of(Some(&v.labels)),
             kind: ObjectKind::Volume,
@@ -161,15 +161,8 @@ pub async fn volumes(
     instance: &str,
     slug: &Slug,
 ) -> Result<Vec<(String, String)>, HearthError> {
-    let list = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(labels::filter(instance, Some(slug))),
-        }))
-        .await
-        .map_err(|e| map_err("list volumes", e))?;
-    Ok(list
-        .volumes
-        .unwrap_or_default()
+    Ok(labelled_volumes(docker, instance, Some(slug))
+        .await?
         .into_iter()
         .map(|v| {
             let role = v.labels.get(labels::ROLE).cloned().unwrap_or_default();
@@ -238,16 +231,9 @@ pub async fn remove_all(
     }))
     .await?;
 
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .map_err(|e| map_err("list volumes", e))?;
     try_join_all(
-        volumes
-            .volumes
-            .unwrap_or_default()
+        labelled_volumes(docker, instance, Some(slug))
+            .await?
             .into_iter()
             .map(|v| async move {
                 let rm = RemoveVolumeOptions { force: true };
@@ -259,20 +245,15 @@ pub async fn remove_all(
             }),
     )
     .await?;
+    remove_unlabelled_orphans(docker, instance, slug, steps).await;
     // Whatever is still labelled for the workspace now was not removed: say what.
     let left: Vec<String> = list_containers(docker, instance, Some(slug))
         .await?
         .into_iter()
         .map(|c| format!("container of role {}", c.role))
         .chain(
-            docker
-                .list_volumes(Some(ListVolumesOptions {
-                    filters: Some(labels::filter(instance, Some(slug))),
-                }))
-                .await
-                .map_err(|e| map_err("list volumes", e))?
-                .volumes
-                .unwrap_or_default()
+            labelled_volumes(docker, instance, Some(slug))
+                .await?
                 .into_iter()
                 .map(|v| format!("volume {}", v.name)),
         )
@@ -284,6 +265,63 @@ pub async fn remove_all(
         ));
     }
     Ok(())
+}
+
+/// A container create still in flight when its provision was abandoned can land after the
+/// rollback removed the role's volume; the engine (Podman notably) then makes the volume anew,
+/// unlabelled, under this instance's name for it. A volume with that exact name and no labels
+/// at all is such an orphan: the name carries this daemon's instance, and hearth's own volumes
+/// always carry labels. Best effort: one that is in use is left, and logged.
+async fn remove_unlabelled_orphans(docker: &Docker, instance: &str, slug: &Slug, steps: &Steps) {
+    let names = Names::new(instance, slug);
+    for role in SOLO_ROLES {
+        let name = names.volume(role);
+        let Ok(v) = docker.inspect_volume(&name).await else {
+            continue;
+        };
+        if !v.labels.is_empty() {
+            continue;
+        }
+        match docker
+            .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Ok(()) => steps.record("volume_removed", Some(role), Some(name)),
+            Err(e) => {
+                tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left")
+            }
+        }
+    }
+}
+
+/// The volumes of `instance` (and of `slug`), whole. The engine is asked by label and its answer is
+/// checked again here: Podman 4.3 matches several `label` filters on volumes if ANY holds
+/// (on containers and networks, if all do), and a teardown must never remove the data of
+/// another workspace.
+async fn labelled_volumes(
+    docker: &Docker,
+    instance: &str,
+    slug: Option<&Slug>,
+) -> Result<Vec<Volume>, HearthError> {
+    let filters = labels::filter(instance, slug);
+    let wanted: Vec<(String, String)> = filters
+        .values()
+        .flatten()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let listed = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(|e| map_err("list volumes", e))?;
+    Ok(listed
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| wanted.iter().all(|(k, val)| v.labels.get(k) == Some(val)))
+        .collect())
 }
 
 /// For networks and volumes only "no such object" means done: a 409 there means "in use",

@@ -1,5 +1,6 @@
 //! A client for hearth's RPC on its unix socket: what the `hearth` CLI subcommands and the
-//! console use. Requests and answers are the `hearth_protocol::hearth` shapes.
+//! console use. Its own crate, so a caller depends on the wire (`hearth-protocol`), never on
+//! the daemon and its engine library. Requests and answers are the `hearth_protocol::hearth` shapes.
 
 use std::path::PathBuf;
 use std::time::Duration;

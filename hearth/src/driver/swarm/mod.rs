@@ -1,0 +1,317 @@
+//! The Swarm driver: each workspace is an attachable overlay network, one data volume per role
+//! and one service per role (one replica) on a Docker Swarm whose manager is the engine at
+//! `DOCKER_HOST`. It shares the Docker driver's engine connection, image resolution and lock,
+//! readiness probe, labels and removal of containers, networks and volumes.
+//!
+//! Each role's task is pinned to the node that holds its volume (the node hearth talks to),
+//! and reached through a loopback relay of hearth's own (`relay`): Swarm can only publish on
+//! every address, and a workspace must not be reachable from outside the machine.
+//!
+//! Pause: Swarm has no pause. Every task of this driver runs on hearth's node, so pause freezes
+//! the task's container there (the swarm keeps counting it as running, and does not replace
+//! it); a task found on another node answers `unsupported`.
+//!
+//! The room: `spec` (a role's service spec), `create` (provision, upgrade, hibernate, wake),
+//! `tasks` (waiting for a task, its gwbridge address), `relay`, `objects` (listing, removal).
+
+mod create;
+mod objects;
+mod relay;
+mod spec;
+mod tasks;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bollard::models::LocalNodeState;
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use tokio::sync::OnceCell;
+use tracing::{info, warn};
+
+use super::docker::objects as docker_objects;
+use super::docker::DockerConfig;
+use super::engine::Engine;
+use super::engine::{map_err, map_refusal};
+use super::error::DriverError;
+use super::{status_from_states, Driver, Owned, SOLO_ROLES};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::names::Names;
+use crate::slug::Slug;
+
+pub use relay::Relays;
+
+/// The Swarm driver.
+#[derive(Debug)]
+pub struct Swarm {
+    engine: Engine,
+    /// Images, lock, limits, timeouts and labels: the same settings as LocalDocker.
+    config: DockerConfig,
+    /// This daemon's instance id, stamped on (and required of) every object it touches.
+    instance: String,
+    /// The loopback endpoint of every live role.
+    relays: Relays,
+    /// The swarm node ID of the engine hearth talks to, asked once.
+    node: OnceCell<String>,
+    /// Set once the relays of workspaces that were live before a restart are open again.
+    restored: OnceCell<()>,
+}
+
+impl Swarm {
+    /// A driver for the swarm whose manager is the engine at `DOCKER_HOST` (or the local
+    /// default socket).
+    pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
+        Swarm {
+            engine: Engine::from_env(),
+            config,
+            instance: instance.into(),
+            relays: Relays::default(),
+            node: OnceCell::new(),
+            restored: OnceCell::new(),
+        }
+    }
+
+    fn names(&self, slug: &Slug) -> Names {
+        Names::new(&self.instance, slug)
+    }
+
+    /// The swarm node ID of the engine hearth talks to.
+    ///
+    /// # Errors
+    /// A driver failure saying how to make the engine a manager if it is not one.
+    pub async fn node_id(&self) -> Result<String, HearthError> {
+        self.node
+            .get_or_try_init(|| async {
+                let docker = self.engine.client().await?;
+                let info = docker
+                    .info()
+                    .await
+                    .map_err(|e| map_err("ask the engine about its swarm", e))?;
+                let swarm = info.swarm.unwrap_or_default();
+                let state = swarm.local_node_state.unwrap_or(LocalNodeState::INACTIVE);
+                match (state, swarm.control_available, swarm.node_id) {
+                    (LocalNodeState::ACTIVE, Some(true), Some(id)) if !id.is_empty() => Ok(id),
+                    (state, manager, _) => Err(HearthError::driver(
+                        "use the engine as a swarm manager",
+                        format!(
+                            "it is not one (swarm state {:?}, manager {}): run `docker swarm \
+                             init --advertise-addr 127.0.0.1` on it, or serve with --driver \
+                             local-docker",
+                            state.to_string(),
+                            manager.unwrap_or(false)
+                        ),
+                    )),
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    /// The task containers of `slug` on this node, with their engine state.
+    async fn containers(&self, slug: &Slug) -> Result<HashMap<String, String>, HearthError> {
+        let docker = self.engine.client().await?;
+        let list = docker_objects::list_containers(docker, &self.instance, Some(slug)).await?;
+        Ok(list.into_iter().map(|c| (c.id, c.state)).collect())
+    }
+
+    /// Waits until `slug` has no task container left (after a scale to 0).
+    async fn wait_no_containers(&self, slug: &Slug) -> Result<(), HearthError> {
+        let bound = Duration::from_secs(u64::try_from(self.config.stop_timeout_secs).unwrap_or(10))
+            + Duration::from_secs(30);
+        let started = Instant::now();
+        loop {
+            let left = self.containers(slug).await?;
+            if left.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() >= bound {
+                return Err(HearthError::driver(
+                    format!("stop the tasks of {slug}"),
+                    format!("{} container(s) still there after {bound:?}", left.len()),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Freezes or thaws each role's running task container.
+    async fn each_task(
+        &self,
+        r: &DeploymentRef,
+        pause: bool,
+        steps: &Steps,
+    ) -> Result<(), HearthError> {
+        let slug = Slug::parse(&r.workspace_slug)?;
+        let docker = self.engine.client().await?;
+        let node = self.node_id().await?;
+        let services = objects::services(docker, &self.instance, Some(&slug)).await?;
+        if services.is_empty() {
+            return Err(HearthError::driver(
+                format!("find the services of {slug}"),
+                "none exist; they were removed outside hearth",
+            ));
+        }
+        let verb = if pause { "pause" } else { "resume" };
+        let mut running = Vec::new();
+        for s in &services {
+            let task = tasks::running(&tasks::list(docker, &s.id).await?).ok_or_else(|| {
+                HearthError::driver(format!("{verb} role {}", s.role), "it has no running task")
+            })?;
+            if task.node_id != node {
+                return Err(HearthError::Driver(DriverError::Unsupported {
+                    engine: "swarm".into(),
+                    what: format!("{verb} role {} on node {}", s.role, task.node_id),
+                    reason: "Swarm has no pause; hearth freezes containers on its own node only"
+                        .into(),
+                }));
+            }
+            running.push((s.role.clone(), task.container_id));
+        }
+        futures::future::try_join_all(running.iter().map(|(role, id)| async move {
+            let res = if pause {
+                docker.pause_container(id).await
+            } else {
+                docker.unpause_container(id).await
+            };
+            // The engine saying no (already paused, not paused) changes nothing: a refusal.
+            res.map_err(|e| map_refusal(format!("{verb} role {role}"), e))?;
+            steps.record(if pause { "paused" } else { "resumed" }, Some(role), None);
+            Ok::<(), HearthError>(())
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// Opens again the relays of workspaces that were live when the daemon last stopped, on
+    /// the ports their services recorded, so their endpoints stay true.
+    async fn restore_relays(&self) -> Result<(), HearthError> {
+        let docker = self.engine.client().await?;
+        for s in objects::services(docker, &self.instance, None).await? {
+            let (Some(port), 1) = (s.relay_port(), s.replicas()) else {
+                continue;
+            };
+            let Some(task) = tasks::running(&tasks::list(docker, &s.id).await?) else {
+                continue;
+            };
+            self.relays.open(&s.slug, &s.role, Some(port)).await?;
+            match tasks::gwbridge_addr(
+                docker,
+                &task.container_id,
+                &s.role,
+                self.config.service_port,
+            )
+            .await
+            {
+                Ok(addr) => {
+                    self.relays.point(&s.slug, &s.role, Some(addr));
+                    info!(workspace = %s.slug, role = %s.role, port, "relay restored");
+                }
+                Err(e) => {
+                    warn!(workspace = %s.slug, role = %s.role, error = %e, "relay not restored")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Driver for Swarm {
+    fn name(&self) -> DriverName {
+        DriverName::Swarm
+    }
+
+    async fn provision(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        create::provision(self, slug, profile, steps).await
+    }
+
+    async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
+        let slug = Slug::parse(&r.workspace_slug)?;
+        let docker = self.engine.client().await?;
+        let services = objects::services(docker, &self.instance, Some(&slug)).await?;
+        if services.is_empty() {
+            return Ok(Status::TierTornDown);
+        }
+        if services.len() < SOLO_ROLES.len() {
+            // A workspace missing a role is broken, not smaller.
+            return Ok(Status::Failed);
+        }
+        let containers = self.containers(&slug).await?;
+        let mut states = Vec::new();
+        for s in &services {
+            let state = if s.replicas() == 0 {
+                "exited".to_owned()
+            } else {
+                match tasks::running(&tasks::list(docker, &s.id).await?) {
+                    Some(t) => containers
+                        .get(&t.container_id)
+                        .cloned()
+                        .unwrap_or_else(|| "dead".into()),
+                    // Starting, restarting or failing: not usable as it is.
+                    None => "dead".into(),
+                }
+            };
+            states.push(state);
+        }
+        Ok(status_from_states(states.iter().map(String::as_str)))
+    }
+
+    async fn upgrade(
+        &self,
+        r: &DeploymentRef,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        create::upgrade(self, r, profile, steps).await
+    }
+
+    async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
+        let docker = self.engine.client().await?;
+        self.relays.close(slug.as_str());
+        objects::remove_all(
+            docker,
+            &self.instance,
+            slug,
+            self.config.stop_timeout_secs,
+            steps,
+        )
+        .await
+    }
+
+    async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.each_task(r, true, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        self.each_task(r, false, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn hibernate(
+        &self,
+        r: &DeploymentRef,
+        steps: &Steps,
+    ) -> Result<DeploymentRef, HearthError> {
+        create::hibernate(self, r, steps).await?;
+        Ok(r.clone())
+    }
+
+    async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
+        create::wake(self, r, steps).await
+    }
+
+    async fn owned(&self) -> Result<Vec<Owned>, HearthError> {
+        // The first listing is the start's reconciliation: the moment to reopen relays.
+        self.restored
+            .get_or_try_init(|| self.restore_relays())
+            .await?;
+        objects::owned(&self.engine, &self.instance).await
+    }
+}

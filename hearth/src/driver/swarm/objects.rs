@@ -1,0 +1,180 @@
+//! Listing and removing a swarm workspace, always by label: its services, then (through the
+//! Docker driver's removal, which the task containers, network and volumes share with it)
+//! everything else. Removal is idempotent and waits until the tasks' containers are gone, so
+//! the volumes they held can go too.
+
+use std::time::{Duration, Instant};
+
+use bollard::models::{ObjectVersion, ServiceSpec};
+use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
+use bollard::Docker;
+
+use super::spec;
+use crate::driver::docker::objects as docker_objects;
+use crate::driver::engine::{is_not_found, map_err, Engine};
+use crate::driver::error::DriverError;
+use crate::driver::{ObjectKind, Owned};
+use crate::error::HearthError;
+use crate::events::Steps;
+use crate::labels;
+use crate::slug::Slug;
+
+/// How long a teardown keeps retrying while the swarm lets go of the workspace's network and
+/// volumes (the manager frees a network only once the tasks on it are gone).
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// A role's service as the swarm lists it.
+#[derive(Debug, Clone)]
+pub struct Svc {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+    pub version: Option<ObjectVersion>,
+    pub spec: ServiceSpec,
+}
+
+impl Svc {
+    /// The replicas the service asks for (1 when live, 0 when hibernated).
+    pub fn replicas(&self) -> i64 {
+        spec::replicas(&self.spec)
+    }
+
+    /// The loopback relay port written on the service, if any.
+    pub fn relay_port(&self) -> Option<u16> {
+        self.spec
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::RELAY_PORT))
+            .and_then(|p| p.parse().ok())
+    }
+
+    /// The version an update of the service must name.
+    ///
+    /// # Errors
+    /// A driver failure if the swarm's version does not fit the API's field.
+    pub fn version(&self) -> Result<i32, HearthError> {
+        let index = self.version.as_ref().and_then(|v| v.index).unwrap_or(0);
+        i32::try_from(index).map_err(|e| {
+            HearthError::driver(format!("update service {} (version {index})", self.name), e)
+        })
+    }
+}
+
+/// This instance's services, of one workspace or all.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn services(
+    docker: &Docker,
+    instance: &str,
+    slug: Option<&Slug>,
+) -> Result<Vec<Svc>, HearthError> {
+    let list = docker
+        .list_services(Some(ListServicesOptions {
+            filters: Some(labels::filter(instance, slug)),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| map_err("list services", e))?;
+    Ok(list
+        .into_iter()
+        .map(|s| {
+            let spec = s.spec.unwrap_or_default();
+            let label = |k: &str| {
+                spec.labels
+                    .as_ref()
+                    .and_then(|l| l.get(k))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            Svc {
+                id: s.id.unwrap_or_default(),
+                name: spec.name.clone().unwrap_or_default(),
+                slug: label(labels::WORKSPACE),
+                role: label(labels::ROLE),
+                version: s.version,
+                spec,
+            }
+        })
+        .collect())
+}
+
+/// Every object of this instance: services, their task containers, networks and volumes.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
+    let docker = engine.client().await?;
+    let mut out: Vec<Owned> = services(docker, instance, None)
+        .await?
+        .into_iter()
+        .map(|s| Owned {
+            state: Some(format!("replicas={}", s.replicas())),
+            slug: s.slug,
+            kind: ObjectKind::Service,
+            name: s.name,
+        })
+        .collect();
+    out.extend(docker_objects::owned(engine, instance).await?);
+    Ok(out)
+}
+
+/// Removes every object of `slug` owned by `instance`: services first (so the swarm starts no
+/// new task), then the task containers, the network and the volumes. Idempotent.
+///
+/// # Errors
+/// `docker_unavailable`, or a driver failure naming what is still there after [`SETTLE`].
+pub async fn remove_all(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    stop_timeout_secs: i32,
+    steps: &Steps,
+) -> Result<(), HearthError> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        // Listed again each round: a create that was in flight when a provision stopped can
+        // land after the first listing.
+        for s in services(docker, instance, Some(slug)).await? {
+            match docker.delete_service(&s.id).await {
+                Ok(()) => steps.record("service_removed", Some(&s.role), Some(s.name)),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(map_err(format!("remove service {}", s.name), e)),
+            }
+        }
+        let swept =
+            docker_objects::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
+        let services_left = services(docker, instance, Some(slug)).await?;
+        // A removed overlay network stays listed on the node until its agent lets go of it.
+        let networks_left = docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(labels::filter(instance, Some(slug))),
+            }))
+            .await
+            .map_err(|e| map_err("list networks", e))?
+            .len();
+        match swept {
+            Ok(()) if services_left.is_empty() && networks_left == 0 => return Ok(()),
+            Err(e @ HearthError::Driver(DriverError::Unavailable { .. })) => return Err(e),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Ok(()) if Instant::now() >= deadline => {
+                return Err(HearthError::driver(
+                    format!("remove every service of {slug}"),
+                    format!(
+                    "still there after {SETTLE:?}: {} service(s) ({}), {networks_left} network(s)",
+                    services_left.len(),
+                    services_left
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ))
+            }
+            // The manager frees the network (and the node the volumes) a moment after the
+            // tasks are gone: look again shortly.
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
