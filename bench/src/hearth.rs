@@ -166,12 +166,56 @@ impl Daemon {
     /// # Errors
     /// On a non-200 answer or a transport failure.
     pub async fn provision(&self, slug: &str) -> anyhow::Result<()> {
+        self.provision_ref(slug).await.map(drop)
+    }
+
+    /// [`Daemon::provision`], answering hearth's ref (with its `pool` claim, if any).
+    ///
+    /// # Errors
+    /// As [`Daemon::provision`].
+    pub async fn provision_ref(&self, slug: &str) -> anyhow::Result<serde_json::Value> {
         let body = serde_json::json!({"slug": slug, "profile": {"tier": "solo"}});
         let text = self.verb("/v1/provision", body).await?;
         let v: serde_json::Value = serde_json::from_str(&text).context("provision answer")?;
         match v.get("last_status").and_then(|s| s.as_str()) {
-            Some("ready") | None => Ok(()),
+            Some("ready") | None => Ok(v),
             Some(other) => bail!("provision of {slug} answered status {other}"),
+        }
+    }
+
+    /// Ready members of the solo pool (`GET /v1/pool`).
+    ///
+    /// # Errors
+    /// On a non-200 answer or a transport failure.
+    pub async fn pool_ready(&self) -> anyhow::Result<u64> {
+        let (status, text) = self.call("GET", "/v1/pool", None).await?;
+        if status != 200 {
+            bail!("/v1/pool answered {status}: {text}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).context("pool answer")?;
+        Ok(v["pools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["tier"] == "solo")
+            .filter_map(|p| p["ready"].as_u64())
+            .sum())
+    }
+
+    /// Waits (bounded) until the solo pool has `n` ready members.
+    ///
+    /// # Errors
+    /// When it does not within `bound`.
+    pub async fn wait_pool(&self, n: u64, bound: Duration) -> anyhow::Result<()> {
+        let until = Instant::now() + bound;
+        loop {
+            if self.pool_ready().await? >= n {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                bail!("the pool did not reach {n} ready members within {bound:?}");
+            }
+            sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -10,6 +10,7 @@ mod hearth;
 mod machine;
 mod play;
 mod podman;
+mod pool;
 mod ready;
 mod relay;
 mod report;

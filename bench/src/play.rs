@@ -23,11 +23,13 @@ pub fn prompts() -> Vec<String> {
 /// Bound on one request of the floor's mock work (the worker's node timeout).
 const TOUCH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The two ways of running the play.
+/// The ways of running the play's acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Way {
     Play,
     Floor,
+    /// The same stack's hearth over its own socket: what the console adds.
+    Rpc,
 }
 
 impl Bench<'_> {
@@ -47,7 +49,7 @@ impl Bench<'_> {
         }
         let (stack, _) = Stack::start(&self.launch, &bins, &[]).await?;
         let http = reqwest::Client::new();
-        let ways = [Way::Play, Way::Floor];
+        let ways = [Way::Play, Way::Floor, Way::Rpc];
         for round in 0..=self.plan.runs {
             let mut order = ways;
             order.rotate_left(round % ways.len());
@@ -56,6 +58,7 @@ impl Bench<'_> {
                 let result = match way {
                     Way::Play => play_once(&stack, &slug).await,
                     Way::Floor => self.floor_once(&http, &slug).await,
+                    Way::Rpc => rpc_once(&stack, &http, &slug).await,
                 };
                 if !self
                     .after_round(way, way == Way::Floor, round, &result)
@@ -66,6 +69,7 @@ impl Bench<'_> {
                 let times: &mut ActTimes = match way {
                     Way::Play => &mut figures.play,
                     Way::Floor => &mut figures.floor,
+                    Way::Rpc => &mut figures.rpc,
                 };
                 times.record(result);
             }
@@ -85,29 +89,50 @@ impl Bench<'_> {
         let urls = self.floor.provision_endpoints(&names).await?;
         let provision = t0.elapsed();
         let front = urls.first().context("no front door")?;
-        let t1 = Instant::now();
-        for _ in prompts() {
-            let resp = http
-                .get(front)
-                .timeout(TOUCH_TIMEOUT)
-                .send()
-                .await
-                .with_context(|| format!("GET {front}"))?;
-            anyhow::ensure!(
-                !resp.status().is_server_error(),
-                "{front} answered {}",
-                resp.status()
-            );
-        }
-        let run = t1.elapsed();
+        let run = touch(http, front).await?;
         let t2 = Instant::now();
         self.floor.teardown(&names).await?;
         Ok([provision, run, t2.elapsed()])
     }
 }
 
+/// The four requests of the floor's "run" to the workspace's front door; how long they took.
+async fn touch(http: &reqwest::Client, front: &str) -> anyhow::Result<Duration> {
+    let t1 = Instant::now();
+    for _ in prompts() {
+        let resp = http
+            .get(front)
+            .timeout(TOUCH_TIMEOUT)
+            .send()
+            .await
+            .with_context(|| format!("GET {front}"))?;
+        anyhow::ensure!(
+            !resp.status().is_server_error(),
+            "{front} answered {}",
+            resp.status()
+        );
+    }
+    Ok(t1.elapsed())
+}
+
+/// The acts through the stack's hearth directly: provision, the four requests, teardown.
+async fn rpc_once(
+    stack: &Stack,
+    http: &reqwest::Client,
+    slug: &str,
+) -> anyhow::Result<[Duration; 3]> {
+    let t0 = Instant::now();
+    let r = stack.hearth().provision_ref(slug).await?;
+    let provision = t0.elapsed();
+    let front = r["endpoint"].as_str().context("no endpoint")?.to_owned();
+    let run = touch(http, &front).await?;
+    let t2 = Instant::now();
+    stack.hearth().teardown(slug).await?;
+    Ok([provision, run, t2.elapsed()])
+}
+
 /// The play's round through the console: provision, run (submit + wait), teardown.
-async fn play_once(stack: &Stack, slug: &str) -> anyhow::Result<[Duration; 3]> {
+pub(crate) async fn play_once(stack: &Stack, slug: &str) -> anyhow::Result<[Duration; 3]> {
     let prompts = prompts();
     let t0 = Instant::now();
     stack.console.provision(slug).await?;

@@ -10,8 +10,12 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tokio::time::{sleep, timeout, Instant};
 
-/// Pause between two probes of a service that did not answer yet.
+/// Pause after the first probe of a service that did not answer yet; it grows by half after
+/// each miss up to [`MAX_POLL_INTERVAL`], as hearth's readiness does, so the probe does not
+/// take CPU from the engine while it starts the containers.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// The longest pause between two probes.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Bound on one probe request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -47,12 +51,14 @@ impl Prober {
         )
     }
 
-    /// Waits until `url` answers `200`, polling every [`POLL_INTERVAL`].
+    /// Waits until `url` answers `200`, polling from every [`POLL_INTERVAL`] to every
+    /// [`MAX_POLL_INTERVAL`].
     ///
     /// # Errors
     /// When `deadline` passes first.
     pub async fn wait(&self, url: &str, deadline: Duration) -> anyhow::Result<()> {
         let until = Instant::now() + deadline;
+        let mut pause = POLL_INTERVAL;
         loop {
             if self.answers(url).await {
                 return Ok(());
@@ -60,7 +66,8 @@ impl Prober {
             if Instant::now() >= until {
                 bail!("{url} did not answer 200 within {deadline:?}");
             }
-            sleep(POLL_INTERVAL).await;
+            sleep(pause).await;
+            pause = (pause * 3 / 2).min(MAX_POLL_INTERVAL);
         }
     }
 }

@@ -160,6 +160,18 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
                 scope.sweep(&bench.docker).await?;
             }
         }
+        tracing::info!("the warm pool: claims, the play with a pool, memory, objects");
+        match bench.pool().await {
+            Ok(figures) => report.extra.pool = Some(figures),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the pool is not measured");
+                report
+                    .extra
+                    .errors
+                    .push(("The warm pool", format!("{err:#}")));
+                scope.sweep(&bench.docker).await?;
+            }
+        }
         tracing::info!("the console's latency per relayed frame");
         match bench.relay().await {
             Ok(figures) => report.extra.relay = Some(figures),

@@ -70,6 +70,11 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 const STOP_BOUND: Duration = Duration::from_secs(10);
 
 impl Stack {
+    /// The stack's hearth, for calls over its own socket.
+    pub fn hearth(&self) -> &Daemon {
+        &self.hearth
+    }
+
     /// Starts hearth and the worker together, then the console pointed at both.
     ///
     /// # Errors

@@ -163,6 +163,16 @@ impl HearthClient {
         Ok(r.workspaces)
     }
 
+    /// `GET /v1/pool`: each warm pool (empty when the daemon runs none).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn pool(&self) -> Result<Vec<hearth_protocol::hearth::PoolReport>, ClientError> {
+        let r: hearth_protocol::hearth::PoolResponse =
+            self.call(Method::GET, "/v1/pool", None::<&()>).await?;
+        Ok(r.pools)
+    }
+
     /// `POST /v1/upgrade`.
     ///
     /// # Errors

@@ -209,6 +209,7 @@ impl StaticHearth {
             last_status: hearth_protocol::hearth::Status::Ready,
             resource_caps: None,
             services: Vec::new(),
+            pool: None,
         }
     }
 }

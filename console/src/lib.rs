@@ -221,6 +221,15 @@ pub async fn serve(
             stopping.cancel();
         }
     };
+    // TCP_NODELAY on every accepted connection: a response written in more than one piece
+    // (an SSE live tail, a long-poll answer) must not wait out Nagle against the client's
+    // delayed ACK — ~40 ms per exchange on Linux loopback.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let limits = state.limits;
     hearth_serve::serve(listener, routes::router(state), limits, signal).await?;
     stopping.cancel();

@@ -89,6 +89,8 @@ impl WorkerClient {
         // The worker is on loopback: no proxy from the environment may see the bearer.
         let http = reqwest::Client::builder()
             .no_proxy()
+            // reqwest's default, said out loud: a signed request must not wait on Nagle.
+            .tcp_nodelay(true)
             .connect_timeout(std::time::Duration::from_secs(5))
             .tcp_keepalive(std::time::Duration::from_secs(30))
             .build()

@@ -372,3 +372,83 @@ async fn lifecycle_verbs_are_recorded_and_refusals_are_typed() -> Result<()> {
     );
     Ok(())
 }
+
+/// A workspace claimed from hearth's warm pool: the console answers hearth's ref with its
+/// `pool` claim, `hearth.provisioned` records the same member and age, and the log still
+/// verifies as the whole chain.
+#[tokio::test]
+async fn a_workspace_from_the_warm_pool_is_recorded_with_its_claim_and_verifies() -> Result<()> {
+    let env = Env::new()?;
+    let keys = env.keys("keys", KEYS)?;
+    let _hearth = common::start_hearth_with(&env, &["--pool", "solo=1"])?;
+    // Wait (bounded) until the pool has its member.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new(common::bin("hearth")?)
+            .arg("--socket")
+            .arg(env.socket())
+            .args(["pool", "-o", "json"])
+            .output()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if v["pools"][0]["ready"] == 1 {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the pool never filled: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let worker = start_worker(&keys, &[])?;
+    let console = start_console(&env, &worker.url, &keys, &[])?;
+    let api = Api::new(&console, &env)?;
+
+    let (status, wref) = api.provision("warm").await?;
+    assert_eq!(status, 200, "{wref}");
+    let member = wref["pool"]["member"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(member.starts_with("pool-"), "claimed from the pool: {wref}");
+    let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
+    let (status, body) = api
+        .post(
+            "/api/ralph/runs",
+            json!({"workspace": "warm", "prompts": prompts}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let (_, run) = api
+        .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
+        .await?;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let (status, body) = api.delete("/api/hearth/workspaces/warm").await?;
+    assert_eq!(status, 200, "{body}");
+
+    let events = env.events()?;
+    assert_eq!(events[1].event_type, types::PROVISIONED);
+    assert_eq!(events[1].data["pool"]["member"], member.as_str());
+    assert!(
+        events[1].data["pool"]["age_ms"].is_u64(),
+        "{:?}",
+        events[1].data
+    );
+    let out = std::process::Command::new(common::bin("console")?)
+        .args([
+            "hatch",
+            "verify",
+            "--chain",
+            "provision-then-ralph",
+            "--prompts",
+            "4",
+        ])
+        .arg(env.hatch())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "the chain verifies: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok(())
+}

@@ -39,6 +39,10 @@ use crate::error::HearthError;
 /// subnet_prefix = 28
 /// [labels]
 /// "com.example.team" = "infra"
+/// [pool]                     # warm pool: members kept ready per tier (default: none)
+/// solo = 2
+/// max_age = 3600             # seconds; older members are replaced
+/// failure_cap = 3            # failed refills in a row before refilling backs off
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +64,44 @@ pub struct FileConfig {
     pub network: FileNetwork,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub pool: FilePool,
+}
+
+/// `[pool]`: members per tier, and how members age and refills give up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePool {
+    pub solo: Option<u32>,
+    pub team: Option<u32>,
+    pub studio: Option<u32>,
+    pub bespoke: Option<u32>,
+    /// Seconds a member may wait, ready, before it is replaced.
+    pub max_age: Option<u64>,
+    pub failure_cap: Option<u32>,
+}
+
+impl FilePool {
+    /// The file's settings on top of `config`.
+    pub fn apply(&self, config: &mut crate::pool::PoolConfig) {
+        use hearth_protocol::hearth::Tier;
+        for (tier, n) in [
+            (Tier::Solo, self.solo),
+            (Tier::Team, self.team),
+            (Tier::Studio, self.studio),
+            (Tier::Bespoke, self.bespoke),
+        ] {
+            if let Some(n) = n {
+                config.sizes.insert(tier, n);
+            }
+        }
+        if let Some(secs) = self.max_age {
+            config.max_age = Some(Duration::from_secs(secs));
+        }
+        if let Some(cap) = self.failure_cap {
+            config.failure_cap = cap.max(1);
+        }
+    }
 }
 
 /// `[network]`.
@@ -133,6 +175,8 @@ pub struct Settings {
     pub idle_exit: Option<Duration>,
     /// What one client of the socket may hold, and for how long.
     pub limits: hearth_serve::Limits,
+    /// The warm pools (none unless asked for).
+    pub pool: crate::pool::PoolConfig,
 }
 
 /// An environment variable, or the Go hearth's name for the same thing.

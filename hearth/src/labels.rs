@@ -16,6 +16,9 @@ pub const ROLE: &str = "dev.hearth.role";
 pub const TIER: &str = "dev.hearth.tier";
 /// The daemon instance that owns the object.
 pub const INSTANCE: &str = "dev.hearth.instance";
+/// On a warm-pool member's objects: the pool key (tier and image digests) it was built for.
+/// Labels cannot change, so a claimed member keeps it; hearth's record says who claimed it.
+pub const POOL: &str = "dev.hearth.pool";
 
 /// On a Swarm service: the loopback port of the role's relay, so a restarted daemon binds the
 /// same port and the endpoint it recorded stays true.

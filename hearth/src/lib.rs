@@ -6,6 +6,7 @@
 //! - [`driver`]: the driver contract, LocalDocker and Fake.
 //! - [`dispatcher`]: the one way every verb goes through.
 //! - [`store`], [`events`], [`lockfile`]: hearth's record, step journal and image lock.
+//! - [`pool`]: the warm pool of workspaces made ahead, claimed by provision.
 //! - [`server`]: the RPC on the unix socket; [`client`]: the same RPC from the other side.
 //! - [`config`]: flags, environment and config file, merged.
 //! - [`error`]: the one error type with its wire codes.
@@ -23,6 +24,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod lockfile;
 pub mod names;
+pub mod pool;
 pub mod server;
 pub mod slug;
 pub mod store;

@@ -102,17 +102,25 @@ impl Store {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Atomic replace: write a temp file, fsync it, rename over the old one.
     fn write(&self, state: &File) -> Result<(), HearthError> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| HearthError::State {
-            attempted: "encoded".into(),
-            detail: e.to_string(),
-        })?;
-        hearth_serve::private::write_atomic(&self.path, &bytes).map_err(|e| HearthError::State {
-            attempted: "written".into(),
-            detail: e.to_string(),
-        })
+        write_json(&self.path, state)
     }
+}
+
+/// Atomic replace of a JSON state file: write a temp file, fsync it, rename over the old one.
+///
+/// # Errors
+/// [`HearthError::State`] naming the file.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), HearthError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| HearthError::State {
+        attempted: "encoded".into(),
+        detail: e.to_string(),
+    })?;
+    // Atomic (temp file, fsync, rename) and 0600 whatever the umask.
+    hearth_serve::private::write_atomic(path, &bytes).map_err(|e| HearthError::State {
+        attempted: "written".into(),
+        detail: e.to_string(),
+    })
 }
 
 /// Held by a serving daemon: one daemon per state dir, or two would reconcile each other's
@@ -174,7 +182,7 @@ pub fn private_dir(dir: &Path) -> Result<(), HearthError> {
     })
 }
 
-fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
+pub(crate) fn state_err(attempted: &str, path: &Path, e: std::io::Error) -> HearthError {
     HearthError::State {
         attempted: attempted.into(),
         detail: format!("{}: {e}", path.display()),
@@ -198,6 +206,7 @@ mod tests {
                 last_status: Status::Provisioning,
                 resource_caps: None,
                 services: vec![],
+                pool: None,
             },
             profile: ProvisioningProfile::for_tier(Tier::Solo),
             status,

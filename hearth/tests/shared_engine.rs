@@ -164,6 +164,7 @@ async fn workspaces_under_the_old_names_are_found_and_torn_down() {
         last_status: Status::Ready,
         resource_caps: None,
         services: Vec::new(),
+        pool: None,
     };
     let driver = b.driver.inner.clone();
     assert_eq!(

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::error_code::ErrorCode;
 
 /// The product tier a workspace is provisioned at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// One seat, two services (`cairnet` + `lore`); the tier the local play runs.
@@ -274,6 +274,51 @@ pub struct DeploymentRef {
     pub resource_caps: Option<ResourceCaps>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceRef>,
+    /// Set when the workspace was claimed from hearth's warm pool rather than built cold;
+    /// absent otherwise, so clients that do not know it (the Go ones) see the origin's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolClaim>,
+}
+
+/// How a workspace came from the warm pool (our extension of the Go ref).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolClaim {
+    /// The pool member that became this workspace (its engine objects carry this id).
+    pub member: String,
+    /// How long the member had waited in the pool, ready, before it was claimed.
+    pub age_ms: u64,
+}
+
+/// One warm pool, as `GET /v1/pool` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolReport {
+    pub tier: Tier,
+    /// The configured size: a ceiling on members kept ready.
+    pub size: u32,
+    /// Members ready to be claimed (whole, paused, built from the current digests).
+    pub ready: u32,
+    /// Members being built now.
+    pub building: u32,
+    /// Each role's image digest the current members are built from.
+    #[serde(default)]
+    pub digests: BTreeMap<String, String>,
+    /// Consecutive failed refills (reset by a success).
+    pub refill_failures: u32,
+    /// The last refill error, if the last refill failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// While refills are stopped after too many failures: when they are tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<DateTime<Utc>>,
+    /// Members claimed, drained as stale and removed since the daemon started.
+    pub claimed: u64,
+    pub drained: u64,
+}
+
+/// Answer to `GET /v1/pool`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PoolResponse {
+    pub pools: Vec<PoolReport>,
 }
 
 /// `POST /v1/provision`.

@@ -37,6 +37,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let client = reqwest::Client::builder()
         .no_proxy()
+        .tcp_nodelay(true)
         .build()
         .map_err(std::io::Error::other)?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -61,6 +62,15 @@ pub async fn run(
         stop: stop_rx,
     });
     let app = routes::router(state);
+    // TCP_NODELAY on every accepted connection: the event stream writes one small frame at a
+    // time, and without it each frame after the first waits for the console's delayed ACK
+    // (Nagle), ~40 ms a frame on Linux loopback.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

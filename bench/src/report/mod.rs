@@ -2,6 +2,7 @@
 //! ratio to its floor, with the machine, the engine and the exact command that made them.
 
 pub mod play;
+pub mod pool;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -182,6 +183,20 @@ impl Report {
              called over its unix socket (`POST /v1/provision`, `POST /v1/teardown`).\n",
             self.hearth_bin
         );
+        let _ = writeln!(
+            w,
+            "The floor, step by step (`bench/src/floor.rs`): (1) create the bridge network and \
+             both volumes at once; (2) for each role at once: create the container (init, \
+             limits, the volume bound at `/data`, port 80 published on 127.0.0.1 with an \
+             engine-chosen host port, joined to the network by name, no aliases), start it, \
+             inspect it once for the host port, then probe `GET /` on it — first after 5 ms, \
+             each pause half again as long up to 50 ms, exactly as hearth's readiness does — \
+             until it answers 200; (3) teardown: for each role at once stop (SIGTERM through \
+             the init, the same stop timeout as hearth) and remove the container, then remove \
+             both volumes and the network at once. One engine connection (bollard, API \
+             version negotiated once) serves every call; nothing is listed, recorded or \
+             journaled.\n"
+        );
         if let Some(err) = &self.hearth_error {
             let _ = writeln!(w, "**hearth was not measured in this run:** {err}\n");
         }
@@ -189,6 +204,10 @@ impl Report {
         self.render_scale(w);
         self.render_daemon(w);
         self.extra.render(w);
+        if let Some(p) = &self.extra.pool {
+            let cold = self.solo.hearth.as_ref().and_then(|h| median(&h.provision));
+            p.render(w, cold);
+        }
         self.render_targets(w);
         self.render_findings(w);
         render_notes(w);

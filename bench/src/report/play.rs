@@ -41,7 +41,8 @@ impl ActTimes {
         }
     }
 
-    fn total(&self) -> Vec<Duration> {
+    /// Each round's three acts together.
+    pub fn total(&self) -> Vec<Duration> {
         (0..self.provision.len())
             .map(|i| self.provision[i] + self.run[i] + self.teardown[i])
             .collect()
@@ -57,6 +58,38 @@ pub struct PlayFigures {
     pub play: ActTimes,
     /// The same engine work through the API, plus the same four requests.
     pub floor: ActTimes,
+    /// The same acts through hearth's own RPC on the same stack (the run act: the same four
+    /// requests), to show what the console adds to provision and teardown.
+    pub rpc: ActTimes,
+}
+
+/// The console's share over hearth's own RPC that the targets allow.
+pub const CONSOLE_OVER_RPC: f64 = 1.05;
+/// The run act's allowance over the floor's four requests.
+pub const RUN_OVER_FLOOR: Duration = Duration::from_millis(5);
+
+impl PlayFigures {
+    /// Rows for the Targets table.
+    pub fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
+        let (run, floor) = (median(&self.play.run), median(&self.floor.run));
+        let mut rows = vec![(
+            "run act ≤ the floor's four requests + 5 ms".to_owned(),
+            format!("{} vs {}", ms(run), ms(floor)),
+            run.zip(floor).map(|(r, f)| r <= f + RUN_OVER_FLOOR),
+        )];
+        for (act, pick) in [
+            ("provision", (|t: &ActTimes| t.provision.clone()) as Pick),
+            ("teardown", |t| t.teardown.clone()),
+        ] {
+            let r = ratio(median(&pick(&self.play)), median(&pick(&self.rpc)));
+            rows.push((
+                format!("console {act} ≤ {CONSOLE_OVER_RPC}× hearth's own RPC"),
+                times(r),
+                r.map(|r| r <= CONSOLE_OVER_RPC),
+            ));
+        }
+        rows
+    }
 }
 
 /// HATCH appends with an fsync per event.
@@ -117,6 +150,8 @@ pub struct Extras {
     pub hatch: Option<HatchFigures>,
     /// Relay latency, when measured.
     pub relay: Option<RelayFigures>,
+    /// The warm pool, when measured (rendered by the report after these sections).
+    pub pool: Option<super::pool::PoolFigures>,
     /// What could not be measured, and why.
     pub errors: Vec<(&'static str, String)>,
 }
@@ -151,12 +186,18 @@ impl Extras {
                 sink.map(|s| s >= HATCH_TARGET_PER_S),
             ));
         }
+        if let Some(p) = &self.play {
+            rows.extend(p.target_rows());
+        }
+        if let Some(p) = &self.pool {
+            rows.extend(p.target_rows());
+        }
         rows
     }
 }
 
 /// Picks one act's samples out of [`ActTimes`].
-type Pick = fn(&ActTimes) -> Vec<Duration>;
+pub(crate) type Pick = fn(&ActTimes) -> Vec<Duration>;
 
 fn render_play(w: &mut String, p: &PlayFigures) {
     let _ = writeln!(w, "## The whole play (no builds)\n");
@@ -201,10 +242,38 @@ fn render_play(w: &mut String, p: &PlayFigures) {
         "| failures | {} | {} | | |",
         p.play.failures, p.floor.failures
     );
-    for (name, t) in [("play", &p.play), ("floor", &p.floor)] {
+    for (name, t) in [
+        ("play", &p.play),
+        ("floor", &p.floor),
+        ("hearth RPC", &p.rpc),
+    ] {
         if let Some(err) = &t.first_error {
             let _ = writeln!(w, "\n{name}, first failure: `{err}`");
         }
+    }
+    let _ = writeln!(
+        w,
+        "\nWhat the console adds: the same stack's hearth called over its own socket (`POST \
+         /v1/provision`, `POST /v1/teardown`) in rounds alternating with the two above.\n"
+    );
+    let _ = writeln!(w, "| act | console | hearth RPC | console ÷ RPC | added |");
+    let _ = writeln!(w, "|---|---:|---:|---:|---:|");
+    let acts: [(&str, Pick); 2] = [
+        ("provision → ready", |t| t.provision.clone()),
+        ("teardown", |t| t.teardown.clone()),
+    ];
+    for (name, pick) in acts {
+        let (a, r) = (median(&pick(&p.play)), median(&pick(&p.rpc)));
+        let added = a
+            .zip(r)
+            .map_or_else(|| "—".to_owned(), |(a, r)| signed_ms(a, r));
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} | {} | {added} |",
+            ms(a),
+            ms(r),
+            times(ratio(a, r))
+        );
     }
     let _ = writeln!(
         w,
@@ -452,6 +521,7 @@ mod tests {
             play: Some(play),
             hatch: Some(hatch(250, 200)),
             relay: Some(relay),
+            pool: None,
             errors: vec![],
         };
         let mut md = String::new();

@@ -33,9 +33,10 @@ pub struct UpgradeWorkspace {
     tier: Tier,
 }
 
-/// The ref as HATCH data: endpoint, services, and how long the call took.
+/// The ref as HATCH data: endpoint, services, how long the call took, and the pool claim if
+/// there was one.
 fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
-    json!({
+    let mut data = json!({
         "workspace_slug": r.workspace_slug,
         "tier": r.tier,
         "driver": r.driver,
@@ -43,7 +44,13 @@ fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
         "status": r.last_status,
         "services": r.services,
         "timing": {"elapsed_ms": started.elapsed().as_millis() as u64},
-    })
+    });
+    // A workspace claimed from hearth's warm pool says so, with the member's age, as hearth's
+    // own boot events do; a cold one carries no `pool` key at all.
+    if let Some(pool) = &r.pool {
+        data["pool"] = json!(pool);
+    }
+    data
 }
 
 /// Refuses a slug hearth would refuse, with the one rule of `hearth_protocol::slug`, before

@@ -72,6 +72,11 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
                 super::table::render(&["SLUG", "TIER", "STATUS", "ENDPOINT"], &rows)
             });
         }),
+        Command::Pool(o) => client.pool().await.map(|pools| {
+            print_as(o.output, &serde_json::json!({ "pools": pools }), || {
+                pool_table(&pools)
+            });
+        }),
         Command::Events(a) => events(client, a).await,
         Command::Lock(a) => return super::lock::run(a).await,
         Command::GenerateAssets(a) => {
@@ -82,6 +87,44 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }
+}
+
+/// `hearth pool` for a person.
+fn pool_table(pools: &[hearth_protocol::hearth::PoolReport]) -> String {
+    if pools.is_empty() {
+        return "no warm pool (start hearth serve with --pool solo=N)".to_owned();
+    }
+    let mut out = format!(
+        "{:<8} {:>4} {:>5} {:>8} {:>7} {:>7} {:>8}  DIGESTS",
+        "TIER", "SIZE", "READY", "BUILDING", "CLAIMED", "DRAINED", "FAILURES"
+    );
+    for p in pools {
+        let digests: Vec<String> = p
+            .digests
+            .iter()
+            .map(|(role, d)| format!("{role}={}", d.get(..19).unwrap_or(d)))
+            .collect();
+        out.push_str(&format!(
+            "\n{:<8} {:>4} {:>5} {:>8} {:>7} {:>7} {:>8}  {}",
+            p.tier,
+            p.size,
+            p.ready,
+            p.building,
+            p.claimed,
+            p.drained,
+            p.refill_failures,
+            digests.join(" ")
+        ));
+        if let Some(e) = &p.last_error {
+            out.push_str(&format!("\n  last refill error: {e}"));
+        }
+        if let Some(t) = p.backoff_until {
+            out.push_str(&format!(
+                "\n  refills stopped until {t} (too many failures in a row)"
+            ));
+        }
+    }
+    out
 }
 
 fn unreachable_serve() -> Result<(), ClientError> {

@@ -64,6 +64,8 @@ pub enum Command {
     Hibernate(SlugArgs),
     /// List workspaces.
     Ls(OutputArgs),
+    /// Show the warm pools: size, ready members, image digests, refill failures.
+    Pool(OutputArgs),
     /// Show a workspace's boot and lifecycle steps with timings.
     Events(EventsArgs),
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses

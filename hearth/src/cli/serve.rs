@@ -88,7 +88,15 @@ pub struct ServeArgs {
     /// [default: 1024]
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable)
+    /// Keep N workspaces of TIER made ahead, paused, for provisions to claim (repeatable,
+    /// e.g. --pool solo=2) [env: HEARTH_POOL, comma-separated] [default: no pool]
+    #[arg(long = "pool")]
+    pub pool: Vec<String>,
+    /// Seconds a pool member may wait before it is replaced [default: no limit]
+    #[arg(long)]
+    pub pool_max_age: Option<u64>,
+    /// Fake driver only: fail:VERB, hang:VERB or delay:MS (repeatable; fail:refill fails
+    /// only pool members' builds)
     #[arg(long = "fake-fault")]
     pub fake_faults: Vec<String>,
 }
@@ -225,6 +233,23 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
         teardown: secs(args.teardown_timeout, file.timeouts.teardown, 60),
         other: secs(args.op_timeout, file.timeouts.provision, 120),
     };
+    let mut pool = crate::pool::PoolConfig::default();
+    file.pool.apply(&mut pool);
+    let mut specs = args.pool.clone();
+    if let Ok(env) = std::env::var("HEARTH_POOL") {
+        specs.extend(
+            env.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned),
+        );
+    }
+    for spec in &specs {
+        pool.add_spec(spec).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(secs) = args.pool_max_age {
+        pool.max_age = Some(Duration::from_secs(secs));
+    }
+    pool.build_timeout = deadlines.provision;
     Ok(Settings {
         socket,
         socket_group: args.socket_group.clone().or(file.socket_group),
@@ -245,6 +270,7 @@ pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Set
                 .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),
             ..hearth_serve::Limits::default()
         },
+        pool,
     })
 }
 
@@ -297,7 +323,12 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         .with_context(|| format!("cannot serve on {}", settings.socket.display()))?;
     let _state_lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let store = Store::open(&settings.state_dir)?;
-    let dispatcher = Dispatcher::new(driver, store, settings.deadlines);
+    // The dispatcher runs the driver through the pool's bindings even with no pool
+    // configured: workspaces claimed under an earlier configuration live on member objects.
+    let book = Arc::new(crate::pool::Book::open(&settings.state_dir)?);
+    let pool = crate::pool::Pool::new(driver, book, settings.pool.clone());
+    let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
+    dispatcher.set_pool(Arc::clone(&pool));
     // Which engine answers (Docker or Podman) and what it cannot do, said once at start; an
     // engine that is down is found (and logged) on first use instead.
     if let Some(d) = &local_docker {
@@ -327,9 +358,14 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             }
         });
     }
+    // Members left by the last run: whole ones are kept, the rest removed; then refilling
+    // (or, with no pool configured, draining) runs in the background.
+    pool.adopt().await;
+    let refill = pool.spawn();
     info!(
         socket = %guard.served_on(&settings.socket).display(),
         driver = %settings.driver,
+        pool = ?settings.pool.sizes,
         instance = %settings.instance,
         state_dir = %settings.state_dir.display(),
         images = ?settings.docker.images,
@@ -349,6 +385,9 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         settings.limits,
     )
     .await?;
+    // Members stay paused for the next start to adopt.
+    pool.stop();
+    refill.abort();
     drop(guard);
     info!("hearth stopped");
     Ok(())

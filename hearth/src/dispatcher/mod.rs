@@ -81,6 +81,8 @@ pub struct Dispatcher {
     /// One async lock per slug, so verbs on one workspace never interleave; held by the
     /// spawned operation, so a caller that goes away does not release it early.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The warm pool a provision claims from first, when the daemon runs one.
+    pool: std::sync::OnceLock<Arc<crate::pool::Pool>>,
 }
 
 impl Dispatcher {
@@ -92,7 +94,19 @@ impl Dispatcher {
             events: EventLog::default(),
             deadlines,
             locks: Mutex::default(),
+            pool: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lets provisions claim from `pool` (whose [`crate::pool::Pool::bound`] driver this
+    /// dispatcher must run). Set once, before serving.
+    pub fn set_pool(&self, pool: Arc<crate::pool::Pool>) {
+        let _ = self.pool.set(pool);
+    }
+
+    /// The warm pool, if the daemon runs one.
+    pub fn pool(&self) -> Option<&Arc<crate::pool::Pool>> {
+        self.pool.get()
     }
 
     /// The driver this dispatcher runs.
@@ -350,6 +364,13 @@ impl Dispatcher {
                         // wake); start from a clean slate.
                         self.driver.teardown(slug, steps).await?;
                     }
+                    // A warm member if there is one; otherwise (or if the claim fails) cold.
+                    if let Some(claimed) = match self.pool.get() {
+                        Some(pool) => pool.claim(slug, profile, steps).await,
+                        None => None,
+                    } {
+                        return Ok(claimed);
+                    }
                     self.driver.provision(slug, profile, steps).await
                 }
                 Op::Upgrade(profile) => self.driver.upgrade(r, profile, steps).await,
@@ -520,6 +541,7 @@ fn placeholder_ref(
         last_status: status,
         resource_caps: profile.map(ProvisioningProfile::caps),
         services: Vec::new(),
+        pool: None,
     }
 }
 

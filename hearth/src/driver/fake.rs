@@ -71,11 +71,23 @@ struct Workspace {
 }
 
 /// The in-memory driver.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FakeDriver {
     faults: FakeFaults,
     /// Every workspace with at least one object, keyed by slug.
     workspaces: Arc<Mutex<HashMap<String, Workspace>>>,
+    /// The digest every role's image has now; a test changes it to stand for an image
+    /// rebuilt under the same tag (or a new lock).
+    digest: Mutex<String>,
+}
+
+/// The Fake's image digest until a test says otherwise.
+const FAKE_DIGEST: &str = "sha256:fake";
+
+impl Default for FakeDriver {
+    fn default() -> Self {
+        FakeDriver::new(FakeFaults::default())
+    }
 }
 
 impl FakeDriver {
@@ -84,7 +96,21 @@ impl FakeDriver {
         FakeDriver {
             faults,
             workspaces: Arc::default(),
+            digest: Mutex::new(FAKE_DIGEST.to_owned()),
         }
+    }
+
+    /// Stands for an image rebuilt under the same tag: services created from now on run
+    /// `digest`, and [`Driver::image_digests`] answers it.
+    pub fn set_image_digest(&self, digest: &str) {
+        *self.digest.lock().unwrap_or_else(|p| p.into_inner()) = digest.to_owned();
+    }
+
+    fn image_digest(&self) -> String {
+        self.digest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     async fn gate(&self, verb: &str) -> Result<(), HearthError> {
@@ -146,13 +172,14 @@ impl FakeDriver {
     }
 
     fn reference(&self, slug: &Slug, profile: &ProvisioningProfile) -> DeploymentRef {
+        let digest = self.image_digest();
         let services: Vec<ServiceRef> = self.with(slug.as_str(), |ws| {
             ws.services
                 .iter()
                 .map(|s| ServiceRef {
                     role: s.role.to_owned(),
                     image: "fake".into(),
-                    image_digest: "sha256:fake".into(),
+                    image_digest: digest.clone(),
                     container_id: format!("fake-{slug}-{}", s.role),
                     endpoint: format!("http://127.0.0.1:{}", s.port),
                 })
@@ -169,6 +196,7 @@ impl FakeDriver {
             last_status: Status::Ready,
             resource_caps: Some(profile.caps()),
             services,
+            pool: None,
         }
     }
 
@@ -233,6 +261,10 @@ impl Driver for FakeDriver {
             // role exist, so that what is tested is the rollback of real leftovers.
             if i + 1 == SOLO_ROLES.len() {
                 self.fault("provision").await?;
+                // `fail:refill` strikes only warm-pool members, so cold provisions still work.
+                if super::pool_flag(profile).is_some() {
+                    self.fault("refill").await?;
+                }
             }
             self.with(slug.as_str(), |ws| ws.volumes.push(role));
             self.start_service(slug, role).await?;
@@ -345,6 +377,17 @@ impl Driver for FakeDriver {
             }
         }
         Ok(out)
+    }
+
+    async fn image_digests(
+        &self,
+        _profile: &ProvisioningProfile,
+    ) -> Result<std::collections::BTreeMap<String, String>, HearthError> {
+        let digest = self.image_digest();
+        Ok(SOLO_ROLES
+            .iter()
+            .map(|r| ((*r).to_owned(), digest.clone()))
+            .collect())
     }
 }
 

@@ -23,6 +23,8 @@ pub mod flavor;
 pub mod readiness;
 pub mod swarm;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hearth_protocol::hearth::{
@@ -68,6 +70,7 @@ pub fn ready_ref(
         last_status: Status::Ready,
         resource_caps: Some(caps),
         services,
+        pool: None,
     }
 }
 
@@ -117,6 +120,28 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
 
     /// Every object this driver instance created and has not removed.
     async fn owned(&self) -> Result<Vec<Owned>, HearthError>;
+
+    /// What each role of `profile` would run now: role → image digest (the engine's image
+    /// ID). The warm pool keys its members by this and drains those built from another; a
+    /// driver that cannot tell answers an empty map (its pool then never goes stale by image).
+    async fn image_digests(
+        &self,
+        _profile: &ProvisioningProfile,
+    ) -> Result<BTreeMap<String, String>, HearthError> {
+        Ok(BTreeMap::new())
+    }
+}
+
+/// The `driver_flags` key that marks a provision as a warm-pool member: its value is the pool
+/// key, which the driver puts on every object as the [`crate::labels::POOL`] label.
+pub const POOL_FLAG: &str = "pool";
+
+/// The pool key a profile carries, if it provisions a pool member.
+pub fn pool_flag(profile: &ProvisioningProfile) -> Option<&str> {
+    profile
+        .driver_flags
+        .get(POOL_FLAG)
+        .and_then(serde_json::Value::as_str)
 }
 
 /// What kind of engine object an [`Owned`] is.

@@ -38,6 +38,7 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
         .route("/v1/hibernate", post(hibernate))
         .route("/v1/events", post(events))
         .route("/v1/list", get(list))
+        .route("/v1/pool", get(pool))
         .fallback(unknown_route)
         .with_state(dispatcher)
 }
@@ -78,8 +79,19 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-async fn healthz() -> Json<OkResponse> {
-    Json(OkResponse { ok: true })
+/// `{"ok":true}`, as the Go hearth answers; with a warm pool, also each pool's report, so a
+/// refill that stopped after repeated failures shows where a health check looks.
+async fn healthz(State(d): Shared) -> Response {
+    match d.pool().filter(|p| p.enabled()) {
+        None => Json(OkResponse { ok: true }).into_response(),
+        Some(p) => Json(serde_json::json!({"ok": true, "pool": p.report()})).into_response(),
+    }
+}
+
+async fn pool(State(d): Shared) -> Json<hearth_protocol::hearth::PoolResponse> {
+    Json(hearth_protocol::hearth::PoolResponse {
+        pools: d.pool().map(|p| p.report()).unwrap_or_default(),
+    })
 }
 
 async fn provision(
@@ -187,7 +199,7 @@ async fn unknown_route() -> Response {
         message: "no such route".into(),
         retryable: false,
         hint: Some(
-            "hearth serves GET /v1/healthz, GET /v1/list and POST \
+            "hearth serves GET /v1/healthz, GET /v1/list, GET /v1/pool and POST \
              /v1/{provision,status,get,upgrade,teardown,pause,resume,hibernate,events}"
                 .into(),
         ),

@@ -145,6 +145,11 @@ async fn build(
 ) -> Result<DeploymentRef, HearthError> {
     let resolved = resolve_all(d, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
+    // A warm-pool member says so on every object, for people reading the engine's lists.
+    let mut extra = d.config.extra_labels.clone();
+    if let Some(key) = crate::driver::pool_flag(profile) {
+        extra.push((labels::POOL.to_owned(), key.to_owned()));
+    }
     let names = Names::new(&d.instance, slug);
     let network = NetworkCreateRequest {
         name: names.network(),
@@ -154,7 +159,7 @@ async fn build(
             slug,
             "network",
             tier,
-            &d.config.extra_labels,
+            &extra,
         )),
         ..Default::default()
     };
@@ -178,6 +183,7 @@ async fn build(
         let net = Net {
             id: &network_id,
             tier,
+            labels: &extra,
         };
         let volume = names.volume(role);
         start_role(d, docker, slug, net, &caps, role, volume, image, steps)
@@ -203,11 +209,12 @@ fn seed_of(slug: &Slug, instance: &str) -> u64 {
     h.finish()
 }
 
-/// The workspace network a role joins, and the tier its labels carry.
+/// The workspace network a role joins, the tier its labels carry and the extra labels.
 #[derive(Clone, Copy)]
 struct Net<'a> {
     id: &'a str,
     tier: &'a str,
+    labels: &'a [(String, String)],
 }
 
 /// Volume, container, start, ready: one role.
@@ -223,8 +230,7 @@ async fn start_role(
     image: Resolved,
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
-    let object_labels =
-        labels::for_object(&d.instance, slug, role, net.tier, &d.config.extra_labels);
+    let object_labels = labels::for_object(&d.instance, slug, role, net.tier, net.labels);
     // Creating a volume that exists is a no-op on the engine: an upgrade keeps its data.
     docker
         .create_volume(VolumeCreateRequest {
@@ -410,6 +416,7 @@ pub async fn upgrade(
         let net = Net {
             id: &network_id,
             tier,
+            labels: &d.config.extra_labels,
         };
         let volume = volumes
             .iter()

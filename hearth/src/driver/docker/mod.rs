@@ -196,4 +196,21 @@ impl Driver for LocalDocker {
     async fn owned(&self) -> Result<Vec<Owned>, HearthError> {
         objects::owned(&self.engine, &self.instance).await
     }
+
+    async fn image_digests(
+        &self,
+        profile: &ProvisioningProfile,
+    ) -> Result<BTreeMap<String, String>, HearthError> {
+        let steps = Steps::detached(&Slug::parse("pool")?);
+        let resolved =
+            futures::future::try_join_all(SOLO_ROLES.iter().map(|role| {
+                images::resolve(&self.engine, &self.config, Some(profile), role, &steps)
+            }))
+            .await?;
+        Ok(SOLO_ROLES
+            .iter()
+            .zip(resolved)
+            .map(|(role, r)| ((*role).to_owned(), r.id))
+            .collect())
+    }
 }
