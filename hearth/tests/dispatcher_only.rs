@@ -17,8 +17,12 @@ const VERBS: [&str; 7] = [
     "wake",
 ];
 
-/// Where driver verbs may be called.
-const ALLOWED: &str = "dispatcher";
+/// Where driver verbs may be called: the dispatcher, and the warm pool, which is its own
+/// instrument — a claim happens inside the dispatcher's provision verb, the pool's `Bound`
+/// wrapper is the driver the dispatcher holds (it only maps a claimed slug to its member's
+/// objects, delegating every verb), and refill builds members, which are no one's workspace
+/// until the dispatcher binds one.
+const ALLOWED: [&str; 2] = ["dispatcher", "pool"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -84,7 +88,7 @@ fn only_the_dispatcher_calls_driver_verbs() {
         let rel = file.strip_prefix(&src).expect("under src");
         let text = std::fs::read_to_string(&file).expect("read");
         let calls = driver_calls(&text);
-        if rel.starts_with(ALLOWED) {
+        if ALLOWED.iter().any(|a| rel.starts_with(a)) {
             inside += calls.len();
         } else {
             outside.extend(calls.into_iter().map(|c| format!("{}:{c}", rel.display())));
@@ -96,7 +100,8 @@ fn only_the_dispatcher_calls_driver_verbs() {
     );
     assert!(
         outside.is_empty(),
-        "driver verbs called outside hearth/src/{ALLOWED}/ — go through the Dispatcher:\n{}",
+        "driver verbs called outside hearth/src/{{{}}}/ — go through the Dispatcher:\n{}",
+        ALLOWED.join(","),
         outside.join("\n")
     );
 }

@@ -1,7 +1,9 @@
 //! The OSS-parity network check: while the play runs, sample every child's open sockets
 //! (`/proc/PID/fd` → `socket:[INODE]`) against its network namespace's TCP and UDP tables
-//! (`/proc/PID/net/{tcp,tcp6,udp,udp6}`) and record any remote address that is not loopback.
-//! Unix sockets do not appear in those tables and are always allowed.
+//! (`/proc/PID/net/{tcp,tcp6,udp,udp6}`) and record any remote address that is not loopback
+//! nor on one of the given local bridge subnets (hearth's Swarm relays reach the project's
+//! own task containers on the node's `docker_gwbridge`). Unix sockets do not appear in those
+//! tables and are always allowed.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -34,8 +36,9 @@ pub struct NetWatch {
 }
 
 impl NetWatch {
-    /// Starts sampling the processes `(name, pid)`.
-    pub fn start(pids: Vec<(String, u32)>) -> NetWatch {
+    /// Starts sampling the processes `(name, pid)`; remote addresses in `bridges` (local
+    /// bridge subnets, as `(network, prefix length)`) are allowed beside loopback.
+    pub fn start(pids: Vec<(String, u32)>, bridges: Vec<(Ipv4Addr, u8)>) -> NetWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -53,7 +56,7 @@ impl NetWatch {
                             continue;
                         }
                         connected.insert(s.inode);
-                        if !is_loopback(s.remote.0) {
+                        if !is_loopback(s.remote.0) && !on_bridge(s.remote.0, &bridges) {
                             let line = format!(
                                 "{name} (pid {pid}) {} {}:{} -> {}:{}",
                                 s.proto, s.local.0, s.local.1, s.remote.0, s.remote.1
@@ -94,6 +97,51 @@ impl Drop for NetWatch {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// Whether `ip` lies in one of `bridges` (`(network, prefix length)`).
+pub fn on_bridge(ip: IpAddr, bridges: &[(Ipv4Addr, u8)]) -> bool {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4,
+            None => return false,
+        },
+    };
+    bridges.iter().any(|(net, prefix)| {
+        let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+        u32::from(v4) & mask == u32::from(*net) & mask
+    })
+}
+
+/// Parses `a.b.c.d/n`.
+pub fn parse_subnet(text: &str) -> Option<(Ipv4Addr, u8)> {
+    let (net, prefix) = text.trim().split_once('/')?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((net.parse().ok()?, prefix))
+}
+
+/// The subnets of the engine's `docker_gwbridge` (the bridge a swarm's task containers use
+/// on this node), or none when there is no such network.
+pub fn gwbridge_subnets() -> Vec<(Ipv4Addr, u8)> {
+    std::process::Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "docker_gwbridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(parse_subnet)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether a remote address stays on this machine.
@@ -246,5 +294,16 @@ mod tests {
             .expect("the client socket is sampled");
         assert!(is_loopback(row.remote.0));
         assert_eq!(row.remote.1, listener.local_addr().expect("addr").port());
+    }
+
+    #[test]
+    fn bridge_subnets_contain_their_hosts_only() {
+        let net = parse_subnet("192.168.80.0/20").expect("subnet");
+        assert!(on_bridge("192.168.80.4".parse().expect("ip"), &[net]));
+        assert!(on_bridge("192.168.95.254".parse().expect("ip"), &[net]));
+        assert!(!on_bridge("192.168.96.1".parse().expect("ip"), &[net]));
+        assert!(!on_bridge("10.0.0.1".parse().expect("ip"), &[net]));
+        assert!(!on_bridge("10.0.0.1".parse().expect("ip"), &[]));
+        assert_eq!(parse_subnet("nonsense"), None);
     }
 }
