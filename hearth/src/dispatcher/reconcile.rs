@@ -12,6 +12,10 @@ use crate::error::HearthError;
 use crate::slug::Slug;
 use crate::store::Record;
 
+/// How long after rolling back an interrupted provision the engine gets to land a create the
+/// killed daemon had sent, before a second sweep.
+const LATE_CREATE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What startup reconciliation found and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reconciled {
@@ -106,6 +110,11 @@ impl Dispatcher {
             // A provision can be undone completely: nothing of value exists yet.
             Status::Provisioning if interrupted == "provision" => {
                 steps.record("reconcile_rollback", None, None);
+                self.driver.teardown(slug, &steps).await?;
+                // A create the killed daemon had sent can still land on the engine after that
+                // sweep (the engine finishes a request whose client died): sweep once more
+                // after a moment, before the daemon serves.
+                tokio::time::sleep(LATE_CREATE).await;
                 self.driver.teardown(slug, &steps).await?;
                 self.fail(
                     record,
