@@ -52,16 +52,7 @@ impl Store {
     /// # Errors
     /// [`HearthError::State`] if the directory cannot be created or the file is unreadable.
     pub fn open(dir: &Path) -> Result<Store, HearthError> {
-        private_dir(dir)?;
-        let path = dir.join("workspaces.json");
-        let state = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
-                attempted: "read".into(),
-                detail: format!("{} is not valid JSON: {e}", path.display()),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
-            Err(e) => return Err(state_err("read", &path, e)),
-        };
+        let (path, state) = read_json(dir, "workspaces.json")?;
         Ok(Store {
             path,
             state: Mutex::new(state),
@@ -111,6 +102,28 @@ impl Store {
 ///
 /// # Errors
 /// [`HearthError::State`] naming the file.
+/// Reads `dir/name` (an empty state when absent), the directory created 0700 or refused when
+/// others could write it; returns the path with the state.
+///
+/// # Errors
+/// [`HearthError::State`] if the directory is unsafe or the file unreadable or not JSON.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned + Default>(
+    dir: &Path,
+    name: &str,
+) -> Result<(PathBuf, T), HearthError> {
+    private_dir(dir)?;
+    let path = dir.join(name);
+    let state = match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
+            attempted: "read".into(),
+            detail: format!("{} is not valid JSON: {e}", path.display()),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => T::default(),
+        Err(e) => return Err(state_err("read", &path, e)),
+    };
+    Ok((path, state))
+}
+
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), HearthError> {
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| HearthError::State {
         attempted: "encoded".into(),

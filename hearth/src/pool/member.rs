@@ -6,7 +6,6 @@
 //! both, and moves between them in one write: it cannot be handed out twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -15,7 +14,7 @@ use hearth_protocol::hearth::{DeploymentRef, Tier};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HearthError;
-use crate::store::{state_err, write_json};
+use crate::store::write_json;
 
 /// What a pool is keyed by: the tier and what each role's image is (role → digest).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,16 +111,7 @@ impl Book {
     /// # Errors
     /// [`HearthError::State`] if it cannot be read.
     pub fn open(dir: &Path) -> Result<Book, HearthError> {
-        fs::create_dir_all(dir).map_err(|e| state_err("created", dir, e))?;
-        let path = dir.join("pool.json");
-        let state = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| HearthError::State {
-                attempted: "read".into(),
-                detail: format!("{} is not valid JSON: {e}", path.display()),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
-            Err(e) => return Err(state_err("read", &path, e)),
-        };
+        let (path, state) = crate::store::read_json(dir, "pool.json")?;
         Ok(Book {
             path,
             state: Mutex::new(state),
