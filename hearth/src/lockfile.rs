@@ -1,11 +1,17 @@
 //! `hearth.lock`: each role's image pinned to what it resolved to (`repo@sha256:…` for a
 //! registry image, the image ID `sha256:…` for a local build), so a merge is never broken by an
-//! upstream tag moving. Written by `hearth lock`, read by `hearth serve`.
+//! upstream tag moving. Written by `hearth lock`, read by `hearth serve` — and read again by
+//! a running daemon whenever the file changes ([`LiveLock`]), so a new lock takes effect
+//! without a restart: the next provision runs the new pins and the warm pool drains members
+//! built from the old ones.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
 
 use crate::error::HearthError;
 
@@ -66,10 +72,103 @@ impl ImageLock {
             detail: e.to_string(),
         })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|e| HearthError::State {
-            attempted: "written".into(),
-            detail: format!("lock file {}: {e}", path.display()),
+        // Written aside and renamed over, so a running daemon never reads half a lock.
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".new");
+        let aside = PathBuf::from(aside);
+        std::fs::write(&aside, text)
+            .and_then(|()| std::fs::rename(&aside, path))
+            .map_err(|e| HearthError::State {
+                attempted: "written".into(),
+                detail: format!("lock file {}: {e}", path.display()),
+            })
+    }
+}
+
+/// What a file looked like when it was last read: a change to any of these means read it
+/// again (the content decides whether the lock really changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            modified: m.modified().ok(),
+            len: m.len(),
+            inode: m.ino(),
         })
+    }
+}
+
+/// The lock a daemon runs with, followed on disk: every [`LiveLock::current`] checks the
+/// file's stamp (one `stat`) and reads it again if it changed. A lock that became unreadable
+/// or malformed (or was removed) keeps the last good pins, with one warning per change.
+#[derive(Debug, Clone)]
+pub struct LiveLock {
+    path: PathBuf,
+    seen: Arc<Mutex<Seen>>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    lock: Arc<ImageLock>,
+    bytes: Vec<u8>,
+    stamp: Option<Stamp>,
+}
+
+impl LiveLock {
+    /// Reads the lock at `path`, to follow it from now on.
+    ///
+    /// # Errors
+    /// As [`ImageLock::load`].
+    pub fn open(path: &Path) -> Result<LiveLock, HearthError> {
+        let stamp = Stamp::of(path);
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let lock = ImageLock::load(path)?;
+        Ok(LiveLock {
+            path: path.to_owned(),
+            seen: Arc::new(Mutex::new(Seen {
+                lock: Arc::new(lock),
+                bytes,
+                stamp,
+            })),
+        })
+    }
+
+    /// The file followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The pins now: the file's, read again if it changed since the last call.
+    pub fn current(&self) -> Arc<ImageLock> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = Stamp::of(&self.path);
+        if stamp == seen.stamp {
+            return Arc::clone(&seen.lock);
+        }
+        seen.stamp = stamp;
+        let bytes = std::fs::read(&self.path).unwrap_or_default();
+        if bytes == seen.bytes {
+            return Arc::clone(&seen.lock);
+        }
+        match ImageLock::load(&self.path) {
+            Ok(lock) => {
+                info!(lock = %self.path.display(), roles = ?lock.roles.iter().map(|(r, l)| (r, &l.digest)).collect::<Vec<_>>(), "the image lock changed: provisions and the pool use the new pins");
+                seen.lock = Arc::new(lock);
+                seen.bytes = bytes;
+            }
+            Err(e) => {
+                warn!(lock = %self.path.display(), error = %e, "the image lock changed but cannot be read; keeping the pins it had");
+            }
+        }
+        Arc::clone(&seen.lock)
     }
 }
 
@@ -98,5 +197,37 @@ mod tests {
         std::fs::write(&path, r#"{"version":2,"roles":{}}"#).expect("write");
         let err = ImageLock::load(&path).expect_err("v2");
         assert!(err.to_string().contains("version 2"));
+    }
+
+    #[test]
+    fn a_live_lock_follows_the_file_and_keeps_its_pins_when_the_file_breaks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hearth.lock");
+        let pinned = |digest: &str| ImageLock {
+            version: 1,
+            roles: BTreeMap::from([(
+                "lore".to_owned(),
+                LockedImage {
+                    image: "app:v1".into(),
+                    digest: digest.into(),
+                    id: digest.into(),
+                },
+            )]),
+        };
+        pinned("sha256:a").save(&path).expect("save");
+        let live = LiveLock::open(&path).expect("open");
+        assert_eq!(*live.current(), pinned("sha256:a"));
+        pinned("sha256:b").save(&path).expect("relock");
+        assert_eq!(*live.current(), pinned("sha256:b"), "a new lock is read");
+        std::fs::write(&path, "{ half a lo").expect("break");
+        assert_eq!(
+            *live.current(),
+            pinned("sha256:b"),
+            "a broken lock keeps the pins"
+        );
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(*live.current(), pinned("sha256:b"), "so does a removed one");
+        pinned("sha256:c").save(&path).expect("lock again");
+        assert_eq!(*live.current(), pinned("sha256:c"));
     }
 }

@@ -24,6 +24,12 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hearth: {e:#}");
+                if let Some(hint) = e
+                    .downcast_ref::<hearth::error::HearthError>()
+                    .and_then(hearth::error::HearthError::hint)
+                {
+                    eprintln!("hint: {hint}");
+                }
                 ExitCode::from(commands::EXIT_FAILED)
             }
         };

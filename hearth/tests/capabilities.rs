@@ -186,6 +186,7 @@ async fn rootless_podman_on_cgroup_v1_answers_unsupported() {
         Feature::TierMismatch,
         Feature::AbandonedRollback,
         Feature::Limits,
+        Feature::WarmPool,
         Feature::ReadOnlyStatus,
         Feature::Upgrade,
         Feature::PauseResume,
@@ -196,12 +197,14 @@ async fn rootless_podman_on_cgroup_v1_answers_unsupported() {
     let mut seen = Vec::new();
     for feature in order {
         let cell = match feature {
-            // Every verb that creates or starts containers needs the limits.
+            // Every verb that creates or starts containers needs the limits (a pool member
+            // is built by the same provision).
             Feature::Provision
             | Feature::IdempotentProvision
             | Feature::TierMismatch
             | Feature::AbandonedRollback
-            | Feature::Limits => {
+            | Feature::Limits
+            | Feature::WarmPool => {
                 let r = d.provision("fresh", solo()).await;
                 let c = observed("provision", r);
                 assert!(

@@ -1,5 +1,7 @@
 //! The warm pool's part of the conformance suite: every scenario runs on the Fake driver
-//! always and on LocalDocker when HEARTH_E2E=1. Assertions look at the engine's objects (by
+//! always and on LocalDocker when HEARTH_E2E=1; the core ones (claim, cold fallback, shrink,
+//! a claimed workspace through teardown) also on Podman when HEARTH_PODMAN_HOST is set. The
+//! Swarm driver refuses a pool (docs/backends.md). Assertions look at the engine's objects (by
 //! label) and at the pool's book, not only at what hearth answers.
 
 mod support;
@@ -14,7 +16,8 @@ use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::pool::{Book, Phase, Pool, PoolConfig};
 use hearth::store::Store;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use support::{docker_config, http_status, sweep_instance, Kind};
+use support::matrix::{expect, Cell, Feature};
+use support::{docker_cli, docker_config, http_status, sweep_instance_on, Kind};
 
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
@@ -38,8 +41,18 @@ struct PoolBackend {
     raw: Arc<dyn Driver>,
     pool: Arc<Pool>,
     dispatcher: Arc<Dispatcher>,
-    /// Docker: the tag both roles run, private to this test so it can be moved.
+    /// Docker, Podman: the tag both roles run, private to this test so it can be moved.
     tag: String,
+}
+
+/// The pool runs on this backend: the matrix must say so.
+fn proves_pool(b: &PoolBackend) {
+    assert_eq!(
+        expect(b.kind, Feature::WarmPool),
+        Cell::Yes,
+        "docs/backends.md says the warm pool is not done on {:?}",
+        b.kind
+    );
 }
 
 impl PoolBackend {
@@ -55,10 +68,15 @@ impl PoolBackend {
                 fake = Some(Arc::clone(&f));
                 f
             }
-            // Only Fake and Docker run these scenarios; the other backends have suites of
-            // their own.
+            // Swarm refuses a pool (see `swarm_refuses_a_pool`).
             Kind::Docker | Kind::Podman | Kind::Swarm => {
-                docker(&["tag", &support::test_image(), &tag]);
+                if kind == Kind::Podman {
+                    config.host = Some(support::podman::host());
+                }
+                docker(
+                    config.host.as_deref(),
+                    &["tag", &support::test_image(), &tag],
+                );
                 for image in config.images.values_mut() {
                     image.clone_from(&tag);
                 }
@@ -83,7 +101,7 @@ impl PoolBackend {
     /// survive, as a real engine's would), adopting what the last one left.
     async fn restart(&mut self, pool: PoolConfig) {
         self.pool.stop();
-        if self.kind == Kind::Docker {
+        if self.kind.on_engine() {
             self.raw = Arc::new(LocalDocker::new(self.config.clone(), self.instance.clone()));
         }
         let (p, d) = wire(&self.raw, &self.state, pool);
@@ -131,7 +149,7 @@ impl PoolBackend {
                     "FROM {}\nLABEL dev.hearth.test.rebuilt={mark}\n",
                     support::test_image()
                 );
-                let mut child = std::process::Command::new("docker")
+                let mut child = docker_cli(self.config.host.as_deref())
                     .args(["build", "-q", "-t", &self.tag, "-"])
                     .stdin(std::process::Stdio::piped())
                     .stdout(std::process::Stdio::null())
@@ -163,7 +181,7 @@ impl PoolBackend {
                 args.push("-q".into());
             }
             args.extend(filters.iter().cloned());
-            let out = std::process::Command::new("docker")
+            let out = docker_cli(self.config.host.as_deref())
                 .args(&args)
                 .output()
                 .expect("docker");
@@ -176,9 +194,10 @@ impl PoolBackend {
 impl Drop for PoolBackend {
     fn drop(&mut self) {
         self.pool.stop();
-        if self.kind == Kind::Docker {
-            sweep_instance(&self.instance);
-            docker(&["rmi", "-f", &self.tag]);
+        if self.kind.on_engine() {
+            let host = self.config.host.as_deref();
+            sweep_instance_on(host, &self.instance);
+            docker(host, &["rmi", "-f", &self.tag]);
         }
     }
 }
@@ -196,8 +215,8 @@ fn wire(
     (pool, dispatcher)
 }
 
-fn docker(args: &[&str]) {
-    let _ = std::process::Command::new("docker").args(args).output();
+fn docker(host: Option<&str>, args: &[&str]) {
+    let _ = docker_cli(host).args(args).output();
 }
 
 fn count(objects: &[Owned], kind: ObjectKind) -> usize {
@@ -208,6 +227,7 @@ fn count(objects: &[Owned], kind: ObjectKind) -> usize {
 /// workspace is then like any other: it answers, pauses, resumes, and its teardown removes
 /// the member's objects and data. The pool refills behind the claim.
 async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
+    proves_pool(&b);
     b.pool.refill_once().await;
     let members = b.ready();
     assert_eq!(members.len(), 1, "{:?}", b.pool.report());
@@ -228,7 +248,7 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
             .all(|o| o.state.as_deref() == Some("paused")),
         "members wait paused: {objs:?}"
     );
-    if b.kind == Kind::Docker {
+    if b.kind.on_engine() {
         assert_eq!(
             b.labelled_pool_objects(),
             5,
@@ -307,6 +327,7 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
 
 /// An empty pool is a cold provision, never an error.
 async fn empty_pool_falls_back_to_cold(b: PoolBackend) {
+    proves_pool(&b);
     let r = b
         .dispatcher
         .provision("cold", solo())
@@ -389,6 +410,7 @@ async fn stale_members_are_drained_never_claimed(b: PoolBackend) {
 
 /// Shrinking the size removes the surplus, oldest first, objects and all.
 async fn shrinking_removes_the_surplus(b: PoolBackend) {
+    proves_pool(&b);
     b.pool.refill_once().await;
     let before = b.ready();
     assert_eq!(before.len(), 2);
@@ -483,6 +505,29 @@ macro_rules! pool_conformance {
     };
 }
 
+/// The core scenarios on Podman (rootful, as CI runs it).
+macro_rules! pool_on_podman {
+    ($($name:ident: $size:expr),* $(,)?) => {
+        mod podman {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::podman::e2e(concat!("pool::podman::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::PoolBackend::new(super::Kind::Podman, super::FakeFaults::default(), super::sized($size))).await;
+                }
+            )*
+        }
+    };
+}
+
+pool_on_podman!(
+    claim_gives_a_warm_workspace_like_any_other: 1,
+    empty_pool_falls_back_to_cold: 1,
+    shrinking_removes_the_surplus: 2,
+);
+
 pool_conformance!(
     claim_gives_a_warm_workspace_like_any_other: 1,
     empty_pool_falls_back_to_cold: 1,
@@ -512,7 +557,7 @@ async fn docker_refill_failures_stop_at_the_cap_and_back_off() {
     let mut config = sized(1);
     config.failure_cap = 2;
     let b = PoolBackend::new(Kind::Docker, FakeFaults::default(), config);
-    docker(&["rmi", "-f", &b.tag]);
+    docker(None, &["rmi", "-f", &b.tag]);
     refill_failures_stop_at_the_cap(&b).await;
 }
 
@@ -628,4 +673,249 @@ async fn fake_crash_mid_refill_leaves_no_half_member() {
     assert!(b.pool.book().members().is_empty());
     assert!(b.objects().await.is_empty(), "no orphans");
     refill.abort();
+}
+
+/// A refill does not compete with callers: while a verb is in flight no member is built (not
+/// even begun); once the verbs settle and a quiet moment passed, the pool fills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_refill_waits_while_a_verb_is_in_flight() {
+    let mut faults = FakeFaults::default();
+    faults.add("hang:hibernate").expect("fault");
+    let raw: Arc<dyn Driver> = Arc::new(FakeDriver::new(faults));
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut config = sized(1);
+    config.quiet = Duration::from_millis(200);
+    let pool = Pool::new(
+        Arc::clone(&raw),
+        Arc::new(Book::open(state.path()).expect("book")),
+        config,
+    );
+    // The hung hibernate stays in flight until this deadline.
+    let deadlines = Deadlines {
+        other: Duration::from_millis(1500),
+        ..Deadlines::default()
+    };
+    let d = Dispatcher::new(
+        pool.bound(),
+        Store::open(state.path()).expect("state"),
+        deadlines,
+    );
+    d.set_pool(Arc::clone(&pool));
+    d.provision("busy", solo()).await.expect("cold provision");
+    let verb = {
+        let d = Arc::clone(&d);
+        tokio::spawn(async move { d.hibernate("busy").await })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.in_flight().running() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the verb never began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refill = {
+        let p = Arc::clone(&pool);
+        tokio::spawn(async move { p.refill_once().await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        pool.book().members().is_empty(),
+        "no member is built while a verb is in flight: {:?}",
+        pool.book().members()
+    );
+    assert!(!refill.is_finished(), "the refill waits");
+    let err = verb
+        .await
+        .expect("join")
+        .expect_err("the hung hibernate ends at its deadline");
+    assert_eq!(err.code(), "deadline_exceeded");
+    let settled = chrono::Utc::now();
+    refill.await.expect("refill");
+    let members = pool.book().members();
+    assert_eq!(members.len(), 1, "filled once the verbs settled");
+    assert!(
+        members[0].started >= settled,
+        "the build began only after the verb settled: {} < {settled}",
+        members[0].started
+    );
+    pool.stop();
+}
+
+/// A slug of a member's form (`pool-` and ten hex digits) is never a workspace: provision
+/// refuses it as `invalid_slug` with a hint, and the member it names is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_a_member_id_is_never_a_workspace_slug() {
+    let b = PoolBackend::new(Kind::Fake, FakeFaults::default(), sized(1));
+    b.pool.refill_once().await;
+    let member = b.ready()[0].clone();
+    for slug in [member.as_str(), "pool-0123456789"] {
+        let err = b
+            .dispatcher
+            .provision(slug, solo())
+            .await
+            .expect_err("a member's name is reserved");
+        assert_eq!(err.code(), "invalid_slug");
+        assert!(err.to_string().contains("reserved"), "{err}");
+        assert!(
+            err.hint().is_some_and(|h| h.contains("pick another name")),
+            "{:?}",
+            err.hint()
+        );
+    }
+    assert_eq!(b.ready(), vec![member.clone()], "the member is untouched");
+    assert!(b.pool.book().binding(&member).is_none());
+    assert!(b.dispatcher.list().is_empty());
+    assert_eq!(b.objects().await.len(), 5, "only the member's objects");
+}
+
+/// The Swarm driver cannot say which image digests a member was built from, so `hearth serve`
+/// refuses a pool on it at start, with the typed `unsupported` error and its hint.
+#[test]
+fn swarm_refuses_a_pool() {
+    assert_eq!(expect(Kind::Swarm, Feature::WarmPool), Cell::Unsupported);
+    let dir = support::short_tempdir();
+    let mut args = hearth::cli::serve::ServeArgs {
+        driver: Some("swarm".into()),
+        pool: vec!["solo=1".into()],
+        state_dir: Some(dir.path().join("state")),
+        instance: Some("t".into()),
+        ..Default::default()
+    };
+    let socket = dir.path().join("s.sock");
+    let err = hearth::cli::serve::settings(Some(socket.clone()), &args).expect_err("refused");
+    let typed = err
+        .downcast_ref::<hearth::error::HearthError>()
+        .expect("a typed error");
+    assert_eq!(typed.code(), "unsupported");
+    assert!(typed.to_string().contains("warm pool"), "{typed}");
+    assert!(
+        typed.hint().is_some_and(|h| h.contains("docs/backends.md")),
+        "{:?}",
+        typed.hint()
+    );
+    args.pool = vec!["solo=0".into()];
+    assert!(
+        hearth::cli::serve::settings(Some(socket.clone()), &args).is_ok(),
+        "Swarm without a pool is served"
+    );
+    // The binary says the same and stops before it serves.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("--socket")
+        .arg(&socket)
+        .args([
+            "serve",
+            "--driver",
+            "swarm",
+            "--pool",
+            "solo=1",
+            "--instance",
+            "t",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .expect("run hearth");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warm pool") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(!socket.exists(), "nothing served");
+}
+
+/// A new lock takes effect in the running daemon: while the lock is frozen a moved tag
+/// changes nothing; once `hearth.lock` is rewritten, the next provision runs the new pins, a
+/// member from the old digest is never handed out, and the pool drains and refills from the
+/// new digest — no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_a_new_lock_drains_the_pool_live() {
+    if !support::e2e("pool::docker_a_new_lock_drains_the_pool_live") {
+        return;
+    }
+    let mut b = PoolBackend::new(Kind::Docker, FakeFaults::default(), sized(2));
+    let lock_path = b.state.path().join("hearth.lock");
+    let relock = |b: &PoolBackend| -> String {
+        let out = docker_cli(None)
+            .args(["image", "inspect", "--format", "{{.Id}}", &b.tag])
+            .output()
+            .expect("docker inspect");
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(id.starts_with("sha256:"), "{id}");
+        let pin = hearth::lockfile::LockedImage {
+            image: b.tag.clone(),
+            digest: id.clone(),
+            id: id.clone(),
+        };
+        hearth::lockfile::ImageLock {
+            version: 1,
+            roles: [("cairnet", &pin), ("lore", &pin)]
+                .into_iter()
+                .map(|(r, p)| (r.to_owned(), p.clone()))
+                .collect(),
+        }
+        .save(&lock_path)
+        .expect("write the lock");
+        id
+    };
+    let digests_of = |b: &PoolBackend| -> Vec<String> {
+        b.pool
+            .book()
+            .members()
+            .into_iter()
+            .flat_map(|m| m.key.digests.into_values())
+            .collect()
+    };
+    let old = relock(&b);
+    b.config.lock = Some(hearth::lockfile::LiveLock::open(&lock_path).expect("lock"));
+    b.restart(sized(2)).await;
+    b.pool.refill_once().await;
+    let mut first = b.ready();
+    first.sort();
+    assert_eq!(first.len(), 2);
+    assert!(
+        digests_of(&b).iter().all(|d| *d == old),
+        "built from the lock"
+    );
+
+    // The tag moves; the frozen lock still pins the old image: nothing drains.
+    b.rebuild_image();
+    b.pool.refill_once().await;
+    let mut kept = b.ready();
+    kept.sort();
+    assert_eq!(kept, first, "a frozen lock keeps its members");
+
+    let new = relock(&b);
+    assert_ne!(new, old);
+    let fresh = b
+        .dispatcher
+        .provision("fresh", solo())
+        .await
+        .expect("provision");
+    assert!(
+        fresh.pool.is_none(),
+        "no member from the old digest: {fresh:?}"
+    );
+    assert!(
+        fresh.services.iter().all(|s| s.image_digest == new),
+        "a cold provision runs the new pins: {:?}",
+        fresh.services
+    );
+    b.pool.refill_once().await;
+    let now = b.ready();
+    assert_eq!(now.len(), 2, "refilled");
+    assert!(now.iter().all(|m| !first.contains(m)), "{first:?} {now:?}");
+    assert!(
+        digests_of(&b).iter().all(|d| *d == new),
+        "built from the new lock"
+    );
+    for m in &first {
+        assert!(
+            b.objects_of(m).await.is_empty(),
+            "drained member {m} left nothing"
+        );
+    }
+    let warm = b.dispatcher.provision("warm", solo()).await.expect("claim");
+    assert!(warm.pool.is_some(), "claimed from the refilled pool");
+    assert!(warm.services.iter().all(|s| s.image_digest == new));
+    b.dispatcher.teardown("fresh").await.expect("teardown");
+    b.dispatcher.teardown("warm").await.expect("teardown");
 }

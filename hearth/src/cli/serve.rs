@@ -10,13 +10,12 @@ use clap::Args;
 use hearth_protocol::hearth::DriverName;
 use tracing::{info, warn};
 
-use crate::config::{self, env_or_origin, FileConfig, Settings};
-use crate::dispatcher::{Deadlines, Dispatcher};
-use crate::driver::docker::{DockerConfig, LocalDocker};
+use crate::config::Settings;
+use crate::dispatcher::Dispatcher;
+use crate::driver::docker::LocalDocker;
 use crate::driver::fake::{FakeDriver, FakeFaults};
 use crate::driver::swarm::Swarm;
 use crate::driver::Driver;
-use crate::lockfile::ImageLock;
 use crate::server::activation;
 use crate::server::idle::{IdleListener, IdleWatch};
 use crate::store::Store;
@@ -101,177 +100,12 @@ pub struct ServeArgs {
     pub fake_faults: Vec<String>,
 }
 
-/// Resolves flags > environment > config file > defaults.
+/// Resolves flags > environment > config file > defaults (see [`Settings::resolve`]).
 ///
 /// # Errors
 /// A message naming the setting that is wrong.
 pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
-    let config_path = args
-        .config
-        .clone()
-        .or_else(|| std::env::var_os("HEARTH_CONFIG").map(PathBuf::from));
-    let file = match &config_path {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
-    let socket = socket
-        .or_else(|| env_or_origin("HEARTH_SOCKET", "ROCKY_HEARTH_SOCKET").map(PathBuf::from))
-        .or(file.socket)
-        .unwrap_or_else(config::default_socket);
-    let state_dir = args
-        .state_dir
-        .clone()
-        .or_else(|| std::env::var_os("HEARTH_STATE_DIR").map(PathBuf::from))
-        .or(file.state_dir)
-        .unwrap_or_else(config::default_state_dir);
-    let driver: DriverName = args
-        .driver
-        .clone()
-        .or_else(|| env_or_origin("HEARTH_DRIVER", "ROCKY_HEARTH_DRIVER"))
-        .or(file.driver)
-        .unwrap_or_else(|| "local-docker".into())
-        .parse()
-        .map_err(anyhow::Error::msg)?;
-    let instance = config::instance_id(
-        &state_dir,
-        args.instance
-            .clone()
-            .or_else(|| {
-                std::env::var("HEARTH_INSTANCE")
-                    .ok()
-                    .filter(|v| !v.is_empty())
-            })
-            .or(file.instance),
-    )?;
-
-    let mut docker = DockerConfig::default();
-    let image = |flag: &Option<String>, ours: &str, origin: &str, file: &Option<String>| {
-        flag.clone()
-            .or_else(|| env_or_origin(ours, origin))
-            .or(file.clone())
-    };
-    if let Some(i) = image(
-        &args.image_cairnet,
-        "HEARTH_IMAGE_CAIRNET",
-        "ROCKY_HEARTH_IMAGE_CAIRNET",
-        &file.images.cairnet,
-    ) {
-        docker.images.insert("cairnet".into(), i);
-    }
-    if let Some(i) = image(
-        &args.image_lore,
-        "HEARTH_IMAGE_LORE",
-        "ROCKY_HEARTH_IMAGE_LORE",
-        &file.images.lore,
-    ) {
-        docker.images.insert("lore".into(), i);
-    }
-    if let Some(p) = args
-        .pull
-        .clone()
-        .or_else(|| std::env::var("HEARTH_PULL").ok())
-        .or(file.images.pull)
-    {
-        docker.pull = config::pull_policy(&p)?;
-    }
-    let lock_path = args
-        .lock
-        .clone()
-        .or_else(|| std::env::var_os("HEARTH_LOCK").map(PathBuf::from))
-        .or(file.images.lock);
-    docker.lock = match lock_path {
-        Some(p) => Some(ImageLock::load(&p)?),
-        None if std::path::Path::new("hearth.lock").exists() => {
-            Some(ImageLock::load(std::path::Path::new("hearth.lock"))?)
-        }
-        None => None,
-    };
-    if let Some(mb) = file.limits.memory_mb {
-        docker.memory_bytes = i64::try_from(mb * 1024 * 1024).context("limits.memory_mb")?;
-    }
-    if let Some(cpus) = file.limits.cpus {
-        if !(cpus > 0.0 && cpus <= 64.0) {
-            bail!("limits.cpus must be between 0 and 64, not {cpus}");
-        }
-        // Whole nanocpus: the engine takes an integer.
-        #[allow(clippy::cast_possible_truncation)]
-        let nano = (cpus * 1e9) as i64;
-        docker.nano_cpus = nano;
-    }
-    if let Some(pids) = file.limits.pids {
-        docker.pids_limit = pids;
-    }
-    let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
-        Duration::from_secs(flag.or(file).unwrap_or(default))
-    };
-    if let Some(port) = args.service_port.or(file.service_port) {
-        docker.service_port = port;
-    }
-    if file.network.subnet_pool.is_some() || file.network.subnet_prefix.is_some() {
-        let pool = file
-            .network
-            .subnet_pool
-            .as_deref()
-            .unwrap_or("10.213.0.0/16");
-        docker.subnet_pool = crate::driver::docker::SubnetPool::parse(
-            pool,
-            file.network.subnet_prefix.unwrap_or(28),
-        )
-        .map_err(anyhow::Error::msg)?;
-    }
-    docker.readiness_timeout = secs(args.readiness_timeout, file.timeouts.readiness, 30);
-    docker.pull_timeout = secs(args.pull_timeout, file.timeouts.pull, 60);
-    let mut labels = args.labels.clone();
-    if let Ok(env) = std::env::var("HEARTH_LABELS") {
-        labels.push(env);
-    }
-    docker.extra_labels = config::parse_labels(&labels).map_err(anyhow::Error::msg)?;
-    docker.extra_labels.extend(file.labels);
-
-    let deadlines = Deadlines {
-        provision: secs(args.op_timeout, file.timeouts.provision, 120),
-        teardown: secs(args.teardown_timeout, file.timeouts.teardown, 60),
-        other: secs(args.op_timeout, file.timeouts.provision, 120),
-    };
-    let mut pool = crate::pool::PoolConfig::default();
-    file.pool.apply(&mut pool);
-    let mut specs = args.pool.clone();
-    if let Ok(env) = std::env::var("HEARTH_POOL") {
-        specs.extend(
-            env.split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned),
-        );
-    }
-    for spec in &specs {
-        pool.add_spec(spec).map_err(anyhow::Error::msg)?;
-    }
-    if let Some(secs) = args.pool_max_age {
-        pool.max_age = Some(Duration::from_secs(secs));
-    }
-    pool.build_timeout = deadlines.provision;
-    Ok(Settings {
-        socket,
-        socket_group: args.socket_group.clone().or(file.socket_group),
-        state_dir,
-        driver,
-        instance,
-        docker,
-        deadlines,
-        drain: secs(args.drain_timeout, file.timeouts.drain, 10),
-        idle_exit: idle_exit(args.idle_exit, &deadlines)?,
-        limits: hearth_serve::Limits {
-            header_read_timeout: args.header_timeout_ms.map_or(
-                hearth_serve::Limits::HEADER_READ_TIMEOUT,
-                Duration::from_millis,
-            ),
-            max_connections: args
-                .max_connections
-                .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),
-            ..hearth_serve::Limits::default()
-        },
-        pool,
-    })
+    Settings::resolve(socket, args)
 }
 
 /// Seconds between reconcile attempts while something is left unreconciled.
@@ -282,41 +116,7 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
-    let mut local_docker = None;
-    let driver: Arc<dyn Driver> = match settings.driver {
-        DriverName::LocalDocker => {
-            if !fake_faults.is_empty() {
-                bail!("--fake-fault only applies to --driver fake");
-            }
-            let d = Arc::new(LocalDocker::new(
-                settings.docker.clone(),
-                settings.instance.clone(),
-            ));
-            local_docker = Some(Arc::clone(&d));
-            d
-        }
-        DriverName::Swarm => {
-            if !fake_faults.is_empty() {
-                bail!("--fake-fault only applies to --driver fake");
-            }
-            info!(
-                pause = "freezes each task's container on this node",
-                endpoints = "loopback relays owned by hearth",
-                "swarm driver: what Swarm cannot do itself"
-            );
-            Arc::new(Swarm::new(
-                settings.docker.clone(),
-                settings.instance.clone(),
-            ))
-        }
-        DriverName::Fake => {
-            let mut faults = FakeFaults::default();
-            for f in fake_faults {
-                faults.add(f).map_err(anyhow::Error::msg)?;
-            }
-            Arc::new(FakeDriver::new(faults))
-        }
-    };
+    let (driver, local_docker) = make_driver(&settings, fake_faults)?;
     // Bind first (or take the socket systemd passed): a second daemon must be refused before
     // it touches state or the engine.
     let (listener, guard) = activation::listen(&settings.socket, settings.socket_group.as_deref())
@@ -336,28 +136,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             warn!(error = %e, code = %e.code(), "the engine did not say what it is");
         }
     }
-    // A workspace that cannot be reconciled now (the engine still finishing a create the
-    // killed daemon asked for holds a volume "in use") is tried again until it settles, so
-    // an interrupted verb never stays pending until the next restart.
-    let unsettled = match dispatcher.reconcile().await {
-        Ok(done) => !done.errors.is_empty(),
-        Err(e) => {
-            warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
-            true
-        }
-    };
-    if unsettled {
-        let d = Arc::clone(&dispatcher);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)).await;
-                if d.reconcile().await.is_ok_and(|done| done.errors.is_empty()) {
-                    info!("reconciled with the engine");
-                    break;
-                }
-            }
-        });
-    }
+    reconcile_at_start(&dispatcher).await;
     // Members left by the last run: whole ones are kept, the rest removed; then refilling
     // (or, with no pool configured, draining) runs in the background.
     pool.adopt().await;
@@ -369,6 +148,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         instance = %settings.instance,
         state_dir = %settings.state_dir.display(),
         images = ?settings.docker.images,
+        lock = ?settings.docker.lock.as_ref().map(|l| l.path().display().to_string()),
         activated = guard.activated(),
         version = hearth_cli_kit::VERSION,
         "hearth serving"
@@ -393,6 +173,68 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     Ok(())
 }
 
+/// The driver `settings` name (and, for LocalDocker, the driver itself, to ask its engine
+/// what it is).
+fn make_driver(
+    settings: &Settings,
+    fake_faults: &[String],
+) -> anyhow::Result<(Arc<dyn Driver>, Option<Arc<LocalDocker>>)> {
+    if settings.driver != DriverName::Fake && !fake_faults.is_empty() {
+        bail!("--fake-fault only applies to --driver fake");
+    }
+    Ok(match settings.driver {
+        DriverName::LocalDocker => {
+            let d = Arc::new(LocalDocker::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ));
+            (Arc::clone(&d) as Arc<dyn Driver>, Some(d))
+        }
+        DriverName::Swarm => {
+            info!(
+                pause = "freezes each task's container on this node",
+                endpoints = "loopback relays owned by hearth",
+                "swarm driver: what Swarm cannot do itself"
+            );
+            let d = Swarm::new(settings.docker.clone(), settings.instance.clone());
+            (Arc::new(d), None)
+        }
+        DriverName::Fake => {
+            let mut faults = FakeFaults::default();
+            for f in fake_faults {
+                faults.add(f).map_err(anyhow::Error::msg)?;
+            }
+            (Arc::new(FakeDriver::new(faults)), None)
+        }
+    })
+}
+
+/// Reconciles with the engine before serving. A workspace that cannot be reconciled now (the
+/// engine still finishing a create the killed daemon asked for holds a volume "in use") is
+/// tried again until it settles, so an interrupted verb never stays pending until the next
+/// restart.
+async fn reconcile_at_start(dispatcher: &Arc<Dispatcher>) {
+    let unsettled = match dispatcher.reconcile().await {
+        Ok(done) => !done.errors.is_empty(),
+        Err(e) => {
+            warn!(error = %e, code = %e.code(), "could not reconcile with the engine at start; serving, and trying again every 2 s");
+            true
+        }
+    };
+    if unsettled {
+        let d = Arc::clone(dispatcher);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)).await;
+                if d.reconcile().await.is_ok_and(|done| done.errors.is_empty()) {
+                    info!("reconciled with the engine");
+                    break;
+                }
+            }
+        });
+    }
+}
+
 /// Resolves on SIGINT/SIGTERM or, under socket activation with an idle period, once `watch`
 /// has seen no connection for that period; then tells the service manager hearth stops.
 async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatch) {
@@ -412,32 +254,6 @@ async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatc
         None => shutdown_signal().await,
     }
     activation::notify_stopping();
-}
-
-/// The idle period, if any: never shorter than the longest verb deadline, so a verb that goes
-/// on after its caller left has always ended before hearth exits idle.
-fn idle_exit(flag: Option<u64>, deadlines: &Deadlines) -> anyhow::Result<Option<Duration>> {
-    let secs = match flag {
-        Some(s) => s,
-        None => match std::env::var("HEARTH_IDLE_EXIT") {
-            Ok(v) if !v.is_empty() => v
-                .parse()
-                .with_context(|| format!("HEARTH_IDLE_EXIT={v:?} is not a number of seconds"))?,
-            _ => 0,
-        },
-    };
-    if secs == 0 {
-        return Ok(None);
-    }
-    let longest = deadlines
-        .provision
-        .max(deadlines.teardown)
-        .max(deadlines.other);
-    let asked = Duration::from_secs(secs);
-    if asked < longest {
-        info!(asked = ?asked, raised_to = ?longest, "idle exit raised to the longest verb deadline");
-    }
-    Ok(Some(asked.max(longest)))
 }
 
 /// Resolves on SIGINT or SIGTERM.

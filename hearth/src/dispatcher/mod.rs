@@ -5,8 +5,10 @@
 //! Startup reconciliation (`reconcile`), the dispatcher's own recovery path, runs before the
 //! daemon serves and writes the same record.
 
+mod in_flight;
 mod reconcile;
 
+pub use in_flight::{InFlight, Running};
 pub use reconcile::Reconciled;
 
 use std::collections::HashMap;
@@ -83,6 +85,8 @@ pub struct Dispatcher {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The warm pool a provision claims from first, when the daemon runs one.
     pool: std::sync::OnceLock<Arc<crate::pool::Pool>>,
+    /// The verbs on the engine now, which the pool's refill waits out.
+    in_flight: Arc<InFlight>,
 }
 
 impl Dispatcher {
@@ -95,18 +99,26 @@ impl Dispatcher {
             deadlines,
             locks: Mutex::default(),
             pool: std::sync::OnceLock::new(),
+            in_flight: Arc::default(),
         })
     }
 
     /// Lets provisions claim from `pool` (whose [`crate::pool::Pool::bound`] driver this
     /// dispatcher must run). Set once, before serving.
+    /// The pool's refill then waits while verbs are in flight.
     pub fn set_pool(&self, pool: Arc<crate::pool::Pool>) {
+        pool.defer_to(Arc::clone(&self.in_flight));
         let _ = self.pool.set(pool);
     }
 
     /// The warm pool, if the daemon runs one.
     pub fn pool(&self) -> Option<&Arc<crate::pool::Pool>> {
         self.pool.get()
+    }
+
+    /// The verbs on the engine now.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
     }
 
     /// The driver this dispatcher runs.
@@ -122,12 +134,14 @@ impl Dispatcher {
     /// Provisions `slug`; idempotent on (slug, tier, driver).
     ///
     /// # Errors
-    /// `invalid_slug` before any engine call, `tier_mismatch`, `conflict`, or the driver's error.
+    /// `invalid_slug` before any engine call (also for a slug of a pool member's form),
+    /// `tier_mismatch`, `conflict`, or the driver's error.
     pub async fn provision(
         self: &Arc<Self>,
         slug: &str,
         profile: ProvisioningProfile,
     ) -> Result<DeploymentRef, HearthError> {
+        crate::pool::refuse_member_id(slug)?;
         if let Some(asked) = profile.driver {
             if asked != self.driver.name() {
                 return Err(HearthError::InvalidRequest {
@@ -325,10 +339,11 @@ impl Dispatcher {
         let cancel_on_drop = (verb == Verb::Provision).then(|| cancel.clone().drop_guard());
 
         let this = Arc::clone(self);
+        let running = self.in_flight.enter();
         let task = tokio::spawn(async move {
             let outcome = this.run(&slug, &op, &record, from, &steps, cancel).await;
             let saved = this.settle(&slug, verb, record, from, &steps, outcome);
-            drop(lock);
+            drop((lock, running));
             saved
         });
         let joined = task.await;

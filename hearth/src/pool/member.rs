@@ -16,6 +16,41 @@ use serde::{Deserialize, Serialize};
 use crate::error::HearthError;
 use crate::store::write_json;
 
+/// Why a slug of a member's form is refused (see [`refuse_member_id`]).
+pub const RESERVED_FOR_MEMBERS: &str =
+    "names of the form pool-<10 hex digits> are reserved for warm-pool members";
+
+/// A new member's id: `pool-` and ten hex digits. It is also the slug its engine objects are
+/// named and labelled with, so no workspace may be called that ([`refuse_member_id`]).
+pub fn new_member_id() -> String {
+    format!("pool-{:010x}", rand::random::<u64>() & 0xff_ffff_ffff)
+}
+
+/// Whether `slug` has the form of a member id.
+pub fn is_member_id(slug: &str) -> bool {
+    slug.strip_prefix("pool-").is_some_and(|hex| {
+        hex.len() == 10
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Refuses a workspace slug of a member's form, so a workspace can never share engine
+/// objects, names or the book's entries with a member.
+///
+/// # Errors
+/// `invalid_slug`, saying the form is reserved.
+pub fn refuse_member_id(slug: &str) -> Result<(), HearthError> {
+    if is_member_id(slug) {
+        return Err(HearthError::InvalidSlug {
+            slug: slug.to_owned(),
+            why: RESERVED_FOR_MEMBERS,
+        });
+    }
+    Ok(())
+}
+
 /// What a pool is keyed by: the tier and what each role's image is (role → digest).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Key {
@@ -289,6 +324,29 @@ mod tests {
         assert!(again.is_member("pool-c"));
         again.unbind("acme").expect("unbind");
         assert!(again.binding("acme").is_none());
+    }
+
+    #[test]
+    fn member_ids_are_reserved_and_nothing_else() {
+        for _ in 0..20 {
+            let id = new_member_id();
+            assert!(is_member_id(&id), "{id}");
+            let err = refuse_member_id(&id).expect_err("reserved");
+            assert_eq!(err.code(), "invalid_slug");
+            assert!(err.to_string().contains("reserved"), "{err}");
+            assert!(err.hint().is_some_and(|h| h.contains("pool-")), "{err:?}");
+        }
+        for ok in [
+            "pool",
+            "pool-a",
+            "pool-deadbeef0",
+            "pool-deadbeef000",
+            "pool-DEADBEEF00",
+            "pool-deadbeefzz",
+            "xpool-deadbeef00",
+        ] {
+            assert!(refuse_member_id(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -14,10 +14,13 @@ mod member;
 mod refill;
 
 pub use bound::Bound;
-pub use member::{Binding, Book, Key, Member, Phase};
+pub use member::{
+    is_member_id, new_member_id, refuse_member_id, Binding, Book, Key, Member, Phase,
+    RESERVED_FOR_MEMBERS,
+};
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +31,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::dispatcher::InFlight;
 use crate::driver::Driver;
 use crate::error::HearthError;
 use crate::events::Steps;
@@ -52,6 +56,12 @@ pub struct PoolConfig {
     pub claim_timeout: Duration,
     /// How long building one member may take.
     pub build_timeout: Duration,
+    /// A build or removal of members starts only once no verb has been in flight for this
+    /// long, so a refill does not compete with callers for the engine.
+    pub quiet: Duration,
+    /// ... but it waits for that quiet at most this long, so a steady stream of verbs never
+    /// starves the pool.
+    pub max_defer: Duration,
 }
 
 impl Default for PoolConfig {
@@ -65,6 +75,8 @@ impl Default for PoolConfig {
             check_every: Duration::from_secs(2),
             claim_timeout: Duration::from_secs(5),
             build_timeout: Duration::from_secs(120),
+            quiet: Duration::from_millis(150),
+            max_defer: Duration::from_secs(10),
         }
     }
 }
@@ -124,6 +136,8 @@ pub struct Pool {
     nudge: Notify,
     /// Stops the refill loop.
     stop: CancellationToken,
+    /// The dispatcher's verbs in flight, which the refill waits out.
+    verbs: OnceLock<Arc<InFlight>>,
 }
 
 impl Pool {
@@ -136,7 +150,29 @@ impl Pool {
             health: Mutex::default(),
             nudge: Notify::new(),
             stop: CancellationToken::new(),
+            verbs: OnceLock::new(),
         })
+    }
+
+    /// Makes the refill wait for a quiet moment in `verbs` before it touches the engine
+    /// (set by [`crate::dispatcher::Dispatcher::set_pool`]).
+    pub fn defer_to(&self, verbs: Arc<InFlight>) {
+        let _ = self.verbs.set(verbs);
+    }
+
+    /// Waits until no verb has been in flight for `quiet` (at most `max_defer`).
+    async fn yield_to_verbs(&self) {
+        let Some(verbs) = self.verbs.get() else {
+            return;
+        };
+        let config = self.config();
+        let quiet = tokio::select! {
+            quiet = verbs.quiet_for(config.quiet, config.max_defer) => quiet,
+            () = self.stop.cancelled() => return,
+        };
+        if !quiet {
+            info!(running = verbs.running(), waited = ?config.max_defer, "verbs kept the engine busy; refilling anyway");
+        }
     }
 
     /// The driver the dispatcher must run: the real one, seen through the bindings.

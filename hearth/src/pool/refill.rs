@@ -4,6 +4,10 @@
 //! the surplus over the size, then builds members one at a time up to the size. A failed
 //! build is removed; after `failure_cap` failures in a row building stops until a backoff
 //! (doubling, bounded) has passed — never a hot loop — and says so in its log and report.
+//!
+//! A refill never competes with callers: before a pass touches the engine, and before each
+//! member it builds, it waits until no verb has been in flight for `quiet` (150 ms), but no
+//! longer than `max_defer` (10 s), so a steady stream of verbs delays the pool, never starves it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,6 +53,8 @@ pub(super) async fn pass(pool: &Pool) {
 }
 
 async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
+    // Callers' verbs first: nothing below touches the engine while one is in flight.
+    pool.yield_to_verbs().await;
     let config = pool.config();
     let profile = ProvisioningProfile::for_tier(tier);
     // Backing off after repeated failures: nothing is tried, not even the engine call that
@@ -108,6 +114,10 @@ async fn tier_pass(pool: &Pool, tier: Tier, size: u32) {
         if in_backoff(pool, tier) {
             return;
         }
+        pool.yield_to_verbs().await;
+        if pool.stop.is_cancelled() {
+            return;
+        }
         match build(pool, &key, config.build_timeout).await {
             Ok(id) => {
                 have += 1;
@@ -162,7 +172,7 @@ fn failed(pool: &Pool, tier: Tier, e: &HearthError) {
 /// Builds one member: recorded as building before the engine is touched, provisioned with
 /// the pool label, paused, recorded ready. A failure removes what was built.
 async fn build(pool: &Pool, key: &Key, timeout: Duration) -> Result<String, HearthError> {
-    let id = format!("pool-{:010x}", rand::random::<u64>() & 0xff_ffff_ffff);
+    let id = super::new_member_id();
     let slug = Slug::parse(&id)?;
     let started = Utc::now();
     pool.book.put(Member {

@@ -63,11 +63,12 @@ pub enum Feature {
     PauseResume,
     HibernateWake,
     Limits,
+    WarmPool,
 }
 
 impl Feature {
     /// Every row, in the document's order.
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 11] = [
         Feature::Provision,
         Feature::IdempotentProvision,
         Feature::TierMismatch,
@@ -78,6 +79,7 @@ impl Feature {
         Feature::PauseResume,
         Feature::HibernateWake,
         Feature::Limits,
+        Feature::WarmPool,
     ];
 
     /// The row's first cell in `docs/backends.md`.
@@ -93,6 +95,7 @@ impl Feature {
             Feature::PauseResume => "pause / resume",
             Feature::HibernateWake => "hibernate / wake",
             Feature::Limits => "memory, CPU and PID limits enforced",
+            Feature::WarmPool => "warm pool (`--pool`): claim, cold fallback, shrink",
         }
     }
 }
@@ -114,6 +117,7 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
+        (Column::Swarm, Feature::WarmPool) => Unsupported,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,
@@ -124,7 +128,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
             | Feature::AbandonedRollback
             | Feature::PauseResume
             | Feature::HibernateWake
-            | Feature::Limits,
+            | Feature::Limits
+            | Feature::WarmPool,
         ) => Unsupported,
         (Column::PodmanRootlessV1, Feature::ReadOnlyStatus | Feature::Teardown) => Yes,
     }

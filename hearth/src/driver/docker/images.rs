@@ -106,7 +106,8 @@ pub async fn resolve(
     steps: &Steps,
 ) -> Result<Resolved, HearthError> {
     let asked = wanted(config, profile, role);
-    if let Some(locked) = config.lock.as_ref().and_then(|l| l.roles.get(role)) {
+    let lock = config.lock.as_ref().map(crate::lockfile::LiveLock::current);
+    if let Some(locked) = lock.as_ref().and_then(|l| l.roles.get(role)) {
         if locked.image != asked {
             return Err(HearthError::ImageDrift {
                 role: role.to_owned(),

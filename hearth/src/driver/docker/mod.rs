@@ -27,7 +27,7 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 use super::{status_from_states, Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::events::Steps;
-use crate::lockfile::ImageLock;
+use crate::lockfile::LiveLock;
 use crate::slug::Slug;
 
 pub use crate::driver::engine::Engine;
@@ -49,8 +49,9 @@ pub struct DockerConfig {
     /// Bound on one pull: a registry that accepts the connection and stalls is
     /// `image_unavailable` after this, well inside the provision deadline.
     pub pull_timeout: Duration,
-    /// Images pinned by `hearth lock`; when set, roles run the locked image ID.
-    pub lock: Option<ImageLock>,
+    /// Images pinned by `hearth lock`; when set, roles run the locked image ID. Followed on
+    /// disk: a new lock applies from the next provision (and pool check) on.
+    pub lock: Option<LiveLock>,
     /// The port each service listens on inside its container.
     pub service_port: u16,
     pub memory_bytes: i64,
