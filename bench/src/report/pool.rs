@@ -94,18 +94,29 @@ impl PoolFigures {
     /// The section; `cold` is hearth's cold provision median from the solo section.
     pub fn render(&self, w: &mut String, cold: Option<Duration>) {
         let _ = writeln!(w, "## The warm pool\n");
+        self.render_claims(w, cold);
+        self.render_play(w);
+        self.render_idle(w);
+    }
+
+    /// What a member and a claim are, and the claims beside the floor and a cold provision.
+    fn render_claims(&self, w: &mut String, cold: Option<Duration>) {
         let _ = writeln!(
             w,
             "`hearth serve --pool solo={}`: members are whole workspaces made ahead (network, \
              fresh volumes, both services started and checked ready) and kept paused. A claim \
              is `POST /v1/provision` of a new slug: hearth takes a member, binds it to the slug \
              in its state, unpauses it, checks its images are still current and that every \
-             service answers, and answers the ref with `pool: {{member, age_ms}}`. Each claim \
-             below starts with the pool full (the refill after the previous claim has \
-             finished), so every one is warm; {} claims after a warm-up, {} answered cold, {} \
-             failed. The **floor's unpause path** is the least the engine needs to hand out a \
-             ready workspace it already has: unpause both containers of a workspace built and \
-             paused before, then probe each until it answers.\n",
+             service answers, and answers the ref with `pool: {{member, age_ms}}`. Members are \
+             never stale: a rewritten `hearth.lock` (the running daemon follows the file), a \
+             moved tag or an image rebuilt under the same tag drains the members built from the \
+             old digests at the next check (every 2 s) and refills, and a claim that meets such \
+             a member answers cold instead. Each claim below starts with the pool full (the \
+             refill after the previous claim has finished), so every one is warm; {} claims \
+             after a warm-up, {} answered cold, {} failed. The **floor's unpause path** is the \
+             least the engine needs to hand out a ready workspace it already has: unpause both \
+             containers of a workspace built and paused before, then probe each until it \
+             answers.\n",
             self.size,
             self.claims.len(),
             self.cold_fallbacks,
@@ -136,11 +147,18 @@ impl PoolFigures {
         if let Some(err) = &self.first_error {
             let _ = writeln!(w, "\nfirst failed claim: `{err}`");
         }
+    }
+
+    /// The whole play with a pool and without, act by act.
+    fn render_play(&self, w: &mut String) {
         let _ = writeln!(
             w,
             "\nThe whole play (console, worker, hearth; as in the play section) through a stack \
              whose hearth keeps a pool of {}, against one whose hearth does not, rounds \
-             alternating, each with the pool full; medians of {}.\n",
+             alternating, each with the pool full; medians of {}. The refill after a claim \
+             waits until no verb has been in flight for 150 ms (at most 10 s, so it is never \
+             starved), so building the next member does not compete with the play's own \
+             teardown and provision for the engine.\n",
             self.size,
             self.play_pool.provision.len()
         );
@@ -170,6 +188,10 @@ impl PoolFigures {
             "| failures | {} | {} | |",
             self.play_pool.failures, self.play_cold.failures
         );
+    }
+
+    /// hearth's memory and the members' engine objects with the pool full.
+    fn render_idle(&self, w: &mut String) {
         let _ = writeln!(w, "\nWith the pool full and nothing claimed:\n");
         let _ = writeln!(w, "| figure | value |");
         let _ = writeln!(w, "|---|---:|");

@@ -173,12 +173,12 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     Ok(())
 }
 
-/// The driver `settings` name (and, for LocalDocker, the driver itself, to ask its engine
-/// what it is).
-fn make_driver(
-    settings: &Settings,
-    fake_faults: &[String],
-) -> anyhow::Result<(Arc<dyn Driver>, Option<Arc<LocalDocker>>)> {
+/// The driver a daemon runs and, for LocalDocker, the driver itself (to ask its engine what
+/// it is).
+type Made = (Arc<dyn Driver>, Option<Arc<LocalDocker>>);
+
+/// The driver `settings` name.
+fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Made> {
     if settings.driver != DriverName::Fake && !fake_faults.is_empty() {
         bail!("--fake-fault only applies to --driver fake");
     }
