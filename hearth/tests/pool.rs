@@ -691,8 +691,9 @@ async fn fake_refill_waits_while_a_verb_is_in_flight() {
         config,
     );
     // The hung hibernate stays in flight until this deadline.
+    let hung_for = Duration::from_secs(3);
     let deadlines = Deadlines {
-        other: Duration::from_millis(1500),
+        other: hung_for,
         ..Deadlines::default()
     };
     let d = Dispatcher::new(
@@ -702,6 +703,7 @@ async fn fake_refill_waits_while_a_verb_is_in_flight() {
     );
     d.set_pool(Arc::clone(&pool));
     d.provision("busy", solo()).await.expect("cold provision");
+    let began = chrono::Utc::now();
     let verb = {
         let d = Arc::clone(&d);
         tokio::spawn(async move { d.hibernate("busy").await })
@@ -727,10 +729,11 @@ async fn fake_refill_waits_while_a_verb_is_in_flight() {
         .expect("join")
         .expect_err("the hung hibernate ends at its deadline");
     assert_eq!(err.code(), "deadline_exceeded");
-    let settled = chrono::Utc::now();
     refill.await.expect("refill");
     let members = pool.book().members();
     assert_eq!(members.len(), 1, "filled once the verbs settled");
+    // The verb began after `began` and ran until its deadline.
+    let settled = began + chrono::Duration::from_std(hung_for).expect("duration");
     assert!(
         members[0].started >= settled,
         "the build began only after the verb settled: {} < {settled}",
