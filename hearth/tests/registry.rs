@@ -274,8 +274,8 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     assert_eq!(ran(&r, "cairnet"), id);
     client.teardown(&slug).await.expect("teardown");
 
-    // On a terminal (a pty from `script`): one line redrawn with the bytes so far, then the
-    // outcome. The image goes again first, so there is something to fetch.
+    // On a terminal (a pty from `script`): the image's line redrawn with the bytes so far,
+    // then the outcome. The image goes again first, so there is something to fetch.
     remove_built((RUN_LABEL, &format!("{}-big", run.id)));
     let tty_slug = run.slug("tty");
     let command = format!("{BIN} --socket {} provision {tty_slug}", hearth.socket());
