@@ -5,6 +5,10 @@
 #
 #   eval "$(bash .ci/podman.sh start [DIR])"   # prints export lines: HEARTH_PODMAN_DIR,
 #                                              # HEARTH_PODMAN_HOST (unix://DIR/podman.sock)
+#                                              # With CONTAINERS_REGISTRIES_CONF=FILE set, the
+#                                              # service reads a copy of FILE as its
+#                                              # registries.conf (e.g. an insecure entry for a
+#                                              # loopback test registry) instead of the default.
 #   bash .ci/podman.sh load IMAGE [DIR]        # copy an image from Docker (docker save | load)
 #   bash .ci/podman.sh podman [DIR] -- ARGS    # the podman CLI on the private root
 #   bash .ci/podman.sh stop [DIR]              # remove every object, stop the service by its
@@ -60,7 +64,14 @@ driver = "overlay"
 graphroot = "$dir/root"
 runroot = "$dir/runroot"
 EOF
-  # No registry is reachable in CI; images come from the local Docker engine.
+  # No registry is reachable in CI; images come from the local Docker engine, unless the
+  # caller hands a registries.conf of its own (a test's loopback registry).
+  if [[ -n "${CONTAINERS_REGISTRIES_CONF:-}" ]]; then
+    [[ -f "$CONTAINERS_REGISTRIES_CONF" ]] ||
+      die "CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF is not a file"
+    cp "$CONTAINERS_REGISTRIES_CONF" "$dir/registries.conf"
+    return
+  fi
   cat >"$dir/registries.conf" <<EOF
 unqualified-search-registries = []
 EOF

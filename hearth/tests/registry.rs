@@ -4,6 +4,8 @@
 //! with `hearth lock`. Every test runs the real `hearth` binary with an environment of its
 //! own, labels what it builds with its run id and removes it, also on failure.
 
+#[path = "support/podman_service.rs"]
+mod podman_service;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use hearth::client::{ClientError, HearthClient};
-use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile, Tier};
+use hearth_protocol::hearth::{DeploymentRef, LifecycleEvent, ProvisioningProfile, Status, Tier};
+use podman_service::PodmanService;
 use support::registry::{build_from, remove_built, Registry, RegistryOptions, Stalling};
 use support::Sweep;
 
@@ -271,8 +274,8 @@ async fn a_large_layer_is_pulled_with_progress_bytes_and_time() {
     assert_eq!(ran(&r, "cairnet"), id);
     client.teardown(&slug).await.expect("teardown");
 
-    // On a terminal (a pty from `script`): one line redrawn with the bytes so far, then the
-    // outcome. The image goes again first, so there is something to fetch.
+    // On a terminal (a pty from `script`): the image's line redrawn with the bytes so far,
+    // then the outcome. The image goes again first, so there is something to fetch.
     remove_built((RUN_LABEL, &format!("{}-big", run.id)));
     let tty_slug = run.slug("tty");
     let command = format!("{BIN} --socket {} provision {tty_slug}", hearth.socket());
@@ -618,4 +621,174 @@ async fn a_locked_digest_deleted_from_the_registry_is_image_drift() {
         support::engine_objects(&run.id).is_empty(),
         "a failed provision leaves nothing"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_pulls_and_pins_from_a_loopback_registry_marked_insecure() {
+    const NAME: &str = "podman_pulls_and_pins_from_a_loopback_registry_marked_insecure";
+    if !support::e2e(NAME) || !support::podman::e2e(NAME) {
+        return;
+    }
+    let run = Run::start().await;
+    let mut open = Registry::start(&run.docker, RegistryOptions::default()).await;
+    let private = Registry::start(
+        &run.docker,
+        RegistryOptions {
+            auth: Some(("hearth".into(), format!("pw-{}", run.id))),
+        },
+    )
+    .await;
+    // Pushed with Docker (the engine the tests build on); none of it is on the Podman below.
+    const SIZE: usize = 16 * 1024 * 1024;
+    let (big_local, big_id) = run.build("big", SIZE);
+    let (app_local, app_id) = run.build("v1", 0);
+    let (big_repo, app_repo) = (format!("big-{}", run.id), format!("app-{}", run.id));
+    open.push(&big_local, &big_repo, "v1").await;
+    let app_digest = open.push(&app_local, &app_repo, "v1").await;
+    open.push(&app_local, &app_repo, "lock").await;
+    private.push(&app_local, &app_repo, "v1").await;
+    let (big, app) = (
+        open.reference(&big_repo, "v1"),
+        open.reference(&app_repo, "v1"),
+    );
+    // A Podman of the test's own, told by a registries.conf the test wrote that both
+    // loopback registries speak plain HTTP.
+    let podman = PodmanService::start(&[&open.host, &private.host]);
+    let on_podman = [("DOCKER_HOST", Path::new(&podman.host))];
+
+    // Two roles, two images, pulled at once: the CLI prints one line per pulled image.
+    let hearth = run.hearth(
+        "pm",
+        &["--image-cairnet", &big, "--image-lore", &app],
+        &on_podman,
+    );
+    let client = hearth.client().await;
+    let slug = run.slug("pm");
+    let out = run.cli(&["--socket", hearth.socket(), "provision", &slug]);
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "provision on Podman: {stderr}{}",
+        text(&out.stdout)
+    );
+    for (role, image) in [("cairnet", &big), ("lore", &app)] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("pulled {role}: {image} "))),
+            "a line for {role}'s pull: {stderr}"
+        );
+    }
+    let events = client.events(&slug).await.expect("events");
+    let pulled = steps(&events, "image_pulled");
+    assert_eq!(pulled.len(), 2, "{events:#?}");
+    let big_pull = pulled
+        .iter()
+        .find(|e| e.role.as_deref() == Some("cairnet"))
+        .and_then(|e| e.detail.clone())
+        .unwrap_or_default();
+    let bytes: u64 = big_pull
+        .split_whitespace()
+        .nth(1)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("bytes in {big_pull:?}"));
+    assert!(
+        bytes >= SIZE as u64 / 2 && bytes <= SIZE as u64 * 2,
+        "{bytes} bytes for a {SIZE}-byte layer: {big_pull}"
+    );
+    let r = client.get(&slug).await.expect("ref");
+    assert_eq!((ran(&r, "cairnet"), ran(&r, "lore")), (big_id, app_id));
+    assert_eq!(client.status(&slug).await.expect("status"), Status::Ready);
+    client.teardown(&slug).await.expect("teardown");
+
+    // `hearth lock` against Podman pulls a tag Podman does not have and pins the registry
+    // digest (the same manifest as v1, so the same digest).
+    let lock_file = run.dir.path().join("podman.lock");
+    let lock_s = lock_file.to_str().expect("utf-8");
+    let locked = open.reference(&app_repo, "lock");
+    let out = run.cli_with(
+        &[
+            "lock",
+            "--out",
+            lock_s,
+            "--cairnet-image",
+            &locked,
+            "--lore-image",
+            &locked,
+        ],
+        &on_podman,
+    );
+    assert!(
+        out.status.success(),
+        "lock on Podman: {}",
+        text(&out.stderr)
+    );
+    let pinned = std::fs::read_to_string(&lock_file).expect("lock file");
+    assert!(
+        pinned.contains(&format!("{}/{app_repo}@{app_digest}", open.host)),
+        "{pinned}"
+    );
+    // --check asks Podman, which learns what the tag points at by pulling it: unchanged,
+    // then moved once another image is pushed under the tag.
+    let check = [
+        "lock",
+        "--out",
+        lock_s,
+        "--cairnet-image",
+        &locked,
+        "--lore-image",
+        &locked,
+        "--check",
+    ];
+    let out = run.cli_with(&check, &on_podman);
+    assert!(
+        out.status.success(),
+        "check on Podman: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let moved_to = open.push(&big_local, &app_repo, "lock").await;
+    let out = run.cli_with(&check, &on_podman);
+    let said = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "drift exits 1: {said}{}",
+        text(&out.stderr)
+    );
+    assert!(said.contains("moved") && said.contains(&moved_to), "{said}");
+    assert_eq!(std::fs::read_to_string(&lock_file).expect("lock"), pinned);
+
+    // Without a login the private registry refuses, typed as on Docker.
+    let image = private.reference(&app_repo, "v1");
+    let hearth = run.hearth(
+        "pm-anon",
+        &["--image-cairnet", &image, "--image-lore", &image],
+        &on_podman,
+    );
+    let client = hearth.client().await;
+    let ((code, message, hint), _) = refused(&client, &run.slug("pm-anon")).await;
+    assert_eq!(code, "image_unavailable", "{message}");
+    assert!(message.contains("unauthorized"), "{message}");
+    assert!(message.contains(&image), "{message}");
+    assert!(
+        hint.contains(&format!("docker login {}", private.host)),
+        "{hint}"
+    );
+
+    // A registry that is down: unreachable, within a few seconds (Podman 4.3 itself tries a
+    // failed pull three times, a second apart, where Docker answers at once).
+    let image = open.reference(&format!("gone-{}", run.id), "v1");
+    open.stop();
+    let hearth = run.hearth(
+        "pm-down",
+        &["--image-cairnet", &image, "--image-lore", &image],
+        &on_podman,
+    );
+    let client = hearth.client().await;
+    let ((code, message, _), took) = refused(&client, &run.slug("pm-down")).await;
+    assert_eq!(code, "image_unavailable", "{message}");
+    assert!(message.contains(&image), "{message}");
+    assert!(message.contains("registry unreachable"), "{message}");
+    assert!(took < Duration::from_secs(6), "took {took:?}");
 }

@@ -73,6 +73,7 @@ pub async fn run(a: LockArgs) -> ExitCode {
 
 /// Compares the lock with what each role's tag points at now.
 async fn check(engine: &Engine, a: &LockArgs, asked: &[(&str, Option<String>)]) -> ExitCode {
+    let bound = Duration::from_secs(a.pull_timeout);
     let lock = match ImageLock::load(&a.out) {
         Ok(l) => l,
         Err(e) => return fail(&e.to_body()),
@@ -101,7 +102,7 @@ async fn check(engine: &Engine, a: &LockArgs, asked: &[(&str, Option<String>)]) 
             moved.push(role.clone());
             continue;
         }
-        match pins::current(engine, role, locked).await {
+        match pins::current(engine, role, locked, bound).await {
             Ok(now) => {
                 let same = now == locked.digest;
                 if same {

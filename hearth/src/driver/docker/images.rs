@@ -192,7 +192,7 @@ async fn resolve_locked(
             }) => {}
             Err(e) => return Err(e),
         }
-        let found = match pins::registry_digest(engine, role, image).await {
+        let found = match pins::registry_digest(engine, role, image, config.pull_timeout).await {
             Ok(now) => format!("the registry's {image} now points at {now}"),
             Err(e) => format!("the registry has no {image} either ({e})"),
         };

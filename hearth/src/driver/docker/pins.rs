@@ -9,6 +9,7 @@ use tracing::warn;
 use super::credentials;
 use super::pull::{cause_of, pull};
 use crate::driver::engine::{is_not_found, map_err, Engine};
+use crate::driver::flavor::EngineKind;
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
 use crate::lockfile::LockedImage;
@@ -100,7 +101,8 @@ pub async fn pin(
 }
 
 /// What the registry's `image` (a tag, `role`'s) points at now, as `repo@sha256:…`, asked of
-/// the registry through the engine without pulling.
+/// the registry through the engine without pulling; on Podman, which has no such question
+/// (`/distribution`), by pulling the tag within `bound`, as `podman pull` would.
 ///
 /// # Errors
 /// `image_unavailable` with its cause when the registry does not say.
@@ -108,7 +110,11 @@ pub async fn registry_digest(
     engine: &Engine,
     role: &str,
     image: &str,
+    bound: Duration,
 ) -> Result<String, HearthError> {
+    if engine.flavor().await?.kind == EngineKind::Podman {
+        return pulled_digest(engine, role, image, bound).await;
+    }
     let docker = engine.client().await?;
     let unavailable = |cause, detail| HearthError::ImageUnavailable {
         role: role.to_owned(),
@@ -132,6 +138,32 @@ pub async fn registry_digest(
     }
 }
 
+/// What `image` points at in its registry, learnt by pulling it: the digest the engine
+/// recorded for the pulled image in the image's own repository.
+async fn pulled_digest(
+    engine: &Engine,
+    role: &str,
+    image: &str,
+    bound: Duration,
+) -> Result<String, HearthError> {
+    // Nobody follows these steps; the caller says what it found.
+    let steps = Steps::detached(&Slug::parse("lock").expect("a valid slug"));
+    pull(engine, role, image, bound, &steps).await?;
+    let docker = engine.client().await?;
+    let img = docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| map_err(format!("inspect image {image} after pulling it"), e))?;
+    own_digest(image, img.repo_digests.as_deref().unwrap_or_default()).ok_or_else(|| {
+        HearthError::ImageUnavailable {
+            role: role.to_owned(),
+            image: image.to_owned(),
+            cause: ImageCause::Failed,
+            detail: "the engine recorded no registry digest for the pulled image".into(),
+        }
+    })
+}
+
 /// What a locked `role`'s tag points at now: the registry's digest for a registry pin, the
 /// engine's image ID for a local build. Equal to `locked.digest` when nothing moved.
 ///
@@ -141,9 +173,10 @@ pub async fn current(
     engine: &Engine,
     role: &str,
     locked: &LockedImage,
+    bound: Duration,
 ) -> Result<String, HearthError> {
     if locked.digest.contains('@') {
-        return registry_digest(engine, role, &locked.image).await;
+        return registry_digest(engine, role, &locked.image, bound).await;
     }
     let docker = engine.client().await?;
     match docker.inspect_image(&locked.image).await {

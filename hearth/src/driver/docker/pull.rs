@@ -3,12 +3,13 @@
 //! a provision that runs out its clock), reporting progress as `image_pulling` steps and the
 //! outcome as one `image_pulled` step with the bytes fetched and the time taken.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::CreateImageInfo;
 use bollard::query_parameters::CreateImageOptions;
+use bollard::Docker;
 use futures::StreamExt;
 
 use super::credentials;
@@ -33,6 +34,8 @@ pub struct Pulled {
 struct Layers {
     /// Layer id → (downloaded, size).
     layers: HashMap<String, (u64, u64)>,
+    /// Layers the engine fetched without saying how many bytes they had.
+    uncounted: HashSet<String>,
 }
 
 impl Layers {
@@ -57,11 +60,14 @@ impl Layers {
                     entry.1 = t;
                 }
             }
-            "Download complete" | "Pull complete" => {
-                if let Some(entry) = self.layers.get_mut(id) {
-                    entry.0 = entry.0.max(entry.1);
+            "Download complete" | "Pull complete" => match self.layers.get_mut(id) {
+                Some(entry) => entry.0 = entry.0.max(entry.1),
+                // Podman reports bytes at most once a second: a layer fetched faster than
+                // that completes without a count.
+                None => {
+                    self.uncounted.insert(id.to_owned());
                 }
-            }
+            },
             _ => {}
         }
     }
@@ -135,56 +141,10 @@ pub async fn pull(
     steps: &Steps,
 ) -> Result<Pulled, HearthError> {
     let docker = engine.client().await?;
-    let unavailable = |cause: ImageCause, detail: String| HearthError::ImageUnavailable {
-        role: role.to_owned(),
-        image: image.to_owned(),
-        cause,
-        detail,
-    };
+    let one = OnePull { role, image, steps };
     let started = Instant::now();
     let mut layers = Layers::default();
-    let pulling = async {
-        let creds = credentials::for_image(image)
-            .await
-            .map_err(|e| unavailable(ImageCause::Failed, e))?;
-        let options = CreateImageOptions {
-            from_image: Some(image.to_owned()),
-            ..Default::default()
-        };
-        let mut stream = docker.create_image(Some(options), None, creds);
-        let mut last_report: Option<Instant> = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(err) = info.error_detail.as_ref().and_then(|d| d.message.clone()) {
-                        return Err(unavailable(cause_of(&err), err));
-                    }
-                    layers.update(&info);
-                    if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY)
-                        && layers.total() > 0
-                    {
-                        last_report = Some(Instant::now());
-                        steps.record(
-                            "image_pulling",
-                            Some(role),
-                            Some(format!(
-                                "{image} {} of {}",
-                                human_bytes(layers.done()),
-                                human_bytes(layers.total())
-                            )),
-                        );
-                    }
-                }
-                Err(
-                    BollardError::DockerResponseServerError { message, .. }
-                    | BollardError::DockerStreamError { error: message },
-                ) => return Err(unavailable(cause_of(&message), message)),
-                Err(e) => return Err(map_err(format!("pull image {image}"), e)),
-            }
-        }
-        Ok(())
-    };
-    match tokio::time::timeout(bound, pulling).await {
+    match tokio::time::timeout(bound, one.stream(docker, &mut layers)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(role, image, error = %e, "pull failed");
@@ -192,7 +152,7 @@ pub async fn pull(
         }
         Err(_) => {
             tracing::warn!(role, image, ?bound, "pull timed out");
-            return Err(unavailable(
+            return Err(one.unavailable(
                 ImageCause::TimedOut,
                 format!(
                     "the registry did not finish within the pull bound of {bound:?} ({} \
@@ -202,28 +162,130 @@ pub async fn pull(
             ));
         }
     }
-    let pulled = Pulled {
-        bytes: layers.done(),
-        elapsed: started.elapsed(),
+    let elapsed = started.elapsed();
+    let pulled = if layers.uncounted.is_empty() {
+        Pulled {
+            bytes: layers.done(),
+            elapsed,
+        }
+    } else {
+        one.sized_on_engine(docker, elapsed).await
     };
-    let elapsed_ms = u64::try_from(pulled.elapsed.as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(
-        role,
-        image,
-        bytes = pulled.bytes,
-        elapsed_ms,
-        "image pulled"
-    );
-    steps.record(
-        "image_pulled",
-        Some(role),
-        Some(format!(
-            "{image} {} bytes ({}) in {elapsed_ms} ms",
-            pulled.bytes,
-            human_bytes(pulled.bytes)
-        )),
-    );
+    one.record_pulled(pulled, !layers.uncounted.is_empty());
     Ok(pulled)
+}
+
+/// One role's pull of one image: what its errors and steps name.
+struct OnePull<'a> {
+    role: &'a str,
+    image: &'a str,
+    steps: &'a Steps,
+}
+
+impl OnePull<'_> {
+    fn unavailable(&self, cause: ImageCause, detail: String) -> HearthError {
+        HearthError::ImageUnavailable {
+            role: self.role.to_owned(),
+            image: self.image.to_owned(),
+            cause,
+            detail,
+        }
+    }
+
+    /// Asks the engine to pull, with the credentials the docker CLI would send, and follows
+    /// its progress messages into `layers` until the engine says it is done.
+    async fn stream(&self, docker: &Docker, layers: &mut Layers) -> Result<(), HearthError> {
+        let creds = credentials::for_image(self.image)
+            .await
+            .map_err(|e| self.unavailable(ImageCause::Failed, e))?;
+        let options = CreateImageOptions {
+            from_image: Some(self.image.to_owned()),
+            ..Default::default()
+        };
+        let mut stream = docker.create_image(Some(options), None, creds);
+        let mut last_report: Option<Instant> = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.as_ref().and_then(|d| d.message.clone()) {
+                        return Err(self.unavailable(cause_of(&err), err));
+                    }
+                    layers.update(&info);
+                    if last_report.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY)
+                        && layers.total() > 0
+                    {
+                        last_report = Some(Instant::now());
+                        self.record_progress(layers);
+                    }
+                }
+                Err(
+                    BollardError::DockerResponseServerError { message, .. }
+                    | BollardError::DockerStreamError { error: message },
+                ) => return Err(self.unavailable(cause_of(&message), message)),
+                Err(e) => return Err(map_err(format!("pull image {}", self.image), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One `image_pulling` step: the bytes so far of the bytes known.
+    fn record_progress(&self, layers: &Layers) {
+        self.steps.record(
+            "image_pulling",
+            Some(self.role),
+            Some(format!(
+                "{} {} of {}",
+                self.image,
+                human_bytes(layers.done()),
+                human_bytes(layers.total())
+            )),
+        );
+    }
+
+    /// A pull the engine gave no byte counts for (Podman, fetching faster than it reports):
+    /// counted as the pulled image's size on the engine (unpacked, so about what came over
+    /// the wire for data that does not compress), else as nothing.
+    async fn sized_on_engine(&self, docker: &Docker, elapsed: Duration) -> Pulled {
+        let size = docker
+            .inspect_image(self.image)
+            .await
+            .ok()
+            .and_then(|img| img.size)
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0);
+        Pulled {
+            bytes: size,
+            elapsed,
+        }
+    }
+
+    /// The outcome: logged, and one `image_pulled` step with the bytes and the time
+    /// (`sized`: the bytes are the image's size, the engine having counted none).
+    fn record_pulled(&self, pulled: Pulled, sized: bool) {
+        let (role, image) = (self.role, self.image);
+        let elapsed_ms = u64::try_from(pulled.elapsed.as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(
+            role,
+            image,
+            bytes = pulled.bytes,
+            elapsed_ms,
+            "image pulled"
+        );
+        self.steps.record(
+            "image_pulled",
+            Some(role),
+            Some(format!(
+                "{image} {} bytes ({}{}) in {elapsed_ms} ms",
+                pulled.bytes,
+                human_bytes(pulled.bytes),
+                if sized {
+                    ", the image's size: the engine counted no bytes"
+                } else {
+                    ""
+                }
+            )),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +315,16 @@ mod tests {
         assert_eq!((l.done(), l.total()), (1005, 1050));
         l.update(&info("c", "Pull complete", None, None));
         assert_eq!(l.done(), 1050);
+        assert!(l.uncounted.is_empty());
+    }
+
+    #[test]
+    fn layers_fetched_without_a_count_are_noted() {
+        // Podman's compat API, for a layer fetched within its one-second report interval.
+        let mut l = Layers::default();
+        l.update(&info("a", "Pulling fs layer", None, None));
+        l.update(&info("a", "Download complete", None, None));
+        assert_eq!((l.done(), l.uncounted.len()), (0, 1));
     }
 
     #[test]
