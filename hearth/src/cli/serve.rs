@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use hearth_protocol::hearth::DriverName;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{self, env_or_origin, FileConfig, Settings};
@@ -282,6 +283,7 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+    let stop = hearth_serve::shutdown::on_signal()?;
     let mut local_docker = None;
     let driver: Arc<dyn Driver> = match settings.driver {
         DriverName::LocalDocker => {
@@ -374,7 +376,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         "hearth serving"
     );
     let watch = IdleWatch::default();
-    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone());
+    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone(), stop);
     activation::notify_ready();
     let listener = IdleListener::new(listener, watch);
     crate::server::run(
@@ -393,9 +395,15 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     Ok(())
 }
 
-/// Resolves on SIGINT/SIGTERM or, under socket activation with an idle period, once `watch`
-/// has seen no connection for that period; then tells the service manager hearth stops.
-async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatch) {
+/// What the server stops on: `stop` cancelled, by SIGINT/SIGTERM or, under socket activation
+/// with an idle period, once `watch` has seen no connection for that period; then the
+/// service manager is told hearth stops.
+fn stop_when(
+    idle_exit: Option<Duration>,
+    activated: bool,
+    watch: IdleWatch,
+    stop: CancellationToken,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let idle = match idle_exit {
         Some(period) if activated => Some(period),
         Some(_) => {
@@ -404,14 +412,22 @@ async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatc
         }
         None => None,
     };
-    match idle {
-        Some(period) => tokio::select! {
-            () = shutdown_signal() => {}
-            () = watch.idle_for(period) => info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again"),
-        },
-        None => shutdown_signal().await,
+    if let Some(period) = idle {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = watch.idle_for(period) => {
+                    info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again");
+                    stop.cancel();
+                }
+            }
+        });
     }
-    activation::notify_stopping();
+    async move {
+        stop.cancelled().await;
+        activation::notify_stopping();
+    }
 }
 
 /// The idle period, if any: never shorter than the longest verb deadline, so a verb that goes
@@ -438,22 +454,6 @@ fn idle_exit(flag: Option<u64>, deadlines: &Deadlines) -> anyhow::Result<Option<
         info!(asked = ?asked, raised_to = ?longest, "idle exit raised to the longest verb deadline");
     }
     Ok(Some(asked.max(longest)))
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon still serves; it just cannot drain.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM"),
-        _ = int.recv() => info!("SIGINT"),
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use hearth_protocol::hearth::{
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, instrument, warn};
 
 use crate::driver::Driver;
@@ -83,6 +84,8 @@ pub struct Dispatcher {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The warm pool a provision claims from first, when the daemon runs one.
     pool: std::sync::OnceLock<Arc<crate::pool::Pool>>,
+    /// Every verb's spawned operation, so a shutdown drains the ones whose caller left.
+    tasks: TaskTracker,
 }
 
 impl Dispatcher {
@@ -95,6 +98,7 @@ impl Dispatcher {
             deadlines,
             locks: Mutex::default(),
             pool: std::sync::OnceLock::new(),
+            tasks: TaskTracker::new(),
         })
     }
 
@@ -109,14 +113,15 @@ impl Dispatcher {
         self.pool.get()
     }
 
-    /// The driver this dispatcher runs.
-    pub fn driver_name(&self) -> DriverName {
-        self.driver.name()
-    }
-
     /// The driver itself, for read-only inspection (`owned`).
     pub fn driver(&self) -> &Arc<dyn Driver> {
         &self.driver
+    }
+
+    /// The verbs in flight: a shutdown closes it and waits, within its drain bound, for
+    /// those still running.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Provisions `slug`; idempotent on (slug, tier, driver).
@@ -325,7 +330,7 @@ impl Dispatcher {
         let cancel_on_drop = (verb == Verb::Provision).then(|| cancel.clone().drop_guard());
 
         let this = Arc::clone(self);
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn(async move {
             let outcome = this.run(&slug, &op, &record, from, &steps, cancel).await;
             let saved = this.settle(&slug, verb, record, from, &steps, outcome);
             drop(lock);
