@@ -12,7 +12,7 @@ use hearth::driver::docker::{DockerConfig, LocalDocker};
 use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::pool::{Book, Phase, Pool, PoolConfig};
-use hearth::store::Store;
+use hearth::Store;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use support::{docker_config, http_status, sweep_instance, Kind};
 

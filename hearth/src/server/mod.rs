@@ -5,7 +5,7 @@
 pub mod activation;
 pub mod idle;
 mod routes;
-pub mod socket;
+mod socket;
 
 use std::future::Future;
 use std::sync::Arc;
