@@ -70,7 +70,7 @@ pub async fn list_containers(
         .collect())
 }
 
-/// Every object of this instance, for reconciliation and `hearth ls --objects`.
+/// Every object of this instance, for reconciliation at start.
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
