@@ -5,7 +5,7 @@
 //! - [`lifecycle`]: the verbs and the status guards.
 //! - [`driver`]: the driver contract, LocalDocker and Fake.
 //! - [`dispatcher`]: the one way every verb goes through.
-//! - `store` ([`Store`]), [`events`], [`lockfile`]: hearth's record, step journal and image
+//! - `store` ([`Store`]), [`journal`], [`lockfile`]: hearth's record, step journal and image
 //!   lock.
 //! - [`pool`]: the warm pool of workspaces made ahead, claimed by provision.
 //! - [`server`]: the RPC on the unix socket; [`client`]: the same RPC from the other side.
@@ -20,7 +20,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod driver;
 pub mod error;
-pub mod events;
+pub mod journal;
 pub mod labels;
 pub mod lifecycle;
 pub mod lockfile;

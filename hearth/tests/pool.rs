@@ -423,7 +423,7 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
         .insert("pool".into(), "solo-000000000000".into());
     let made = b
         .raw
-        .provision(&half, &profile, &hearth::events::Steps::detached(&half))
+        .provision(&half, &profile, &hearth::journal::Steps::detached(&half))
         .await
         .expect("provision the half member");
     b.pool

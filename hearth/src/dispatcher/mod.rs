@@ -24,7 +24,7 @@ use tracing::{info, instrument, warn};
 
 use crate::driver::Driver;
 use crate::error::HearthError;
-use crate::events::{EventLog, Steps};
+use crate::journal::{Journal, Steps};
 use crate::lifecycle::{guard, Guard, Verb};
 use crate::slug::Slug;
 use crate::store::{Record, Store};
@@ -77,7 +77,7 @@ impl Op {
 pub struct Dispatcher {
     driver: Arc<dyn Driver>,
     store: Store,
-    events: EventLog,
+    events: Journal,
     deadlines: Deadlines,
     /// One async lock per slug, so verbs on one workspace never interleave; held by the
     /// spawned operation, so a caller that goes away does not release it early.
@@ -94,7 +94,7 @@ impl Dispatcher {
         Arc::new(Dispatcher {
             driver,
             store,
-            events: EventLog::default(),
+            events: Journal::default(),
             deadlines,
             locks: Mutex::default(),
             pool: std::sync::OnceLock::new(),

@@ -19,7 +19,7 @@ use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::error::HearthError;
-use hearth::events::Steps;
+use hearth::journal::Steps;
 use hearth::slug::Slug;
 use hearth::Store;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};

@@ -16,7 +16,7 @@ use super::LocalDocker;
 use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;

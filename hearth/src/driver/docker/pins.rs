@@ -10,7 +10,7 @@ use super::credentials;
 use super::pull::{cause_of, pull};
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::error::{HearthError, ImageCause};
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::lockfile::LockedImage;
 use crate::slug::Slug;
 
