@@ -284,41 +284,7 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
     let stop = hearth_serve::shutdown::on_signal()?;
-    let mut local_docker = None;
-    let driver: Arc<dyn Driver> = match settings.driver {
-        DriverName::LocalDocker => {
-            if !fake_faults.is_empty() {
-                bail!("--fake-fault only applies to --driver fake");
-            }
-            let d = Arc::new(LocalDocker::new(
-                settings.docker.clone(),
-                settings.instance.clone(),
-            ));
-            local_docker = Some(Arc::clone(&d));
-            d
-        }
-        DriverName::Swarm => {
-            if !fake_faults.is_empty() {
-                bail!("--fake-fault only applies to --driver fake");
-            }
-            info!(
-                pause = "freezes each task's container on this node",
-                endpoints = "loopback relays owned by hearth",
-                "swarm driver: what Swarm cannot do itself"
-            );
-            Arc::new(Swarm::new(
-                settings.docker.clone(),
-                settings.instance.clone(),
-            ))
-        }
-        DriverName::Fake => {
-            let mut faults = FakeFaults::default();
-            for f in fake_faults {
-                faults.add(f).map_err(anyhow::Error::msg)?;
-            }
-            Arc::new(FakeDriver::new(faults))
-        }
-    };
+    let (driver, local_docker) = build_driver(&settings, fake_faults)?;
     // Bind first (or take the socket systemd passed): a second daemon must be refused before
     // it touches state or the engine.
     let (listener, guard) = activation::listen(&settings.socket, settings.socket_group.as_deref())
@@ -393,6 +359,49 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     drop(guard);
     info!("hearth stopped");
     Ok(())
+}
+
+/// The driver the daemon runs, and the same driver as a [`LocalDocker`] when it is one.
+type Drivers = (Arc<dyn Driver>, Option<Arc<LocalDocker>>);
+
+/// The driver `settings` name (with the Fake's `fake_faults`).
+fn build_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Drivers> {
+    let mut local_docker = None;
+    let driver: Arc<dyn Driver> = match settings.driver {
+        DriverName::LocalDocker => {
+            if !fake_faults.is_empty() {
+                bail!("--fake-fault only applies to --driver fake");
+            }
+            let d = Arc::new(LocalDocker::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ));
+            local_docker = Some(Arc::clone(&d));
+            d
+        }
+        DriverName::Swarm => {
+            if !fake_faults.is_empty() {
+                bail!("--fake-fault only applies to --driver fake");
+            }
+            info!(
+                pause = "freezes each task's container on this node",
+                endpoints = "loopback relays owned by hearth",
+                "swarm driver: what Swarm cannot do itself"
+            );
+            Arc::new(Swarm::new(
+                settings.docker.clone(),
+                settings.instance.clone(),
+            ))
+        }
+        DriverName::Fake => {
+            let mut faults = FakeFaults::default();
+            for f in fake_faults {
+                faults.add(f).map_err(anyhow::Error::msg)?;
+            }
+            Arc::new(FakeDriver::new(faults))
+        }
+    };
+    Ok((driver, local_docker))
 }
 
 /// What the server stops on: `stop` cancelled, by SIGINT/SIGTERM or, under socket activation
