@@ -184,21 +184,8 @@ pub(crate) fn test_state(
     )
 }
 
-/// Serves the console on `listener` until `shutdown` resolves, then drains.
-///
-/// # Errors
-/// [`ConsoleError`] when setup fails or the server stops with an error.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ConsoleError> {
-    let port = listener.local_addr()?.port();
-    let state = AppState::from_config(&config, port)?;
-    serve(listener, state, shutdown).await
-}
-
-/// Serves an already built state (tests and embedding use this directly).
+/// Serves the console with `state` on `listener` until `shutdown` resolves; then ends live
+/// tails and waits (up to [`DRAIN_TIMEOUT`]) for acts and relays still in flight.
 ///
 /// # Errors
 /// [`ConsoleError::Io`] when the server stops with an error.
@@ -218,6 +205,7 @@ pub async fn serve(
         let stopping = stopping.clone();
         async move {
             shutdown.await;
+            tracing::info!("shutting down");
             stopping.cancel();
         }
     };
@@ -233,11 +221,7 @@ pub async fn serve(
     let limits = state.limits;
     hearth_serve::serve(listener, routes::router(state), limits, signal).await?;
     stopping.cancel();
-    tasks.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
-        .await
-        .is_err()
-    {
+    if !hearth_serve::shutdown::drain(&tasks, DRAIN_TIMEOUT).await {
         tracing::warn!(
             in_flight = tasks.len(),
             "shutdown drain timed out; some runs end without ralph.run.ended"

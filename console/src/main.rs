@@ -1,4 +1,4 @@
-//! `console`: parses flags, sets up tracing, binds, and hands over to `console::run`; also
+//! `console`: parses flags, sets up tracing, binds, and hands over to `console::serve`; also
 //! routes `console hatch verify` to its checker.
 
 use std::io::Write;
@@ -118,6 +118,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
+    let stop = hearth_serve::shutdown::on_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -150,7 +151,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     console::ui::cli::write_url_file(&config.state_dir, &url);
-    let served = console::serve(listener, state, shutdown_signal()).await;
+    let served = console::serve(listener, state, stop.cancelled_owned()).await;
     console::ui::cli::remove_url_file(&config.state_dir, &url);
     served?;
     Ok(())
@@ -178,22 +179,4 @@ fn ui(args: &console::ui::cli::UiArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the console");
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
 }

@@ -5,7 +5,8 @@
 //! - [`lifecycle`]: the verbs and the status guards.
 //! - [`driver`]: the driver contract, LocalDocker and Fake.
 //! - [`dispatcher`]: the one way every verb goes through.
-//! - [`store`], [`events`], [`lockfile`]: hearth's record, step journal and image lock.
+//! - `store` ([`Store`]), [`journal`], [`lockfile`]: hearth's record, step journal and image
+//!   lock.
 //! - [`pool`]: the warm pool of workspaces made ahead, claimed by provision.
 //! - [`server`]: the RPC on the unix socket; [`client`]: the same RPC from the other side.
 //! - [`config`]: flags, environment and config file, merged.
@@ -19,7 +20,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod driver;
 pub mod error;
-pub mod events;
+pub mod journal;
 pub mod labels;
 pub mod lifecycle;
 pub mod lockfile;
@@ -27,4 +28,6 @@ pub mod names;
 pub mod pool;
 pub mod server;
 pub mod slug;
-pub mod store;
+mod store;
+/// hearth's record of workspaces, which a [`dispatcher::Dispatcher`] is built over.
+pub use store::Store;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use hearth::dispatcher::{Deadlines, Dispatcher};
 use hearth::driver::docker::LocalDocker;
 use hearth::error::HearthError;
-use hearth::store::Store;
+use hearth::Store;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

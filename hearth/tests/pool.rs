@@ -14,7 +14,7 @@ use hearth::driver::docker::{DockerConfig, LocalDocker};
 use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::pool::{Book, Phase, Pool, PoolConfig};
-use hearth::store::Store;
+use hearth::Store;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use support::matrix::{expect, Cell, Feature};
 use support::{docker_cli, docker_config, http_status, sweep_instance_on, Kind};
@@ -445,7 +445,7 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
         .insert("pool".into(), "solo-000000000000".into());
     let made = b
         .raw
-        .provision(&half, &profile, &hearth::events::Steps::detached(&half))
+        .provision(&half, &profile, &hearth::journal::Steps::detached(&half))
         .await
         .expect("provision the half member");
     b.pool

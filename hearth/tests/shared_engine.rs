@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use hearth::driver::ObjectKind;
-use hearth::events::Steps;
+use hearth::journal::Steps;
 use hearth::labels;
 use hearth::names::Names;
 use hearth::slug::Slug;

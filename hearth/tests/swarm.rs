@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use hearth::dispatcher::{Deadlines, Dispatcher};
 use hearth::driver::swarm::Swarm;
-use hearth::store::Store;
+use hearth::Store;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
 use support::{docker_config, engine_objects, http_status, Backend, Kind};
 

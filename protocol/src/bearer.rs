@@ -208,11 +208,6 @@ impl Keyring {
         Ok(Keyring { keys })
     }
 
-    /// A keyring from keys already in hand; `None` if `keys` is empty.
-    pub fn from_keys(keys: Vec<Key>) -> Option<Keyring> {
-        (!keys.is_empty()).then_some(Keyring { keys })
-    }
-
     /// The key that signs (the first one).
     pub fn signing_key(&self) -> &Key {
         &self.keys[0]
@@ -386,12 +381,6 @@ impl Verifier {
             .extend(live);
         self.journal = Some(Mutex::new(journal));
         Ok(self)
-    }
-
-    /// Sets the allowed clock distance in seconds.
-    pub fn with_tolerance(mut self, secs: u64) -> Verifier {
-        self.tolerance = secs;
-        self
     }
 
     /// Sets how many nonces may be remembered at once (at least 1).

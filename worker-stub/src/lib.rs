@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use hearth_protocol::bearer::Verifier;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, Fault, Faults};
 
@@ -40,7 +40,7 @@ pub async fn run(
         .tcp_nodelay(true)
         .build()
         .map_err(std::io::Error::other)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = CancellationToken::new();
     let mut verifier = Verifier::new(config.keys.clone());
     match &config.replay_journal {
         Some(path) => {
@@ -59,7 +59,7 @@ pub async fn run(
         config,
         runs: runs::Runs::default(),
         client,
-        stop: stop_rx,
+        stop: stop.clone(),
     });
     let app = routes::router(state);
     // TCP_NODELAY on every accepted connection: the event stream writes one small frame at a
@@ -76,7 +76,7 @@ pub async fn run(
             shutdown.await;
             tracing::info!("shutting down: closing event streams, draining requests");
             // Event streams never end on their own while a run is live; tell them to.
-            let _ = stop_tx.send(true);
+            stop.cancel();
         })
         .await
 }

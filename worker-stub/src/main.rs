@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         hearth_serve::private::private_dir(dir)?;
         config.replay_journal = Some(dir.join("replay.log"));
     }
+    let stop = hearth_serve::shutdown::on_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -85,17 +86,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         out.flush()?;
     }
     tracing::info!(%addr, faults = ?args.faults, "worker-stub serving");
-    worker_stub::run(listener, config, shutdown_signal()).await?;
+    worker_stub::run(listener, config, stop.cancelled_owned()).await?;
     tracing::info!("worker-stub stopped");
     Ok(std::process::ExitCode::SUCCESS)
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use hearth_protocol::bearer::{unix_now, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -31,8 +31,8 @@ pub struct AppState {
     pub runs: Runs,
     /// Reused for every endpoint touch (connection pooling).
     pub client: reqwest::Client,
-    /// Flips to true at shutdown so open event streams end.
-    pub stop: watch::Receiver<bool>,
+    /// Cancelled at shutdown so open event streams end.
+    pub stop: CancellationToken,
 }
 
 /// The body of `POST /runs`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::response::sse::Event;
 use futures::Stream;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::runs::{RunLog, WireFrame};
 
@@ -14,8 +15,8 @@ use crate::runs::{RunLog, WireFrame};
 struct Cursor {
     log: Arc<RunLog>,
     frames: watch::Receiver<Vec<WireFrame>>,
-    /// Flips to true when the server shuts down, so open streams end and the drain finishes.
-    stop: watch::Receiver<bool>,
+    /// Cancelled when the server shuts down, so open streams end and the drain finishes.
+    stop: CancellationToken,
     /// The id of the next frame to send.
     next: usize,
     /// Frames sent on this connection (for `drop-stream-after`).
@@ -30,7 +31,7 @@ pub fn frames(
     log: Arc<RunLog>,
     first: usize,
     drop_after: Option<usize>,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let cursor = Cursor {
         frames: log.subscribe(),
@@ -57,7 +58,7 @@ pub fn frames(
 impl Cursor {
     /// The next frame to send, waiting for it if needed; `None` ends the stream.
     async fn next_frame(&mut self) -> Option<WireFrame> {
-        if self.done || *self.stop.borrow() {
+        if self.done || self.stop.is_cancelled() {
             return None;
         }
         if let Some(n) = self.drop_after {
@@ -82,7 +83,7 @@ impl Cursor {
             }
             tokio::select! {
                 changed = self.frames.changed() => changed.ok()?,
-                _ = self.stop.changed() => return None,
+                () = self.stop.cancelled() => return None,
             }
         }
     }

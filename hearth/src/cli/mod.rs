@@ -2,10 +2,10 @@
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
 pub mod commands;
-pub mod lock;
-pub mod progress;
+mod lock;
+mod progress;
 pub mod serve;
-pub mod table;
+mod table;
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use hearth_protocol::hearth::DriverName;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Settings;
@@ -116,6 +117,7 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
 pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+    let stop = hearth_serve::shutdown::on_signal()?;
     let (driver, local_docker) = make_driver(&settings, fake_faults)?;
     // Bind first (or take the socket systemd passed): a second daemon must be refused before
     // it touches state or the engine.
@@ -154,7 +156,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         "hearth serving"
     );
     let watch = IdleWatch::default();
-    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone());
+    let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone(), stop);
     activation::notify_ready();
     let listener = IdleListener::new(listener, watch);
     crate::server::run(
@@ -235,9 +237,15 @@ async fn reconcile_at_start(dispatcher: &Arc<Dispatcher>) {
     }
 }
 
-/// Resolves on SIGINT/SIGTERM or, under socket activation with an idle period, once `watch`
-/// has seen no connection for that period; then tells the service manager hearth stops.
-async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatch) {
+/// What the server stops on: `stop` cancelled, by SIGINT/SIGTERM or, under socket activation
+/// with an idle period, once `watch` has seen no connection for that period; then the
+/// service manager is told hearth stops.
+fn stop_when(
+    idle_exit: Option<Duration>,
+    activated: bool,
+    watch: IdleWatch,
+    stop: CancellationToken,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let idle = match idle_exit {
         Some(period) if activated => Some(period),
         Some(_) => {
@@ -246,29 +254,21 @@ async fn stop_when(idle_exit: Option<Duration>, activated: bool, watch: IdleWatc
         }
         None => None,
     };
-    match idle {
-        Some(period) => tokio::select! {
-            () = shutdown_signal() => {}
-            () = watch.idle_for(period) => info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again"),
-        },
-        None => shutdown_signal().await,
+    if let Some(period) = idle {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = watch.idle_for(period) => {
+                    info!(idle = ?period, "idle: no connection open for the idle period; exiting until the socket starts hearth again");
+                    stop.cancel();
+                }
+            }
+        });
     }
-    activation::notify_stopping();
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon still serves; it just cannot drain.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM"),
-        _ = int.recv() => info!("SIGINT"),
+    async move {
+        stop.cancelled().await;
+        activation::notify_stopping();
     }
 }
 

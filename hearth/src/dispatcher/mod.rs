@@ -21,11 +21,12 @@ use hearth_protocol::hearth::{
 };
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, instrument, warn};
 
 use crate::driver::Driver;
 use crate::error::HearthError;
-use crate::events::{EventLog, Steps};
+use crate::journal::{Journal, Steps};
 use crate::lifecycle::{guard, Guard, Verb};
 use crate::slug::Slug;
 use crate::store::{Record, Store};
@@ -78,7 +79,7 @@ impl Op {
 pub struct Dispatcher {
     driver: Arc<dyn Driver>,
     store: Store,
-    events: EventLog,
+    events: Journal,
     deadlines: Deadlines,
     /// One async lock per slug, so verbs on one workspace never interleave; held by the
     /// spawned operation, so a caller that goes away does not release it early.
@@ -87,6 +88,8 @@ pub struct Dispatcher {
     pool: std::sync::OnceLock<Arc<crate::pool::Pool>>,
     /// The verbs on the engine now, which the pool's refill waits out.
     in_flight: Arc<InFlight>,
+    /// Every verb's spawned operation, so a shutdown drains the ones whose caller left.
+    tasks: TaskTracker,
 }
 
 impl Dispatcher {
@@ -95,11 +98,12 @@ impl Dispatcher {
         Arc::new(Dispatcher {
             driver,
             store,
-            events: EventLog::default(),
+            events: Journal::default(),
             deadlines,
             locks: Mutex::default(),
             pool: std::sync::OnceLock::new(),
             in_flight: Arc::default(),
+            tasks: TaskTracker::new(),
         })
     }
 
@@ -121,14 +125,15 @@ impl Dispatcher {
         &self.in_flight
     }
 
-    /// The driver this dispatcher runs.
-    pub fn driver_name(&self) -> DriverName {
-        self.driver.name()
-    }
-
     /// The driver itself, for read-only inspection (`owned`).
     pub fn driver(&self) -> &Arc<dyn Driver> {
         &self.driver
+    }
+
+    /// The verbs in flight: a shutdown closes it and waits, within its drain bound, for
+    /// those still running.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Provisions `slug`; idempotent on (slug, tier, driver).
@@ -340,7 +345,7 @@ impl Dispatcher {
 
         let this = Arc::clone(self);
         let running = self.in_flight.enter();
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn(async move {
             let outcome = this.run(&slug, &op, &record, from, &steps, cancel).await;
             let saved = this.settle(&slug, verb, record, from, &steps, outcome);
             drop((lock, running));

@@ -15,7 +15,7 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Se
 
 use super::{front_door, status_from_states, Driver, ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::slug::Slug;
 
 /// Failure injection, chosen when the driver is built (`--fake-fault` on the CLI).

@@ -33,7 +33,7 @@ use hearth_protocol::hearth::{
 use serde::Serialize;
 
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::slug::Slug;
 
 /// The roles of a solo-tier workspace, in the order they are listed.

@@ -15,7 +15,7 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 use super::member::Book;
 use crate::driver::{Driver, Owned};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::slug::Slug;
 
 /// The real driver, seen through the pool's bindings.

@@ -34,7 +34,7 @@ use tracing::{info, warn};
 use crate::dispatcher::InFlight;
 use crate::driver::Driver;
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::slug::Slug;
 
 /// How the pools are run (`--pool TIER=N`, `[pool]`).

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::{Key, Member, Phase, Pool};
 use crate::driver::POOL_FLAG;
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::slug::Slug;
 
 /// Runs passes until the pool is stopped: after every claim or size change, and every

@@ -58,76 +58,12 @@ pub fn lock_path(socket: &Path) -> PathBuf {
 /// # Errors
 /// [`SocketError::InUse`] if another daemon holds the lock, and the others as named.
 pub fn bind(path: &Path, group: Option<&str>) -> Result<(UnixListener, SocketGuard), SocketError> {
-    let io = |attempted, path: &Path| {
-        let path = path.to_owned();
-        move |source| SocketError::Io {
-            attempted,
-            path,
-            source,
-        }
-    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         hearth_serve::private::private_dir(parent)?;
     }
-    let lock_file = lock_path(path);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_file)
-        .map_err(io("open the lock file", &lock_file))?;
-    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => lock,
-        Err((mut file, _)) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            return Err(SocketError::InUse {
-                path: path.to_owned(),
-                pid: text.trim().parse().ok(),
-            });
-        }
-    };
-    // We hold the lock, so no hearth serves there; but something else might (a daemon that
-    // does not use the lock, like the Go hearth): only a socket nobody answers on is stale.
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(SocketError::InUse {
-                    path: path.to_owned(),
-                    pid: None,
-                });
-            }
-            tracing::info!(socket = %path.display(), "replacing a stale socket left by a stopped hearth");
-            fs::remove_file(path).map_err(io("remove the stale socket", path))?;
-        }
-        Ok(_) => {
-            return Err(SocketError::NotASocket {
-                path: path.to_owned(),
-            })
-        }
-        Err(_) => {}
-    }
-    let mode = if group.is_some() { 0o660 } else { 0o600 };
-    // The umask covers the window between bind and chmod: the socket is never looser.
-    let old = umask(Mode::from_bits_truncate(0o777 & !mode));
-    let bound = std::os::unix::net::UnixListener::bind(path);
-    umask(old);
-    let std_listener = bound.map_err(io("bind", path))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io("chmod", path))?;
-    if let Some(name) = group {
-        let gid = nix::unistd::Group::from_name(name)
-            .ok()
-            .flatten()
-            .ok_or_else(|| SocketError::NoSuchGroup(name.to_owned()))?
-            .gid;
-        nix::unistd::chown(path, None, Some(gid)).map_err(|e| SocketError::Io {
-            attempted: "chown",
-            path: path.to_owned(),
-            source: e.into(),
-        })?;
-    }
+    let mut lock = take_lock(path)?;
+    remove_stale(path)?;
+    let std_listener = bind_private(path, group)?;
     std_listener
         .set_nonblocking(true)
         .map_err(io("configure", path))?;
@@ -142,6 +78,82 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<(UnixListener, SocketGua
             _lock: lock,
         },
     ))
+}
+
+/// What an I/O error becomes while `attempted` on `path`.
+fn io(attempted: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SocketError {
+    let path = path.to_owned();
+    move |source| SocketError::Io {
+        attempted,
+        path,
+        source,
+    }
+}
+
+/// The exclusive lock on `<socket>.lock`, or [`SocketError::InUse`] with the pid the holder
+/// wrote there.
+fn take_lock(path: &Path) -> Result<Flock<File>, SocketError> {
+    let lock_file = lock_path(path);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_file)
+        .map_err(io("open the lock file", &lock_file))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(mut file, _)| {
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        SocketError::InUse {
+            path: path.to_owned(),
+            pid: text.trim().parse().ok(),
+        }
+    })
+}
+
+/// Removes a socket nobody answers on any more. We hold the lock, so no hearth serves there;
+/// but something else might (a daemon that does not use the lock, like the Go hearth).
+fn remove_stale(path: &Path) -> Result<(), SocketError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(SocketError::InUse {
+                    path: path.to_owned(),
+                    pid: None,
+                });
+            }
+            tracing::info!(socket = %path.display(), "replacing a stale socket left by a stopped hearth");
+            fs::remove_file(path).map_err(io("remove the stale socket", path))
+        }
+        Ok(_) => Err(SocketError::NotASocket {
+            path: path.to_owned(),
+        }),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Binds `path` mode 0600 (0660, group-owned, with `group`), never looser at any moment.
+fn bind_private(
+    path: &Path,
+    group: Option<&str>,
+) -> Result<std::os::unix::net::UnixListener, SocketError> {
+    let mode = if group.is_some() { 0o660 } else { 0o600 };
+    // The umask covers the window between bind and chmod: the socket is never looser.
+    let old = umask(Mode::from_bits_truncate(0o777 & !mode));
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    umask(old);
+    let listener = bound.map_err(io("bind", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io("chmod", path))?;
+    if let Some(name) = group {
+        let gid = nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| SocketError::NoSuchGroup(name.to_owned()))?
+            .gid;
+        nix::unistd::chown(path, None, Some(gid)).map_err(|e| io("chown", path)(e.into()))?;
+    }
+    Ok(listener)
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
 use hearth::error::HearthError;
-use hearth::events::Steps;
+use hearth::journal::Steps;
 use hearth::slug::Slug;
-use hearth::store::Store;
+use hearth::Store;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
 
 /// The image Docker-backed tests run (built by `make images`).

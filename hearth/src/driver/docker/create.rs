@@ -29,7 +29,7 @@ use crate::driver::flavor::Capability;
 use crate::driver::readiness;
 use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;

@@ -12,7 +12,7 @@ use super::{pins, DockerConfig};
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::SOLO_ROLES;
 use crate::error::{HearthError, ImageCause};
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::lockfile::LockedImage;
 
 /// When to pull an image.

@@ -26,7 +26,7 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 
 use super::{status_from_states, Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::lockfile::LiveLock;
 use crate::slug::Slug;
 

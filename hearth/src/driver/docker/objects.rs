@@ -16,7 +16,7 @@ use super::LocalDocker;
 use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
@@ -70,7 +70,7 @@ pub async fn list_containers(
         .collect())
 }
 
-/// Every object of this instance, for reconciliation and `hearth ls --objects`.
+/// Every object of this instance, for reconciliation at start.
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.

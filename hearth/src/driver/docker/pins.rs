@@ -11,7 +11,7 @@ use super::pull::{cause_of, pull};
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::flavor::EngineKind;
 use crate::error::{HearthError, ImageCause};
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::lockfile::LockedImage;
 use crate::slug::Slug;
 

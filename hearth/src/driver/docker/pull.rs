@@ -15,7 +15,7 @@ use futures::StreamExt;
 use super::credentials;
 use crate::driver::engine::{map_err, Engine};
 use crate::error::{HearthError, ImageCause};
-use crate::events::Steps;
+use crate::journal::Steps;
 
 /// How often an `image_pulling` step is recorded while bytes arrive: often enough for a
 /// progress line, rare enough to leave room in the workspace's event journal.

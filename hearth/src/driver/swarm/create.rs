@@ -24,7 +24,7 @@ use crate::driver::error::DriverError;
 use crate::driver::readiness;
 use crate::driver::{ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
 

@@ -36,7 +36,7 @@ use super::engine::{map_err, map_refusal};
 use super::error::DriverError;
 use super::{status_from_states, Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::names::Names;
 use crate::slug::Slug;
 

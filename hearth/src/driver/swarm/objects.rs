@@ -15,7 +15,7 @@ use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::error::DriverError;
 use crate::driver::{ObjectKind, Owned};
 use crate::error::HearthError;
-use crate::events::Steps;
+use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
 

@@ -1,5 +1,7 @@
-//! Boot and lifecycle steps of each workspace, with timings: what `POST /v1/events` and
-//! `hearth events SLUG` show, so a slow or stuck operation shows where it is.
+//! The step journal: boot and lifecycle steps of each workspace, with timings — what
+//! `POST /v1/events` and `hearth events SLUG` show (the wire calls them events), so a slow
+//! or stuck operation shows where it is. [`Journal`] holds every workspace's steps; a
+//! [`Steps`] records one operation's into it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,8 +16,9 @@ use crate::slug::Slug;
 /// Steps kept per workspace; older ones are dropped first.
 const KEEP: usize = 512;
 
+/// One workspace's steps and its live followers.
 #[derive(Debug)]
-struct Journal {
+struct History {
     events: Vec<LifecycleEvent>,
     next_seq: u64,
     /// Live followers (`hearth events --follow`).
@@ -24,16 +27,16 @@ struct Journal {
 
 /// Every workspace's steps, in memory.
 #[derive(Debug, Clone, Default)]
-pub struct EventLog {
-    inner: Arc<Mutex<HashMap<Slug, Journal>>>,
+pub struct Journal {
+    inner: Arc<Mutex<HashMap<Slug, History>>>,
 }
 
-impl EventLog {
+impl Journal {
     /// A recorder for one operation on `slug`; timings count from now.
     pub fn steps(&self, slug: &Slug) -> Steps {
         Steps {
             slug: slug.clone(),
-            log: self.clone(),
+            journal: self.clone(),
             started: Instant::now(),
         }
     }
@@ -50,8 +53,8 @@ impl EventLog {
         slug: &Slug,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let journal = map.entry(slug.clone()).or_insert_with(Journal::new);
-        (journal.events.clone(), journal.tx.subscribe())
+        let history = map.entry(slug.clone()).or_insert_with(History::new);
+        (history.events.clone(), history.tx.subscribe())
     }
 
     /// The last step recorded for `slug`, if any.
@@ -67,21 +70,21 @@ impl EventLog {
 
     fn push(&self, slug: &Slug, mut event: LifecycleEvent) {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let journal = map.entry(slug.clone()).or_insert_with(Journal::new);
-        event.seq = journal.next_seq;
-        journal.next_seq += 1;
-        if journal.events.len() >= KEEP {
-            journal.events.remove(0);
+        let history = map.entry(slug.clone()).or_insert_with(History::new);
+        event.seq = history.next_seq;
+        history.next_seq += 1;
+        if history.events.len() >= KEEP {
+            history.events.remove(0);
         }
-        journal.events.push(event.clone());
+        history.events.push(event.clone());
         // No follower is not an error.
-        let _ = journal.tx.send(event);
+        let _ = history.tx.send(event);
     }
 }
 
-impl Journal {
+impl History {
     fn new() -> Self {
-        Journal {
+        History {
             events: Vec::new(),
             next_seq: 0,
             tx: broadcast::channel(KEEP).0,
@@ -89,11 +92,11 @@ impl Journal {
     }
 }
 
-/// Records the steps of one operation on one workspace.
+/// Records the steps of one operation on one workspace into the [`Journal`].
 #[derive(Debug, Clone)]
 pub struct Steps {
     slug: Slug,
-    log: EventLog,
+    journal: Journal,
     started: Instant,
 }
 
@@ -103,7 +106,7 @@ impl Steps {
     pub fn record(&self, step: &str, role: Option<&str>, detail: Option<String>) {
         let elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::debug!(workspace = %self.slug, step, role, elapsed_ms, detail = detail.as_deref(), "step");
-        self.log.push(
+        self.journal.push(
             &self.slug,
             LifecycleEvent {
                 seq: 0,
@@ -118,7 +121,7 @@ impl Steps {
 
     /// A recorder that keeps nothing (for rollbacks nobody will read).
     pub fn detached(slug: &Slug) -> Steps {
-        EventLog::default().steps(slug)
+        Journal::default().steps(slug)
     }
 }
 
@@ -128,15 +131,18 @@ mod tests {
 
     #[test]
     fn steps_are_numbered_and_followable() {
-        let log = EventLog::default();
+        let journal = Journal::default();
         let slug = Slug::parse("a").expect("slug");
-        let steps = log.steps(&slug);
+        let steps = journal.steps(&slug);
         steps.record("provision_started", None, None);
-        let (backlog, mut rx) = log.follow(&slug);
+        let (backlog, mut rx) = journal.follow(&slug);
         steps.record("role_ready", Some("lore"), None);
         assert_eq!(backlog.len(), 1);
         let next = rx.try_recv().expect("live step");
         assert_eq!((next.seq, next.step.as_str()), (1, "role_ready"));
-        assert_eq!(log.last_step(&slug).as_deref(), Some("role_ready (lore)"));
+        assert_eq!(
+            journal.last_step(&slug).as_deref(),
+            Some("role_ready (lore)")
+        );
     }
 }
