@@ -46,17 +46,8 @@ impl Daemon {
     }
 
     async fn ready(&self) -> HearthClient {
-        let client = self.client();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client.healthz().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "hearth never answered on {}",
-                self.socket.display()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        client
+        hearth_testkit::daemon::answering(&self.socket, Duration::from_secs(20)).await;
+        self.client()
     }
 
     fn signal(&self, sig: Signal) {
