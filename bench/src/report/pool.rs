@@ -111,6 +111,14 @@ impl PoolFigures {
             self.cold_fallbacks,
             self.failures
         );
+        self.claims_table(w, cold);
+        self.play_table(w);
+        self.idle_table(w);
+        let _ = writeln!(w);
+    }
+
+    /// A claim from the pool against the floor's unpause path and hearth's cold provision.
+    fn claims_table(&self, w: &mut String, cold: Option<Duration>) {
         let _ = writeln!(w, "| path | p50 | p99 | × floor (p50) |");
         let _ = writeln!(w, "|---|---:|---:|---:|");
         let floor = quantile(&self.floor_unpause, 0.5);
@@ -136,6 +144,10 @@ impl PoolFigures {
         if let Some(err) = &self.first_error {
             let _ = writeln!(w, "\nfirst failed claim: `{err}`");
         }
+    }
+
+    /// The whole play with a pool against the play without one.
+    fn play_table(&self, w: &mut String) {
         let _ = writeln!(
             w,
             "\nThe whole play (console, worker, hearth; as in the play section) through a stack \
@@ -170,6 +182,10 @@ impl PoolFigures {
             "| failures | {} | {} | |",
             self.play_pool.failures, self.play_cold.failures
         );
+    }
+
+    /// hearth's memory and the members' objects with the pool full.
+    fn idle_table(&self, w: &mut String) {
         let _ = writeln!(w, "\nWith the pool full and nothing claimed:\n");
         let _ = writeln!(w, "| figure | value |");
         let _ = writeln!(w, "|---|---:|");
@@ -183,7 +199,6 @@ impl PoolFigures {
                 o.containers, o.paused, o.networks, o.volumes
             );
         }
-        let _ = writeln!(w);
     }
 }
 
