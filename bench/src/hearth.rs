@@ -72,7 +72,8 @@ impl Launch {
         if let Some(host) = &self.docker_host {
             command.env("DOCKER_HOST", host);
         }
-        let serve = Serve::new(&socket, &state, self.driver)
+        let serve = Serve::new(&socket, &state)
+            .driver(self.driver)
             .images(&self.image, &self.image)
             .args(&self.extra_args);
         let child = command

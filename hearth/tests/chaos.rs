@@ -27,7 +27,8 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// Starts hearth on `socket`/`state` and waits until it answers (it reconciles first).
 async fn start(socket: &Path, state: &Path, instance: &str) -> (Daemon, HearthClient) {
     let image = support::test_image();
-    let serve = Serve::new(socket, state, "local-docker")
+    let serve = Serve::new(socket, state)
+        .driver("local-docker")
         .instance(instance)
         .test_label()
         .images(&image, &image);

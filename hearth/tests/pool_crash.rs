@@ -24,7 +24,8 @@ struct Daemon(kit::Daemon);
 impl Daemon {
     fn spawn(socket: &Path, state: &Path, instance: &str, extra: &[&str]) -> Daemon {
         let image = support::test_image();
-        let serve = Serve::new(socket, state, "local-docker")
+        let serve = Serve::new(socket, state)
+            .driver("local-docker")
             .instance(instance)
             .test_label()
             .args(["--pool", "solo=1"])

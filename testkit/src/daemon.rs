@@ -14,15 +14,15 @@ use nix::unistd::Pid;
 /// How often a waiting test looks again.
 const POLL: Duration = Duration::from_millis(20);
 
-/// The arguments of one `hearth serve`: socket, state dir and driver, then what is added.
+/// The arguments of one `hearth serve`: socket and state dir, then what is added.
 #[derive(Debug, Clone)]
 pub struct Serve {
     argv: Vec<OsString>,
 }
 
 impl Serve {
-    /// `serve --socket SOCKET --state-dir STATE --driver DRIVER`.
-    pub fn new(socket: &Path, state_dir: &Path, driver: &str) -> Serve {
+    /// `serve --socket SOCKET --state-dir STATE`.
+    pub fn new(socket: &Path, state_dir: &Path) -> Serve {
         Serve {
             argv: vec![
                 "serve".into(),
@@ -30,10 +30,14 @@ impl Serve {
                 socket.into(),
                 "--state-dir".into(),
                 state_dir.into(),
-                "--driver".into(),
-                driver.into(),
             ],
         }
+    }
+
+    /// `--driver DRIVER` (`fake`, `local-docker`, `swarm`).
+    #[must_use]
+    pub fn driver(self, driver: &str) -> Serve {
+        self.args(["--driver", driver])
     }
 
     /// `--instance ID`: the label value on every object the daemon makes.

@@ -187,13 +187,10 @@ impl<'a> Launch<'a> {
             DriverKind::Docker => "local-docker",
             DriverKind::Swarm => "swarm",
         };
-        let mut serve = Serve::new(
-            &self.path("hearth.sock"),
-            &self.path("hearth-state"),
-            driver,
-        )
-        .instance(&self.instance)
-        .test_label();
+        let mut serve = Serve::new(&self.path("hearth.sock"), &self.path("hearth-state"))
+            .driver(driver)
+            .instance(&self.instance)
+            .test_label();
         if self.cfg.driver != DriverKind::Fake {
             serve = serve.images(
                 &engine::test_image_for("cairnet"),

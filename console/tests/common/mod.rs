@@ -119,7 +119,9 @@ pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
 
 /// The command [`start_hearth_with`] runs.
 pub fn hearth_command(env: &Env, extra: &[&str]) -> Result<Command> {
-    let serve = Serve::new(&env.socket(), &env.path("hearth-state"), "fake").args(extra);
+    let serve = Serve::new(&env.socket(), &env.path("hearth-state"))
+        .driver("fake")
+        .args(extra);
     Ok(serve.command(&bin("hearth")?))
 }
 
