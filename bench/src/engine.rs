@@ -4,11 +4,9 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions,
-};
+use bollard::query_parameters::{RemoveContainerOptions, RemoveVolumeOptions};
 use bollard::Docker;
+use hearth_testkit::objects;
 
 use crate::spec::{HEARTH_WORKSPACE_LABEL, RUN_LABEL};
 
@@ -77,7 +75,7 @@ impl Leftovers {
     }
 }
 
-/// Ids (or names, for volumes) of the run's objects on the engine.
+/// Names of the run's objects on the engine.
 struct Found {
     containers: Vec<String>,
     networks: Vec<String>,
@@ -94,60 +92,28 @@ impl Scope {
     }
 
     async fn find(&self, docker: &Docker) -> anyhow::Result<Found> {
-        // A label-key filter per kind, then ownership decided here: the engine ORs nothing,
+        // A label-key filter per list, then ownership decided here: the engine ORs nothing,
         // so two lists (run label, hearth workspace label) are merged by `owns`.
-        let mut containers = Vec::new();
-        let mut networks = Vec::new();
-        let mut volumes = Vec::new();
+        let mut found = Found {
+            containers: Vec::new(),
+            networks: Vec::new(),
+            volumes: Vec::new(),
+        };
         for key in [RUN_LABEL, HEARTH_WORKSPACE_LABEL] {
-            let filters = HashMap::from([("label".to_owned(), vec![key.to_owned()])]);
-            let cs = docker
-                .list_containers(Some(ListContainersOptions {
-                    all: true,
-                    filters: Some(filters.clone()),
-                    ..Default::default()
-                }))
-                .await
-                .context("list containers")?;
-            containers.extend(
-                cs.into_iter()
-                    .filter(|c| self.owns(c.labels.as_ref()))
-                    .filter_map(|c| c.id),
-            );
-            let ns = docker
-                .list_networks(Some(ListNetworksOptions {
-                    filters: Some(filters.clone()),
-                }))
-                .await
-                .context("list networks")?;
-            networks.extend(
-                ns.into_iter()
-                    .filter(|n| self.owns(n.labels.as_ref()))
-                    .filter_map(|n| n.id),
-            );
-            let vs = docker
-                .list_volumes(Some(ListVolumesOptions {
-                    filters: Some(filters),
-                }))
-                .await
-                .context("list volumes")?;
-            volumes.extend(
-                vs.volumes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|v| self.owns(Some(&v.labels)))
-                    .map(|v| v.name),
-            );
+            let l = objects::find_where(docker, &[key.to_owned()], |l| self.owns(Some(l))).await?;
+            found.containers.extend(l.containers);
+            found.networks.extend(l.networks);
+            found.volumes.extend(l.volumes);
         }
-        for list in [&mut containers, &mut networks, &mut volumes] {
+        for list in [
+            &mut found.containers,
+            &mut found.networks,
+            &mut found.volumes,
+        ] {
             list.sort();
             list.dedup();
         }
-        Ok(Found {
-            containers,
-            networks,
-            volumes,
-        })
+        Ok(found)
     }
 
     /// Counts the run's objects still on the engine.

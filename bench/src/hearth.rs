@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
+use hearth_testkit::daemon::Serve;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyperlocal::{UnixClientExt, UnixConnector};
@@ -71,15 +72,12 @@ impl Launch {
         if let Some(host) = &self.docker_host {
             command.env("DOCKER_HOST", host);
         }
+        let serve = Serve::new(&socket, &state)
+            .driver(self.driver)
+            .images(&self.image, &self.image)
+            .args(&self.extra_args);
         let child = command
-            .arg("serve")
-            .arg("--socket")
-            .arg(&socket)
-            .args(["--driver", self.driver, "--state-dir"])
-            .arg(&state)
-            .args(&self.extra_args)
-            .env("HEARTH_IMAGE_CAIRNET", &self.image)
-            .env("HEARTH_IMAGE_LORE", &self.image)
+            .args(serve.argv())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -87,40 +87,9 @@ async fn main() -> anyhow::Result<()> {
         slug_prefix: spec::slug_prefix(&run_id),
         run_id,
     };
-    let plan = run::Plan {
-        image: args.image,
-        hearth_bin: args.hearth_bin,
-        hearth_args: args.hearth_args,
-        runs: args.runs.max(1),
-        scale: args.scale,
-        command: machine::command_line(),
-        play_bins: stack::PlayBins {
-            worker: args.worker_bin,
-            console: args.console_bin,
-        },
-        hatch: hatch_rate::HatchPlan {
-            dir: args.hatch_dir,
-            events: args.hatch_events.max(1),
-            runs: args.runs.max(1),
-        },
-    };
-
+    let plan = plan(&args);
     if args.section.as_deref() == Some("podman") {
-        let host = args
-            .podman_host
-            .as_deref()
-            .context("--section podman needs --podman-host (or HEARTH_PODMAN_HOST)")?;
-        let rows = tokio::select! {
-            r = podman::measure(&plan, &scope, host) => r?,
-            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
-        };
-        let section = podman::render(&rows, &plan, &machine::stamp());
-        let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
-        std::fs::write(&args.out, podman::splice(&doc, &section))
-            .with_context(|| format!("write {}", args.out.display()))?;
-        println!("{section}");
-        eprintln!("wrote the Podman section of {}", args.out.display());
-        return Ok(());
+        return podman_section(&args, &plan, &scope).await;
     }
     let work = async {
         let report = match args.only_swarm {
@@ -136,18 +105,7 @@ async fn main() -> anyhow::Result<()> {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    // Sweep the run's objects whatever happened (the daemon was killed on drop already).
-    let swept = match engine::connect().await {
-        Ok(docker) => scope.sweep(&docker).await,
-        Err(err) => Err(err),
-    };
-    match &swept {
-        Ok(found) if found.total() > 0 => {
-            tracing::warn!(?found, "swept objects the run left behind")
-        }
-        Ok(_) => {}
-        Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
-    }
+    sweep(&scope).await;
     let (report, swarm) = outcome?;
     let section = swarm::render(swarm.as_ref());
     let mut md = match report {
@@ -169,4 +127,63 @@ async fn main() -> anyhow::Result<()> {
     println!("{md}");
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// What the command line asks to measure.
+fn plan(args: &Args) -> run::Plan {
+    run::Plan {
+        image: args.image.clone(),
+        hearth_bin: args.hearth_bin.clone(),
+        hearth_args: args.hearth_args.clone(),
+        runs: args.runs.max(1),
+        scale: args.scale.clone(),
+        command: machine::command_line(),
+        play_bins: stack::PlayBins {
+            worker: args.worker_bin.clone(),
+            console: args.console_bin.clone(),
+        },
+        hatch: hatch_rate::HatchPlan {
+            dir: args.hatch_dir.clone(),
+            events: args.hatch_events.max(1),
+            runs: args.runs.max(1),
+        },
+    }
+}
+
+/// `--section podman`: measures the Podman section alone and rewrites only it.
+async fn podman_section(
+    args: &Args,
+    plan: &run::Plan,
+    scope: &engine::Scope,
+) -> anyhow::Result<()> {
+    let host = args
+        .podman_host
+        .as_deref()
+        .context("--section podman needs --podman-host (or HEARTH_PODMAN_HOST)")?;
+    let rows = tokio::select! {
+        r = podman::measure(plan, scope, host) => r?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    };
+    let section = podman::render(&rows, plan, &machine::stamp());
+    let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(&args.out, podman::splice(&doc, &section))
+        .with_context(|| format!("write {}", args.out.display()))?;
+    println!("{section}");
+    eprintln!("wrote the Podman section of {}", args.out.display());
+    Ok(())
+}
+
+/// Sweeps the run's objects whatever happened (the daemon was killed on drop already).
+async fn sweep(scope: &engine::Scope) {
+    let swept = match engine::connect().await {
+        Ok(docker) => scope.sweep(&docker).await,
+        Err(err) => Err(err),
+    };
+    match &swept {
+        Ok(found) if found.total() > 0 => {
+            tracing::warn!(?found, "swept objects the run left behind")
+        }
+        Ok(_) => {}
+        Err(err) => tracing::error!(error = %format!("{err:#}"), "sweep failed"),
+    }
 }

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use tokio::time::Instant;
 
 use crate::cli::Cli;
-use crate::engine::{self, Scope};
+use crate::engine::{self, EngineInfo, Scope};
 use crate::floor::Floor;
 use crate::hatch_rate::{self, HatchPlan};
 use crate::hearth::{Daemon, Launch};
@@ -89,53 +89,21 @@ pub fn launch(plan: &Plan, scope: &Scope) -> Launch {
 /// When the engine does not answer or the floor itself fails (a broken floor makes every
 /// ratio meaningless); hearth failures are recorded in the report instead.
 pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
-    let docker = engine::connect().await?;
-    let engine = engine::info(&docker).await?;
-    docker.inspect_image(&plan.image).await.with_context(|| {
-        format!(
-            "image {} is not on the engine (run make images)",
-            plan.image
-        )
-    })?;
-    let ready_deadline = Duration::from_secs(30);
-    let prober = Prober::new();
-    let floor = Floor {
-        docker: docker.clone(),
-        prober: prober.clone(),
-        image: plan.image.clone(),
-        labels: spec::labels(&scope.run_id, "floor"),
-        ready_deadline,
-        next_subnet: Default::default(),
-        ulimits: None,
-    };
-    let cli = Cli {
-        prober,
-        image: plan.image.clone(),
-        labels: spec::labels(&scope.run_id, "cli"),
-        ready_deadline,
-    };
-    let launch = launch(plan, scope);
-    let mut bench = Bench {
-        plan,
-        scope,
-        docker,
-        floor,
-        cli,
-        launch,
-        counter: 0,
-    };
+    let (mut bench, engine) = Bench::new(plan, scope).await?;
     let mut report = Report::new(plan, engine);
 
     tracing::info!("hearth start-up and idle memory");
-    let daemon_figures = bench.daemon_figures().await;
-    let hearth_ok = daemon_figures.is_ok();
-    match daemon_figures {
-        Ok(figures) => report.daemon = Some(figures),
+    let hearth_ok = match bench.daemon_figures().await {
+        Ok(figures) => {
+            report.daemon = Some(figures);
+            true
+        }
         Err(err) => {
             tracing::warn!(error = %format!("{err:#}"), "hearth is not measured");
             report.hearth_error = Some(format!("{err:#}"));
+            false
         }
-    }
+    };
 
     tracing::info!(runs = plan.runs, "solo workspace: hearth, floor, CLI");
     report.solo = bench.solo(hearth_ok).await?;
@@ -151,38 +119,84 @@ pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
         Err(err) => report.extra.errors.push(("HATCH", format!("{err:#}"))),
     }
     if hearth_ok {
-        tracing::info!(runs = plan.runs, "the whole play against the floor");
-        match bench.play().await {
-            Ok(figures) => report.extra.play = Some(figures),
-            Err(err) => {
-                tracing::warn!(error = %format!("{err:#}"), "the play is not measured");
-                report.extra.errors.push(("The play", format!("{err:#}")));
-                scope.sweep(&bench.docker).await?;
-            }
-        }
+        bench.stack_figures(&mut report).await?;
+    }
+    Ok(report)
+}
+
+impl<'a> Bench<'a> {
+    /// The engine (which must hold the plan's image), the floor, the CLI and hearth's launch.
+    async fn new(plan: &'a Plan, scope: &'a Scope) -> anyhow::Result<(Bench<'a>, EngineInfo)> {
+        let docker = engine::connect().await?;
+        let engine = engine::info(&docker).await?;
+        docker.inspect_image(&plan.image).await.with_context(|| {
+            format!(
+                "image {} is not on the engine (run make images)",
+                plan.image
+            )
+        })?;
+        let ready_deadline = Duration::from_secs(30);
+        let prober = Prober::new();
+        let floor = Floor {
+            docker: docker.clone(),
+            prober: prober.clone(),
+            image: plan.image.clone(),
+            labels: spec::labels(&scope.run_id, "floor"),
+            ready_deadline,
+            next_subnet: Default::default(),
+            ulimits: None,
+        };
+        let cli = Cli {
+            prober,
+            image: plan.image.clone(),
+            labels: spec::labels(&scope.run_id, "cli"),
+            ready_deadline,
+        };
+        let bench = Bench {
+            plan,
+            scope,
+            docker,
+            floor,
+            cli,
+            launch: launch(plan, scope),
+            counter: 0,
+        };
+        Ok((bench, engine))
+    }
+
+    /// The figures of the whole stack — the play, the warm pool, the relay — each recorded
+    /// if it could be measured, or named among the report's errors (its leftovers swept).
+    async fn stack_figures(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        tracing::info!(runs = self.plan.runs, "the whole play against the floor");
+        let play = self.play().await;
+        report.extra.play = self.measured("The play", play, report).await?;
         tracing::info!("the warm pool: claims, the play with a pool, memory, objects");
-        match bench.pool().await {
-            Ok(figures) => report.extra.pool = Some(figures),
-            Err(err) => {
-                tracing::warn!(error = %format!("{err:#}"), "the pool is not measured");
-                report
-                    .extra
-                    .errors
-                    .push(("The warm pool", format!("{err:#}")));
-                scope.sweep(&bench.docker).await?;
-            }
-        }
+        let pool = self.pool().await;
+        report.extra.pool = self.measured("The warm pool", pool, report).await?;
         tracing::info!("the console's latency per relayed frame");
-        match bench.relay().await {
-            Ok(figures) => report.extra.relay = Some(figures),
+        let relay = self.relay().await;
+        report.extra.relay = self.measured("The relay", relay, report).await?;
+        Ok(())
+    }
+
+    /// `result`'s figures, or `None` with the error named in the report and the leftovers
+    /// swept.
+    async fn measured<T>(
+        &self,
+        what: &'static str,
+        result: anyhow::Result<T>,
+        report: &mut Report,
+    ) -> anyhow::Result<Option<T>> {
+        match result {
+            Ok(figures) => Ok(Some(figures)),
             Err(err) => {
-                tracing::warn!(error = %format!("{err:#}"), "the relay is not measured");
-                report.extra.errors.push(("The relay", format!("{err:#}")));
-                scope.sweep(&bench.docker).await?;
+                tracing::warn!(what, error = %format!("{err:#}"), "not measured");
+                report.extra.errors.push((what, format!("{err:#}")));
+                self.scope.sweep(&self.docker).await?;
+                Ok(None)
             }
         }
     }
-    Ok(report)
 }
 
 impl Bench<'_> {

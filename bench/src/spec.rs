@@ -18,21 +18,18 @@ pub const STOP_TIMEOUT_S: i32 = 10;
 
 /// Label key every bench object carries (value: the test run, `HEARTH_TEST_RUN`), so
 /// `make clean-docker` reaps it after any failure of its own run.
-pub const TEST_LABEL: &str = "dev.hearth.test";
+pub use hearth_protocol::labels::TEST as TEST_LABEL;
 
 /// The value of [`TEST_LABEL`]: `HEARTH_TEST_RUN` (set by `make`), else this process's own.
 pub fn test_run() -> String {
-    std::env::var("HEARTH_TEST_RUN")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| format!("bench-{}", std::process::id()))
+    hearth_testkit::run::test_run_or("bench")
 }
 /// Label naming the bench run, so one run sweeps only its own objects.
 pub const RUN_LABEL: &str = "dev.hearth.bench.run";
 /// Label naming the path that created an object (`floor` or `cli`).
 pub const PATH_LABEL: &str = "dev.hearth.bench.path";
 /// The label hearth puts on its objects naming the workspace slug.
-pub const HEARTH_WORKSPACE_LABEL: &str = "dev.hearth.workspace";
+pub use hearth_protocol::labels::WORKSPACE as HEARTH_WORKSPACE_LABEL;
 
 /// Names of one workspace's engine objects (the scheme hearth uses, under another prefix so
 /// a bench can never collide with a daemon).

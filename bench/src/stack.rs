@@ -8,9 +8,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use hearth_testkit::listening;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
@@ -175,17 +175,11 @@ async fn spawn_listening(mut cmd: Command) -> anyhow::Result<(Listening, Duratio
         .and_then(|p| i32::try_from(p).ok())
         .context("child pid")?;
     let stdout = child.stdout.take().context("child stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = timeout(START_DEADLINE, lines.next_line())
+    // The rest of stdout is drained so the child never blocks on a full pipe.
+    let url = listening::wait_async(stdout, START_DEADLINE)
         .await
-        .with_context(|| format!("{name} printed nothing within {START_DEADLINE:?}"))?
-        .with_context(|| format!("read {name}'s stdout"))?
-        .with_context(|| format!("{name} exited during start-up"))?;
-    let took = began.elapsed();
-    let url = parse_listening(&line).with_context(|| format!("{name}'s first line"))?;
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((Listening { child, pid, url }, took))
+        .with_context(|| format!("{name} did not start"))?;
+    Ok((Listening { child, pid, url }, began.elapsed()))
 }
 
 impl Listening {
@@ -196,14 +190,6 @@ impl Listening {
             self.child.kill().await.context("kill child")?;
         }
         Ok(())
-    }
-}
-
-/// The URL out of `listening http://127.0.0.1:PORT`.
-fn parse_listening(line: &str) -> anyhow::Result<String> {
-    match line.trim().strip_prefix("listening ") {
-        Some(url) if url.starts_with("http://") => Ok(url.to_owned()),
-        _ => bail!("expected `listening http://…`, got {line:?}"),
     }
 }
 
@@ -219,15 +205,6 @@ fn secret() -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_listening_line() {
-        assert_eq!(
-            parse_listening("listening http://127.0.0.1:4100\n").unwrap(),
-            "http://127.0.0.1:4100"
-        );
-        assert!(parse_listening("hello").is_err());
-    }
 
     #[test]
     fn secrets_are_fresh_hex() {

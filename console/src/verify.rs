@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use hearth_protocol::hatch::{read_log, types, HatchEvent};
+use hearth_protocol::play::{self, Act};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -63,68 +64,20 @@ impl VerifyError {
     }
 }
 
-/// One act of a chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Act {
-    Event(&'static str),
-    /// The `n`th (1-based) `ralph.node.*` of `of`.
-    Node {
-        n: usize,
-        of: usize,
-    },
-}
-
-impl Act {
-    fn label(self) -> String {
-        match self {
-            Act::Event(t) => t.to_owned(),
-            Act::Node { n, of } => format!("ralph.node.* ({n} of {of})"),
-        }
-    }
-
-    fn matches(self, e: &HatchEvent) -> bool {
-        match self {
-            Act::Event(t) => e.event_type == t,
-            Act::Node { .. } => is_node(e),
-        }
-    }
-}
-
 fn is_node(e: &HatchEvent) -> bool {
-    e.event_type.starts_with("ralph.node.")
+    play::is_node(&e.event_type)
 }
 
+/// The acts of `chain`, as the protocol defines the play's.
 fn acts(chain: Chain, prompts: usize) -> Vec<Act> {
     match chain {
-        Chain::ProvisionThenRalph => {
-            let mut v = vec![
-                Act::Event(types::PROVISIONING_STARTED),
-                Act::Event(types::PROVISIONED),
-                Act::Event(types::RUN_STARTED),
-            ];
-            v.extend((1..=prompts).map(|n| Act::Node { n, of: prompts }));
-            v.extend([
-                Act::Event(types::RUN_ENDED),
-                Act::Event(types::DECOMMISSION_STARTED),
-                Act::Event(types::DECOMMISSIONED),
-            ]);
-            v
-        }
+        Chain::ProvisionThenRalph => play::chain(prompts),
     }
 }
 
 /// Whether an event is one of the chain's acts (evidence events are not).
 fn is_act_type(e: &HatchEvent) -> bool {
-    is_node(e)
-        || [
-            types::PROVISIONING_STARTED,
-            types::PROVISIONED,
-            types::RUN_STARTED,
-            types::RUN_ENDED,
-            types::DECOMMISSION_STARTED,
-            types::DECOMMISSIONED,
-        ]
-        .contains(&e.event_type.as_str())
+    play::is_act(&e.event_type)
 }
 
 /// An act found in the log.
@@ -229,7 +182,7 @@ pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verd
         let Some(act) = chain_acts.get(next) else {
             break;
         };
-        if !act.matches(e) {
+        if !act.matches(&e.event_type) {
             found = Some(e);
             break;
         }

@@ -1,31 +1,15 @@
 //! Labels on every engine object hearth creates (reverse-DNS keys). hearth finds its objects by
 //! these, never by name alone, and only ever touches objects carrying its own instance label,
-//! so two daemons sharing one engine never reap each other's workspaces.
+//! so two daemons sharing one engine never reap each other's workspaces. The keys themselves
+//! live in [`hearth_protocol::labels`], where the test kit and the bench read them too.
 
 use std::collections::HashMap;
 
 use crate::slug::Slug;
 
-/// Always `hearth`: the object was created by a hearth daemon.
-pub const MANAGED_BY: &str = "dev.hearth.managed-by";
-/// The workspace slug the object belongs to.
-pub const WORKSPACE: &str = "dev.hearth.workspace";
-/// `cairnet`, `lore`, or `network` for the workspace network.
-pub const ROLE: &str = "dev.hearth.role";
-/// The tier the workspace was provisioned at.
-pub const TIER: &str = "dev.hearth.tier";
-/// The daemon instance that owns the object.
-pub const INSTANCE: &str = "dev.hearth.instance";
-/// On a warm-pool member's objects: the pool key (tier and image digests) it was built for.
-/// Labels cannot change, so a claimed member keeps it; hearth's record says who claimed it.
-pub const POOL: &str = "dev.hearth.pool";
-
-/// On a Swarm service: the loopback port of the role's relay, so a restarted daemon binds the
-/// same port and the endpoint it recorded stays true.
-pub const RELAY_PORT: &str = "dev.hearth.relay-port";
-
-/// Value of [`MANAGED_BY`].
-pub const MANAGED_BY_VALUE: &str = "hearth";
+pub use hearth_protocol::labels::{
+    INSTANCE, MANAGED_BY, MANAGED_BY_VALUE, POOL, RELAY_PORT, ROLE, TIER, WORKSPACE,
+};
 
 /// The labels for one object of `slug`'s workspace, plus the operator's extra labels.
 pub fn for_object(

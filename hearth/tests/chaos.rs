@@ -7,11 +7,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hearth::client::HearthClient;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use hearth_testkit::daemon::{Daemon, Serve};
 use rand::Rng;
 use support::Sweep;
 
@@ -24,41 +24,20 @@ const TEARDOWN_WINDOW_MS: u64 = 700;
 /// How long a restarted daemon may take to settle an interrupted verb.
 const SETTLE: Duration = Duration::from_secs(10);
 
-/// A hearth process; killed (-9) on drop.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts hearth on `socket`/`state` and waits until it answers (it reconciles first).
 async fn start(socket: &Path, state: &Path, instance: &str) -> (Daemon, HearthClient) {
     let image = support::test_image();
-    let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("serve")
-        .arg("--socket")
-        .arg(socket)
-        .arg("--state-dir")
-        .arg(state)
-        .args(["--driver", "local-docker", "--instance", instance])
-        .args(["--label", &support::test_label()])
-        .args(["--image-cairnet", &image, "--image-lore", &image])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn hearth");
-    let daemon = Daemon(child);
-    let client = HearthClient::new(socket).with_timeout(Duration::from_secs(60));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.healthz().await.is_err() {
-        assert!(Instant::now() < deadline, "hearth never answered");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (daemon, client)
+    let serve = Serve::new(socket, state)
+        .driver("local-docker")
+        .instance(instance)
+        .test_label()
+        .images(&image, &image);
+    let daemon = Daemon::spawn(
+        serve.command(Path::new(env!("CARGO_BIN_EXE_hearth"))),
+        socket,
+    );
+    let client = daemon.ready(Duration::from_secs(20)).await;
+    (daemon, client.with_timeout(Duration::from_secs(60)))
 }
 
 /// Kills (-9) the daemon `after` the call began, unless the call finished first.

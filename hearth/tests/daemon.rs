@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hearth::client::HearthClient;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use hearth_testkit::daemon::Serve;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::Sweep;
@@ -24,14 +25,11 @@ struct Daemon {
 
 impl Daemon {
     fn spawn<S: AsRef<std::ffi::OsStr>>(socket: &Path, state: &Path, extra: &[S]) -> Daemon {
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--socket")
-            .arg(socket)
-            .arg("--state-dir")
-            .arg(state)
+        let mut cmd = Serve::new(socket, state)
             .args(extra)
-            .stdout(Stdio::null())
+            .command(Path::new(BIN));
+        let child = cmd
+            .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hearth");
@@ -46,17 +44,8 @@ impl Daemon {
     }
 
     async fn ready(&self) -> HearthClient {
-        let client = self.client();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client.healthz().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "hearth never answered on {}",
-                self.socket.display()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        client
+        hearth_testkit::daemon::answering(&self.socket, Duration::from_secs(20)).await;
+        self.client()
     }
 
     fn signal(&self, sig: Signal) {

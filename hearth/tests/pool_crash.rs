@@ -5,61 +5,46 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hearth::client::HearthClient;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use hearth_protocol::labels;
+use hearth_testkit::daemon::{self as kit, Serve};
+use hearth_testkit::objects;
+use nix::sys::signal::Signal;
 use support::Sweep;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hearth");
 
 /// A daemon process, killed if the test ends without stopping it.
-struct Daemon(Child);
+struct Daemon(kit::Daemon);
 
 impl Daemon {
     fn spawn(socket: &Path, state: &Path, instance: &str, extra: &[&str]) -> Daemon {
         let image = support::test_image();
-        let child = Command::new(BIN)
-            .args(["serve", "--driver", "local-docker", "--instance", instance])
-            .args(["--label", "dev.hearth.test=1", "--pool", "solo=1"])
-            .args(["--image-cairnet", &image, "--image-lore", &image])
-            .arg("--socket")
-            .arg(socket)
-            .arg("--state-dir")
-            .arg(state)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn hearth");
-        Daemon(child)
+        let serve = Serve::new(socket, state)
+            .driver("local-docker")
+            .instance(instance)
+            .test_label()
+            .args(["--pool", "solo=1"])
+            .images(&image, &image)
+            .args(extra);
+        let mut cmd = serve.command(Path::new(BIN));
+        cmd.stderr(Stdio::null());
+        Daemon(kit::Daemon::spawn(cmd, socket))
     }
 
     fn signal(&mut self, sig: Signal) {
-        let pid = i32::try_from(self.0.id()).expect("pid");
-        kill(Pid::from_raw(pid), sig).expect("signal");
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        self.0.signal(sig);
+        let _ = self.0.child.wait();
     }
 }
 
 async fn client(socket: &Path) -> HearthClient {
-    let client = HearthClient::new(socket).with_timeout(Duration::from_secs(120));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.healthz().await.is_err() {
-        assert!(Instant::now() < deadline, "hearth never answered");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    client
+    let client = kit::answering(socket, Duration::from_secs(60)).await;
+    client.with_timeout(Duration::from_secs(120))
 }
 
 /// Waits until the solo pool has `n` ready members.
@@ -94,27 +79,8 @@ fn member_ids(state: &Path) -> Vec<String> {
 
 /// Engine objects labelled with `instance` whose workspace label is `slug`.
 fn objects_of(instance: &str, slug: &str) -> usize {
-    let filters = [
-        "--filter".to_owned(),
-        format!("label=dev.hearth.instance={instance}"),
-        "--filter".to_owned(),
-        format!("label=dev.hearth.workspace={slug}"),
-    ];
-    [
-        vec!["ps", "-aq"],
-        vec!["network", "ls", "-q"],
-        vec!["volume", "ls", "-q"],
-    ]
-    .into_iter()
-    .map(|args| {
-        let out = Command::new("docker")
-            .args(args)
-            .args(&filters)
-            .output()
-            .expect("docker");
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    })
-    .sum()
+    let workspace = format!("{}={slug}", labels::WORKSPACE);
+    objects::names_on(None, vec![objects::instance_filter(instance), workspace]).len()
 }
 
 fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {

@@ -7,6 +7,8 @@
 //! - [`error_code`]: the wire error codes of hearth's RPC and the console's API.
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
 //! - [`replay`]: the nonces a verifier accepted, journalled so a restart keeps refusing them.
+//! - [`play`]: the play's HATCH chain, which `hatch verify` checks and the e2e tests assert.
+//! - [`labels`]: the label keys on hearth's engine objects (and on a test run's).
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 
 pub mod bearer;
@@ -14,6 +16,8 @@ pub mod error_code;
 pub mod hatch;
 pub mod hearth;
 pub mod kahn;
+pub mod labels;
 pub mod limits;
+pub mod play;
 pub mod replay;
 pub mod slug;

@@ -2,62 +2,21 @@
 //! failing loudly when they should and cannot; the workspace image; and finding and sweeping
 //! every object carrying a test's `dev.hearth.instance` label, also from a drop guard.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListServicesOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveVolumeOptions,
-};
 use bollard::Docker;
+use hearth_testkit::objects;
 
-/// The label key hearth stamps with its daemon instance id.
-pub const INSTANCE_LABEL: &str = "dev.hearth.instance";
-/// The label key every test-made object carries; its value is the test run's id
-/// (`HEARTH_TEST_RUN`, set by `make test`), so `make clean-docker` sweeps its own run only.
-pub const TEST_LABEL_KEY: &str = "dev.hearth.test";
+pub use hearth_protocol::labels::{INSTANCE as INSTANCE_LABEL, TEST as TEST_LABEL_KEY};
+pub use hearth_testkit::objects::{Labelled, SweepGuard};
+pub use hearth_testkit::run::{
+    docker_wanted, test_image, test_image_for, test_label, test_run, DEFAULT_TEST_IMAGE,
+};
 
-/// This test run's id: `HEARTH_TEST_RUN` (the Makefile sets one per `make test`), else one
-/// made for this process.
-pub fn test_run() -> String {
-    std::env::var("HEARTH_TEST_RUN")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| format!("adhoc-{}", std::process::id()))
-}
-
-/// `dev.hearth.test=<run>`: the label every object of this test run carries.
-pub fn test_label() -> String {
-    format!("{TEST_LABEL_KEY}={}", test_run())
-}
-/// The workspace image when `HEARTH_TEST_IMAGE` is unset: the offline stand-in.
-pub const DEFAULT_TEST_IMAGE: &str = "hearth-standin:local";
 /// How long the engine gets to answer the first call.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether the Docker-backed tests are asked for (`HEARTH_E2E=1`).
-pub fn docker_wanted() -> bool {
-    std::env::var("HEARTH_E2E").is_ok_and(|v| v == "1")
-}
-
-/// The image both roles run in Docker-backed tests.
-pub fn test_image() -> String {
-    std::env::var("HEARTH_TEST_IMAGE")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_TEST_IMAGE.to_owned())
-}
-
-/// The image `role` runs in Docker-backed tests: `HEARTH_TEST_IMAGE_<ROLE>` (e.g.
-/// `HEARTH_TEST_IMAGE_LORE`, as the GitHub action sets per role), else [`test_image`].
-pub fn test_image_for(role: &str) -> String {
-    std::env::var(format!("HEARTH_TEST_IMAGE_{}", role.to_ascii_uppercase()))
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(test_image)
-}
 
 /// How many prompts the play runs: `HEARTH_PLAY_PROMPTS`, else 4.
 ///
@@ -174,83 +133,12 @@ pub async fn swarm_for(test: &str, docker: &Docker) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-/// Objects found by a label.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Labelled {
-    /// Swarm services (none on an engine outside a swarm).
-    pub services: Vec<String>,
-    pub containers: Vec<String>,
-    pub networks: Vec<String>,
-    pub volumes: Vec<String>,
-}
-
-impl Labelled {
-    /// Whether nothing was found.
-    pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
-            && self.containers.is_empty()
-            && self.networks.is_empty()
-            && self.volumes.is_empty()
-    }
-}
-
 /// Every swarm service, container, network and volume labelled `dev.hearth.instance=INSTANCE`.
 ///
 /// # Errors
 /// When the engine does not answer a listing.
 pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<Labelled> {
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{INSTANCE_LABEL}={instance}")],
-    )]);
-    // An engine outside a swarm refuses to list services: it has none.
-    let services = docker
-        .list_services(Some(ListServicesOptions {
-            filters: Some(filters.clone()),
-            ..Default::default()
-        }))
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|s| s.spec.and_then(|s| s.name))
-        .collect();
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters.clone()),
-            ..Default::default()
-        }))
-        .await
-        .context("list containers by instance label")?
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect();
-    let networks = docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(filters.clone()),
-        }))
-        .await
-        .context("list networks by instance label")?
-        .into_iter()
-        .filter_map(|n| n.name)
-        .collect();
-    let volumes = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .context("list volumes by instance label")?
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    Ok(Labelled {
-        services,
-        containers,
-        networks,
-        volumes,
-    })
+    objects::find(docker, &[objects::instance_filter(instance)]).await
 }
 
 /// Force-removes everything labelled with `instance`; returns what was found.
@@ -258,67 +146,7 @@ pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<La
 /// # Errors
 /// When the engine does not answer the listing (single removals are best effort).
 pub async fn sweep_instance(docker: &Docker, instance: &str) -> anyhow::Result<Labelled> {
-    let found = find_instance(docker, instance).await?;
-    for name in &found.services {
-        let _ = docker.delete_service(name).await;
-    }
-    let rm = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    for id in &found.containers {
-        let _ = docker.remove_container(id, Some(rm.clone())).await;
-    }
-    for name in &found.networks {
-        // A swarm frees an overlay network a moment after its services are gone.
-        for _ in 0..40 {
-            if docker.remove_network(name).await.is_ok() || found.services.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-    for name in &found.volumes {
-        let _ = docker
-            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
-            .await;
-    }
-    Ok(found)
-}
-
-/// Sweeps an instance's objects when dropped — also when the test panics — on a thread of
-/// its own (a drop may run inside a tokio runtime, where blocking on another is refused).
-#[derive(Debug)]
-pub struct SweepGuard {
-    /// The instance id whose objects go.
-    pub instance: String,
-}
-
-impl Drop for SweepGuard {
-    fn drop(&mut self) {
-        let instance = self.instance.clone();
-        let swept = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let docker = Docker::connect_with_defaults().ok()?;
-                let docker = docker.negotiate_version().await.ok()?;
-                sweep_instance(&docker, &instance).await.ok()
-            })
-        })
-        .join()
-        .ok()
-        .flatten();
-        if let Some(found) = swept.filter(|f| !f.is_empty()) {
-            eprintln!(
-                "sweep: removed objects left by instance {}: {found:?}",
-                self.instance
-            );
-        }
-    }
+    objects::sweep(docker, &[objects::instance_filter(instance)]).await
 }
 
 /// A fresh instance id for one test: unique across parallel tests and runs.

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use hearth_protocol::hatch::{read_log, types, HatchEvent};
+use hearth_protocol::play::{self, Act};
 
-/// The node events' common prefix (`ralph.node.succeeded`, `ralph.node.failed`).
-pub const NODE_PREFIX: &str = "ralph.node.";
+pub use hearth_protocol::play::NODE_PREFIX;
 
 /// Every whole event of the log at `path`; a torn last line is an error here (a play that
 /// finished cleanly never leaves one).
@@ -76,22 +76,12 @@ pub fn render(events: &[HatchEvent]) -> String {
 /// # Errors
 /// A message showing the expected and the found chain.
 pub fn assert_play_chain(events: &[HatchEvent], slug: &str, prompts: usize) -> anyhow::Result<()> {
-    let mut expected: Vec<&str> = vec![
-        types::PROVISIONING_STARTED,
-        types::PROVISIONED,
-        types::RUN_STARTED,
-    ];
-    expected.extend(std::iter::repeat_n("ralph.node.*", prompts));
-    expected.extend([
-        types::RUN_ENDED,
-        types::DECOMMISSION_STARTED,
-        types::DECOMMISSIONED,
-    ]);
+    let expected: Vec<&str> = play::chain(prompts).into_iter().map(Act::kind).collect();
     let found: Vec<&str> = events
         .iter()
         .map(|e| {
-            if e.event_type.starts_with(NODE_PREFIX) {
-                "ralph.node.*"
+            if play::is_node(&e.event_type) {
+                play::NODE_ACT
             } else {
                 e.event_type.as_str()
             }

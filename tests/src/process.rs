@@ -2,13 +2,13 @@
 //! and what the caller passes explicitly), stderr kept in a file for diagnoses, the
 //! `listening http://…` line read from stdout, and stopped (SIGTERM, then SIGKILL) on drop.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use hearth_testkit::listening;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -82,44 +82,16 @@ impl Proc {
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         let stdout = child.stdout.take().context("stdout was not piped")?;
         let stdout_path = log_dir.join(format!("{name}.stdout"));
-        let mut rest = std::fs::File::create(&stdout_path)
+        let rest = std::fs::File::create(&stdout_path)
             .with_context(|| format!("cannot create {}", stdout_path.display()))?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            let read = reader.read_line(&mut first).map(|_| first);
-            let _ = tx.send(read);
-            // Line by line, so a reader of the file sees each line as soon as it is printed.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                let _ = rest.write_all(line.as_bytes()).and_then(|()| rest.flush());
-                line.clear();
-            }
-        });
         let mut proc = Proc {
             name: name.to_owned(),
             child,
             stderr_path,
         };
-        let line = match rx.recv_timeout(deadline) {
-            Ok(Ok(line)) => line,
-            Ok(Err(e)) => bail!("reading {name}'s stdout failed: {e}"),
-            Err(_) => bail!(
-                "{name} printed no `listening` line within {deadline:?}{}",
-                proc.diagnose()
-            ),
-        };
-        match line.trim().strip_prefix("listening ") {
-            Some(url) if url.starts_with("http://") => {
-                let url = url.to_owned();
-                Ok((proc, url))
-            }
-            _ => bail!(
-                "{name} did not start: first stdout line {:?}, expected `listening http://…`{}",
-                line.trim(),
-                proc.diagnose()
-            ),
+        match listening::wait(stdout, rest, deadline) {
+            Ok(url) => Ok((proc, url)),
+            Err(e) => bail!("{name} {e}{}", proc.diagnose()),
         }
     }
 

@@ -14,6 +14,7 @@ use tempfile::TempDir;
 use crate::bins;
 use crate::engine::{self, SweepGuard};
 use crate::process::{clean_command, Proc};
+use hearth_testkit::daemon::{self, Serve};
 
 /// How long a child may take to come up.
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -131,12 +132,22 @@ pub struct Stack {
     dir: TempDir,
 }
 
-impl Stack {
-    /// Starts hearth, the worker and the console; fails before act 1 naming a missing binary.
-    ///
-    /// # Errors
-    /// A missing binary, or a child that does not come up (with its stderr).
-    pub async fn start(cfg: &StackConfig) -> anyhow::Result<Stack> {
+/// One start in the making: the config, the binaries, the temp directory (HOME of every
+/// child, their logs, sockets and state) and the instance id.
+struct Launch<'a> {
+    cfg: &'a StackConfig,
+    hearth_bin: PathBuf,
+    worker_bin: PathBuf,
+    console_bin: PathBuf,
+    home: PathBuf,
+    logs: PathBuf,
+    instance: String,
+    dir: TempDir,
+}
+
+impl<'a> Launch<'a> {
+    /// Finds the binaries (failing before act 1, naming a missing one) and makes the temp dir.
+    fn new(cfg: &'a StackConfig) -> anyhow::Result<Launch<'a>> {
         let bin_dir = match &cfg.bin_dir {
             Some(d) => d.clone(),
             None => bins::profile_dir()?,
@@ -153,78 +164,119 @@ impl Stack {
         for d in [&home, &logs] {
             std::fs::create_dir_all(d)?;
         }
-        let instance = engine::unique_instance(&cfg.test);
-        let sweep = (cfg.driver != DriverKind::Fake).then(|| SweepGuard {
-            instance: instance.clone(),
-        });
+        Ok(Launch {
+            cfg,
+            hearth_bin,
+            worker_bin,
+            console_bin,
+            home,
+            logs,
+            instance: engine::unique_instance(&cfg.test),
+            dir,
+        })
+    }
 
-        let hearth_socket = dir.path().join("hearth.sock");
-        let mut cmd = clean_command(&hearth_bin, &home);
-        cmd.arg("serve")
-            .arg("--socket")
-            .arg(&hearth_socket)
-            .arg("--state-dir")
-            .arg(dir.path().join("hearth-state"))
-            .args(["--instance", &instance, "--label", &engine::test_label()]);
-        match cfg.driver {
-            DriverKind::Fake => {
-                cmd.args(["--driver", "fake"]);
-            }
-            DriverKind::Docker | DriverKind::Swarm => {
-                let driver = if cfg.driver == DriverKind::Swarm {
-                    "swarm"
-                } else {
-                    "local-docker"
-                };
-                cmd.args(["--driver", driver])
-                    .env("HEARTH_IMAGE_CAIRNET", engine::test_image_for("cairnet"))
-                    .env("HEARTH_IMAGE_LORE", engine::test_image_for("lore"));
-            }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `hearth serve` on the stack's socket, state and instance, with the config's driver.
+    fn hearth_command(&self) -> Command {
+        let driver = match self.cfg.driver {
+            DriverKind::Fake => "fake",
+            DriverKind::Docker => "local-docker",
+            DriverKind::Swarm => "swarm",
+        };
+        let mut serve = Serve::new(&self.path("hearth.sock"), &self.path("hearth-state"))
+            .driver(driver)
+            .instance(&self.instance)
+            .test_label();
+        if self.cfg.driver != DriverKind::Fake {
+            serve = serve.images(
+                &engine::test_image_for("cairnet"),
+                &engine::test_image_for("lore"),
+            );
         }
-        if let Some(host) = &cfg.docker_host {
+        if let Some(secs) = self.cfg.teardown_timeout {
+            serve = serve.args(["--teardown-timeout", &secs.to_string()]);
+        }
+        let mut cmd = clean_command(&self.hearth_bin, &self.home);
+        cmd.args(serve.argv());
+        if let Some(host) = &self.cfg.docker_host {
             cmd.env("DOCKER_HOST", host);
         }
-        if let Some(secs) = cfg.teardown_timeout {
-            cmd.args(["--teardown-timeout", &secs.to_string()]);
-        }
-        let mut hearth = Proc::spawn("hearth", cmd, &logs)?;
-        wait_for_socket(&mut hearth, &hearth_socket).await?;
+        cmd
+    }
 
-        let keys = dir.path().join("console.keys");
+    /// Starts hearth and waits until its socket accepts.
+    async fn hearth(&self) -> anyhow::Result<Proc> {
+        let mut hearth = Proc::spawn("hearth", self.hearth_command(), &self.logs)?;
+        let socket = self.path("hearth.sock");
+        let serving =
+            daemon::wait_for_socket(&socket, START_DEADLINE, || hearth.exited().is_some()).await;
+        match serving {
+            Ok(()) => Ok(hearth),
+            Err(e) => bail!("hearth {e}{}", hearth.diagnose()),
+        }
+    }
+
+    /// The console's key file and the worker's (the same one, unless they are to differ).
+    fn keys(&self) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let keys = self.path("console.keys");
         std::fs::write(&keys, format!("e2e:{}\n", secret()))?;
-        let worker_keys = if cfg.worker_keys_differ {
-            let k = dir.path().join("worker.keys");
-            std::fs::write(&k, format!("e2e:{}\n", secret()))?;
-            k
-        } else {
-            keys.clone()
-        };
-        let mut cmd = clean_command(&worker_bin, &home);
+        if !self.cfg.worker_keys_differ {
+            return Ok((keys.clone(), keys));
+        }
+        let worker = self.path("worker.keys");
+        std::fs::write(&worker, format!("e2e:{}\n", secret()))?;
+        Ok((keys, worker))
+    }
+
+    /// Starts the worker with its keys and faults; the child and its URL.
+    fn worker(&self, keys: &Path) -> anyhow::Result<(Proc, String)> {
+        let mut cmd = clean_command(&self.worker_bin, &self.home);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(&worker_keys);
-        for f in &cfg.worker_faults {
+            .arg(keys);
+        for f in &self.cfg.worker_faults {
             cmd.args(["--fault", f]);
         }
-        let (worker, worker_url) =
-            Proc::spawn_listening("worker-stub", cmd, &logs, START_DEADLINE)?;
+        Proc::spawn_listening("worker-stub", cmd, &self.logs, START_DEADLINE)
+    }
 
-        let hatch = dir.path().join("hatch.jsonl");
-        let state = dir.path().join("console-state");
-        let mut cmd = clean_command(&console_bin, &home);
+    /// Starts the console against hearth and the worker; the child, its URL and its token.
+    fn console(&self, worker_url: &str, keys: &Path) -> anyhow::Result<(Proc, String, String)> {
+        let state = self.path("console-state");
+        let mut cmd = clean_command(&self.console_bin, &self.home);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
-            .arg(&hearth_socket)
-            .args(["--worker-url", &worker_url, "--keys"])
-            .arg(&keys)
+            .arg(self.path("hearth.sock"))
+            .args(["--worker-url", worker_url, "--keys"])
+            .arg(keys)
             .arg("--hatch")
-            .arg(&hatch)
+            .arg(self.path("hatch.jsonl"))
             .arg("--state-dir")
             .arg(&state);
-        let (mut console, console_url) =
-            Proc::spawn_listening("console", cmd, &logs, START_DEADLINE)?;
-        let token = match std::fs::read_to_string(state.join("console.token")) {
-            Ok(t) => t.trim().to_owned(),
+        let (mut console, url) = Proc::spawn_listening("console", cmd, &self.logs, START_DEADLINE)?;
+        match std::fs::read_to_string(state.join("console.token")) {
+            Ok(t) => Ok((console, url, t.trim().to_owned())),
             Err(e) => bail!("the console wrote no token: {e}{}", console.diagnose()),
-        };
+        }
+    }
+}
+
+impl Stack {
+    /// Starts hearth, the worker and the console; fails before act 1 naming a missing binary.
+    ///
+    /// # Errors
+    /// A missing binary, or a child that does not come up (with its stderr).
+    pub async fn start(cfg: &StackConfig) -> anyhow::Result<Stack> {
+        let launch = Launch::new(cfg)?;
+        // Declared after the launch and before the children: dropped after them, before the
+        // temp dir.
+        let sweep = (cfg.driver != DriverKind::Fake).then(|| SweepGuard::new(&launch.instance));
+        let hearth = launch.hearth().await?;
+        let (keys, worker_keys) = launch.keys()?;
+        let (worker, worker_url) = launch.worker(&worker_keys)?;
+        let (console, console_url, token) = launch.console(&worker_url, &keys)?;
         let client = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             .no_proxy()
@@ -234,18 +286,18 @@ impl Stack {
             worker,
             hearth,
             _sweep: sweep,
-            instance,
-            hatch,
-            hearth_socket,
+            hatch: launch.path("hatch.jsonl"),
+            hearth_socket: launch.path("hearth.sock"),
+            console_state: launch.path("console-state"),
+            instance: launch.instance,
             console_url,
             worker_url,
-            hearth_bin,
-            console_bin,
-            console_state: state,
-            home,
+            hearth_bin: launch.hearth_bin,
+            console_bin: launch.console_bin,
+            home: launch.home,
             token,
             client,
-            dir,
+            dir: launch.dir,
         })
     }
 
@@ -512,29 +564,4 @@ pub fn mock_prompts(n: usize) -> Vec<String> {
 fn secret() -> String {
     let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Waits until hearth accepts connections on its socket (or dies, or the deadline passes).
-async fn wait_for_socket(hearth: &mut Proc, socket: &Path) -> anyhow::Result<()> {
-    let until = Instant::now() + START_DEADLINE;
-    loop {
-        if tokio::net::UnixStream::connect(socket).await.is_ok() {
-            return Ok(());
-        }
-        if hearth.exited().is_some() {
-            bail!(
-                "hearth exited before serving on {}{}",
-                socket.display(),
-                hearth.diagnose()
-            );
-        }
-        if Instant::now() > until {
-            bail!(
-                "hearth did not serve on {} within {START_DEADLINE:?}{}",
-                socket.display(),
-                hearth.diagnose()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }

@@ -39,9 +39,7 @@ async fn clean_docker_sweeps_only_its_own_run() {
         let me = engine::unique_instance("sweep");
         let (mine, theirs) = (format!("{me}-mine"), format!("{me}-theirs"));
         // Both carry this test's instance label, so the guard removes whatever is left.
-        let _guard = engine::SweepGuard {
-            instance: me.clone(),
-        };
+        let _guard = engine::SweepGuard::new(&me);
         for (name, run) in [(&mine, &mine), (&theirs, &theirs)] {
             docker(&[
                 "volume",

@@ -213,6 +213,31 @@ fn render_play(w: &mut String, p: &PlayFigures) {
          front door itself. Rounds alternate, medians of {} after a warm-up.\n",
         p.play.provision.len().max(p.floor.provision.len())
     );
+    play_against_floor(w, p);
+    console_against_rpc(w, p);
+    startup_table(w, p);
+    let _ = writeln!(w);
+}
+
+/// One row per act: the medians of `first` and `second`, their ratio, and what `first` adds.
+fn act_rows(w: &mut String, acts: &[(&str, Pick)], first: &ActTimes, second: &ActTimes) {
+    for (name, pick) in acts {
+        let (a, b) = (median(&pick(first)), median(&pick(second)));
+        let added = a
+            .zip(b)
+            .map_or_else(|| "—".to_owned(), |(a, b)| signed_ms(a, b));
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {} | {} | {added} |",
+            ms(a),
+            ms(b),
+            times(ratio(a, b))
+        );
+    }
+}
+
+/// The play against the floor, act by act, and each side's first failure.
+fn play_against_floor(w: &mut String, p: &PlayFigures) {
     let _ = writeln!(
         w,
         "| act | play (console, worker, hearth) | floor (API + 4 requests) | × floor | added |"
@@ -224,19 +249,7 @@ fn render_play(w: &mut String, p: &PlayFigures) {
         ("teardown", |t| t.teardown.clone()),
         ("all three acts", ActTimes::total),
     ];
-    for (name, pick) in acts {
-        let (a, f) = (median(&pick(&p.play)), median(&pick(&p.floor)));
-        let added = a
-            .zip(f)
-            .map_or_else(|| "—".to_owned(), |(a, f)| signed_ms(a, f));
-        let _ = writeln!(
-            w,
-            "| {name} | {} | {} | {} | {added} |",
-            ms(a),
-            ms(f),
-            times(ratio(a, f))
-        );
-    }
+    act_rows(w, &acts, &p.play, &p.floor);
     let _ = writeln!(
         w,
         "| failures | {} | {} | | |",
@@ -251,6 +264,10 @@ fn render_play(w: &mut String, p: &PlayFigures) {
             let _ = writeln!(w, "\n{name}, first failure: `{err}`");
         }
     }
+}
+
+/// What the console adds over the same stack's hearth RPC.
+fn console_against_rpc(w: &mut String, p: &PlayFigures) {
     let _ = writeln!(
         w,
         "\nWhat the console adds: the same stack's hearth called over its own socket (`POST \
@@ -262,19 +279,11 @@ fn render_play(w: &mut String, p: &PlayFigures) {
         ("provision → ready", |t| t.provision.clone()),
         ("teardown", |t| t.teardown.clone()),
     ];
-    for (name, pick) in acts {
-        let (a, r) = (median(&pick(&p.play)), median(&pick(&p.rpc)));
-        let added = a
-            .zip(r)
-            .map_or_else(|| "—".to_owned(), |(a, r)| signed_ms(a, r));
-        let _ = writeln!(
-            w,
-            "| {name} | {} | {} | {} | {added} |",
-            ms(a),
-            ms(r),
-            times(ratio(a, r))
-        );
-    }
+    act_rows(w, &acts, &p.play, &p.rpc);
+}
+
+/// Each process's start-up, before any act.
+fn startup_table(w: &mut String, p: &PlayFigures) {
     let _ = writeln!(
         w,
         "\nStart-up, before any act (medians over {} fresh stacks; the floor starts no process):\n",
@@ -299,7 +308,6 @@ fn render_play(w: &mut String, p: &PlayFigures) {
     for (name, value) in rows {
         let _ = writeln!(w, "| {name} | {value} |");
     }
-    let _ = writeln!(w);
 }
 
 fn render_hatch(w: &mut String, h: &HatchFigures) {

@@ -2,13 +2,14 @@
 //! state dirs, and kills them on drop.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hearth_protocol::hatch::{read_log, HatchEvent};
+use hearth_testkit::daemon::{self, Serve};
+use hearth_testkit::listening;
 
 /// The keys both sides share unless a test wants drift.
 pub const KEYS: &str = "k1:console-and-worker-share-this-secret\n";
@@ -50,27 +51,15 @@ pub fn spawn_listening(mut cmd: Command) -> Result<Proc> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next();
-        let _ = tx.send(first);
-        // Keep draining so the child never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let first = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(Some(Ok(line))) => line,
-        other => {
+    // The rest is drained so the child never blocks on a full pipe.
+    match listening::wait(stdout, std::io::sink(), Duration::from_secs(30)) {
+        Ok(url) => Ok(Proc { child, url }),
+        Err(e) => {
             let _ = child.kill();
             let status = child.wait();
-            bail!("{cmd:?} printed no listening line ({other:?}); exit: {status:?}");
+            bail!("{cmd:?} {e}; exit: {status:?}");
         }
-    };
-    let url = first
-        .strip_prefix("listening ")
-        .with_context(|| format!("unexpected first line {first:?}"))?
-        .to_owned();
-    Ok(Proc { child, url })
+    }
 }
 
 /// A temp dir with the files one play needs.
@@ -130,14 +119,10 @@ pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
 
 /// The command [`start_hearth_with`] runs.
 pub fn hearth_command(env: &Env, extra: &[&str]) -> Result<Command> {
-    let mut cmd = Command::new(bin("hearth")?);
-    cmd.arg("serve")
-        .arg("--socket")
-        .arg(env.socket())
-        .args(["--driver", "fake", "--state-dir"])
-        .arg(env.path("hearth-state"))
+    let serve = Serve::new(&env.socket(), &env.path("hearth-state"))
+        .driver("fake")
         .args(extra);
-    Ok(cmd)
+    Ok(serve.command(&bin("hearth")?))
 }
 
 /// `cmd` run under `umask 000`, as a careless service manager would start it.
@@ -169,18 +154,9 @@ pub fn spawn_daemon(mut cmd: Command, socket: &Path) -> Result<Proc> {
         child,
         url: String::new(),
     };
-    wait_for_socket(socket)?;
+    daemon::wait_for_socket_blocking(socket, Duration::from_secs(6))
+        .map_err(|e| anyhow::anyhow!("hearth {e}"))?;
     Ok(proc)
-}
-
-fn wait_for_socket(path: &Path) -> Result<()> {
-    for _ in 0..300 {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    bail!("hearth socket {} never accepted", path.display())
 }
 
 /// Starts worker-stub with `keys` and `faults`.

@@ -5,7 +5,13 @@
 
 pub mod matrix;
 pub mod podman;
-pub mod registry;
+
+// Each test binary uses its own part of the kit.
+#[allow(unused_imports)]
+pub use hearth_testkit::{
+    registry,
+    run::{test_image, test_label, test_run},
+};
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,30 +29,13 @@ use hearth::journal::Steps;
 use hearth::slug::Slug;
 use hearth::Store;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
-
-/// The image Docker-backed tests run (built by `make images`).
-pub fn test_image() -> String {
-    std::env::var("HEARTH_TEST_IMAGE").unwrap_or_else(|_| "hearth-standin:local".into())
-}
-
-/// This test run's id: `HEARTH_TEST_RUN` (set by `make test`, so `make clean-docker` sweeps
-/// this run's leftovers and no other's), else one made for this process.
-pub fn test_run() -> String {
-    std::env::var("HEARTH_TEST_RUN")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| format!("adhoc-{}", std::process::id()))
-}
-
-/// `dev.hearth.test=<run>`, the label on every object of this test run.
-pub fn test_label() -> String {
-    format!("dev.hearth.test={}", test_run())
-}
+use hearth_protocol::labels;
+use hearth_testkit::objects;
 
 /// Whether Docker-backed tests are asked for. With HEARTH_E2E=1 an unreachable engine fails
 /// the test loudly; without it the test says it is skipped.
 pub fn e2e(test: &str) -> bool {
-    if std::env::var("HEARTH_E2E").as_deref() == Ok("1") {
+    if hearth_testkit::run::docker_wanted() {
         let ok = cli_ok(None, &["version", "--format", "{{.Server.Version}}"]);
         assert!(
             ok,
@@ -341,56 +330,15 @@ pub fn docker_cli(host: Option<&str>) -> Command {
     c
 }
 
-/// Removes every container, network and volume labelled with `instance` (docker CLI, so it
-/// works from Drop, also during a panic).
+/// Removes every service, container, network and volume labelled with `instance` (from
+/// Drop too, also during a panic).
 pub fn sweep_instance(instance: &str) {
     sweep_instance_on(None, instance);
 }
 
 /// [`sweep_instance`] on the engine at `host`.
 pub fn sweep_instance_on(host: Option<&str>, instance: &str) {
-    let filter = format!("label=dev.hearth.instance={instance}");
-    // Swarm services first, so the swarm starts no new task while the rest goes (on an engine
-    // outside a swarm the listing fails and yields nothing).
-    let services = docker_lines(host, &["service", "ls", "-q", "--filter", &filter]);
-    for s in &services {
-        let _ = docker_cli(host).args(["service", "rm", s]).output();
-    }
-    let rounds = if services.is_empty() { 1 } else { 40 };
-    for _ in 0..rounds {
-        sweep_objects(host, &filter);
-        if engine_objects_on(host, instance).is_empty() {
-            break;
-        }
-        // The manager frees an overlay network a moment after its tasks are gone.
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// The lines the docker CLI prints for `args` (none if it fails).
-fn docker_lines(host: Option<&str>, args: &[&str]) -> Vec<String> {
-    docker_cli(host)
-        .args(args)
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn sweep_objects(host: Option<&str>, filter: &str) {
-    for c in docker_lines(host, &["ps", "-aq", "--filter", filter]) {
-        let _ = docker_cli(host).args(["rm", "-f", "-v", &c]).output();
-    }
-    for n in docker_lines(host, &["network", "ls", "-q", "--filter", filter]) {
-        let _ = docker_cli(host).args(["network", "rm", &n]).output();
-    }
-    for v in docker_lines(host, &["volume", "ls", "-q", "--filter", filter]) {
-        let _ = docker_cli(host).args(["volume", "rm", "-f", &v]).output();
-    }
+    objects::sweep_instance(host, instance);
 }
 
 /// Removes the instance's objects when dropped: at the end of a test, passed or failed.
@@ -402,7 +350,7 @@ impl Drop for Sweep {
     }
 }
 
-/// Objects on the engine carrying `instance`'s label, asked of the docker CLI (independent of
+/// Objects on the engine carrying `instance`'s label, asked of the engine (independent of
 /// hearth's own listing).
 pub fn engine_objects(instance: &str) -> Vec<String> {
     engine_objects_on(None, instance)
@@ -410,50 +358,7 @@ pub fn engine_objects(instance: &str) -> Vec<String> {
 
 /// [`engine_objects`] on the engine at `host`.
 pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
-    let filter = format!("label=dev.hearth.instance={instance}");
-    let mut out = Vec::new();
-    for args in [
-        vec![
-            "service",
-            "ls",
-            "--format",
-            "{{.Name}}",
-            "--filter",
-            filter.as_str(),
-        ],
-        vec![
-            "ps",
-            "-a",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            filter.as_str(),
-        ],
-        vec![
-            "network",
-            "ls",
-            "--format",
-            "{{.Name}}",
-            "--filter",
-            filter.as_str(),
-        ],
-        vec![
-            "volume",
-            "ls",
-            "--format",
-            "{{.Name}}",
-            "--filter",
-            filter.as_str(),
-        ],
-    ] {
-        let o = docker_cli(host).args(&args).output().expect("docker CLI");
-        out.extend(
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_owned),
-        );
-    }
-    out
+    objects::instance_objects(host, instance)
 }
 
 /// The default Docker test config: the stand-in image for both roles, test label on.
@@ -463,7 +368,7 @@ pub fn docker_config() -> DockerConfig {
     for img in c.images.values_mut() {
         img.clone_from(&image);
     }
-    c.extra_labels = vec![("dev.hearth.test".into(), test_run())];
+    c.extra_labels = vec![(labels::TEST.into(), test_run())];
     c.stop_timeout_secs = 5;
     c
 }

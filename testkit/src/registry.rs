@@ -5,7 +5,7 @@
 //! made removed. Loopback registries need no TLS: the engine treats 127.0.0.0/8 as insecure.
 //! Also a listener that accepts connections and never answers: a registry that stalls.
 //!
-//! Self-contained (bollard, reqwest, tempfile, tokio), so it can move to a shared test kit.
+//! Self-contained (bollard, reqwest, tempfile, tokio): part of the shared test kit.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -337,6 +337,7 @@ impl Drop for Registry {
 }
 
 /// A listener that accepts every connection and never answers: a registry that stalls.
+#[derive(Debug)]
 pub struct Stalling {
     /// `127.0.0.1:PORT`.
     pub host: String,

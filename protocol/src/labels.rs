@@ -1,0 +1,28 @@
+//! The label keys on every engine object hearth creates (reverse-DNS keys), and the one a
+//! test run stamps on its own. The daemon (`hearth::labels`) stamps and filters by them; the
+//! test kit and the bench find and sweep by them, so no side spells them twice.
+
+/// Always [`MANAGED_BY_VALUE`]: the object was created by a hearth daemon.
+pub const MANAGED_BY: &str = "dev.hearth.managed-by";
+/// The workspace slug the object belongs to.
+pub const WORKSPACE: &str = "dev.hearth.workspace";
+/// `cairnet`, `lore`, or `network` for the workspace network.
+pub const ROLE: &str = "dev.hearth.role";
+/// The tier the workspace was provisioned at.
+pub const TIER: &str = "dev.hearth.tier";
+/// The daemon instance that owns the object.
+pub const INSTANCE: &str = "dev.hearth.instance";
+/// On a warm-pool member's objects: the pool key (tier and image digests) it was built for.
+/// Labels cannot change, so a claimed member keeps it; hearth's record says who claimed it.
+pub const POOL: &str = "dev.hearth.pool";
+
+/// On a Swarm service: the loopback port of the role's relay, so a restarted daemon binds the
+/// same port and the endpoint it recorded stays true.
+pub const RELAY_PORT: &str = "dev.hearth.relay-port";
+
+/// Value of [`MANAGED_BY`].
+pub const MANAGED_BY_VALUE: &str = "hearth";
+
+/// The key every test-made object carries (an operator's extra label, `--label`); its value
+/// is the test run's id (`HEARTH_TEST_RUN`), so `make clean-docker` sweeps its own run only.
+pub const TEST: &str = "dev.hearth.test";

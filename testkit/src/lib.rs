@@ -1,0 +1,17 @@
+//! The fixtures every test suite of hearth needs, written once: `hearth/tests`,
+//! `console/tests`, the end-to-end harness (`tests/`) and the bench use them.
+//!
+//! - [`run`]: this test run's id and label, the test image, whether engine tests are asked for.
+//! - [`listening`]: reading the `listening http://…` line a server prints first.
+//! - [`daemon`]: `hearth serve` as a test starts it, and waiting until it answers.
+//! - [`objects`]: engine objects by label (listed and swept, also from a drop guard).
+//! - [`registry`]: a real registry on loopback, and one that stalls.
+//!
+//! Label keys are [`hearth_protocol::labels`]; the play's HATCH chain is
+//! [`hearth_protocol::play`]. A dev-dependency only (the bench, a tool, takes it as a normal one).
+
+pub mod daemon;
+pub mod listening;
+pub mod objects;
+pub mod registry;
+pub mod run;
