@@ -12,6 +12,7 @@ use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
 
 use super::credentials;
+use crate::driver::common::Step;
 use crate::driver::engine::{map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::events::Steps;
@@ -164,8 +165,8 @@ pub async fn pull(
                         && layers.total() > 0
                     {
                         last_report = Some(Instant::now());
-                        steps.record(
-                            "image_pulling",
+                        steps.step(
+                            Step::ImagePulling,
                             Some(role),
                             Some(format!(
                                 "{image} {} of {}",
@@ -214,8 +215,8 @@ pub async fn pull(
         elapsed_ms,
         "image pulled"
     );
-    steps.record(
-        "image_pulled",
+    steps.step(
+        Step::ImagePulled,
         Some(role),
         Some(format!(
             "{image} {} bytes ({}) in {elapsed_ms} ms",
