@@ -3,6 +3,9 @@
 //! JSON is the log's format: field names are the wire names, and a field marked as omitted
 //! when absent is left out of the line rather than written as `null`.
 //!
+//! The page (`console/assets/app.js`) reads [`RunStarted`], [`NodeEnded`] and [`RunEnded`] by
+//! these names too.
+//!
 //! Readers are lenient: a field missing from a line reads as its default (an empty string,
 //! zero, `None`), so a log written by an older console still reads.
 
