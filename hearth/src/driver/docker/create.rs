@@ -144,7 +144,7 @@ async fn build(
     profile: &ProvisioningProfile,
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
-    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object, for people reading the engine's lists.
     let mut extra = d.config.extra_labels.clone();
@@ -192,14 +192,6 @@ async fn build(
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
-}
-
-async fn resolve_all(
-    d: &LocalDocker,
-    profile: Option<&ProvisioningProfile>,
-    steps: &Steps,
-) -> Result<Vec<Resolved>, HearthError> {
-    images::resolve_all(&d.engine, &d.config, profile, steps).await
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -360,7 +352,7 @@ pub async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     d.engine.flavor().await?.require(Capability::Limits)?;
-    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let old = objects::containers(d, Some(&slug)).await?;
     try_join_all(old.iter().map(|c| async move {
         let stop = StopContainerOptions {

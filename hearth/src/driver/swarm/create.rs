@@ -38,7 +38,7 @@ pub async fn provision(
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
     let node = d.node_id().await?;
-    let resolved = resolve_all(d, profile, steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     let network = NetworkCreateRequest {
         name: d.names(slug).network(),
@@ -80,14 +80,6 @@ pub async fn provision(
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
-}
-
-async fn resolve_all(
-    d: &Swarm,
-    profile: &ProvisioningProfile,
-    steps: &Steps,
-) -> Result<Vec<Resolved>, HearthError> {
-    images::resolve_all(&d.engine, &d.config, Some(profile), steps).await
 }
 
 /// Where a role goes: the workspace's network, the node holding its volume, its tier label.
@@ -251,7 +243,7 @@ pub async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let node = d.node_id().await?;
-    let resolved = resolve_all(d, profile, steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let services = services_by_role(d, &slug).await?;
     let network_id = network_id(docker, &d.instance, &slug).await?;
     let caps = profile.caps();
