@@ -440,3 +440,46 @@ async fn serve(
     });
     Ok((port, server))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventLog;
+
+    #[tokio::test]
+    async fn teardown_records_the_removal_steps_local_docker_records() {
+        let fake = FakeDriver::default();
+        let slug = Slug::parse("gone").expect("slug");
+        let log = EventLog::default();
+        let profile = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Solo);
+        fake.provision(&slug, &profile, &log.steps(&slug))
+            .await
+            .expect("provision");
+        let teardown = EventLog::default();
+        fake.teardown(&slug, &teardown.steps(&slug))
+            .await
+            .expect("teardown");
+        let steps: Vec<(String, Option<String>)> = teardown
+            .snapshot(&slug)
+            .into_iter()
+            .map(|e| (e.step, e.role))
+            .collect();
+        let role = |r: &str| Some(r.to_owned());
+        assert_eq!(
+            steps,
+            vec![
+                ("container_removed".to_owned(), role("cairnet")),
+                ("container_removed".to_owned(), role("lore")),
+                ("network_removed".to_owned(), None),
+                ("volume_removed".to_owned(), None),
+                ("volume_removed".to_owned(), None),
+            ]
+        );
+        // Nothing left: a second teardown removes nothing and records nothing.
+        let again = EventLog::default();
+        fake.teardown(&slug, &again.steps(&slug))
+            .await
+            .expect("teardown again");
+        assert!(again.snapshot(&slug).is_empty());
+    }
+}

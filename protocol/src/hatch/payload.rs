@@ -226,6 +226,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cold_workspace_ref_has_no_pool_key() {
+        let r = WorkspaceRef {
+            workspace_slug: "acme".into(),
+            tier: Tier::Solo,
+            driver: DriverName::Fake,
+            endpoint: "http://127.0.0.1:1".into(),
+            status: Status::Ready,
+            services: Vec::new(),
+            timing: Timing { elapsed_ms: 7 },
+            pool: None,
+        };
+        let data = r.to_data();
+        let keys: Vec<&str> = data
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "driver",
+                "endpoint",
+                "services",
+                "status",
+                "tier",
+                "timing",
+                "workspace_slug"
+            ]
+        );
+        assert_eq!(data["timing"], json!({"elapsed_ms": 7}));
+    }
+
+    #[test]
     fn readers_take_missing_fields_as_defaults() {
         let e = HatchEvent::new("i", "s", super::super::types::FAILED, "a", 1, json!({}));
         let f = HearthFailure::of(&e).expect("lenient");
