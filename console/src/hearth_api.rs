@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use hearth_client::{ClientError, HearthClient};
+use hearth_protocol::hatch::payload::HearthFailure;
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile};
 
 use crate::error::ApiError;
@@ -23,9 +24,15 @@ pub struct HearthError {
 }
 
 impl HearthError {
-    /// The error as `{code, message, hint}` for HATCH event data.
-    pub fn to_data(&self) -> serde_json::Value {
-        serde_json::json!({"code": self.code, "message": self.message, "hint": self.hint})
+    /// The error as the payload of `hearth.failed` / `hearth.decommission_failed`, for a call
+    /// that took `elapsed_ms`.
+    pub fn failure(&self, elapsed_ms: u64) -> HearthFailure {
+        HearthFailure {
+            code: self.code.clone(),
+            message: self.message.clone(),
+            hint: self.hint.clone(),
+            elapsed_ms,
+        }
     }
 }
 

@@ -8,10 +8,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eventsource_stream::Event as SseEvent;
 use futures::StreamExt;
+use hearth_protocol::hatch::payload::{FrameRejected, NodeEnded, Payload, RunEnded};
 use hearth_protocol::hatch::types;
-use hearth_protocol::kahn::{Frame, NodeState};
-use serde_json::json;
+use hearth_protocol::kahn::{
+    Frame, NodeState, NodeTransition, RunEnded as RunEndedFrame, RunOutcome,
+};
 
 use crate::runs::{NodeRecord, RunSlot};
 use crate::sink::{HatchSink, SinkError};
@@ -108,145 +111,208 @@ impl Relay {
         }
     }
 
+    /// Reads one connection until the run ends or the stream stops.
     async fn read(
         &self,
         mut stream: crate::worker::EventStream,
         progress: &mut Progress,
         started: Instant,
     ) -> Result<Pass, SinkError> {
-        // The id of the last event on this connection (see the id check below).
+        // The id of the last event on this connection (see [`Relay::frame_of`]).
         let mut stream_prev_id: Option<String> = None;
         loop {
-            let item = tokio::select! {
-                item = tokio::time::timeout(STREAM_IDLE, stream.next()) => match item {
-                    Ok(item) => item,
-                    Err(_) => {
-                        return Ok(Pass::Dropped(format!(
-                            "the worker sent nothing for {STREAM_IDLE:?}"
-                        )))
-                    }
-                },
-                () = self.stopping.cancelled() => {
-                    return Ok(Pass::Fatal("the console shut down before the run ended".to_owned()));
-                }
-            };
-            let Some(item) = item else { break };
-            let event = match item {
+            let event = match self.next_event(&mut stream, progress).await? {
                 Ok(event) => event,
-                Err(StreamError::TooLarge { limit }) => {
-                    self.reject(
-                        progress.last_id.as_deref(),
-                        "frame_too_large",
-                        &format!("an event exceeded {limit} bytes"),
-                        "",
-                    )
-                    .await?;
-                    return Ok(Pass::Fatal(format!(
-                        "the worker sent an event over {limit} bytes"
-                    )));
-                }
-                Err(e) => return Ok(Pass::Dropped(e.to_string())),
+                Err(pass) => return Ok(pass),
             };
-            // KAHN frames carry their own `id:`. An SSE parser hands an event without one the
-            // previous event's id, so an id that did not move means the frame had none: it
-            // cannot be placed in the run, and is rejected rather than taken for a replay.
-            if event.id.is_empty() || stream_prev_id.as_deref() == Some(event.id.as_str()) {
-                self.reject(None, "missing_id", "the frame has no id: line", &event.data)
-                    .await?;
+            let Some(frame) = self.frame_of(&event, &mut stream_prev_id, progress).await? else {
                 continue;
-            }
-            stream_prev_id = Some(event.id.clone());
-            if !progress.seen_ids.insert(event.id.clone()) {
-                tracing::debug!(run_id = %self.run_id, frame_id = %event.id, "duplicate frame skipped");
-                continue;
-            }
-            progress.last_id = Some(event.id.clone());
-            let frame = match Frame::parse(&event.data) {
-                Ok(frame) if frame.run_id() != self.run_id => {
-                    let msg = format!("frame names run {}", frame.run_id());
-                    self.reject(Some(&event.id), "run_id_mismatch", &msg, &event.data)
-                        .await?;
-                    continue;
-                }
-                Ok(frame) => frame,
-                Err(e) => {
-                    self.reject(Some(&event.id), e.code(), &e.to_string(), &event.data)
-                        .await?;
-                    continue;
-                }
             };
-            if let Frame::NodeTransition(t) = &frame {
-                let expected = self.slot.snapshot().map_or(0, |r| r.prompts_expected);
-                if usize::try_from(t.index).map_or(true, |i| i >= expected)
-                    || t.node != hearth_protocol::kahn::node_name(t.index)
-                {
-                    let msg = format!(
-                        "node {} (index {}) is not one of the run's {expected} nodes",
-                        t.node, t.index
-                    );
-                    self.reject(Some(&event.id), "node_out_of_range", &msg, &event.data)
-                        .await?;
-                    continue;
-                }
-            }
-            match frame {
-                Frame::NodeTransition(t) if t.is_terminal() => {
-                    let fresh = self
-                        .slot
-                        .update(|r| !r.nodes.contains_key(&t.index))
-                        .unwrap_or(false);
-                    if !fresh {
-                        continue;
-                    }
-                    let ty = match t.to {
-                        NodeState::Succeeded => types::NODE_SUCCEEDED,
-                        NodeState::Failed | NodeState::Running => types::NODE_FAILED,
-                    };
-                    let data = json!({
-                        "run_id": self.run_id, "node": t.node, "index": t.index,
-                        "attempts": t.attempt, "duration_ms": t.duration_ms, "error": t.error,
-                    });
-                    self.sink.append(ty, &self.run_id, data).await?;
-                    self.slot.update(|r| {
-                        r.nodes.insert(
-                            t.index,
-                            NodeRecord {
-                                node: t.node.clone(),
-                                index: t.index,
-                                state: t.to.as_str().to_owned(),
-                                attempts: t.attempt,
-                                duration_ms: t.duration_ms,
-                                error: t.error.clone(),
-                            },
-                        )
-                    });
-                }
-                Frame::RunEnded(end) => {
-                    let worker_outcome = match end.outcome {
-                        hearth_protocol::kahn::RunOutcome::Succeeded => "succeeded",
-                        hearth_protocol::kahn::RunOutcome::Failed => "failed",
-                    };
-                    let mut data = self.counts(started);
-                    // The worker's word is not taken for what the console could not see: a
-                    // run whose nodes did not all arrive intact is incomplete.
-                    let whole = data["nodes_recorded"] == data["prompts_expected"]
-                        && data["frames_rejected"] == 0;
-                    let outcome = if whole { worker_outcome } else { "incomplete" };
-                    data["outcome"] = outcome.into();
-                    data["worker_outcome"] = worker_outcome.into();
-                    data["worker_nodes_succeeded"] = end.nodes_succeeded.into();
-                    data["worker_nodes_failed"] = end.nodes_failed.into();
-                    self.sink
-                        .append(types::RUN_ENDED, &self.run_id, data)
-                        .await?;
-                    self.slot.finish(outcome, None);
-                    tracing::info!(run_id = %self.run_id, outcome, "run ended");
-                    return Ok(Pass::Ended);
-                }
-                Frame::RunStarted(_) | Frame::NodeAttempt(_) | Frame::NodeTransition(_) => {}
+            if let Some(pass) = self.record_frame(frame, started).await? {
+                return Ok(pass);
             }
         }
-        Ok(Pass::Dropped("stream ended before run_ended".to_owned()))
+    }
+
+    /// The next event on the connection, or how reading it ended: idle past
+    /// [`STREAM_IDLE`], the console stopping, an oversized event (recorded as rejected), a
+    /// broken or finished stream.
+    async fn next_event(
+        &self,
+        stream: &mut crate::worker::EventStream,
+        progress: &Progress,
+    ) -> Result<Result<SseEvent, Pass>, SinkError> {
+        let item = tokio::select! {
+            item = tokio::time::timeout(STREAM_IDLE, stream.next()) => match item {
+                Ok(item) => item,
+                Err(_) => {
+                    return Ok(Err(Pass::Dropped(format!(
+                        "the worker sent nothing for {STREAM_IDLE:?}"
+                    ))))
+                }
+            },
+            () = self.stopping.cancelled() => {
+                return Ok(Err(Pass::Fatal("the console shut down before the run ended".to_owned())));
+            }
+        };
+        match item {
+            None => Ok(Err(Pass::Dropped(
+                "stream ended before run_ended".to_owned(),
+            ))),
+            Some(Ok(event)) => Ok(Ok(event)),
+            Some(Err(StreamError::TooLarge { limit })) => {
+                self.reject(
+                    progress.last_id.as_deref(),
+                    "frame_too_large",
+                    &format!("an event exceeded {limit} bytes"),
+                    "",
+                )
+                .await?;
+                Ok(Err(Pass::Fatal(format!(
+                    "the worker sent an event over {limit} bytes"
+                ))))
+            }
+            Some(Err(e)) => Ok(Err(Pass::Dropped(e.to_string()))),
+        }
+    }
+
+    /// The KAHN frame `event` carries, if it is new, whole and about this run; a frame that is
+    /// not is recorded as rejected (a replayed one is skipped quietly).
+    async fn frame_of(
+        &self,
+        event: &SseEvent,
+        stream_prev_id: &mut Option<String>,
+        progress: &mut Progress,
+    ) -> Result<Option<Frame>, SinkError> {
+        // KAHN frames carry their own `id:`. An SSE parser hands an event without one the
+        // previous event's id, so an id that did not move means the frame had none: it
+        // cannot be placed in the run, and is rejected rather than taken for a replay.
+        if event.id.is_empty() || stream_prev_id.as_deref() == Some(event.id.as_str()) {
+            self.reject(None, "missing_id", "the frame has no id: line", &event.data)
+                .await?;
+            return Ok(None);
+        }
+        *stream_prev_id = Some(event.id.clone());
+        if !progress.seen_ids.insert(event.id.clone()) {
+            tracing::debug!(run_id = %self.run_id, frame_id = %event.id, "duplicate frame skipped");
+            return Ok(None);
+        }
+        progress.last_id = Some(event.id.clone());
+        let frame = match Frame::parse(&event.data) {
+            Ok(frame) if frame.run_id() != self.run_id => {
+                let msg = format!("frame names run {}", frame.run_id());
+                self.reject(Some(&event.id), "run_id_mismatch", &msg, &event.data)
+                    .await?;
+                return Ok(None);
+            }
+            Ok(frame) => frame,
+            Err(e) => {
+                self.reject(Some(&event.id), e.code(), &e.to_string(), &event.data)
+                    .await?;
+                return Ok(None);
+            }
+        };
+        if let Frame::NodeTransition(t) = &frame {
+            if let Some(msg) = self.out_of_range(t) {
+                self.reject(Some(&event.id), "node_out_of_range", &msg, &event.data)
+                    .await?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(frame))
+    }
+
+    /// Why node transition `t` is not one of the run's nodes, if it is not.
+    fn out_of_range(&self, t: &NodeTransition) -> Option<String> {
+        let expected = self.slot.snapshot().map_or(0, |r| r.prompts_expected);
+        (usize::try_from(t.index).map_or(true, |i| i >= expected)
+            || t.node != hearth_protocol::kahn::node_name(t.index))
+        .then(|| {
+            format!(
+                "node {} (index {}) is not one of the run's {expected} nodes",
+                t.node, t.index
+            )
+        })
+    }
+
+    /// Writes what an accepted frame means to HATCH; [`Pass::Ended`] once the run ended.
+    async fn record_frame(
+        &self,
+        frame: Frame,
+        started: Instant,
+    ) -> Result<Option<Pass>, SinkError> {
+        match frame {
+            Frame::NodeTransition(t) if t.is_terminal() => {
+                self.record_node(&t).await?;
+                Ok(None)
+            }
+            Frame::RunEnded(end) => {
+                self.record_end(&end, started).await?;
+                Ok(Some(Pass::Ended))
+            }
+            Frame::RunStarted(_) | Frame::NodeAttempt(_) | Frame::NodeTransition(_) => Ok(None),
+        }
+    }
+
+    /// Records a node's terminal transition, once per node.
+    async fn record_node(&self, t: &NodeTransition) -> Result<(), SinkError> {
+        let fresh = self
+            .slot
+            .update(|r| !r.nodes.contains_key(&t.index))
+            .unwrap_or(false);
+        if !fresh {
+            return Ok(());
+        }
+        let ty = match t.to {
+            NodeState::Succeeded => types::NODE_SUCCEEDED,
+            NodeState::Failed | NodeState::Running => types::NODE_FAILED,
+        };
+        let data = NodeEnded {
+            run_id: self.run_id.clone(),
+            node: t.node.clone(),
+            index: t.index,
+            attempts: t.attempt,
+            duration_ms: t.duration_ms,
+            error: t.error.clone(),
+        };
+        self.sink.append(ty, &self.run_id, data.to_data()).await?;
+        self.slot.update(|r| {
+            r.nodes.insert(
+                t.index,
+                NodeRecord {
+                    node: t.node.clone(),
+                    index: t.index,
+                    state: t.to.as_str().to_owned(),
+                    attempts: t.attempt,
+                    duration_ms: t.duration_ms,
+                    error: t.error.clone(),
+                },
+            )
+        });
+        Ok(())
+    }
+
+    /// Records the run's end, the worker's outcome checked against what the console counted.
+    async fn record_end(&self, end: &RunEndedFrame, started: Instant) -> Result<(), SinkError> {
+        let worker_outcome = match end.outcome {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+        };
+        let mut data = self.counts(started);
+        // The worker's word is not taken for what the console could not see: a run whose
+        // nodes did not all arrive intact is incomplete.
+        let whole = data.nodes_recorded == data.prompts_expected && data.frames_rejected == 0;
+        let outcome = if whole { worker_outcome } else { "incomplete" };
+        data.outcome = outcome.to_owned();
+        data.worker_outcome = Some(worker_outcome.to_owned());
+        data.worker_nodes_succeeded = Some(end.nodes_succeeded);
+        data.worker_nodes_failed = Some(end.nodes_failed);
+        self.sink
+            .append(types::RUN_ENDED, &self.run_id, data.to_data())
+            .await?;
+        self.slot.finish(outcome, None);
+        tracing::info!(run_id = %self.run_id, outcome, "run ended");
+        Ok(())
     }
 
     /// Records a frame that is not counted.
@@ -259,12 +325,15 @@ impl Relay {
     ) -> Result<(), SinkError> {
         tracing::warn!(run_id = %self.run_id, frame_id = ?frame_id, reason, "KAHN frame rejected");
         self.slot.update(|r| r.frames_rejected += 1);
-        let data = json!({
-            "run_id": self.run_id, "frame_id": frame_id, "reason": reason,
-            "message": message, "raw": truncate(raw, RAW_FRAME_LOG_BYTES),
-        });
+        let data = FrameRejected {
+            run_id: self.run_id.clone(),
+            frame_id: frame_id.map(str::to_owned),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            raw: truncate(raw, RAW_FRAME_LOG_BYTES).to_owned(),
+        };
         self.sink
-            .append(types::FRAME_REJECTED, &self.run_id, data)
+            .append(types::FRAME_REJECTED, &self.run_id, data.to_data())
             .await
             .map(|_| ())
     }
@@ -273,17 +342,17 @@ impl Relay {
     async fn lost(&self, reason: &str, started: Instant) -> Result<(), SinkError> {
         tracing::error!(run_id = %self.run_id, reason, "run lost");
         let mut data = self.counts(started);
-        data["outcome"] = "lost".into();
-        data["reason"] = reason.into();
+        data.outcome = "lost".to_owned();
+        data.reason = Some(reason.to_owned());
         self.sink
-            .append(types::RUN_ENDED, &self.run_id, data)
+            .append(types::RUN_ENDED, &self.run_id, data.to_data())
             .await?;
         self.slot.finish("lost", Some(reason.to_owned()));
         Ok(())
     }
 
-    /// The counts every `ralph.run.ended` carries.
-    fn counts(&self, started: Instant) -> serde_json::Value {
+    /// The counts every `ralph.run.ended` carries (its outcome still to be set).
+    fn counts(&self, started: Instant) -> RunEnded {
         let snap = self.slot.snapshot();
         let (expected, recorded, succeeded, failed, rejected) = snap.map_or((0, 0, 0, 0, 0), |r| {
             let ok = r.nodes.values().filter(|n| n.state == "succeeded").count();
@@ -295,15 +364,16 @@ impl Relay {
                 r.frames_rejected,
             )
         });
-        json!({
-            "run_id": self.run_id,
-            "prompts_expected": expected,
-            "nodes_recorded": recorded,
-            "nodes_succeeded": succeeded,
-            "nodes_failed": failed,
-            "frames_rejected": rejected,
-            "duration_ms": started.elapsed().as_millis() as u64,
-        })
+        RunEnded {
+            run_id: self.run_id.clone(),
+            prompts_expected: expected as u64,
+            nodes_recorded: recorded as u64,
+            nodes_succeeded: succeeded as u64,
+            nodes_failed: failed as u64,
+            frames_rejected: rejected as u64,
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..RunEnded::default()
+        }
     }
 }
 

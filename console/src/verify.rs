@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use hearth_protocol::hatch::payload::{HearthFailure, Payload, RunEnded, SubmitRejected};
 use hearth_protocol::hatch::{read_log, types, HatchEvent};
 use hearth_protocol::play::{self, Act};
 use serde::Serialize;
@@ -160,79 +161,27 @@ pub fn check_file(path: &Path, chain: Chain, prompts: usize) -> Result<Verdict, 
 /// Checks parsed events against `chain`.
 pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verdict {
     let chain_acts = acts(chain, prompts);
-    let t0 = events.first().map(|e| e.time);
-    let mut matched = Vec::new();
-    let mut slug: Option<&str> = None;
-    let mut run_id: Option<&str> = None;
-    let mut skipped_other = 0usize;
-    let mut next = 0usize;
-    let mut found = None;
-    for e in events.iter().filter(|e| is_act_type(e)) {
-        // Once the play's workspace and run are known, other workspaces' and runs' events
-        // are not this chain's business.
-        let other = if e.event_type.starts_with("hearth.") {
-            slug.is_some_and(|s| s != e.subject)
-        } else {
-            run_id.is_some_and(|r| r != e.subject)
-        };
-        if other {
-            skipped_other += 1;
-            continue;
-        }
-        let Some(act) = chain_acts.get(next) else {
-            break;
-        };
-        if !act.matches(&e.event_type) {
-            found = Some(e);
-            break;
-        }
-        if e.event_type == types::PROVISIONING_STARTED {
-            slug = Some(&e.subject);
-        } else if e.event_type == types::RUN_STARTED {
-            run_id = Some(&e.subject);
-        }
-        matched.push(Matched {
-            act: act.label(),
-            seq: e.seq,
-            subject: e.subject.clone(),
-            at_ms: t0.map_or(0, |t| (e.time - t).num_milliseconds()),
-        });
-        next += 1;
-    }
-    let gap = chain_acts.get(next).map(|act| {
+    let walk = walk(events, &chain_acts);
+    let gap = chain_acts.get(walk.next).map(|act| {
         let ctx = Context {
             events,
-            slug,
-            run_id,
+            slug: walk.slug,
+            run_id: walk.run_id,
             prompts,
-            nodes: matched.len().saturating_sub(3),
+            nodes: walk.matched.len().saturating_sub(3),
         };
-        let (code, cause, hint, evidence) = diagnose(*act, found, &ctx);
+        let d = diagnose(*act, walk.found, &ctx);
         Gap {
-            position: next + 1,
+            position: walk.next + 1,
             act: act.label(),
-            found: found.map(ToString::to_string),
-            code: code.to_owned(),
-            cause,
-            hint,
-            evidence: evidence.map(describe),
+            found: walk.found.map(ToString::to_string),
+            code: d.code.to_owned(),
+            cause: d.cause,
+            hint: d.hint,
+            evidence: d.evidence.map(describe),
         }
     });
-    let mut notes = Vec::new();
-    let failed = events
-        .iter()
-        .filter(|e| e.event_type == types::NODE_FAILED && run_id.is_some_and(|r| r == e.subject))
-        .count();
-    if failed > 0 {
-        notes.push(format!(
-            "{failed} node(s) ended failed (they still count as acts)"
-        ));
-    }
-    if skipped_other > 0 {
-        notes.push(format!(
-            "{skipped_other} event(s) about other workspaces or runs were not part of this chain"
-        ));
-    }
+    let notes = notes(events, &walk);
     Verdict {
         file: PathBuf::new(),
         chain,
@@ -240,10 +189,93 @@ pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verd
         ok: gap.is_none(),
         events: events.len(),
         acts: chain_acts.len(),
-        matched,
+        matched: walk.matched,
         gap,
         notes,
     }
+}
+
+/// How far the log follows the chain.
+struct Walk<'a> {
+    matched: Vec<Matched>,
+    /// The play's workspace and run, once their first act is matched.
+    slug: Option<&'a str>,
+    run_id: Option<&'a str>,
+    /// Acts of other workspaces and runs, passed over.
+    skipped_other: usize,
+    /// Index of the first act not matched (the chain's length when all are).
+    next: usize,
+    /// The event found where that act should be.
+    found: Option<&'a HatchEvent>,
+}
+
+/// Matches the log's acts against `chain_acts` in order, up to the first that does not fit.
+fn walk<'a>(events: &'a [HatchEvent], chain_acts: &[Act]) -> Walk<'a> {
+    let t0 = events.first().map(|e| e.time);
+    let mut w = Walk {
+        matched: Vec::new(),
+        slug: None,
+        run_id: None,
+        skipped_other: 0,
+        next: 0,
+        found: None,
+    };
+    for e in events.iter().filter(|e| is_act_type(e)) {
+        // Once the play's workspace and run are known, other workspaces' and runs' events
+        // are not this chain's business.
+        let other = if e.event_type.starts_with("hearth.") {
+            w.slug.is_some_and(|s| s != e.subject)
+        } else {
+            w.run_id.is_some_and(|r| r != e.subject)
+        };
+        if other {
+            w.skipped_other += 1;
+            continue;
+        }
+        let Some(act) = chain_acts.get(w.next) else {
+            break;
+        };
+        if !act.matches(&e.event_type) {
+            w.found = Some(e);
+            break;
+        }
+        if e.event_type == types::PROVISIONING_STARTED {
+            w.slug = Some(&e.subject);
+        } else if e.event_type == types::RUN_STARTED {
+            w.run_id = Some(&e.subject);
+        }
+        w.matched.push(Matched {
+            act: act.label(),
+            seq: e.seq,
+            subject: e.subject.clone(),
+            at_ms: t0.map_or(0, |t| (e.time - t).num_milliseconds()),
+        });
+        w.next += 1;
+    }
+    w
+}
+
+/// What is worth knowing beside the chain: failed nodes, other plays' events.
+fn notes(events: &[HatchEvent], walk: &Walk<'_>) -> Vec<String> {
+    let mut notes = Vec::new();
+    let failed = events
+        .iter()
+        .filter(|e| {
+            e.event_type == types::NODE_FAILED && walk.run_id.is_some_and(|r| r == e.subject)
+        })
+        .count();
+    if failed > 0 {
+        notes.push(format!(
+            "{failed} node(s) ended failed (they still count as acts)"
+        ));
+    }
+    if walk.skipped_other > 0 {
+        notes.push(format!(
+            "{} event(s) about other workspaces or runs were not part of this chain",
+            walk.skipped_other
+        ));
+    }
+    notes
 }
 
 /// What the diagnosis may look at.
@@ -266,10 +298,6 @@ impl<'a> Context<'a> {
     }
 }
 
-fn data_str<'e>(e: &'e HatchEvent, key: &str) -> &'e str {
-    e.data.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 /// `#seq type subject: code/status/message` — the line a cause was read from.
 fn describe(e: &HatchEvent) -> String {
     let mut parts = Vec::new();
@@ -283,135 +311,243 @@ fn describe(e: &HatchEvent) -> String {
     format!("{e}: {}", parts.join(", "))
 }
 
-type Diagnosis<'a> = (&'static str, String, String, Option<&'a HatchEvent>);
+/// The probable cause of a missing act: a stable code, the cause, a hint, and the log line it
+/// was read from.
+struct Diagnosis<'a> {
+    code: &'static str,
+    cause: String,
+    hint: String,
+    evidence: Option<&'a HatchEvent>,
+}
 
-/// The probable cause of `act` missing, from the evidence in the log.
-fn diagnose<'a>(act: Act, found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
-    let s = |x: &str| x.to_owned();
-    match act {
-        Act::Event(types::PROVISIONING_STARTED) if ctx.events.is_empty() => (
-            "no_log",
-            s("hearth or console never ran: the log is empty or missing"),
-            s("start hearth and the console (make demo runs the whole play), and check the \
-               console's --hatch path is the file given here"),
-            None,
-        ),
-        Act::Event(types::PROVISIONING_STARTED) => (
-            "no_provision",
-            s("the console never asked hearth to provision a workspace"),
-            s("the play starts with POST /api/hearth/workspaces {slug, tier}; is this the play's log?"),
-            found,
-        ),
-        Act::Event(types::PROVISIONED) => match ctx.last(types::FAILED, ctx.slug) {
-            Some(e) => {
-                let (code, cause, hint) = match data_str(e, "code") {
-                    "docker_unavailable" => ("docker_unavailable", s("Docker engine not running"),
-                        s("start the engine (sudo systemctl start docker, or sudo dockerd &) or \
-                           point hearth's DOCKER_HOST at one; `docker version` must answer")),
-                    "image_unavailable" => ("image_unavailable", s("the workspace image is not on the engine"),
-                        s("run make images to build the offline stand-in, or set \
-                           HEARTH_IMAGE_CAIRNET / HEARTH_IMAGE_LORE to an image the engine has")),
-                    "hearth_unreachable" => ("hearth_unreachable", s("hearth not running (the console could not reach its socket)"),
-                        s("start `hearth serve` on the socket the console's --hearth-socket names")),
-                    "deadline_exceeded" => ("provision_deadline", s("provision past its deadline"),
-                        s("a service did not answer HTTP in time; see `hearth events SLUG` and the engine's health")),
-                    other => ("provision_failed", format!("hearth failed the provision ({other}): {}", data_str(e, "message")),
-                        non_empty(data_str(e, "hint")).unwrap_or_else(|| s("see hearth's log"))),
-                };
-                (code, cause, hint, Some(e))
-            }
-            None => ("provision_unfinished",
-                s("the provision never finished: the console or hearth stopped mid-call"),
-                s("check the console's and hearth's logs; a restart reconciles half-made workspaces"),
-                found),
-        },
-        Act::Event(types::RUN_STARTED) => match ctx.last(types::SUBMIT_REJECTED, ctx.slug) {
-            Some(e) => {
-                let status = e.data.get("status").and_then(Value::as_u64);
-                let code = data_str(e, "code");
-                let (c, cause, hint) = match (status, code) {
-                    (Some(401 | 403), _) => ("bearer_drift", s("worker bearer drift (keys differ)"),
-                        s("give the console and the worker the same --keys lines (key_id:secret): \
-                           the console signs with its first line, the worker accepts every line; \
-                           also check both clocks agree")),
-                    (_, "worker_unreachable") => ("worker_unreachable", s("the worker is not running (or not at --worker-url)"),
-                        s("start worker-stub (or ralph serve) and point the console's --worker-url at it")),
-                    _ => ("submit_rejected", format!("the worker refused the run ({} {code})", status.map_or(s("-"), |n| n.to_string())),
-                        s("see the worker's log for why it refused")),
-                };
-                (c, cause, hint, Some(e))
-            }
-            None => ("no_run", s("no run was submitted to the workspace"),
-                s("the play's second act is POST /api/ralph/runs {workspace, prompts}"), found),
-        },
-        Act::Node { .. } => {
-            let rejected = ctx
-                .events
-                .iter()
-                .filter(|e| e.event_type == types::FRAME_REJECTED && ctx.run_id.is_none_or(|r| r == e.subject))
-                .collect::<Vec<_>>();
-            let ended = ctx.last(types::RUN_ENDED, ctx.run_id);
-            if let Some(first) = rejected.first() {
-                ("kahn_schema_drift",
-                 format!("KAHN schema drift: {} frame(s) rejected, {} of {} nodes recorded", rejected.len(), ctx.nodes, ctx.prompts),
-                 s("the worker and the console speak different KAHN frame versions: build both \
-                    from the same hearth-protocol; the rejected frame's raw text and reason are in the log"),
-                 Some(*first))
-            } else if let Some(e) = ended.filter(|e| data_str(e, "outcome") == "lost") {
-                ("stream_lost", s("the console lost the worker's event stream before every node ended"),
-                 s("check the worker is alive and reachable; the console reconnects with Last-Event-ID a few times, then gives up"),
-                 Some(e))
-            } else if let Some(e) = ended {
-                ("nodes_missing", format!("the run ended after {} of {} nodes", ctx.nodes, ctx.prompts),
-                 s("check --prompts is the run's prompt count (ralph.run.started carries it)"), Some(e))
-            } else {
-                run_unfinished(found)
-            }
+impl<'a> Diagnosis<'a> {
+    fn new(
+        code: &'static str,
+        cause: impl Into<String>,
+        hint: impl Into<String>,
+        evidence: Option<&'a HatchEvent>,
+    ) -> Self {
+        Diagnosis {
+            code,
+            cause: cause.into(),
+            hint: hint.into(),
+            evidence,
         }
-        Act::Event(types::RUN_ENDED) => match found {
-            Some(e) if is_node(e) => ("extra_nodes",
-                format!("more node events than the {} prompts given", ctx.prompts),
-                s("pass --prompts the run's prompt count (ralph.run.started carries it)"), Some(e)),
-            _ => run_unfinished(found),
-        },
-        Act::Event(types::DECOMMISSION_STARTED) => match found {
-            Some(e) => ("unexpected_act", format!("{} where the teardown should start", e.event_type),
-                s("one play is one provision, one run and one teardown; is this log several plays?"), Some(e)),
-            None => ("no_teardown", s("the workspace was never torn down"),
-                s("the play's last act is DELETE /api/hearth/workspaces/{slug}"), None),
-        },
-        Act::Event(types::DECOMMISSIONED) => match ctx.last(types::DECOMMISSION_FAILED, ctx.slug) {
-            Some(e) => {
-                let (code, cause, hint) = match data_str(e, "code") {
-                    "deadline_exceeded" => ("teardown_deadline", s("teardown past its deadline"),
-                        s("the engine did not stop or remove the containers within hearth's \
-                           --teardown-timeout: look for stuck containers (docker ps), check the \
-                           engine's health, then sweep with make clean-docker")),
-                    "docker_unavailable" => ("docker_unavailable", s("Docker engine not running during the teardown"),
-                        s("start the engine; a teardown retried after that removes what is left")),
-                    other => ("teardown_failed", format!("hearth failed the teardown ({other}): {}", data_str(e, "message")),
-                        non_empty(data_str(e, "hint")).unwrap_or_else(|| s("see hearth's log"))),
-                };
-                (code, cause, hint, Some(e))
-            }
-            None => ("teardown_unfinished", s("the teardown never finished: the console or hearth stopped mid-call"),
-                s("run the teardown again (it is idempotent) and check hearth's log"), found),
-        },
-        Act::Event(other) => ("missing_act", format!("{other} is missing"), s("see the console's log"), found),
     }
 }
 
-fn non_empty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
+/// The probable cause of `act` missing, from the evidence in the log.
+fn diagnose<'a>(act: Act, found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    match act {
+        Act::Event(types::PROVISIONING_STARTED) if ctx.events.is_empty() => Diagnosis::new(
+            "no_log",
+            "hearth or console never ran: the log is empty or missing",
+            "start hearth and the console (make demo runs the whole play), and check the \
+             console's --hatch path is the file given here",
+            None,
+        ),
+        Act::Event(types::PROVISIONING_STARTED) => Diagnosis::new(
+            "no_provision",
+            "the console never asked hearth to provision a workspace",
+            "the play starts with POST /api/hearth/workspaces {slug, tier}; is this the play's log?",
+            found,
+        ),
+        Act::Event(types::PROVISIONED) => no_provisioned(found, ctx),
+        Act::Event(types::RUN_STARTED) => no_run_started(found, ctx),
+        Act::Node { .. } => no_node(found, ctx),
+        Act::Event(types::RUN_ENDED) => match found {
+            Some(e) if is_node(e) => Diagnosis::new(
+                "extra_nodes",
+                format!("more node events than the {} prompts given", ctx.prompts),
+                "pass --prompts the run's prompt count (ralph.run.started carries it)",
+                Some(e),
+            ),
+            _ => run_unfinished(found),
+        },
+        Act::Event(types::DECOMMISSION_STARTED) => match found {
+            Some(e) => Diagnosis::new(
+                "unexpected_act",
+                format!("{} where the teardown should start", e.event_type),
+                "one play is one provision, one run and one teardown; is this log several plays?",
+                Some(e),
+            ),
+            None => Diagnosis::new(
+                "no_teardown",
+                "the workspace was never torn down",
+                "the play's last act is DELETE /api/hearth/workspaces/{slug}",
+                None,
+            ),
+        },
+        Act::Event(types::DECOMMISSIONED) => no_decommissioned(found, ctx),
+        Act::Event(other) => Diagnosis::new(
+            "missing_act",
+            format!("{other} is missing"),
+            "see the console's log",
+            found,
+        ),
+    }
+}
+
+/// `hearth.provisioned` is missing: hearth's failure, or a call that never returned.
+fn no_provisioned<'a>(found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    let Some(e) = ctx.last(types::FAILED, ctx.slug) else {
+        return Diagnosis::new(
+            "provision_unfinished",
+            "the provision never finished: the console or hearth stopped mid-call",
+            "check the console's and hearth's logs; a restart reconciles half-made workspaces",
+            found,
+        );
+    };
+    let failure = HearthFailure::of(e).unwrap_or_default();
+    let (code, cause, hint): (_, String, String) = match failure.code.as_str() {
+        "docker_unavailable" => ("docker_unavailable", "Docker engine not running".into(),
+            "start the engine (sudo systemctl start docker, or sudo dockerd &) or \
+             point hearth's DOCKER_HOST at one; `docker version` must answer".into()),
+        "image_unavailable" => ("image_unavailable", "the workspace image is not on the engine".into(),
+            "run make images to build the offline stand-in, or set \
+             HEARTH_IMAGE_CAIRNET / HEARTH_IMAGE_LORE to an image the engine has".into()),
+        "hearth_unreachable" => ("hearth_unreachable", "hearth not running (the console could not reach its socket)".into(),
+            "start `hearth serve` on the socket the console's --hearth-socket names".into()),
+        "deadline_exceeded" => ("provision_deadline", "provision past its deadline".into(),
+            "a service did not answer HTTP in time; see `hearth events SLUG` and the engine's health".into()),
+        other => ("provision_failed", format!("hearth failed the provision ({other}): {}", failure.message),
+            hint_or_log(&failure)),
+    };
+    Diagnosis::new(code, cause, hint, Some(e))
+}
+
+/// `ralph.run.started` is missing: the worker's refusal, or no submit at all.
+fn no_run_started<'a>(found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    let Some(e) = ctx.last(types::SUBMIT_REJECTED, ctx.slug) else {
+        return Diagnosis::new(
+            "no_run",
+            "no run was submitted to the workspace",
+            "the play's second act is POST /api/ralph/runs {workspace, prompts}",
+            found,
+        );
+    };
+    let rejected = SubmitRejected::of(e).unwrap_or_default();
+    let code = rejected.code.as_str();
+    match (rejected.status, code) {
+        (Some(401 | 403), _) => Diagnosis::new(
+            "bearer_drift",
+            "worker bearer drift (keys differ)",
+            "give the console and the worker the same --keys lines (key_id:secret): \
+             the console signs with its first line, the worker accepts every line; \
+             also check both clocks agree",
+            Some(e),
+        ),
+        (_, "worker_unreachable") => Diagnosis::new(
+            "worker_unreachable",
+            "the worker is not running (or not at --worker-url)",
+            "start worker-stub (or ralph serve) and point the console's --worker-url at it",
+            Some(e),
+        ),
+        (status, _) => Diagnosis::new(
+            "submit_rejected",
+            format!(
+                "the worker refused the run ({} {code})",
+                status.map_or("-".to_owned(), |n| n.to_string())
+            ),
+            "see the worker's log for why it refused",
+            Some(e),
+        ),
+    }
+}
+
+/// A `ralph.node.*` is missing: rejected frames, a lost stream, too few nodes, or a run that
+/// never ended.
+fn no_node<'a>(found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    let rejected = ctx
+        .events
+        .iter()
+        .filter(|e| {
+            e.event_type == types::FRAME_REJECTED && ctx.run_id.is_none_or(|r| r == e.subject)
+        })
+        .collect::<Vec<_>>();
+    let ended = ctx.last(types::RUN_ENDED, ctx.run_id);
+    let lost = |e: &&HatchEvent| RunEnded::of(e).is_some_and(|r| r.outcome == "lost");
+    if let Some(first) = rejected.first() {
+        Diagnosis::new(
+            "kahn_schema_drift",
+            format!(
+                "KAHN schema drift: {} frame(s) rejected, {} of {} nodes recorded",
+                rejected.len(),
+                ctx.nodes,
+                ctx.prompts
+            ),
+            "the worker and the console speak different KAHN frame versions: build both \
+             from the same hearth-protocol; the rejected frame's raw text and reason are in the log",
+            Some(*first),
+        )
+    } else if let Some(e) = ended.filter(lost) {
+        Diagnosis::new(
+            "stream_lost",
+            "the console lost the worker's event stream before every node ended",
+            "check the worker is alive and reachable; the console reconnects with Last-Event-ID a few times, then gives up",
+            Some(e),
+        )
+    } else if let Some(e) = ended {
+        Diagnosis::new(
+            "nodes_missing",
+            format!("the run ended after {} of {} nodes", ctx.nodes, ctx.prompts),
+            "check --prompts is the run's prompt count (ralph.run.started carries it)",
+            Some(e),
+        )
+    } else {
+        run_unfinished(found)
+    }
+}
+
+/// `hearth.decommissioned` is missing: hearth's failure, or a call that never returned.
+fn no_decommissioned<'a>(found: Option<&'a HatchEvent>, ctx: &Context<'a>) -> Diagnosis<'a> {
+    let Some(e) = ctx.last(types::DECOMMISSION_FAILED, ctx.slug) else {
+        return Diagnosis::new(
+            "teardown_unfinished",
+            "the teardown never finished: the console or hearth stopped mid-call",
+            "run the teardown again (it is idempotent) and check hearth's log",
+            found,
+        );
+    };
+    let failure = HearthFailure::of(e).unwrap_or_default();
+    let (code, cause, hint): (_, String, String) = match failure.code.as_str() {
+        "deadline_exceeded" => (
+            "teardown_deadline",
+            "teardown past its deadline".into(),
+            "the engine did not stop or remove the containers within hearth's \
+             --teardown-timeout: look for stuck containers (docker ps), check the \
+             engine's health, then sweep with make clean-docker"
+                .into(),
+        ),
+        "docker_unavailable" => (
+            "docker_unavailable",
+            "Docker engine not running during the teardown".into(),
+            "start the engine; a teardown retried after that removes what is left".into(),
+        ),
+        other => (
+            "teardown_failed",
+            format!("hearth failed the teardown ({other}): {}", failure.message),
+            hint_or_log(&failure),
+        ),
+    };
+    Diagnosis::new(code, cause, hint, Some(e))
+}
+
+/// hearth's own hint for a failure, or where to look when it gave none.
+fn hint_or_log(failure: &HearthFailure) -> String {
+    failure
+        .hint
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "see hearth's log".to_owned())
 }
 
 fn run_unfinished(found: Option<&HatchEvent>) -> Diagnosis<'_> {
-    (
+    Diagnosis::new(
         "run_unfinished",
-        "the run never ended in this log".to_owned(),
+        "the run never ended in this log",
         "the console stopped mid-run, or the log was read before the run ended (wait with \
-         GET /api/ralph/runs/{id}?wait=SECONDS)"
-            .to_owned(),
+         GET /api/ralph/runs/{id}?wait=SECONDS)",
         found,
     )
 }

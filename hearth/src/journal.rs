@@ -11,6 +11,7 @@ use chrono::Utc;
 use hearth_protocol::hearth::LifecycleEvent;
 use tokio::sync::broadcast;
 
+use crate::driver::Step;
 use crate::slug::Slug;
 
 /// Steps kept per workspace; older ones are dropped first.
@@ -117,6 +118,11 @@ impl Steps {
                 detail,
             },
         );
+    }
+
+    /// Records a driver's `step`: every driver names its steps with the one [`Step`] enum.
+    pub fn step(&self, step: Step, role: Option<&str>, detail: Option<String>) {
+        self.record(step.as_str(), role, detail);
     }
 
     /// A recorder that keeps nothing (for rollbacks nobody will read).

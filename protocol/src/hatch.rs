@@ -10,6 +10,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod payload;
+
 /// The CloudEvents spec version every HATCH line carries.
 pub const SPECVERSION: &str = "1.0";
 

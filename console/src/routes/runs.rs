@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use hearth_protocol::hatch::payload::{Payload, RunStarted, SubmitRejected, Woken};
 use hearth_protocol::hatch::types;
 use hearth_protocol::hearth::{ErrorCode, Status};
 use serde::Deserialize;
@@ -73,7 +74,13 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
                     .append(
                         types::WOKEN,
                         workspace,
-                        json!({"slug": workspace, "endpoint": wref.endpoint, "status": wref.last_status, "reason": "run submitted"}),
+                        Woken {
+                            slug: workspace.to_owned(),
+                            endpoint: wref.endpoint.clone(),
+                            status: wref.last_status,
+                            reason: "run submitted".to_owned(),
+                        }
+                        .to_data(),
                     )
                     .await?;
             }
@@ -101,7 +108,13 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
         .append(
             types::RUN_STARTED,
             &run_id,
-            json!({"run_id": run_id, "workspace": workspace, "endpoint": wref.endpoint, "prompts": prompts}),
+            RunStarted {
+                run_id: run_id.clone(),
+                workspace: workspace.to_owned(),
+                endpoint: wref.endpoint.clone(),
+                prompts: Some(prompts as u64),
+            }
+            .to_data(),
         )
         .await?;
     tracing::info!(run_id = %run_id, workspace, prompts, "run accepted by the worker");
@@ -131,7 +144,14 @@ async fn rejected(state: &AppState, workspace: &str, prompts: usize, e: WorkerEr
         WorkerError::BadAnswer(m) => (None, "bad_answer".to_owned(), m.clone()),
     };
     tracing::warn!(workspace, status = ?status, code = %code, "worker refused the run");
-    let data = json!({"workspace": workspace, "prompts": prompts, "status": status, "code": code, "message": message});
+    let data = SubmitRejected {
+        workspace: workspace.to_owned(),
+        prompts: prompts as u64,
+        status,
+        code: code.clone(),
+        message,
+    }
+    .to_data();
     if let Err(sink) = state
         .sink
         .append(types::SUBMIT_REJECTED, workspace, data)

@@ -6,6 +6,9 @@ use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::Json;
+use hearth_protocol::hatch::payload::{
+    DecommissionStarted, Decommissioned, Payload, ProvisioningStarted, Timing, WorkspaceRef,
+};
 use hearth_protocol::hatch::types;
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
 use serde::Deserialize;
@@ -36,21 +39,30 @@ pub struct UpgradeWorkspace {
 /// The ref as HATCH data: endpoint, services, how long the call took, and the pool claim if
 /// there was one.
 fn ref_data(r: &DeploymentRef, started: Instant) -> Value {
-    let mut data = json!({
-        "workspace_slug": r.workspace_slug,
-        "tier": r.tier,
-        "driver": r.driver,
-        "endpoint": r.endpoint,
-        "status": r.last_status,
-        "services": r.services,
-        "timing": {"elapsed_ms": started.elapsed().as_millis() as u64},
-    });
-    // A workspace claimed from hearth's warm pool says so, with the member's age, as hearth's
-    // own boot events do; a cold one carries no `pool` key at all.
-    if let Some(pool) = &r.pool {
-        data["pool"] = json!(pool);
+    WorkspaceRef {
+        workspace_slug: r.workspace_slug.clone(),
+        tier: r.tier,
+        driver: r.driver,
+        endpoint: r.endpoint.clone(),
+        status: r.last_status,
+        services: r.services.clone(),
+        timing: timing(started),
+        // A workspace claimed from hearth's warm pool says so, with the member's age, as
+        // hearth's own boot events do; a cold one carries no `pool` key at all.
+        pool: r.pool.clone(),
     }
-    data
+    .to_data()
+}
+
+/// The time since `started`, as HATCH data carries it.
+fn timing(started: Instant) -> Timing {
+    Timing {
+        elapsed_ms: elapsed_ms(started),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    started.elapsed().as_millis() as u64
 }
 
 /// Refuses a slug hearth would refuse, with the one rule of `hearth_protocol::slug`, before
@@ -85,7 +97,11 @@ async fn provision(state: AppState, req: CreateWorkspace) -> Result<DeploymentRe
         .append(
             types::PROVISIONING_STARTED,
             slug,
-            json!({"slug": slug, "tier": req.tier}),
+            ProvisioningStarted {
+                slug: slug.to_owned(),
+                tier: req.tier,
+            }
+            .to_data(),
         )
         .await?;
     let started = Instant::now();
@@ -100,8 +116,7 @@ async fn provision(state: AppState, req: CreateWorkspace) -> Result<DeploymentRe
             Ok(r)
         }
         Err(e) => {
-            let mut data = e.to_data();
-            data["elapsed_ms"] = (started.elapsed().as_millis() as u64).into();
+            let data = e.failure(elapsed_ms(started)).to_data();
             state.sink.append(types::FAILED, slug, data).await?;
             tracing::warn!(workspace = %slug, code = %e.code, "provision failed");
             Err(e.into())
@@ -138,26 +153,29 @@ pub async fn delete(
 async fn decommission(state: AppState, slug: String) -> Result<Value, ApiError> {
     state
         .sink
-        .append(types::DECOMMISSION_STARTED, &slug, json!({"slug": slug}))
+        .append(
+            types::DECOMMISSION_STARTED,
+            &slug,
+            DecommissionStarted { slug: slug.clone() }.to_data(),
+        )
         .await?;
     let started = Instant::now();
     match state.hearth.teardown(&slug).await {
         Ok(()) => {
-            let elapsed = started.elapsed().as_millis() as u64;
+            let timing = timing(started);
+            let data = Decommissioned {
+                slug: slug.clone(),
+                timing,
+            };
             state
                 .sink
-                .append(
-                    types::DECOMMISSIONED,
-                    &slug,
-                    json!({"slug": slug, "timing": {"elapsed_ms": elapsed}}),
-                )
+                .append(types::DECOMMISSIONED, &slug, data.to_data())
                 .await?;
-            tracing::info!(workspace = %slug, elapsed_ms = elapsed, "workspace decommissioned");
+            tracing::info!(workspace = %slug, elapsed_ms = timing.elapsed_ms, "workspace decommissioned");
             Ok(json!({"ok": true, "slug": slug}))
         }
         Err(e) => {
-            let mut data = e.to_data();
-            data["elapsed_ms"] = (started.elapsed().as_millis() as u64).into();
+            let data = e.failure(elapsed_ms(started)).to_data();
             state
                 .sink
                 .append(types::DECOMMISSION_FAILED, &slug, data)

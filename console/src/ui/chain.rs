@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hearth_protocol::hatch::payload::{Payload, RunStarted};
 use hearth_protocol::hatch::{types, HatchEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -34,7 +35,10 @@ pub struct ChainQuery {
 pub fn of_workspace(events: &[HatchEvent], slug: &str) -> Vec<HatchEvent> {
     let runs: HashSet<&str> = events
         .iter()
-        .filter(|e| e.event_type == types::RUN_STARTED && e.data["workspace"] == slug)
+        .filter(|e| {
+            e.event_type == types::RUN_STARTED
+                && RunStarted::of(e).is_some_and(|r| r.workspace == slug)
+        })
         .map(|e| e.subject.as_str())
         .collect();
     events
@@ -49,7 +53,7 @@ fn prompts_of(events: &[HatchEvent]) -> usize {
     events
         .iter()
         .find(|e| e.event_type == types::RUN_STARTED)
-        .and_then(|e| e.data["prompts"].as_u64())
+        .and_then(|e| RunStarted::of(e)?.prompts)
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(DEFAULT_PROMPTS)
 }

@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
 
-use super::{front_door, status_from_states, Driver, ObjectKind, Owned, SOLO_ROLES};
+use super::common::{status_from_states, ContainerState, Step};
+use super::{front_door, Driver, ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
@@ -56,7 +57,7 @@ impl FakeFaults {
 struct Service {
     role: &'static str,
     port: u16,
-    state: &'static str,
+    state: ContainerState,
     /// Answers 503 while set, like a frozen container that cannot serve.
     paused: Arc<AtomicBool>,
     /// The listener task; aborted when the service stops.
@@ -144,15 +145,16 @@ impl FakeDriver {
         f(map.entry(slug.to_owned()).or_default())
     }
 
-    fn remove(&self, slug: &str) {
+    /// Removes `slug`'s workspace, its listeners stopped; what it held, if anything.
+    fn remove(&self, slug: &str) -> Option<Workspace> {
         let mut map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(ws) = map.remove(slug) {
-            for s in ws.services {
-                if let Some(h) = s.server {
-                    h.abort();
-                }
+        let mut ws = map.remove(slug)?;
+        for s in &mut ws.services {
+            if let Some(h) = s.server.take() {
+                h.abort();
             }
         }
+        Some(ws)
     }
 
     async fn start_service(&self, slug: &Slug, role: &'static str) -> Result<(), HearthError> {
@@ -163,7 +165,7 @@ impl FakeDriver {
             ws.services.push(Service {
                 role,
                 port,
-                state: "running",
+                state: ContainerState::RUNNING,
                 paused,
                 server: Some(server),
             });
@@ -202,14 +204,15 @@ impl FakeDriver {
 
     /// Moves every service of `slug` to `state`, one role after the other with the configured
     /// latency between them, as the engine does: in between, the roles disagree.
-    async fn set_state(&self, slug: &str, state: &'static str) {
+    async fn set_state(&self, slug: &str, state: ContainerState) {
         for role in SOLO_ROLES {
             self.pace().await;
             self.with(slug, |ws| {
                 for s in ws.services.iter_mut().filter(|s| s.role == role) {
                     s.state = state;
-                    s.paused.store(state == "paused", Ordering::SeqCst);
-                    if state == "exited" {
+                    s.paused
+                        .store(state == ContainerState::PAUSED, Ordering::SeqCst);
+                    if state == ContainerState::EXITED {
                         if let Some(h) = s.server.take() {
                             h.abort();
                         }
@@ -230,7 +233,7 @@ struct Rollback<'a> {
 impl Drop for Rollback<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.driver.remove(&self.slug);
+            let _ = self.driver.remove(&self.slug);
         }
     }
 }
@@ -254,7 +257,7 @@ impl Driver for FakeDriver {
         };
         self.pace().await;
         self.with(slug.as_str(), |ws| ws.network = true);
-        steps.record("network_created", None, None);
+        steps.step(Step::NetworkCreated, None, None);
         for (i, role) in SOLO_ROLES.iter().copied().enumerate() {
             self.pace().await;
             // An injected provision fault strikes half-way, once the network and the first
@@ -268,8 +271,8 @@ impl Driver for FakeDriver {
             }
             self.with(slug.as_str(), |ws| ws.volumes.push(role));
             self.start_service(slug, role).await?;
-            steps.record("container_started", Some(role), None);
-            steps.record("role_ready", Some(role), None);
+            steps.step(Step::ContainerStarted, Some(role), None);
+            steps.step(Step::RoleReady, Some(role), None);
         }
         guard.armed = false;
         Ok(self.reference(slug, profile))
@@ -293,7 +296,7 @@ impl Driver for FakeDriver {
         let slug = Slug::parse(&r.workspace_slug)?;
         for role in SOLO_ROLES {
             self.start_service(&slug, role).await?;
-            steps.record("role_ready", Some(role), None);
+            steps.step(Step::RoleReady, Some(role), None);
         }
         let mut out = self.reference(&slug, profile);
         out.created = r.created;
@@ -302,22 +305,35 @@ impl Driver for FakeDriver {
 
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         self.gate("teardown").await?;
-        self.remove(slug.as_str());
-        steps.record("removed", None, None);
+        if let Some(ws) = self.remove(slug.as_str()) {
+            // The steps LocalDocker records, in its order: containers, network, volumes.
+            for s in &ws.services {
+                steps.step(Step::ContainerRemoved, Some(s.role), None);
+            }
+            if ws.network {
+                steps.step(Step::NetworkRemoved, None, Some(format!("fake_{slug}")));
+            }
+            for v in &ws.volumes {
+                let name = format!("fake_{slug}_{v}-data");
+                steps.step(Step::VolumeRemoved, None, Some(name));
+            }
+        }
         Ok(())
     }
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
         self.gate("pause").await?;
-        self.set_state(&r.workspace_slug, "paused").await;
-        steps.record("paused", None, None);
+        self.set_state(&r.workspace_slug, ContainerState::PAUSED)
+            .await;
+        steps.step(Step::Paused, None, None);
         Ok(r.clone())
     }
 
     async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
         self.gate("resume").await?;
-        self.set_state(&r.workspace_slug, "running").await;
-        steps.record("resumed", None, None);
+        self.set_state(&r.workspace_slug, ContainerState::RUNNING)
+            .await;
+        steps.step(Step::Resumed, None, None);
         Ok(r.clone())
     }
 
@@ -327,8 +343,9 @@ impl Driver for FakeDriver {
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
         self.gate("hibernate").await?;
-        self.set_state(&r.workspace_slug, "exited").await;
-        steps.record("stopped", None, None);
+        self.set_state(&r.workspace_slug, ContainerState::EXITED)
+            .await;
+        steps.step(Step::Stopped, None, None);
         Ok(r.clone())
     }
 
@@ -337,7 +354,7 @@ impl Driver for FakeDriver {
         let slug = Slug::parse(&r.workspace_slug)?;
         for role in SOLO_ROLES {
             self.start_service(&slug, role).await?;
-            steps.record("role_ready", Some(role), None);
+            steps.step(Step::RoleReady, Some(role), None);
         }
         let profile = ProvisioningProfile {
             resource_caps: r.resource_caps.clone(),
@@ -352,11 +369,11 @@ impl Driver for FakeDriver {
         let map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::new();
         for (slug, ws) in map.iter() {
-            let obj = |kind, name: String, state: Option<&str>| Owned {
+            let obj = |kind, name: String, state: Option<ContainerState>| Owned {
                 slug: slug.clone(),
                 kind,
                 name,
-                state: state.map(str::to_owned),
+                state: state.map(|s| s.to_string()),
             };
             if ws.network {
                 out.push(obj(ObjectKind::Network, format!("fake_{slug}"), None));
@@ -422,4 +439,47 @@ async fn serve(
         }
     });
     Ok((port, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Journal;
+
+    #[tokio::test]
+    async fn teardown_records_the_removal_steps_local_docker_records() {
+        let fake = FakeDriver::default();
+        let slug = Slug::parse("gone").expect("slug");
+        let log = Journal::default();
+        let profile = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Solo);
+        fake.provision(&slug, &profile, &log.steps(&slug))
+            .await
+            .expect("provision");
+        let teardown = Journal::default();
+        fake.teardown(&slug, &teardown.steps(&slug))
+            .await
+            .expect("teardown");
+        let steps: Vec<(String, Option<String>)> = teardown
+            .snapshot(&slug)
+            .into_iter()
+            .map(|e| (e.step, e.role))
+            .collect();
+        let role = |r: &str| Some(r.to_owned());
+        assert_eq!(
+            steps,
+            vec![
+                ("container_removed".to_owned(), role("cairnet")),
+                ("container_removed".to_owned(), role("lore")),
+                ("network_removed".to_owned(), None),
+                ("volume_removed".to_owned(), None),
+                ("volume_removed".to_owned(), None),
+            ]
+        );
+        // Nothing left: a second teardown removes nothing and records nothing.
+        let again = Journal::default();
+        fake.teardown(&slug, &again.steps(&slug))
+            .await
+            .expect("teardown again");
+        assert!(again.snapshot(&slug).is_empty());
+    }
 }

@@ -15,6 +15,7 @@
 //!   network and volumes; `wake` starts them again and waits until they answer.
 //! - `owned` lists what the driver has created and not yet removed, found by label.
 
+pub mod common;
 pub mod docker;
 pub mod engine;
 pub mod error;
@@ -35,6 +36,8 @@ use serde::Serialize;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
+
+pub use common::{status_from_states, ContainerState, Step};
 
 /// The roles of a solo-tier workspace, in the order they are listed.
 pub const SOLO_ROLES: [&str; 2] = ["cairnet", "lore"];
@@ -163,39 +166,4 @@ pub struct Owned {
     pub name: String,
     /// For containers: the engine's state (`running`, `paused`, `exited`, …).
     pub state: Option<String>,
-}
-
-/// The workspace status a set of container states adds up to.
-pub fn status_from_states<'a>(states: impl IntoIterator<Item = &'a str>) -> Status {
-    let states: Vec<&str> = states.into_iter().collect();
-    if states.is_empty() {
-        return Status::TierTornDown;
-    }
-    let all = |s: &str| states.iter().all(|x| *x == s);
-    if all("running") {
-        Status::Ready
-    } else if all("paused") {
-        Status::Paused
-    } else if all("exited") || all("created") {
-        Status::Hibernated
-    } else if states.contains(&"removing") {
-        Status::TearingDown
-    } else {
-        // Dead, or a mix (one role running, one stopped): not usable as it is.
-        Status::Failed
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn container_states_add_up() {
-        assert_eq!(status_from_states(["running", "running"]), Status::Ready);
-        assert_eq!(status_from_states(["paused", "paused"]), Status::Paused);
-        assert_eq!(status_from_states(["exited", "exited"]), Status::Hibernated);
-        assert_eq!(status_from_states(["running", "exited"]), Status::Failed);
-        assert_eq!(status_from_states([]), Status::TierTornDown);
-    }
 }

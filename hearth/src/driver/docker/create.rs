@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bollard::models::{
     ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest, PortBinding,
-    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
@@ -24,9 +23,11 @@ use tracing::warn;
 
 use super::images::{self, Resolved};
 use super::{objects, subnets, LocalDocker};
+use crate::driver::common::create::{await_ready, caps_of, create_volume, recorded_image, Started};
+use crate::driver::common::objects::network_id;
+use crate::driver::common::{ContainerState, Step};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::flavor::Capability;
-use crate::driver::readiness;
 use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -143,7 +144,7 @@ async fn build(
     profile: &ProvisioningProfile,
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
-    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object, for people reading the engine's lists.
     let mut extra = d.config.extra_labels.clone();
@@ -173,7 +174,7 @@ async fn build(
         }
         Err(e) => return Err(map_err(format!("create network {}", names.network()), e)),
     };
-    steps.record("network_created", None, Some(names.network()));
+    steps.step(Step::NetworkCreated, None, Some(names.network()));
 
     let caps = profile.caps();
     // Every role runs to its end, success or failure, before a failure is returned: a role
@@ -191,14 +192,6 @@ async fn build(
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
-}
-
-async fn resolve_all(
-    d: &LocalDocker,
-    profile: Option<&ProvisioningProfile>,
-    steps: &Steps,
-) -> Result<Vec<Resolved>, HearthError> {
-    images::resolve_all(&d.engine, &d.config, profile, steps).await
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -231,16 +224,7 @@ async fn start_role(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let object_labels = labels::for_object(&d.instance, slug, role, net.tier, net.labels);
-    // Creating a volume that exists is a no-op on the engine: an upgrade keeps its data.
-    docker
-        .create_volume(VolumeCreateRequest {
-            name: Some(volume.clone()),
-            labels: Some(object_labels.clone()),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| map_err(format!("create volume {volume} for role {role}"), e))?;
-    steps.record("volume_created", Some(role), Some(volume.clone()));
+    create_volume(docker, &volume, object_labels.clone(), role, steps).await?;
 
     let port = format!("{}/tcp", d.config.service_port);
     let host_config = HostConfig {
@@ -283,12 +267,12 @@ async fn start_role(
         .create_container(Some(options), body)
         .await
         .map_err(|e| map_err(format!("create the container of role {role} ({name})"), e))?;
-    steps.record("container_created", Some(role), Some(name.clone()));
+    steps.step(Step::ContainerCreated, Some(role), Some(name.clone()));
     docker
         .start_container(&created.id, None)
         .await
         .map_err(|e| map_err(format!("start the container of role {role} ({name})"), e))?;
-    steps.record("container_started", Some(role), None);
+    steps.step(Step::ContainerStarted, Some(role), None);
     ready_service(d, docker, &created.id, role, image, steps).await
 }
 
@@ -302,18 +286,13 @@ async fn ready_service(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
-    readiness::wait_http(role, &endpoint, d.config.readiness_timeout, || {
-        objects::ensure_running(&d.engine, container_id, role)
-    })
-    .await?;
-    steps.record("role_ready", Some(role), Some(endpoint.clone()));
-    Ok(ServiceRef {
+    let started = Started {
         role: role.to_owned(),
-        image: image.image,
-        image_digest: image.id,
         container_id: container_id.to_owned(),
         endpoint,
-    })
+        image,
+    };
+    await_ready(&d.engine, d.config.readiness_timeout, started, steps).await
 }
 
 async fn published_endpoint(
@@ -373,14 +352,14 @@ pub async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     d.engine.flavor().await?.require(Capability::Limits)?;
-    let resolved = resolve_all(d, Some(profile), steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let old = objects::containers(d, Some(&slug)).await?;
     try_join_all(old.iter().map(|c| async move {
         let stop = StopContainerOptions {
             t: Some(d.config.stop_timeout_secs),
             signal: None,
         };
-        if c.state == "running" {
+        if c.state == ContainerState::RUNNING {
             if let Err(e) = docker.stop_container(&c.id, Some(stop)).await {
                 if !is_not_found(&e) {
                     return Err(map_err(format!("stop role {} for the upgrade", c.role), e));
@@ -401,11 +380,11 @@ pub async fn upgrade(
                 ))
             }
         }
-        steps.record("container_removed", Some(&c.role), None);
+        steps.step(Step::ContainerRemoved, Some(&c.role), None);
         Ok(())
     }))
     .await?;
-    let network_id = objects::network_id(docker, &d.instance, &slug).await?;
+    let network_id = network_id(docker, &d.instance, &slug).await?;
     // The roles keep the volumes they have, whatever they are named (a workspace made before
     // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
     let volumes = objects::volumes(docker, &d.instance, &slug).await?;
@@ -450,27 +429,22 @@ pub async fn wake(
             let c = c.ok_or_else(|| {
                 HearthError::driver(format!("wake role {role}"), "its container is missing")
             })?;
-            if c.state == "paused" {
+            if c.state == ContainerState::PAUSED {
                 docker
                     .unpause_container(&c.id)
                     .await
                     .map_err(|e| map_err(format!("unpause role {role}"), e))?;
-            } else if c.state != "running" {
+            } else if c.state != ContainerState::RUNNING {
                 docker
                     .start_container(&c.id, None)
                     .await
                     .map_err(|e| map_err(format!("start role {role}"), e))?;
             }
-            steps.record("container_started", Some(role), None);
-            let before = r.services.iter().find(|s| s.role == *role);
-            let image = Resolved::recorded(before);
+            steps.step(Step::ContainerStarted, Some(role), None);
+            let image = recorded_image(r, role);
             ready_service(d, docker, &c.id, role, image, steps).await
         }
     }))
     .await?;
-    let caps = r
-        .resource_caps
-        .clone()
-        .unwrap_or_else(|| r.tier.default_caps());
-    Ok(reference(&slug, r.tier, caps, r.created, services))
+    Ok(reference(&slug, r.tier, caps_of(r), r.created, services))
 }

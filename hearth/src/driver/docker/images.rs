@@ -9,6 +9,7 @@ use hearth_protocol::hearth::{ProvisioningProfile, ServiceRef};
 
 use super::pull::pull;
 use super::{pins, DockerConfig};
+use crate::driver::common::Step;
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::SOLO_ROLES;
 use crate::error::{HearthError, ImageCause};
@@ -72,8 +73,8 @@ pub async fn resolve_all(
 ) -> Result<Vec<Resolved>, HearthError> {
     try_join_all(SOLO_ROLES.iter().map(|role| async move {
         let r = resolve(engine, config, profile, role, steps).await?;
-        steps.record(
-            "image_resolved",
+        steps.step(
+            Step::ImageResolved,
             Some(role),
             Some(format!("{} = {}", r.image, r.id)),
         );

@@ -24,7 +24,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
 
-use super::{status_from_states, Driver, Owned, SOLO_ROLES};
+use super::common::workspace_status;
+use super::{Driver, Owned, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::lockfile::LiveLock;
@@ -139,12 +140,10 @@ impl Driver for LocalDocker {
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
         let slug = Slug::parse(&r.workspace_slug)?;
         let containers = objects::containers(self, Some(&slug)).await?;
-        let status = status_from_states(containers.iter().map(|c| c.state.as_str()));
-        // A workspace missing a role is broken, not smaller.
-        if !containers.is_empty() && containers.len() < SOLO_ROLES.len() {
-            return Ok(Status::Failed);
-        }
-        Ok(status)
+        Ok(workspace_status(
+            containers.len(),
+            containers.iter().map(|c| c.state),
+        ))
     }
 
     async fn upgrade(

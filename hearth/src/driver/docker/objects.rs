@@ -5,14 +5,16 @@
 
 use bollard::models::Volume;
 use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
-    RemoveVolumeOptions, StopContainerOptions,
+    ListContainersOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
 use futures::future::try_join_all;
 use hearth_protocol::hearth::DeploymentRef;
 
 use super::LocalDocker;
+use crate::driver::common::objects::{label_of, list_containers, list_networks, Container};
+use crate::driver::common::{ContainerState, Step};
 use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
 use crate::driver::{ObjectKind, Owned, SOLO_ROLES};
 use crate::error::HearthError;
@@ -20,14 +22,6 @@ use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
-
-/// A container of a workspace as listed by the engine.
-#[derive(Debug, Clone)]
-pub struct Container {
-    pub id: String,
-    pub role: String,
-    pub state: String,
-}
 
 /// The containers of `slug` (or of every workspace) owned by this instance.
 ///
@@ -40,53 +34,19 @@ pub async fn containers(
     list_containers(d.engine.client().await?, &d.instance, slug).await
 }
 
-/// The containers of `slug` (or of every workspace) owned by `instance`.
-///
-/// # Errors
-/// `docker_unavailable` or a driver failure.
-pub async fn list_containers(
-    docker: &Docker,
-    instance: &str,
-    slug: Option<&Slug>,
-) -> Result<Vec<Container>, HearthError> {
-    let list = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(labels::filter(instance, slug)),
-            ..Default::default()
-        }))
-        .await
-        .map_err(|e| map_err("list containers", e))?;
-    Ok(list
-        .into_iter()
-        .map(|c| {
-            let labels = c.labels.unwrap_or_default();
-            Container {
-                id: c.id.unwrap_or_default(),
-                role: labels.get(labels::ROLE).cloned().unwrap_or_default(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-            }
-        })
-        .collect())
-}
-
 /// Every object of this instance, for reconciliation at start.
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
 pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
     let docker = engine.client().await?;
-    let filters = labels::filter(instance, None);
-    let slug_of = |l: Option<&std::collections::HashMap<String, String>>| {
-        l.and_then(|l| l.get(labels::WORKSPACE))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let slug_of =
+        |l: Option<&std::collections::HashMap<String, String>>| label_of(l, labels::WORKSPACE);
     let mut out = Vec::new();
     for c in docker
         .list_containers(Some(ListContainersOptions {
             all: true,
-            filters: Some(filters.clone()),
+            filters: Some(labels::filter(instance, None)),
             ..Default::default()
         }))
         .await
@@ -104,13 +64,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
             state: c.state.map(|s| s.to_string()),
         });
     }
-    for n in docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(filters.clone()),
-        }))
-        .await
-        .map_err(|e| map_err("list networks", e))?
-    {
+    for n in list_networks(docker, instance, None).await? {
         out.push(Owned {
             slug: slug_of(n.labels.as_ref()),
             kind: ObjectKind::Network,
@@ -127,29 +81,6 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
         });
     }
     Ok(out)
-}
-
-/// The ID of `slug`'s network owned by `instance`.
-///
-/// # Errors
-/// A driver failure if it is gone, `docker_unavailable`.
-pub async fn network_id(
-    docker: &Docker,
-    instance: &str,
-    slug: &Slug,
-) -> Result<String, HearthError> {
-    let networks = docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(labels::filter(instance, Some(slug))),
-        }))
-        .await
-        .map_err(|e| map_err("list networks", e))?;
-    networks.into_iter().find_map(|n| n.id).ok_or_else(|| {
-        HearthError::driver(
-            format!("find the network of {slug}"),
-            "it was removed outside hearth",
-        )
-    })
 }
 
 /// The data volumes of `slug` owned by `instance`, as (role, name).
@@ -184,13 +115,16 @@ pub async fn remove_all(
 ) -> Result<(), HearthError> {
     let containers = list_containers(docker, instance, Some(slug)).await?;
     try_join_all(containers.iter().map(|c| async move {
-        if c.state == "paused" {
+        if c.state == ContainerState::PAUSED {
             // A frozen process cannot receive SIGTERM.
             ignore_gone(docker.unpause_container(&c.id).await, || {
                 format!("unpause role {}", c.role)
             })?;
         }
-        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
+        if matches!(
+            c.state,
+            ContainerState::RUNNING | ContainerState::PAUSED | ContainerState::RESTARTING
+        ) {
             let stop = StopContainerOptions {
                 t: Some(stop_timeout_secs),
                 signal: None,
@@ -209,24 +143,18 @@ pub async fn remove_all(
         ignore_gone(docker.remove_container(&c.id, Some(rm)).await, || {
             format!("remove the container of role {}", c.role)
         })?;
-        steps.record("container_removed", Some(&c.role), None);
+        steps.step(Step::ContainerRemoved, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))
     .await?;
 
-    let filters = labels::filter(instance, Some(slug));
-    let networks = docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(filters.clone()),
-        }))
-        .await
-        .map_err(|e| map_err("list networks", e))?;
+    let networks = list_networks(docker, instance, Some(slug)).await?;
     try_join_all(networks.into_iter().map(|n| async move {
         let id = n.id.unwrap_or_default();
         ignore_missing(docker.remove_network(&id).await, || {
             format!("remove network {id}")
         })?;
-        steps.record("network_removed", None, n.name);
+        steps.step(Step::NetworkRemoved, None, n.name);
         Ok::<(), HearthError>(())
     }))
     .await?;
@@ -240,7 +168,7 @@ pub async fn remove_all(
                 ignore_missing(docker.remove_volume(&v.name, Some(rm)).await, || {
                     format!("remove volume {}", v.name)
                 })?;
-                steps.record("volume_removed", None, Some(v.name));
+                steps.step(Step::VolumeRemoved, None, Some(v.name));
                 Ok::<(), HearthError>(())
             }),
     )
@@ -286,7 +214,7 @@ async fn remove_unlabelled_orphans(docker: &Docker, instance: &str, slug: &Slug,
             .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
             .await
         {
-            Ok(()) => steps.record("volume_removed", Some(role), Some(name)),
+            Ok(()) => steps.step(Step::VolumeRemoved, Some(role), Some(name)),
             Err(e) => {
                 tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left")
             }
@@ -354,35 +282,6 @@ fn ignore_gone(
     }
 }
 
-/// Whether `role`'s container still runs: a driver failure naming its exit if not (the check
-/// readiness makes while it waits).
-///
-/// # Errors
-/// A driver failure if the container stopped, `docker_unavailable`.
-pub async fn ensure_running(
-    engine: &Engine,
-    container: &str,
-    role: &str,
-) -> Result<(), HearthError> {
-    let docker = engine.client().await?;
-    let info = docker
-        .inspect_container(container, None)
-        .await
-        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
-    let state = info.state.unwrap_or_default();
-    if state.running == Some(true) {
-        return Ok(());
-    }
-    Err(HearthError::driver(
-        format!("start role {role}"),
-        format!(
-            "its container stopped (status {:?}, exit code {}); see `docker logs {container}`",
-            state.status.map(|s| s.to_string()).unwrap_or_default(),
-            state.exit_code.unwrap_or_default()
-        ),
-    ))
-}
-
 /// A per-container lifecycle action.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
@@ -412,8 +311,12 @@ pub async fn each_container(
     }
     try_join_all(list.iter().map(|c| async move {
         let (res, verb, step) = match action {
-            Action::Pause => (docker.pause_container(&c.id).await, "pause", "paused"),
-            Action::Unpause => (docker.unpause_container(&c.id).await, "resume", "resumed"),
+            Action::Pause => (docker.pause_container(&c.id).await, "pause", Step::Paused),
+            Action::Unpause => (
+                docker.unpause_container(&c.id).await,
+                "resume",
+                Step::Resumed,
+            ),
             Action::Stop => {
                 let stop = StopContainerOptions {
                     t: Some(d.config.stop_timeout_secs),
@@ -422,7 +325,7 @@ pub async fn each_container(
                 (
                     docker.stop_container(&c.id, Some(stop)).await,
                     "stop",
-                    "stopped",
+                    Step::Stopped,
                 )
             }
         };
@@ -434,7 +337,7 @@ pub async fn each_container(
             }) => {}
             Err(e) => return Err(map_refusal(format!("{verb} role {}", c.role), e)),
         }
-        steps.record(step, Some(&c.role), None);
+        steps.step(step, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))
     .await?;

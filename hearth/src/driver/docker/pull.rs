@@ -13,6 +13,7 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use super::credentials;
+use crate::driver::common::Step;
 use crate::driver::engine::{map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::journal::Steps;
@@ -230,8 +231,8 @@ impl OnePull<'_> {
 
     /// One `image_pulling` step: the bytes so far of the bytes known.
     fn record_progress(&self, layers: &Layers) {
-        self.steps.record(
-            "image_pulling",
+        self.steps.step(
+            Step::ImagePulling,
             Some(self.role),
             Some(format!(
                 "{} {} of {}",
@@ -271,8 +272,8 @@ impl OnePull<'_> {
             elapsed_ms,
             "image pulled"
         );
-        self.steps.record(
-            "image_pulled",
+        self.steps.step(
+            Step::ImagePulled,
             Some(role),
             Some(format!(
                 "{image} {} bytes ({}{}) in {elapsed_ms} ms",

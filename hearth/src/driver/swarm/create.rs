@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::UpdateServiceOptions;
 use bollard::Docker;
 use chrono::Utc;
@@ -17,11 +17,12 @@ use hearth_protocol::hearth::{
 use super::objects::{self, Svc};
 use super::spec::{self, RoleSpec};
 use super::{tasks, Swarm};
+use crate::driver::common::create::{await_ready, caps_of, create_volume, recorded_image, Started};
+use crate::driver::common::objects::network_id;
+use crate::driver::common::Step;
 use crate::driver::docker::images::{self, Resolved};
-use crate::driver::docker::objects as docker_objects;
 use crate::driver::engine::map_err;
 use crate::driver::error::DriverError;
-use crate::driver::readiness;
 use crate::driver::{ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -37,7 +38,7 @@ pub async fn provision(
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
     let node = d.node_id().await?;
-    let resolved = resolve_all(d, profile, steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     let network = NetworkCreateRequest {
         name: d.names(slug).network(),
@@ -63,7 +64,7 @@ pub async fn provision(
             )
         })?
         .id;
-    steps.record("network_created", None, Some(d.names(slug).network()));
+    steps.step(Step::NetworkCreated, None, Some(d.names(slug).network()));
 
     let caps = profile.caps();
     // Every role runs to its end before a failure is returned, so the rollback that follows
@@ -79,14 +80,6 @@ pub async fn provision(
     .await;
     let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
-}
-
-async fn resolve_all(
-    d: &Swarm,
-    profile: &ProvisioningProfile,
-    steps: &Steps,
-) -> Result<Vec<Resolved>, HearthError> {
-    images::resolve_all(&d.engine, &d.config, Some(profile), steps).await
 }
 
 /// Where a role goes: the workspace's network, the node holding its volume, its tier label.
@@ -115,15 +108,7 @@ async fn create_role(
     let volume = names.volume(role);
     // Created here, on the node hearth talks to, which the placement constraint then pins
     // the role to: the data stays where the task runs.
-    docker
-        .create_volume(VolumeCreateRequest {
-            name: Some(volume.clone()),
-            labels: Some(object_labels.clone()),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| map_err(format!("create volume {volume} for role {role}"), e))?;
-    steps.record("volume_created", Some(role), Some(volume.clone()));
+    create_volume(docker, &volume, object_labels.clone(), role, steps).await?;
     let relay_port = d.relays.open(slug.as_str(), role, None).await?;
     let name = names.container(role);
     let spec = spec::service(
@@ -148,7 +133,7 @@ async fn create_role(
         .await
         .map_err(|e| map_err(format!("create the service of role {role} ({name})"), e))?;
     let id = created.id.unwrap_or_else(|| name.clone());
-    steps.record("service_created", Some(role), Some(name));
+    steps.step(Step::ServiceCreated, Some(role), Some(name));
     ready_role(d, docker, slug, &id, role, &HashSet::new(), image, steps).await
 }
 
@@ -167,7 +152,7 @@ async fn ready_role(
 ) -> Result<ServiceRef, HearthError> {
     let timeout = d.config.readiness_timeout;
     let task = tasks::wait_running(docker, service, role, before, timeout).await?;
-    steps.record("task_running", Some(role), Some(task.task_id.clone()));
+    steps.step(Step::TaskRunning, Some(role), Some(task.task_id.clone()));
     if task.node_id != d.node_id().await? {
         return Err(HearthError::Driver(DriverError::Unsupported {
             engine: "swarm".into(),
@@ -179,19 +164,13 @@ async fn ready_role(
         tasks::gwbridge_addr(docker, &task.container_id, role, d.config.service_port).await?;
     let port = d.relays.open(slug.as_str(), role, None).await?;
     d.relays.point(slug.as_str(), role, Some(addr));
-    let endpoint = format!("http://127.0.0.1:{port}");
-    readiness::wait_http(role, &endpoint, timeout, || {
-        docker_objects::ensure_running(&d.engine, &task.container_id, role)
-    })
-    .await?;
-    steps.record("role_ready", Some(role), Some(endpoint.clone()));
-    Ok(ServiceRef {
+    let started = Started {
         role: role.to_owned(),
-        image: image.image,
-        image_digest: image.id,
         container_id: task.container_id,
-        endpoint,
-    })
+        endpoint: format!("http://127.0.0.1:{port}"),
+        image,
+    };
+    await_ready(&d.engine, timeout, started, steps).await
 }
 
 fn reference(
@@ -264,9 +243,9 @@ pub async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let node = d.node_id().await?;
-    let resolved = resolve_all(d, profile, steps).await?;
+    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let services = services_by_role(d, &slug).await?;
-    let network_id = docker_objects::network_id(docker, &d.instance, &slug).await?;
+    let network_id = network_id(docker, &d.instance, &slug).await?;
     let caps = profile.caps();
     let tier = profile.tier.as_str();
     let names = d.names(&slug);
@@ -310,7 +289,7 @@ pub async fn upgrade(
                 },
             );
             update(docker, s, spec, "upgrade").await?;
-            steps.record("service_updated", Some(role), None);
+            steps.step(Step::ServiceUpdated, Some(role), None);
             ready_role(d, docker, slug, &s.id, role, &before, image, steps).await
         }
     }))
@@ -327,7 +306,7 @@ pub async fn hibernate(d: &Swarm, r: &DeploymentRef, steps: &Steps) -> Result<()
     d.relays.point_nowhere(slug.as_str());
     try_join_all(services.iter().map(|s| async move {
         update(docker, s, spec::scaled(s.spec.clone(), 0), "hibernate").await?;
-        steps.record("stopped", Some(&s.role), None);
+        steps.step(Step::Stopped, Some(&s.role), None);
         Ok::<(), HearthError>(())
     }))
     .await?;
@@ -354,9 +333,8 @@ pub async fn wake(
             if s.replicas() != 1 {
                 update(docker, s, spec::scaled(s.spec.clone(), 1), "wake").await?;
             }
-            steps.record("scaled_up", Some(role), None);
-            let old = r.services.iter().find(|x| x.role == role);
-            let image = Resolved::recorded(old);
+            steps.step(Step::ScaledUp, Some(role), None);
+            let image = recorded_image(r, role);
             // A service that was never scaled down (a wake after a failed verb) keeps its
             // running task: accept it.
             let before = if s.replicas() == 1 {
@@ -368,9 +346,5 @@ pub async fn wake(
         }
     }))
     .await?;
-    let caps = r
-        .resource_caps
-        .clone()
-        .unwrap_or_else(|| r.tier.default_caps());
-    Ok(reference(&slug, r.tier, caps, r.created, refs))
+    Ok(reference(&slug, r.tier, caps_of(r), r.created, refs))
 }

@@ -29,12 +29,13 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::docker::objects as docker_objects;
+use super::common::objects::list_containers;
+use super::common::{missing_roles, status_from_states, ContainerState, Step};
 use super::docker::DockerConfig;
 use super::engine::Engine;
 use super::engine::{map_err, map_refusal};
 use super::error::DriverError;
-use super::{status_from_states, Driver, Owned, SOLO_ROLES};
+use super::{Driver, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::names::Names;
@@ -109,9 +110,12 @@ impl Swarm {
     }
 
     /// The task containers of `slug` on this node, with their engine state.
-    async fn containers(&self, slug: &Slug) -> Result<HashMap<String, String>, HearthError> {
+    async fn containers(
+        &self,
+        slug: &Slug,
+    ) -> Result<HashMap<String, ContainerState>, HearthError> {
         let docker = self.engine.client().await?;
-        let list = docker_objects::list_containers(docker, &self.instance, Some(slug)).await?;
+        let list = list_containers(docker, &self.instance, Some(slug)).await?;
         Ok(list.into_iter().map(|c| (c.id, c.state)).collect())
     }
 
@@ -176,7 +180,8 @@ impl Swarm {
             };
             // The engine saying no (already paused, not paused) changes nothing: a refusal.
             res.map_err(|e| map_refusal(format!("{verb} role {role}"), e))?;
-            steps.record(if pause { "paused" } else { "resumed" }, Some(role), None);
+            let step = if pause { Step::Paused } else { Step::Resumed };
+            steps.step(step, Some(role), None);
             Ok::<(), HearthError>(())
         }))
         .await?;
@@ -235,31 +240,27 @@ impl Driver for Swarm {
         let slug = Slug::parse(&r.workspace_slug)?;
         let docker = self.engine.client().await?;
         let services = objects::services(docker, &self.instance, Some(&slug)).await?;
-        if services.is_empty() {
-            return Ok(Status::TierTornDown);
-        }
-        if services.len() < SOLO_ROLES.len() {
-            // A workspace missing a role is broken, not smaller.
-            return Ok(Status::Failed);
+        if let Some(status) = missing_roles(services.len()) {
+            return Ok(status);
         }
         let containers = self.containers(&slug).await?;
         let mut states = Vec::new();
         for s in &services {
             let state = if s.replicas() == 0 {
-                "exited".to_owned()
+                ContainerState::EXITED
             } else {
                 match tasks::running(&tasks::list(docker, &s.id).await?) {
                     Some(t) => containers
                         .get(&t.container_id)
-                        .cloned()
-                        .unwrap_or_else(|| "dead".into()),
+                        .copied()
+                        .unwrap_or(ContainerState::DEAD),
                     // Starting, restarting or failing: not usable as it is.
-                    None => "dead".into(),
+                    None => ContainerState::DEAD,
                 }
             };
             states.push(state);
         }
-        Ok(status_from_states(states.iter().map(String::as_str)))
+        Ok(status_from_states(states))
     }
 
     async fn upgrade(

@@ -6,10 +6,12 @@
 use std::time::{Duration, Instant};
 
 use bollard::models::{ObjectVersion, ServiceSpec};
-use bollard::query_parameters::{ListNetworksOptions, ListServicesOptions};
+use bollard::query_parameters::ListServicesOptions;
 use bollard::Docker;
 
 use super::spec;
+use crate::driver::common::objects::{label_of, list_networks};
+use crate::driver::common::Step;
 use crate::driver::docker::objects as docker_objects;
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::error::DriverError;
@@ -81,13 +83,7 @@ pub async fn services(
         .into_iter()
         .map(|s| {
             let spec = s.spec.unwrap_or_default();
-            let label = |k: &str| {
-                spec.labels
-                    .as_ref()
-                    .and_then(|l| l.get(k))
-                    .cloned()
-                    .unwrap_or_default()
-            };
+            let label = |k: &str| label_of(spec.labels.as_ref(), k);
             Svc {
                 id: s.id.unwrap_or_default(),
                 name: spec.name.clone().unwrap_or_default(),
@@ -138,7 +134,7 @@ pub async fn remove_all(
         // land after the first listing.
         for s in services(docker, instance, Some(slug)).await? {
             match docker.delete_service(&s.id).await {
-                Ok(()) => steps.record("service_removed", Some(&s.role), Some(s.name)),
+                Ok(()) => steps.step(Step::ServiceRemoved, Some(&s.role), Some(s.name)),
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(map_err(format!("remove service {}", s.name), e)),
             }
@@ -147,13 +143,7 @@ pub async fn remove_all(
             docker_objects::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
         let services_left = services(docker, instance, Some(slug)).await?;
         // A removed overlay network stays listed on the node until its agent lets go of it.
-        let networks_left = docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(labels::filter(instance, Some(slug))),
-            }))
-            .await
-            .map_err(|e| map_err("list networks", e))?
-            .len();
+        let networks_left = list_networks(docker, instance, Some(slug)).await?.len();
         match swept {
             Ok(()) if services_left.is_empty() && networks_left == 0 => return Ok(()),
             Err(e @ HearthError::Driver(DriverError::Unavailable { .. })) => return Err(e),

@@ -1,0 +1,71 @@
+//! What a workspace's containers add up to: the engine's container states (bollard's enum,
+//! never compared as strings) folded into one workspace [`Status`].
+
+use hearth_protocol::hearth::Status;
+
+use crate::driver::SOLO_ROLES;
+
+/// A container's state as the engine lists it (`running`, `paused`, `exited`, …).
+pub use bollard::models::ContainerSummaryStateEnum as ContainerState;
+
+/// The workspace status a set of container states adds up to.
+pub fn status_from_states(states: impl IntoIterator<Item = ContainerState>) -> Status {
+    let states: Vec<ContainerState> = states.into_iter().collect();
+    if states.is_empty() {
+        return Status::TierTornDown;
+    }
+    let all = |s: ContainerState| states.iter().all(|x| *x == s);
+    if all(ContainerState::RUNNING) {
+        Status::Ready
+    } else if all(ContainerState::PAUSED) {
+        Status::Paused
+    } else if all(ContainerState::EXITED) || all(ContainerState::CREATED) {
+        Status::Hibernated
+    } else if states.contains(&ContainerState::REMOVING) {
+        Status::TearingDown
+    } else {
+        // Dead, or a mix (one role running, one stopped): not usable as it is.
+        Status::Failed
+    }
+}
+
+/// The status of a workspace of which `found` role objects (containers, services) exist, in
+/// `states`: none is torn down, fewer than every role is broken (not smaller), else what the
+/// states add up to.
+pub fn workspace_status(found: usize, states: impl IntoIterator<Item = ContainerState>) -> Status {
+    missing_roles(found).unwrap_or_else(|| status_from_states(states))
+}
+
+/// The status of a workspace of which only `found` role objects exist, if that already
+/// decides it: none is torn down, fewer than every role is broken (not smaller).
+pub fn missing_roles(found: usize) -> Option<Status> {
+    if found == 0 {
+        Some(Status::TierTornDown)
+    } else if found < SOLO_ROLES.len() {
+        Some(Status::Failed)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ContainerState::{EXITED, PAUSED, RUNNING};
+
+    #[test]
+    fn container_states_add_up() {
+        assert_eq!(status_from_states([RUNNING, RUNNING]), Status::Ready);
+        assert_eq!(status_from_states([PAUSED, PAUSED]), Status::Paused);
+        assert_eq!(status_from_states([EXITED, EXITED]), Status::Hibernated);
+        assert_eq!(status_from_states([RUNNING, EXITED]), Status::Failed);
+        assert_eq!(status_from_states([]), Status::TierTornDown);
+    }
+
+    #[test]
+    fn a_missing_role_is_failed() {
+        assert_eq!(workspace_status(0, []), Status::TierTornDown);
+        assert_eq!(workspace_status(1, [RUNNING]), Status::Failed);
+        assert_eq!(workspace_status(2, [RUNNING, RUNNING]), Status::Ready);
+    }
+}

@@ -1,0 +1,125 @@
+//! The steps a driver records while it brings a workspace up, changes it or takes it down:
+//! one enum every driver (Fake, LocalDocker on Docker or Podman, Swarm) records, so the step
+//! journal (`hearth events SLUG`) names the same act the same way whatever ran it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One driver step, written to the journal as its snake_case name (`container_removed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A role's image was resolved to an image ID (detail: `IMAGE = ID`).
+    ImageResolved,
+    /// A pull is fetching bytes (detail: `IMAGE 12.3 MB of 48.2 MB`).
+    ImagePulling,
+    /// A pull finished (detail: bytes and time).
+    ImagePulled,
+    NetworkCreated,
+    VolumeCreated,
+    ContainerCreated,
+    ContainerStarted,
+    /// Swarm: a role's service was created.
+    ServiceCreated,
+    /// Swarm: a role's task runs (detail: the task ID).
+    TaskRunning,
+    /// A role answers HTTP (detail: its endpoint).
+    RoleReady,
+    /// Swarm: a role's service was updated in place (upgrade).
+    ServiceUpdated,
+    /// Swarm: a role's service was scaled back to one replica (wake).
+    ScaledUp,
+    Paused,
+    Resumed,
+    Stopped,
+    ContainerRemoved,
+    /// Swarm: a role's service was removed.
+    ServiceRemoved,
+    NetworkRemoved,
+    VolumeRemoved,
+}
+
+impl Step {
+    /// Every step, in the order a workspace's life meets them.
+    pub const ALL: [Step; 19] = [
+        Step::ImageResolved,
+        Step::ImagePulling,
+        Step::ImagePulled,
+        Step::NetworkCreated,
+        Step::VolumeCreated,
+        Step::ContainerCreated,
+        Step::ContainerStarted,
+        Step::ServiceCreated,
+        Step::TaskRunning,
+        Step::RoleReady,
+        Step::ServiceUpdated,
+        Step::ScaledUp,
+        Step::Paused,
+        Step::Resumed,
+        Step::Stopped,
+        Step::ContainerRemoved,
+        Step::ServiceRemoved,
+        Step::NetworkRemoved,
+        Step::VolumeRemoved,
+    ];
+
+    /// The name the journal carries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Step::ImageResolved => "image_resolved",
+            Step::ImagePulling => "image_pulling",
+            Step::ImagePulled => "image_pulled",
+            Step::NetworkCreated => "network_created",
+            Step::VolumeCreated => "volume_created",
+            Step::ContainerCreated => "container_created",
+            Step::ContainerStarted => "container_started",
+            Step::ServiceCreated => "service_created",
+            Step::TaskRunning => "task_running",
+            Step::RoleReady => "role_ready",
+            Step::ServiceUpdated => "service_updated",
+            Step::ScaledUp => "scaled_up",
+            Step::Paused => "paused",
+            Step::Resumed => "resumed",
+            Step::Stopped => "stopped",
+            Step::ContainerRemoved => "container_removed",
+            Step::ServiceRemoved => "service_removed",
+            Step::NetworkRemoved => "network_removed",
+            Step::VolumeRemoved => "volume_removed",
+        }
+    }
+}
+
+impl AsRef<str> for Step {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serialized_names_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for step in Step::ALL {
+            let json = serde_json::to_value(step).expect("serialize");
+            assert_eq!(json, step.as_str(), "{step:?}");
+            assert!(seen.insert(step.as_str()), "duplicate {step}");
+        }
+    }
+
+    #[test]
+    fn removal_steps_keep_their_journal_names() {
+        assert_eq!(Step::ContainerRemoved.as_str(), "container_removed");
+        assert_eq!(Step::NetworkRemoved.as_str(), "network_removed");
+        assert_eq!(Step::VolumeRemoved.as_str(), "volume_removed");
+    }
+}
