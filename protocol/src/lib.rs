@@ -8,6 +8,7 @@
 //! - [`hatch`]: the HATCH audit log's CloudEvents envelope, event types and tolerant reader.
 //! - [`replay`]: the nonces a verifier accepted, journalled so a restart keeps refusing them.
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
+//! - [`verb`]: the lifecycle verbs, shared by hearth's routes and CLI, the client and the console.
 
 pub mod bearer;
 pub mod error_code;
@@ -17,3 +18,4 @@ pub mod kahn;
 pub mod limits;
 pub mod replay;
 pub mod slug;
+pub mod verb;

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use hearth_protocol::hatch::types;
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
+use hearth_protocol::verb::{Shape, Verb};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -189,25 +190,23 @@ async fn lifecycle_act(
     body: axum::body::Bytes,
 ) -> Result<DeploymentRef, ApiError> {
     let started = Instant::now();
-    let (r, event_type) = match action.as_str() {
-        "pause" => (state.hearth.pause(&slug).await?, types::PAUSED),
-        "resume" => (state.hearth.resume(&slug).await?, types::RESUMED),
-        "hibernate" => (state.hearth.hibernate(&slug).await?, types::HIBERNATED),
-        "upgrade" => {
+    let unknown = || ApiError::NotFound(format!("workspace action {action:?}"));
+    let verb: Verb = action.parse().map_err(|_| unknown())?;
+    let r = match verb.shape() {
+        Shape::Act => state.hearth.act(verb, &slug).await?,
+        Shape::Upgrade => {
             let req: UpgradeWorkspace = serde_json::from_slice(&body).map_err(|e| {
                 ApiError::BadRequest(format!("upgrade needs a JSON body {{\"tier\": …}}: {e}"))
             })?;
             let profile = ProvisioningProfile::for_tier(req.tier);
-            (
-                state.hearth.upgrade(&slug, &profile).await?,
-                types::UPGRADED,
-            )
+            state.hearth.upgrade(&slug, &profile).await?
         }
-        other => return Err(ApiError::NotFound(format!("workspace action {other:?}"))),
+        // Provision and teardown have routes of their own, framed by more events.
+        Shape::Provision | Shape::Remove => return Err(unknown()),
     };
     state
         .sink
-        .append(event_type, &slug, ref_data(&r, started))
+        .append(verb.done_event(), &slug, ref_data(&r, started))
         .await?;
     Ok(r)
 }
