@@ -1,15 +1,14 @@
 //! The lifecycle verbs, one enum shared by hearth's RPC route table, its CLI, the client, the
-//! Fake driver's faults and the console's actions. Everything a verb shows on the wire (its
-//! name, its route, the shape of its request and answer, the console's HATCH outcome type) is
-//! a full match here, so a new verb is named by the compiler in every place that must decide.
-//! What a verb does to a workspace's status is hearth's business (`hearth/src/lifecycle.rs`).
+//! Fake driver's faults and the console's actions. Everything a verb shows on hearth's wire
+//! (its name, its route, the shape of its request and answer) is a full match here, so a new
+//! verb is named by the compiler in every place that must decide. What a verb does to a
+//! workspace's status is hearth's business (`hearth/src/lifecycle.rs`); the HATCH event the
+//! console writes for it, the console's (`console/src/routes/workspaces.rs`).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-use crate::hatch::types;
 
 /// A lifecycle verb. Its name (`as_str`, serde) is the RPC path's last segment, the CLI
 /// subcommand, the fault syntax's `VERB` and the console's action segment.
@@ -103,18 +102,6 @@ impl Verb {
             }
         }
     }
-
-    /// The HATCH event type the console writes when the verb succeeded.
-    pub fn done_event(self) -> &'static str {
-        match self {
-            Verb::Provision => types::PROVISIONED,
-            Verb::Upgrade => types::UPGRADED,
-            Verb::Teardown => types::DECOMMISSIONED,
-            Verb::Pause => types::PAUSED,
-            Verb::Resume => types::RESUMED,
-            Verb::Hibernate => types::HIBERNATED,
-        }
-    }
 }
 
 impl fmt::Display for Verb {
@@ -124,11 +111,22 @@ impl fmt::Display for Verb {
 }
 
 /// A name that is no verb.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown verb {0:?} (expected one of provision, upgrade, teardown, pause, resume, hibernate)"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownVerb(pub String);
+
+impl fmt::Display for UnknownVerb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Verb::ALL.iter().map(|v| v.as_str()).collect();
+        write!(
+            f,
+            "unknown verb {:?} (expected one of {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownVerb {}
 
 impl FromStr for Verb {
     type Err = UnknownVerb;

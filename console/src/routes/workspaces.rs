@@ -182,6 +182,18 @@ pub async fn lifecycle(
         .map(Json)
 }
 
+/// The HATCH event type written when `verb` succeeded.
+fn done_event(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Provision => types::PROVISIONED,
+        Verb::Upgrade => types::UPGRADED,
+        Verb::Teardown => types::DECOMMISSIONED,
+        Verb::Pause => types::PAUSED,
+        Verb::Resume => types::RESUMED,
+        Verb::Hibernate => types::HIBERNATED,
+    }
+}
+
 /// One lifecycle verb and its outcome event.
 async fn lifecycle_act(
     state: AppState,
@@ -206,7 +218,7 @@ async fn lifecycle_act(
     };
     state
         .sink
-        .append(verb.done_event(), &slug, ref_data(&r, started))
+        .append(done_event(verb), &slug, ref_data(&r, started))
         .await?;
     Ok(r)
 }
