@@ -19,6 +19,7 @@ use hearth_protocol::hearth::{
     ListResponse, OkResponse, ProvisionRequest, ProvisioningProfile, RefRequest, Status,
     StatusResponse, UpgradeRequest,
 };
+pub use hearth_protocol::verb::{Shape, Verb};
 
 /// Why a call to hearth failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +132,8 @@ impl HearthClient {
             slug: slug.to_owned(),
             profile: profile.clone(),
         };
-        self.call(Method::POST, "/v1/provision", Some(&req)).await
+        self.call(Method::POST, Verb::Provision.path(), Some(&req))
+            .await
     }
 
     /// `POST /v1/status`.
@@ -186,7 +188,8 @@ impl HearthClient {
             reference: RefRequest::new(slug).reference,
             profile: profile.clone(),
         };
-        self.call(Method::POST, "/v1/upgrade", Some(&req)).await
+        self.call(Method::POST, Verb::Upgrade.path(), Some(&req))
+            .await
     }
 
     /// `POST /v1/teardown`.
@@ -195,9 +198,34 @@ impl HearthClient {
     /// See [`ClientError`].
     pub async fn teardown(&self, slug: &str) -> Result<(), ClientError> {
         let _: OkResponse = self
-            .call(Method::POST, "/v1/teardown", Some(&RefRequest::new(slug)))
+            .call(
+                Method::POST,
+                Verb::Teardown.path(),
+                Some(&RefRequest::new(slug)),
+            )
             .await?;
         Ok(())
+    }
+
+    /// A verb on the slug alone that answers the ref ([`Shape::Act`]: pause, resume,
+    /// hibernate, …), at its route.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; a verb of another shape is refused before any call.
+    pub async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, ClientError> {
+        if verb.shape() != Shape::Act {
+            return Err(ClientError::Api {
+                status: 400,
+                body: ErrorBody {
+                    code: ErrorCode::InvalidRequest,
+                    message: format!("{verb} is not a verb on the slug alone"),
+                    retryable: false,
+                    hint: None,
+                },
+            });
+        }
+        self.call(Method::POST, verb.path(), Some(&RefRequest::new(slug)))
+            .await
     }
 
     /// `POST /v1/pause`.
@@ -205,7 +233,7 @@ impl HearthClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn pause(&self, slug: &str) -> Result<DeploymentRef, ClientError> {
-        self.verb("/v1/pause", slug).await
+        self.act(Verb::Pause, slug).await
     }
 
     /// `POST /v1/resume` (also wakes a hibernated workspace).
@@ -213,7 +241,7 @@ impl HearthClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn resume(&self, slug: &str) -> Result<DeploymentRef, ClientError> {
-        self.verb("/v1/resume", slug).await
+        self.act(Verb::Resume, slug).await
     }
 
     /// `POST /v1/hibernate`.
@@ -221,7 +249,7 @@ impl HearthClient {
     /// # Errors
     /// See [`ClientError`].
     pub async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, ClientError> {
-        self.verb("/v1/hibernate", slug).await
+        self.act(Verb::Hibernate, slug).await
     }
 
     /// `POST /v1/events`.
@@ -292,11 +320,6 @@ impl HearthClient {
             socket: self.socket.clone(),
             detail,
         }
-    }
-
-    async fn verb(&self, path: &str, slug: &str) -> Result<DeploymentRef, ClientError> {
-        self.call(Method::POST, path, Some(&RefRequest::new(slug)))
-            .await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

@@ -8,6 +8,7 @@ use futures::stream::BoxStream;
 use hearth_client::{ClientError, HearthClient};
 use hearth_protocol::hatch::payload::HearthFailure;
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile};
+use hearth_protocol::verb::Verb;
 
 use crate::error::ApiError;
 
@@ -62,12 +63,9 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
     async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError>;
     /// `POST /v1/teardown`.
     async fn teardown(&self, slug: &str) -> Result<(), HearthError>;
-    /// `POST /v1/pause`.
-    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
-    /// `POST /v1/resume` (also wakes a hibernated workspace).
-    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
-    /// `POST /v1/hibernate`.
-    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    /// A verb on the slug alone that answers the ref ([`Shape::Act`](hearth_protocol::verb::Shape::Act): `POST /v1/pause`,
+    /// `/v1/resume` — which also wakes a hibernated workspace —, `/v1/hibernate`, …).
+    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthError>;
     /// `POST /v1/upgrade`.
     async fn upgrade(
         &self,
@@ -155,14 +153,8 @@ impl Hearth for SocketHearth {
     async fn teardown(&self, slug: &str) -> Result<(), HearthError> {
         self.call(self.client.teardown(slug)).await
     }
-    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.call(self.client.pause(slug)).await
-    }
-    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.call(self.client.resume(slug)).await
-    }
-    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.call(self.client.hibernate(slug)).await
+    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthError> {
+        self.call(self.client.act(verb, slug)).await
     }
     async fn upgrade(
         &self,
@@ -240,13 +232,7 @@ impl Hearth for StaticHearth {
         self.answer(slug);
         Ok(())
     }
-    async fn pause(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.answer(slug))
-    }
-    async fn resume(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
-        Ok(self.answer(slug))
-    }
-    async fn hibernate(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+    async fn act(&self, _: Verb, slug: &str) -> Result<DeploymentRef, HearthError> {
         Ok(self.answer(slug))
     }
     async fn upgrade(

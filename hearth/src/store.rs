@@ -26,10 +26,10 @@ pub struct Record {
     /// Why it failed, when `status` is `failed`.
     #[serde(default)]
     pub error: Option<ErrorBody>,
-    /// The verb under way (`provision`, `wake`, `upgrade`, …), written before the engine is
+    /// The action under way (`provision`, `wake`, `upgrade`, …), written before the engine is
     /// touched and cleared with the outcome: after a crash it says what was interrupted.
     #[serde(default)]
-    pub pending: Option<String>,
+    pub pending: Option<crate::lifecycle::Action>,
     pub updated: DateTime<Utc>,
 }
 
@@ -239,6 +239,26 @@ mod tests {
         let again = Store::open(dir.path()).expect("reopen");
         assert_eq!(again.get("a").map(|r| r.status), Some(Status::TierTornDown));
         assert!(again.get("b").is_none());
+    }
+
+    #[test]
+    fn pending_is_written_by_name_and_old_files_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .put(Record {
+                pending: Some(crate::lifecycle::Action::Wake),
+                ..record("a", Status::Provisioning)
+            })
+            .expect("put");
+        let path = dir.path().join("workspaces.json");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.contains(r#""pending": "wake""#), "{text}");
+        // A file written before `pending` existed has no such key.
+        let old: Vec<&str> = text.lines().filter(|l| !l.contains("pending")).collect();
+        fs::write(&path, old.join("\n")).expect("write");
+        let again = Store::open(dir.path()).expect("reopen");
+        assert_eq!(again.get("a").and_then(|r| r.pending), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`play`]: the play's HATCH chain, which `hatch verify` checks and the e2e tests assert.
 //! - [`labels`]: the label keys on hearth's engine objects (and on a test run's).
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
+//! - [`verb`]: the lifecycle verbs, shared by hearth's routes and CLI, the client and the console.
 
 pub mod bearer;
 pub mod error_code;
@@ -21,3 +22,4 @@ pub mod limits;
 pub mod play;
 pub mod replay;
 pub mod slug;
+pub mod verb;

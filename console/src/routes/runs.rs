@@ -8,6 +8,7 @@ use axum::Json;
 use hearth_protocol::hatch::payload::{Payload, RunStarted, SubmitRejected, Woken};
 use hearth_protocol::hatch::types;
 use hearth_protocol::hearth::{ErrorCode, Status};
+use hearth_protocol::verb::Verb;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -66,7 +67,7 @@ async fn submit_act(state: AppState, req: SubmitRun) -> Result<Value, ApiError> 
     let workspace = req.workspace.as_str();
     let mut wref = state.hearth.get(workspace).await?;
     if wref.last_status == Status::Hibernated {
-        match state.hearth.resume(workspace).await {
+        match state.hearth.act(Verb::Resume, workspace).await {
             Ok(woken) => {
                 wref = woken;
                 state

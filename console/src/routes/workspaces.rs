@@ -11,6 +11,7 @@ use hearth_protocol::hatch::payload::{
 };
 use hearth_protocol::hatch::types;
 use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
+use hearth_protocol::verb::{Shape, Verb};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -199,6 +200,18 @@ pub async fn lifecycle(
         .map(Json)
 }
 
+/// The HATCH event type written when `verb` succeeded.
+fn done_event(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Provision => types::PROVISIONED,
+        Verb::Upgrade => types::UPGRADED,
+        Verb::Teardown => types::DECOMMISSIONED,
+        Verb::Pause => types::PAUSED,
+        Verb::Resume => types::RESUMED,
+        Verb::Hibernate => types::HIBERNATED,
+    }
+}
+
 /// One lifecycle verb and its outcome event.
 async fn lifecycle_act(
     state: AppState,
@@ -207,25 +220,23 @@ async fn lifecycle_act(
     body: axum::body::Bytes,
 ) -> Result<DeploymentRef, ApiError> {
     let started = Instant::now();
-    let (r, event_type) = match action.as_str() {
-        "pause" => (state.hearth.pause(&slug).await?, types::PAUSED),
-        "resume" => (state.hearth.resume(&slug).await?, types::RESUMED),
-        "hibernate" => (state.hearth.hibernate(&slug).await?, types::HIBERNATED),
-        "upgrade" => {
+    let unknown = || ApiError::NotFound(format!("workspace action {action:?}"));
+    let verb: Verb = action.parse().map_err(|_| unknown())?;
+    let r = match verb.shape() {
+        Shape::Act => state.hearth.act(verb, &slug).await?,
+        Shape::Upgrade => {
             let req: UpgradeWorkspace = serde_json::from_slice(&body).map_err(|e| {
                 ApiError::BadRequest(format!("upgrade needs a JSON body {{\"tier\": …}}: {e}"))
             })?;
             let profile = ProvisioningProfile::for_tier(req.tier);
-            (
-                state.hearth.upgrade(&slug, &profile).await?,
-                types::UPGRADED,
-            )
+            state.hearth.upgrade(&slug, &profile).await?
         }
-        other => return Err(ApiError::NotFound(format!("workspace action {other:?}"))),
+        // Provision and teardown have routes of their own, framed by more events.
+        Shape::Provision | Shape::Remove => return Err(unknown()),
     };
     state
         .sink
-        .append(event_type, &slug, ref_data(&r, started))
+        .append(done_event(verb), &slug, ref_data(&r, started))
         .await?;
     Ok(r)
 }

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use hearth_protocol::hearth::{
     DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile, Tier,
 };
+use hearth_protocol::verb::Verb;
 use serde::Serialize;
 
 use super::{Command, EventsArgs, Output, ProvisionArgs};
@@ -41,18 +42,10 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
                 )
             });
         }),
-        Command::Pause(a) => client
-            .pause(&a.slug)
+        Command::Act(a) => client
+            .act(a.verb, &a.args.slug)
             .await
-            .map(|r| print_ref(a.out.output, &r)),
-        Command::Resume(a) => client
-            .resume(&a.slug)
-            .await
-            .map(|r| print_ref(a.out.output, &r)),
-        Command::Hibernate(a) => client
-            .hibernate(&a.slug)
-            .await
-            .map(|r| print_ref(a.out.output, &r)),
+            .map(|r| print_ref(a.args.out.output, &r)),
         Command::Ls(o) => client.list().await.map(|list| {
             print_as(o.output, &serde_json::json!({ "workspaces": list }), || {
                 if list.is_empty() {
@@ -170,9 +163,15 @@ async fn provision(
             a.slug
         );
     }
-    let verb = if upgrade { "upgrade" } else { "provision" };
+    let verb = if upgrade {
+        Verb::Upgrade
+    } else {
+        Verb::Provision
+    };
     let progress = match a.out.output {
-        Output::Human => Some(super::progress::Progress::follow(client, &a.slug, verb).await),
+        Output::Human => {
+            Some(super::progress::Progress::follow(client, &a.slug, verb.as_str()).await)
+        }
         Output::Json => None,
     };
     let r = if upgrade {

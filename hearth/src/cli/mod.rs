@@ -10,6 +10,7 @@ mod table;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hearth_protocol::verb::{Shape, Verb};
 
 /// Provision solo-tier workspaces as Docker containers, behind a unix-socket RPC.
 #[derive(Debug, Parser)]
@@ -49,19 +50,19 @@ pub enum Command {
     /// Run the daemon on the unix socket.
     Serve(Box<serve::ServeArgs>),
     /// Provision a workspace (idempotent) and wait until every service answers.
+    #[command(about = Verb::Provision.about(), long_about = None)]
     Provision(ProvisionArgs),
     /// Show a workspace's status.
     Status(SlugArgs),
     /// Change a live workspace's tier or caps, keeping its slug and data.
+    #[command(about = Verb::Upgrade.about(), long_about = None)]
     Upgrade(ProvisionArgs),
     /// Tear a workspace down: every container, network and volume (irreversible, idempotent).
+    #[command(about = Verb::Teardown.about(), long_about = None)]
     Teardown(SlugArgs),
-    /// Freeze a ready workspace's services.
-    Pause(SlugArgs),
-    /// Thaw a paused workspace, or wake a hibernated (or failed) one, keeping its data.
-    Resume(SlugArgs),
-    /// Stop a ready workspace's services, keeping its network and data volumes.
-    Hibernate(SlugArgs),
+    /// Every verb on the slug alone (pause, resume, hibernate, …): one subcommand each.
+    #[command(flatten)]
+    Act(ActArgs),
     /// List workspaces.
     Ls(OutputArgs),
     /// Show the warm pools: size, ready members, image digests, refill failures.
@@ -102,6 +103,62 @@ pub struct SlugArgs {
     pub slug: String,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// A [`Shape::Act`] verb with its slug: `hearth pause SLUG`, `hearth resume SLUG`, … The
+/// subcommands are made from [`Verb::ALL`], so a new verb of that shape needs nothing here.
+#[derive(Debug)]
+pub struct ActArgs {
+    pub verb: Verb,
+    pub args: SlugArgs,
+}
+
+/// The verbs that are subcommands of their own through [`ActArgs`].
+fn act_verbs() -> impl Iterator<Item = Verb> {
+    Verb::ALL.into_iter().filter(|v| v.shape() == Shape::Act)
+}
+
+impl clap::FromArgMatches for ActArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        let missing = || clap::Error::new(clap::error::ErrorKind::MissingSubcommand);
+        let (name, mut sub) = matches.remove_subcommand().ok_or_else(missing)?;
+        let verb = act_verbs()
+            .find(|v| v.as_str() == name)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))?;
+        Ok(ActArgs {
+            verb,
+            args: SlugArgs::from_arg_matches_mut(&mut sub)?,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Subcommand for ActArgs {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        act_verbs().fold(cmd, |cmd, v| {
+            cmd.subcommand(
+                SlugArgs::augment_args(clap::Command::new(v.as_str()))
+                    .about(v.about())
+                    .long_about(None),
+            )
+        })
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_subcommands(cmd)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        act_verbs().any(|v| v.as_str() == name)
+    }
 }
 
 /// `provision` and `upgrade`.

@@ -19,6 +19,7 @@ use chrono::Utc;
 use hearth_protocol::hearth::{
     DeploymentRef, DriverName, ErrorCode, LifecycleEvent, ProvisioningProfile, Status,
 };
+use hearth_protocol::verb::Shape;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,7 +28,7 @@ use tracing::{info, instrument, warn};
 use crate::driver::Driver;
 use crate::error::HearthError;
 use crate::journal::{Journal, Steps};
-use crate::lifecycle::{guard, Guard, Verb};
+use crate::lifecycle::{guard, Action, Failure, Guard, Rules, Verb};
 use crate::slug::Slug;
 use crate::store::{Record, Store};
 
@@ -55,10 +56,8 @@ impl Default for Deadlines {
 enum Op {
     Provision(ProvisioningProfile),
     Upgrade(ProvisioningProfile),
-    Teardown,
-    Pause,
-    Resume,
-    Hibernate,
+    /// A verb that takes nothing but the slug (teardown and every [`Shape::Act`] verb).
+    Plain(Verb),
 }
 
 impl Op {
@@ -66,10 +65,17 @@ impl Op {
         match self {
             Op::Provision(_) => Verb::Provision,
             Op::Upgrade(_) => Verb::Upgrade,
-            Op::Teardown => Verb::Teardown,
-            Op::Pause => Verb::Pause,
-            Op::Resume => Verb::Resume,
-            Op::Hibernate => Verb::Hibernate,
+            Op::Plain(verb) => *verb,
+        }
+    }
+
+    /// The profile a provision or an upgrade carries.
+    fn profile(&self) -> Result<&ProvisioningProfile, HearthError> {
+        match self {
+            Op::Provision(p) | Op::Upgrade(p) => Ok(p),
+            Op::Plain(verb) => Err(HearthError::InvalidRequest {
+                message: format!("{verb} needs a provisioning profile"),
+            }),
         }
     }
 }
@@ -177,7 +183,28 @@ impl Dispatcher {
     /// # Errors
     /// `invalid_slug`, `deadline_exceeded`, or the driver's error.
     pub async fn teardown(self: &Arc<Self>, slug: &str) -> Result<(), HearthError> {
-        self.dispatch(slug, Op::Teardown).await.map(|_| ())
+        self.dispatch(slug, Op::Plain(Verb::Teardown))
+            .await
+            .map(|_| ())
+    }
+
+    /// Carries out a verb that takes nothing but the slug and answers the ref
+    /// ([`Shape::Act`]: pause, resume, hibernate, …).
+    ///
+    /// # Errors
+    /// `invalid_request` for a verb of another shape, `not_found`, `conflict` where the
+    /// lifecycle table refuses it, or the driver's error.
+    pub async fn act(
+        self: &Arc<Self>,
+        verb: Verb,
+        slug: &str,
+    ) -> Result<DeploymentRef, HearthError> {
+        if verb.shape() != Shape::Act {
+            return Err(HearthError::InvalidRequest {
+                message: format!("{verb} is not a verb on the slug alone"),
+            });
+        }
+        self.dispatch(slug, Op::Plain(verb)).await
     }
 
     /// Freezes a ready workspace.
@@ -185,7 +212,7 @@ impl Dispatcher {
     /// # Errors
     /// `not_found`, `conflict` unless ready, or the driver's error.
     pub async fn pause(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.dispatch(slug, Op::Pause).await
+        self.act(Verb::Pause, slug).await
     }
 
     /// Thaws a paused workspace or wakes a hibernated one.
@@ -193,7 +220,7 @@ impl Dispatcher {
     /// # Errors
     /// `not_found`, `conflict` unless paused or hibernated, or the driver's error.
     pub async fn resume(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.dispatch(slug, Op::Resume).await
+        self.act(Verb::Resume, slug).await
     }
 
     /// Stops a ready workspace, keeping its network and volumes.
@@ -201,7 +228,7 @@ impl Dispatcher {
     /// # Errors
     /// `not_found`, `conflict` unless ready, or the driver's error.
     pub async fn hibernate(self: &Arc<Self>, slug: &str) -> Result<DeploymentRef, HearthError> {
-        self.dispatch(slug, Op::Hibernate).await
+        self.act(Verb::Hibernate, slug).await
     }
 
     /// The workspace's status: hearth's record, checked against the engine for settled
@@ -315,7 +342,8 @@ impl Dispatcher {
         }
 
         let from = existing.as_ref().map(|r| r.status);
-        let interim = verb.interim(from.unwrap_or(Status::Provisioning));
+        let action = verb.action(from);
+        let interim = action.interim(from.unwrap_or(Status::Provisioning));
         let record = match (&op, existing) {
             (Op::Provision(profile), _) => fresh_record(&slug, profile, self.driver.name()),
             (_, Some(r)) => r,
@@ -327,21 +355,19 @@ impl Dispatcher {
                 })
             }
         };
-        let waking =
-            verb == Verb::Resume && matches!(from, Some(Status::Hibernated | Status::Failed));
         let record = self.store.put(Record {
             status: interim,
             error: None,
-            pending: Some(if waking { "wake" } else { verb.as_str() }.to_owned()),
+            pending: Some(action),
             ..record
         })?;
 
         let steps = self.events.steps(&slug);
         steps.record(&format!("{verb}_started"), None, None);
         let cancel = CancellationToken::new();
-        // Only a provision is abandoned with its caller: it can be undone completely. The
+        // Only what can be undone completely (a provision) is abandoned with its caller. The
         // other verbs finish (or hit their deadline) even if nobody waits for the answer.
-        let cancel_on_drop = (verb == Verb::Provision).then(|| cancel.clone().drop_guard());
+        let cancel_on_drop = action.rolls_back().then(|| cancel.clone().drop_guard());
 
         let this = Arc::clone(self);
         let running = self.in_flight.enter();
@@ -370,6 +396,7 @@ impl Dispatcher {
         cancel: CancellationToken,
     ) -> Result<DeploymentRef, HearthError> {
         let verb = op.verb();
+        let action = verb.action(from);
         let deadline = match verb {
             Verb::Provision => self.deadlines.provision,
             Verb::Teardown => self.deadlines.teardown,
@@ -377,8 +404,9 @@ impl Dispatcher {
         };
         let r = &record.reference;
         let call = async {
-            match op {
-                Op::Provision(profile) => {
+            match action {
+                Action::Provision => {
+                    let profile = op.profile()?;
                     if from == Some(Status::Failed) {
                         // A failed workspace may have left objects (a failed upgrade or
                         // wake); start from a clean slate.
@@ -393,14 +421,12 @@ impl Dispatcher {
                     }
                     self.driver.provision(slug, profile, steps).await
                 }
-                Op::Upgrade(profile) => self.driver.upgrade(r, profile, steps).await,
-                Op::Teardown => self.driver.teardown(slug, steps).await.map(|()| r.clone()),
-                Op::Pause => self.driver.pause(r, steps).await,
-                Op::Resume if matches!(from, Some(Status::Hibernated | Status::Failed)) => {
-                    self.driver.wake(r, steps).await
-                }
-                Op::Resume => self.driver.resume(r, steps).await,
-                Op::Hibernate => self.driver.hibernate(r, steps).await,
+                Action::Upgrade => self.driver.upgrade(r, op.profile()?, steps).await,
+                Action::Teardown => self.driver.teardown(slug, steps).await.map(|()| r.clone()),
+                Action::Pause => self.driver.pause(r, steps).await,
+                Action::Resume => self.driver.resume(r, steps).await,
+                Action::Wake => self.driver.wake(r, steps).await,
+                Action::Hibernate => self.driver.hibernate(r, steps).await,
             }
         };
         let outcome = tokio::select! {
@@ -417,7 +443,7 @@ impl Dispatcher {
                 slug: slug.to_string(),
             }),
         };
-        if outcome.is_err() && verb == Verb::Provision {
+        if outcome.is_err() && action.rolls_back() {
             steps.record("rollback_started", None, None);
             let rollback = async {
                 match self.driver.teardown(slug, steps).await {
@@ -455,16 +481,11 @@ impl Dispatcher {
         steps: &Steps,
         outcome: Result<DeploymentRef, HearthError>,
     ) -> Result<DeploymentRef, HearthError> {
+        let action = verb.action(from);
         match outcome {
             Ok(reference) => {
-                let status = match verb {
-                    Verb::Provision | Verb::Upgrade | Verb::Resume => Status::Ready,
-                    Verb::Pause => Status::Paused,
-                    Verb::Hibernate => Status::Hibernated,
-                    Verb::Teardown => Status::TierTornDown,
-                };
-                if verb == Verb::Resume && matches!(from, Some(Status::Hibernated | Status::Failed))
-                {
+                let status = action.settles_to();
+                if action == Action::Wake {
                     steps.record("woken", None, None);
                 }
                 steps.record(&format!("{verb}_done"), None, None);
@@ -490,25 +511,14 @@ impl Dispatcher {
             Err(err) => {
                 steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
                 warn!(workspace = %slug, %verb, code = %err.code(), error = %err, "failed");
-                let status = match verb {
-                    // A teardown that did not finish is still tearing down: call it again.
-                    Verb::Teardown => Status::TearingDown,
-                    // Refused (by the engine, or unsupported by the backend) before anything
-                    // changed: keep what it was.
-                    Verb::Pause | Verb::Hibernate | Verb::Resume if err.is_refusal() => {
-                        from.unwrap_or(Status::Failed)
-                    }
-                    // An upgrade the backend cannot do at all is refused before the old roles
-                    // are touched.
-                    Verb::Upgrade if err.code() == ErrorCode::Unsupported => {
-                        from.unwrap_or(Status::Failed)
-                    }
-                    Verb::Provision
-                    | Verb::Upgrade
-                    | Verb::Pause
-                    | Verb::Resume
-                    | Verb::Hibernate => Status::Failed,
+                let failure = if err.code() == ErrorCode::Unsupported {
+                    Failure::Unsupported
+                } else if err.is_refusal() {
+                    Failure::Refused
+                } else {
+                    Failure::Broke
                 };
+                let status = action.after_failure(from, failure);
                 self.store.put(Record {
                     status,
                     error: Some(err.to_body()),

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 use super::Dispatcher;
 use crate::driver::Owned;
 use crate::error::HearthError;
+use crate::lifecycle::{Action, Restart};
 use crate::slug::Slug;
 use crate::store::Record;
 
@@ -99,16 +100,25 @@ impl Dispatcher {
     ) -> Result<(), HearthError> {
         let name = slug.to_string();
         let steps = self.events.steps(slug);
-        let interrupted = record
-            .pending
-            .clone()
-            .unwrap_or_else(|| match record.status {
-                Status::Upgrading => "upgrade".into(),
-                _ => "provision".into(),
-            });
-        match record.status {
+        let Some(interrupted) = Action::interrupted(record.status, record.pending) else {
+            // Settled: its objects should be there, unless it failed or is gone.
+            if matches!(
+                record.status,
+                Status::Ready | Status::Paused | Status::Hibernated
+            ) && !owned.iter().any(|o| o.slug == name)
+            {
+                self.fail(
+                    record,
+                    format!("find the objects of {name}"),
+                    "they were removed outside hearth (or the fake driver restarted)",
+                )?;
+                done.lost.push(name);
+            }
+            return Ok(());
+        };
+        match interrupted.on_restart() {
             // A provision can be undone completely: nothing of value exists yet.
-            Status::Provisioning if interrupted == "provision" => {
+            Restart::RollBack => {
                 steps.record("reconcile_rollback", None, None);
                 self.driver.teardown(slug, &steps).await?;
                 // A create the killed daemon had sent can still land on the engine after that
@@ -125,11 +135,11 @@ impl Dispatcher {
             }
             // A wake or an upgrade has data behind it: keep every object, record the failure;
             // `resume` starts it again, `teardown` removes it.
-            Status::Provisioning | Status::Upgrading => {
+            Restart::KeepData => {
                 self.fail(record, format!("finish the {interrupted} of {name}"), "hearth stopped before it finished; its network and data volumes are kept: resume it to start it again")?;
                 done.interrupted.push(name);
             }
-            Status::TearingDown => {
+            Restart::FinishTeardown => {
                 self.driver.teardown(slug, &steps).await?;
                 self.store.put(Record {
                     status: Status::TierTornDown,
@@ -139,25 +149,15 @@ impl Dispatcher {
                 })?;
                 done.finished_teardowns.push(name);
             }
-            Status::Ready | Status::Paused | Status::Hibernated => {
-                if record.pending.is_some() {
-                    // Interrupted mid-pause, -resume or -hibernate: let the engine say.
-                    let seen = self.driver.status(&record.reference).await?;
-                    self.store.put(Record {
-                        status: seen,
-                        pending: None,
-                        ..record
-                    })?;
-                } else if !owned.iter().any(|o| o.slug == name) {
-                    self.fail(
-                        record,
-                        format!("find the objects of {name}"),
-                        "they were removed outside hearth (or the fake driver restarted)",
-                    )?;
-                    done.lost.push(name);
-                }
+            // Interrupted mid-pause, -resume or -hibernate: let the engine say.
+            Restart::AskEngine => {
+                let seen = self.driver.status(&record.reference).await?;
+                self.store.put(Record {
+                    status: seen,
+                    pending: None,
+                    ..record
+                })?;
             }
-            Status::Failed | Status::TierTornDown => {}
         }
         Ok(())
     }

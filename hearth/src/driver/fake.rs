@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use chrono::Utc;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
+use hearth_protocol::verb::Verb;
 
 use super::common::{status_from_states, ContainerState, Step};
 use super::{front_door, Driver, ObjectKind, Owned, SOLO_ROLES};
@@ -19,26 +20,48 @@ use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
 
+/// Where an injected fault strikes: a verb (a wake counts as `resume`), or `refill`, the
+/// provision of a warm-pool member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOn {
+    Verb(Verb),
+    Refill,
+}
+
+impl std::str::FromStr for FaultOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "refill" => Ok(FaultOn::Refill),
+            verb => verb
+                .parse()
+                .map(FaultOn::Verb)
+                .map_err(|_| format!("unknown fake fault target {verb:?} (a verb, or refill)")),
+        }
+    }
+}
+
 /// Failure injection, chosen when the driver is built (`--fake-fault` on the CLI).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FakeFaults {
     /// Verbs that fail with `driver_failure`.
-    pub fail: Vec<String>,
+    pub fail: Vec<FaultOn>,
     /// Verbs that never finish (until their deadline or cancellation).
-    pub hang: Vec<String>,
+    pub hang: Vec<FaultOn>,
     /// Added before every step of every verb.
     pub delay: Duration,
 }
 
 impl FakeFaults {
-    /// Parses `fail:VERB`, `hang:VERB` or `delay:MS`.
+    /// Parses `fail:VERB`, `hang:VERB` (`VERB` also `refill`) or `delay:MS`.
     ///
     /// # Errors
     /// A message naming the accepted forms.
     pub fn add(&mut self, spec: &str) -> Result<(), String> {
         match spec.split_once(':') {
-            Some(("fail", verb)) => self.fail.push(verb.to_owned()),
-            Some(("hang", verb)) => self.hang.push(verb.to_owned()),
+            Some(("fail", on)) => self.fail.push(on.parse()?),
+            Some(("hang", on)) => self.hang.push(on.parse()?),
             Some(("delay", ms)) => {
                 let ms: u64 = ms.parse().map_err(|_| format!("bad delay {ms:?}"))?;
                 self.delay = Duration::from_millis(ms);
@@ -114,9 +137,9 @@ impl FakeDriver {
             .clone()
     }
 
-    async fn gate(&self, verb: &str) -> Result<(), HearthError> {
+    async fn gate(&self, verb: Verb) -> Result<(), HearthError> {
         self.pace().await;
-        self.fault(verb).await
+        self.fault(FaultOn::Verb(verb)).await
     }
 
     /// The configured latency of one step.
@@ -126,14 +149,18 @@ impl FakeDriver {
         }
     }
 
-    /// The injected failure or hang for `verb`, if any.
-    async fn fault(&self, verb: &str) -> Result<(), HearthError> {
-        if self.faults.hang.iter().any(|v| v == verb) {
+    /// The injected failure or hang for `on`, if any.
+    async fn fault(&self, on: FaultOn) -> Result<(), HearthError> {
+        if self.faults.hang.contains(&on) {
             std::future::pending::<()>().await;
         }
-        if self.faults.fail.iter().any(|v| v == verb) {
+        if self.faults.fail.contains(&on) {
+            let what = match on {
+                FaultOn::Verb(verb) => verb.as_str(),
+                FaultOn::Refill => "refill",
+            };
             return Err(HearthError::driver(
-                format!("{verb} (fake)"),
+                format!("{what} (fake)"),
                 "failure injected by --fake-fault",
             ));
         }
@@ -263,10 +290,10 @@ impl Driver for FakeDriver {
             // An injected provision fault strikes half-way, once the network and the first
             // role exist, so that what is tested is the rollback of real leftovers.
             if i + 1 == SOLO_ROLES.len() {
-                self.fault("provision").await?;
+                self.fault(FaultOn::Verb(Verb::Provision)).await?;
                 // `fail:refill` strikes only warm-pool members, so cold provisions still work.
                 if super::pool_flag(profile).is_some() {
-                    self.fault("refill").await?;
+                    self.fault(FaultOn::Refill).await?;
                 }
             }
             self.with(slug.as_str(), |ws| ws.volumes.push(role));
@@ -292,7 +319,7 @@ impl Driver for FakeDriver {
         profile: &ProvisioningProfile,
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
-        self.gate("upgrade").await?;
+        self.gate(Verb::Upgrade).await?;
         let slug = Slug::parse(&r.workspace_slug)?;
         for role in SOLO_ROLES {
             self.start_service(&slug, role).await?;
@@ -304,7 +331,7 @@ impl Driver for FakeDriver {
     }
 
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
-        self.gate("teardown").await?;
+        self.gate(Verb::Teardown).await?;
         if let Some(ws) = self.remove(slug.as_str()) {
             // The steps LocalDocker records, in its order: containers, network, volumes.
             for s in &ws.services {
@@ -322,7 +349,7 @@ impl Driver for FakeDriver {
     }
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
-        self.gate("pause").await?;
+        self.gate(Verb::Pause).await?;
         self.set_state(&r.workspace_slug, ContainerState::PAUSED)
             .await;
         steps.step(Step::Paused, None, None);
@@ -330,7 +357,7 @@ impl Driver for FakeDriver {
     }
 
     async fn resume(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
-        self.gate("resume").await?;
+        self.gate(Verb::Resume).await?;
         self.set_state(&r.workspace_slug, ContainerState::RUNNING)
             .await;
         steps.step(Step::Resumed, None, None);
@@ -342,7 +369,7 @@ impl Driver for FakeDriver {
         r: &DeploymentRef,
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
-        self.gate("hibernate").await?;
+        self.gate(Verb::Hibernate).await?;
         self.set_state(&r.workspace_slug, ContainerState::EXITED)
             .await;
         steps.step(Step::Stopped, None, None);
@@ -350,7 +377,7 @@ impl Driver for FakeDriver {
     }
 
     async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
-        self.gate("resume").await?;
+        self.gate(Verb::Resume).await?;
         let slug = Slug::parse(&r.workspace_slug)?;
         for role in SOLO_ROLES {
             self.start_service(&slug, role).await?;

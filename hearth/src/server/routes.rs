@@ -16,6 +16,7 @@ use hearth_protocol::hearth::{
     ErrorResponse, EventsResponse, ListResponse, OkResponse, ProvisionRequest, RefRequest,
     StatusResponse, UpgradeRequest,
 };
+use hearth_protocol::verb::{Shape, Verb};
 use serde::de::DeserializeOwned;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -24,23 +25,22 @@ use crate::error::HearthError;
 
 type Shared = State<Arc<Dispatcher>>;
 
-/// The RPC's routes over `dispatcher`.
+/// The RPC's routes over `dispatcher`: one `POST` route per [`Verb`], and the reads.
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/v1/healthz", get(healthz))
-        .route("/v1/provision", post(provision))
         .route("/v1/status", post(status))
         .route("/v1/get", post(get_ref))
-        .route("/v1/upgrade", post(upgrade))
-        .route("/v1/teardown", post(teardown))
-        .route("/v1/pause", post(pause))
-        .route("/v1/resume", post(resume))
-        .route("/v1/hibernate", post(hibernate))
         .route("/v1/events", post(events))
         .route("/v1/list", get(list))
-        .route("/v1/pool", get(pool))
-        .fallback(unknown_route)
-        .with_state(dispatcher)
+        .route("/v1/pool", get(pool));
+    for verb in Verb::ALL {
+        router = router.route(
+            verb.path(),
+            post(move |state: Shared, body: Bytes| act(verb, state, body)),
+        );
+    }
+    router.fallback(unknown_route).with_state(dispatcher)
 }
 
 /// An error on its way to the wire.
@@ -94,14 +94,6 @@ async fn pool(State(d): Shared) -> Json<hearth_protocol::hearth::PoolResponse> {
     })
 }
 
-async fn provision(
-    State(d): Shared,
-    body: Bytes,
-) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
-    let req: ProvisionRequest = parse(&body)?;
-    Ok(Json(d.provision(&req.slug, req.profile).await?))
-}
-
 async fn status(State(d): Shared, body: Bytes) -> ApiResult<StatusResponse> {
     let req: RefRequest = parse(&body)?;
     let status = d.status(&req.reference.workspace_slug).await?;
@@ -116,42 +108,31 @@ async fn get_ref(
     Ok(Json(d.get(&req.reference.workspace_slug).await?))
 }
 
-async fn upgrade(
-    State(d): Shared,
-    body: Bytes,
-) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
-    let req: UpgradeRequest = parse(&body)?;
-    Ok(Json(
-        d.upgrade(&req.reference.workspace_slug, req.profile)
-            .await?,
-    ))
-}
-
-async fn teardown(State(d): Shared, body: Bytes) -> ApiResult<OkResponse> {
-    let req: RefRequest = parse(&body)?;
-    d.teardown(&req.reference.workspace_slug).await?;
-    Ok(Json(OkResponse { ok: true }))
-}
-
-async fn pause(State(d): Shared, body: Bytes) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
-    let req: RefRequest = parse(&body)?;
-    Ok(Json(d.pause(&req.reference.workspace_slug).await?))
-}
-
-async fn resume(
-    State(d): Shared,
-    body: Bytes,
-) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
-    let req: RefRequest = parse(&body)?;
-    Ok(Json(d.resume(&req.reference.workspace_slug).await?))
-}
-
-async fn hibernate(
-    State(d): Shared,
-    body: Bytes,
-) -> ApiResult<hearth_protocol::hearth::DeploymentRef> {
-    let req: RefRequest = parse(&body)?;
-    Ok(Json(d.hibernate(&req.reference.workspace_slug).await?))
+/// A verb's route: its request and answer as its [`Shape`] says.
+async fn act(verb: Verb, State(d): Shared, body: Bytes) -> Result<Response, ApiError> {
+    Ok(match verb.shape() {
+        Shape::Provision => {
+            let req: ProvisionRequest = parse(&body)?;
+            Json(d.provision(&req.slug, req.profile).await?).into_response()
+        }
+        Shape::Upgrade => {
+            let req: UpgradeRequest = parse(&body)?;
+            Json(
+                d.upgrade(&req.reference.workspace_slug, req.profile)
+                    .await?,
+            )
+            .into_response()
+        }
+        Shape::Remove => {
+            let req: RefRequest = parse(&body)?;
+            d.teardown(&req.reference.workspace_slug).await?;
+            Json(OkResponse { ok: true }).into_response()
+        }
+        Shape::Act => {
+            let req: RefRequest = parse(&body)?;
+            Json(d.act(verb, &req.reference.workspace_slug).await?).into_response()
+        }
+    })
 }
 
 async fn list(State(d): Shared) -> Json<ListResponse> {
@@ -194,15 +175,19 @@ async fn events(State(d): Shared, headers: HeaderMap, body: Bytes) -> Result<Res
 }
 
 async fn unknown_route() -> Response {
+    let posts: Vec<&str> = Verb::ALL
+        .iter()
+        .map(|v| v.as_str())
+        .chain(["status", "get", "events"])
+        .collect();
     let error = hearth_protocol::hearth::ErrorBody {
         code: hearth_protocol::hearth::ErrorCode::NotFound,
         message: "no such route".into(),
         retryable: false,
-        hint: Some(
-            "hearth serves GET /v1/healthz, GET /v1/list, GET /v1/pool and POST \
-             /v1/{provision,status,get,upgrade,teardown,pause,resume,hibernate,events}"
-                .into(),
-        ),
+        hint: Some(format!(
+            "hearth serves GET /v1/healthz, GET /v1/list, GET /v1/pool and POST /v1/{{{}}}",
+            posts.join(",")
+        )),
     };
     (StatusCode::NOT_FOUND, Json(ErrorResponse { error })).into_response()
 }
