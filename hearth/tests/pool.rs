@@ -1,9 +1,8 @@
 //! The warm pool's part of the conformance suite: every scenario runs on the Fake driver
-//! always and on LocalDocker when HEARTH_E2E=1; the core ones (claim, cold fallback, shrink,
-//! a claimed workspace through teardown) also on Podman when HEARTH_PODMAN_HOST is set, and
-//! with the drain of a rebuilt image and a restart's adoption on Swarm when the engine is a
-//! swarm manager (HEARTH_SWARM=1: must be). Assertions look at the engine's objects (by label)
-//! and at the pool's book, not only at what hearth answers.
+//! always, on LocalDocker when HEARTH_E2E=1 and on Swarm when the engine is also a swarm
+//! manager (HEARTH_SWARM=1: must be); the core ones (claim, cold fallback, shrink, a claimed
+//! workspace through teardown) also on Podman when HEARTH_PODMAN_HOST is set. Assertions look
+//! at the engine's objects (by label) and at the pool's book, not only at what hearth answers.
 
 mod support;
 
@@ -634,12 +633,23 @@ async fn fake_refill_failures_stop_at_the_cap_and_back_off() {
 /// The same on Docker, with a fault the engine gives: the pool's image is absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_refill_failures_stop_at_the_cap_and_back_off() {
-    if !support::e2e("pool::docker_refill_failures_stop_at_the_cap_and_back_off") {
-        return;
+    if support::e2e("pool::docker_refill_failures_stop_at_the_cap_and_back_off") {
+        engine_refill_failures_stop_at_the_cap(Kind::Docker).await;
     }
+}
+
+/// The same on Swarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_refill_failures_stop_at_the_cap_and_back_off() {
+    if support::swarm_e2e("pool::swarm_refill_failures_stop_at_the_cap_and_back_off") {
+        engine_refill_failures_stop_at_the_cap(Kind::Swarm).await;
+    }
+}
+
+async fn engine_refill_failures_stop_at_the_cap(kind: Kind) {
     let mut config = sized(1);
     config.failure_cap = 2;
-    let b = PoolBackend::new(Kind::Docker, FakeFaults::default(), config);
+    let b = PoolBackend::new(kind, FakeFaults::default(), config);
     docker(None, &["rmi", "-f", &b.tag]);
     refill_failures_stop_at_the_cap(&b).await;
 }
@@ -876,10 +886,21 @@ fn swarm_serves_a_pool() {
 /// new digest — no restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_a_new_lock_drains_the_pool_live() {
-    if !support::e2e("pool::docker_a_new_lock_drains_the_pool_live") {
-        return;
+    if support::e2e("pool::docker_a_new_lock_drains_the_pool_live") {
+        a_new_lock_drains_the_pool_live(Kind::Docker).await;
     }
-    let mut b = PoolBackend::new(Kind::Docker, FakeFaults::default(), sized(2));
+}
+
+/// The same on Swarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_a_new_lock_drains_the_pool_live() {
+    if support::swarm_e2e("pool::swarm_a_new_lock_drains_the_pool_live") {
+        a_new_lock_drains_the_pool_live(Kind::Swarm).await;
+    }
+}
+
+async fn a_new_lock_drains_the_pool_live(kind: Kind) {
+    let mut b = PoolBackend::new(kind, FakeFaults::default(), sized(2));
     let lock_path = b.state.path().join("hearth.lock");
     let relock = |b: &PoolBackend| -> String {
         let out = docker_cli(None)
