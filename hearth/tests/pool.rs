@@ -73,7 +73,7 @@ impl PoolBackend {
                 if kind == Kind::Podman {
                     config.host = Some(support::podman::host());
                 }
-                docker(
+                retag(
                     config.host.as_deref(),
                     &["tag", &support::test_image(), &tag],
                 );
@@ -181,27 +181,28 @@ impl PoolBackend {
         }
     }
 
-    /// Objects of this instance carrying the pool label, asked of the docker CLI.
+    /// Objects of this instance carrying the pool label, asked of the docker CLI. Listed by
+    /// the instance label alone and the pool label checked here: Podman 4.3 matches several
+    /// `label` filters on volumes if ANY holds, which would count other pools' volumes.
     fn labelled_pool_objects(&self) -> usize {
-        let filters = [
-            "--filter".to_owned(),
-            format!("label=dev.hearth.instance={}", self.instance),
-            "--filter".to_owned(),
-            "label=dev.hearth.pool".to_owned(),
-        ];
+        let host = self.config.host.as_deref();
+        let instance = format!("label=dev.hearth.instance={}", self.instance);
         let mut n = 0;
-        let mut lists = vec![["ps", "-aq"], ["network", "ls"], ["volume", "ls"]];
-        if self.kind == Kind::Swarm {
-            lists.push(["service", "ls"]);
+        for what in [&["ps", "-a"][..], &["network", "ls"], &["volume", "ls"]] {
+            let out = docker_cli(host)
+                .args(what)
+                .args(["--format", "{{.Labels}}", "--filter", &instance])
+                .output()
+                .expect("docker");
+            n += String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|labels| labels.split(',').any(|l| l.starts_with("dev.hearth.pool=")))
+                .count();
         }
-        for what in lists {
-            let mut args: Vec<String> = what.iter().map(|s| (*s).to_owned()).collect();
-            if what[0] != "ps" {
-                args.push("-q".into());
-            }
-            args.extend(filters.iter().cloned());
-            let out = docker_cli(self.config.host.as_deref())
-                .args(&args)
+        if self.kind == Kind::Swarm {
+            let out = docker_cli(host)
+                .args(["service", "ls", "-q", "--filter", &instance])
+                .args(["--filter", "label=dev.hearth.pool"])
                 .output()
                 .expect("docker");
             n += String::from_utf8_lossy(&out.stdout).lines().count();
@@ -216,7 +217,7 @@ impl Drop for PoolBackend {
         if self.kind.on_engine() {
             let host = self.config.host.as_deref();
             sweep_instance_on(host, &self.instance);
-            docker(host, &["rmi", "-f", &self.tag]);
+            retag(host, &["rmi", "-f", &self.tag]);
         }
     }
 }
@@ -245,6 +246,15 @@ fn wire(
 
 fn docker(host: Option<&str>, args: &[&str]) {
     let _ = docker_cli(host).args(args).output();
+}
+
+/// A `docker tag` or `docker rmi` of a tag, one at a time in this process: Podman 4.3 rewrites
+/// an image's list of names without a lock, so two tests tagging and untagging the one
+/// stand-in image at once can lose each other's change (a tag that then is not there).
+fn retag(host: Option<&str>, args: &[&str]) {
+    static NAMES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    docker(host, args);
 }
 
 fn count(objects: &[Owned], kind: ObjectKind) -> usize {
@@ -650,7 +660,7 @@ async fn engine_refill_failures_stop_at_the_cap(kind: Kind) {
     let mut config = sized(1);
     config.failure_cap = 2;
     let b = PoolBackend::new(kind, FakeFaults::default(), config);
-    docker(None, &["rmi", "-f", &b.tag]);
+    retag(None, &["rmi", "-f", &b.tag]);
     refill_failures_stop_at_the_cap(&b).await;
 }
 
