@@ -12,7 +12,6 @@ use serde::Deserialize;
 use crate::cli::serve::ServeArgs;
 use crate::dispatcher::Deadlines;
 use crate::driver::docker::{DockerConfig, PullPolicy};
-use crate::driver::error::DriverError;
 use crate::error::HearthError;
 use crate::lockfile::LiveLock;
 use crate::pool::PoolConfig;
@@ -189,8 +188,7 @@ impl Settings {
     /// section at a time.
     ///
     /// # Errors
-    /// A message naming the setting that is wrong; a pool asked of the Swarm driver is the
-    /// typed `unsupported` error.
+    /// A message naming the setting that is wrong.
     pub fn resolve(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = match config_path(args) {
             Some(p) => FileConfig::load(&p)?,
@@ -216,7 +214,6 @@ impl Settings {
         )?;
         let deadlines = deadlines(args, &file);
         let pool = pool_config(args, &file, &deadlines)?;
-        refuse_pool_on(driver, &pool)?;
         Ok(Settings {
             socket: socket_path(socket, &file),
             socket_group: args.socket_group.clone().or(file.socket_group.clone()),
@@ -395,25 +392,6 @@ fn pool_config(
     }
     pool.build_timeout = deadlines.provision;
     Ok(pool)
-}
-
-/// A warm pool on the Swarm driver is refused: that driver reports no image digests (a pool
-/// could not be drained when an image changes) and does not label members as such.
-///
-/// # Errors
-/// `unsupported`, with a hint naming docs/backends.md.
-pub fn refuse_pool_on(driver: DriverName, pool: &PoolConfig) -> Result<(), HearthError> {
-    if driver != DriverName::Swarm || !pool.sizes.values().any(|n| *n > 0) {
-        return Ok(());
-    }
-    Err(HearthError::Driver(DriverError::Unsupported {
-        engine: "the swarm driver".into(),
-        what: "keep a warm pool (--pool, [pool])".into(),
-        reason: "it cannot tell which image digests a member was built from, so members \
-                 could go stale; serve with --driver local-docker for a pool, or without \
-                 --pool on Swarm"
-            .into(),
-    }))
 }
 
 /// What one client of the socket may hold, and for how long.

@@ -1,6 +1,8 @@
 //! The warm pool under kill -9, with the real `hearth` binary on a real engine: killed in
 //! the middle of building a member, and in the middle of a claim, a restarted daemon adopts
-//! only whole members, removes the rest, hands no member out twice and leaves no orphan.
+//! only whole members, removes the rest, hands no member out twice and leaves no orphan. On
+//! Docker when HEARTH_E2E=1, and on Swarm when the engine is also a swarm manager
+//! (HEARTH_SWARM=1: must be).
 
 mod support;
 
@@ -18,14 +20,37 @@ use support::Sweep;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hearth");
 
+/// The backend the daemons serve.
+#[derive(Debug, Clone, Copy)]
+struct On {
+    /// Its `--driver`.
+    driver: &'static str,
+    /// Put before the instance ids, so the backends' runs never share objects.
+    prefix: &'static str,
+    /// The engine objects of one workspace (on Swarm, two services more).
+    objects: usize,
+}
+
+const DOCKER: On = On {
+    driver: "local-docker",
+    prefix: "",
+    objects: 5,
+};
+
+const SWARM: On = On {
+    driver: "swarm",
+    prefix: "s",
+    objects: 7,
+};
+
 /// A daemon process, killed if the test ends without stopping it.
 struct Daemon(kit::Daemon);
 
 impl Daemon {
-    fn spawn(socket: &Path, state: &Path, instance: &str, extra: &[&str]) -> Daemon {
+    fn spawn(on: On, socket: &Path, state: &Path, instance: &str, extra: &[&str]) -> Daemon {
         let image = support::test_image();
         let serve = Serve::new(socket, state)
-            .driver("local-docker")
+            .driver(on.driver)
             .instance(instance)
             .test_label()
             .args(["--pool", "solo=1"])
@@ -77,7 +102,8 @@ fn member_ids(state: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Engine objects labelled with `instance` whose workspace label is `slug`.
+/// Engine objects labelled with `instance` whose workspace label is `slug` (services too; an
+/// engine outside a swarm lists none).
 fn objects_of(instance: &str, slug: &str) -> usize {
     let workspace = format!("{}={slug}", labels::WORKSPACE);
     objects::names_on(None, vec![objects::instance_filter(instance), workspace]).len()
@@ -94,15 +120,26 @@ fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
 /// builds a whole one; nothing else is left on the engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_refill_leaves_no_half_member() {
-    if !support::e2e("kill_9_mid_refill_leaves_no_half_member") {
-        return;
+    if support::e2e("kill_9_mid_refill_leaves_no_half_member") {
+        mid_refill(DOCKER).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_kill_9_mid_refill_leaves_no_half_member() {
+    if support::swarm_e2e("swarm_kill_9_mid_refill_leaves_no_half_member") {
+        mid_refill(SWARM).await;
+    }
+}
+
+async fn mid_refill(on: On) {
     let (_dir, socket, state) = dirs();
-    let instance = format!("prefill{}", std::process::id());
+    let instance = format!("{}prefill{}", on.prefix, std::process::id());
     let _sweep = Sweep(instance.clone());
     // Waiting for port 81, which the stand-in does not serve, holds the build in readiness
     // with its containers running: the middle we want to crash in.
     let mut first = Daemon::spawn(
+        on,
         &socket,
         &state,
         &instance,
@@ -111,7 +148,7 @@ async fn kill_9_mid_refill_leaves_no_half_member() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let half = loop {
         if let Some(id) = member_ids(&state).first() {
-            if objects_of(&instance, id) >= 5 {
+            if objects_of(&instance, id) >= on.objects {
                 break id.clone();
             }
         }
@@ -120,11 +157,11 @@ async fn kill_9_mid_refill_leaves_no_half_member() {
     };
     first.signal(Signal::SIGKILL);
     assert!(
-        objects_of(&instance, &half) >= 5,
+        objects_of(&instance, &half) >= on.objects,
         "the crash left the half member"
     );
 
-    let _second = Daemon::spawn(&socket, &state, &instance, &[]);
+    let _second = Daemon::spawn(on, &socket, &state, &instance, &[]);
     let c = client(&socket).await;
     pool_ready(&c, 1).await;
     assert_eq!(
@@ -137,7 +174,7 @@ async fn kill_9_mid_refill_leaves_no_half_member() {
     assert_ne!(members[0], half);
     assert_eq!(
         support::engine_objects(&instance).len(),
-        5,
+        on.objects,
         "no orphans: one whole member's objects"
     );
 }
@@ -146,13 +183,23 @@ async fn kill_9_mid_refill_leaves_no_half_member() {
 /// removing the member (it is never handed out again), and the pool refills.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
-    if !support::e2e("kill_9_mid_claim_never_hands_a_member_out_twice") {
-        return;
+    if support::e2e("kill_9_mid_claim_never_hands_a_member_out_twice") {
+        mid_claim(DOCKER).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swarm_kill_9_mid_claim_never_hands_a_member_out_twice() {
+    if support::swarm_e2e("swarm_kill_9_mid_claim_never_hands_a_member_out_twice") {
+        mid_claim(SWARM).await;
+    }
+}
+
+async fn mid_claim(on: On) {
     let (_dir, socket, state) = dirs();
-    let instance = format!("pclaim{}", std::process::id());
+    let instance = format!("{}pclaim{}", on.prefix, std::process::id());
     let _sweep = Sweep(instance.clone());
-    let mut first = Daemon::spawn(&socket, &state, &instance, &[]);
+    let mut first = Daemon::spawn(on, &socket, &state, &instance, &[]);
     pool_ready(&client(&socket).await, 1).await;
     first.signal(Signal::SIGTERM);
     // Point the member's recorded endpoint at a port nothing serves: its claim then keeps
@@ -166,7 +213,7 @@ async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
     )
     .expect("write");
 
-    let mut second = Daemon::spawn(&socket, &state, &instance, &[]);
+    let mut second = Daemon::spawn(on, &socket, &state, &instance, &[]);
     let c = client(&socket).await;
     pool_ready(&c, 1).await;
     let caller = c.clone();
@@ -187,7 +234,7 @@ async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
         "the caller saw the daemon die"
     );
 
-    let _third = Daemon::spawn(&socket, &state, &instance, &[]);
+    let _third = Daemon::spawn(on, &socket, &state, &instance, &[]);
     let c = client(&socket).await;
     assert_eq!(c.status("crash").await.expect("status"), Status::Failed);
     assert_eq!(
@@ -207,7 +254,7 @@ async fn kill_9_mid_claim_never_hands_a_member_out_twice() {
     pool_ready(&c, 1).await;
     assert_eq!(
         support::engine_objects(&instance).len(),
-        5,
+        on.objects,
         "no orphans: one whole member's objects, {:?}",
         support::engine_objects(&instance)
     );

@@ -117,7 +117,6 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
-        (Column::Swarm, Feature::WarmPool) => Unsupported,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,

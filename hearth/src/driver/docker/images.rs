@@ -83,6 +83,31 @@ pub async fn resolve_all(
     .await
 }
 
+/// What each solo role of `profile` would run now, role → image ID (the drivers' answer to
+/// [`crate::driver::Driver::image_digests`]): resolved as a provision resolves it, so a new
+/// lock, a moved tag or an image rebuilt under the same tag changes it.
+///
+/// # Errors
+/// As [`resolve`].
+pub async fn digests(
+    engine: &Engine,
+    config: &DockerConfig,
+    profile: &ProvisioningProfile,
+) -> Result<std::collections::BTreeMap<String, String>, HearthError> {
+    let steps = Steps::detached(&crate::slug::Slug::parse("pool")?);
+    let resolved = try_join_all(
+        SOLO_ROLES
+            .iter()
+            .map(|role| resolve(engine, config, Some(profile), role, &steps)),
+    )
+    .await?;
+    Ok(SOLO_ROLES
+        .iter()
+        .zip(resolved)
+        .map(|(role, r)| ((*role).to_owned(), r.id))
+        .collect())
+}
+
 /// The image reference `role` should run, before resolution.
 pub fn wanted(config: &DockerConfig, profile: Option<&ProvisioningProfile>, role: &str) -> String {
     profile

@@ -201,16 +201,6 @@ impl Driver for LocalDocker {
         &self,
         profile: &ProvisioningProfile,
     ) -> Result<BTreeMap<String, String>, HearthError> {
-        let steps = Steps::detached(&Slug::parse("pool")?);
-        let resolved =
-            futures::future::try_join_all(SOLO_ROLES.iter().map(|role| {
-                images::resolve(&self.engine, &self.config, Some(profile), role, &steps)
-            }))
-            .await?;
-        Ok(SOLO_ROLES
-            .iter()
-            .zip(resolved)
-            .map(|(role, r)| ((*role).to_owned(), r.id))
-            .collect())
+        images::digests(&self.engine, &self.config, profile).await
     }
 }

@@ -40,6 +40,12 @@ pub async fn provision(
     let node = d.node_id().await?;
     let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
+    // A warm-pool member says so on every object (services, task containers, network,
+    // volumes), as on Docker.
+    let mut extra = d.config.extra_labels.clone();
+    if let Some(key) = crate::driver::pool_flag(profile) {
+        extra.push((labels::POOL.to_owned(), key.to_owned()));
+    }
     let network = NetworkCreateRequest {
         name: d.names(slug).network(),
         driver: Some("overlay".into()),
@@ -50,7 +56,7 @@ pub async fn provision(
             slug,
             "network",
             tier,
-            &d.config.extra_labels,
+            &extra,
         )),
         ..Default::default()
     };
@@ -74,6 +80,7 @@ pub async fn provision(
             network_id: &network_id,
             node: &node,
             tier,
+            labels: &extra,
         };
         create_role(d, docker, slug, place, &caps, role, image, steps)
     }))
@@ -82,12 +89,14 @@ pub async fn provision(
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
 }
 
-/// Where a role goes: the workspace's network, the node holding its volume, its tier label.
+/// Where a role goes: the workspace's network, the node holding its volume, its tier label
+/// and the extra labels of its objects.
 #[derive(Clone, Copy)]
 struct Place<'a> {
     network_id: &'a str,
     node: &'a str,
     tier: &'a str,
+    labels: &'a [(String, String)],
 }
 
 /// Volume, relay, service, running task, ready: one role.
@@ -103,8 +112,7 @@ async fn create_role(
     steps: &Steps,
 ) -> Result<ServiceRef, HearthError> {
     let names = d.names(slug);
-    let object_labels =
-        labels::for_object(&d.instance, slug, role, place.tier, &d.config.extra_labels);
+    let object_labels = labels::for_object(&d.instance, slug, role, place.tier, place.labels);
     let volume = names.volume(role);
     // Created here, on the node hearth talks to, which the placement constraint then pins
     // the role to: the data stays where the task runs.
@@ -118,7 +126,7 @@ async fn create_role(
             role,
             workspace: slug,
             labels: object_labels,
-            image: &image.image,
+            image: &image.id,
             caps,
             network_id: place.network_id,
             volume: &volume,
@@ -277,7 +285,7 @@ pub async fn upgrade(
                         tier,
                         &d.config.extra_labels,
                     ),
-                    image: &image.image,
+                    image: &image.id,
                     caps,
                     network_id,
                     volume: &names.volume(role),

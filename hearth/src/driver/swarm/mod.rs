@@ -11,6 +11,10 @@
 //! the task's container there (the swarm keeps counting it as running, and does not replace
 //! it); a task found on another node answers `unsupported`.
 //!
+//! Warm pool: a member is a workspace like any other, its objects also labelled
+//! `dev.hearth.pool`; each service pins the image ID it was resolved to, which is what
+//! `image_digests` compares with the IDs the role's image resolves to now.
+//!
 //! The room: `spec` (a role's service spec), `create` (provision, upgrade, hibernate, wake),
 //! `tasks` (waiting for a task, its gwbridge address), `relay`, `objects` (listing, removal).
 
@@ -20,7 +24,7 @@ mod relay;
 mod spec;
 mod tasks;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -314,5 +318,15 @@ impl Driver for Swarm {
             .get_or_try_init(|| self.restore_relays())
             .await?;
         objects::owned(&self.engine, &self.instance).await
+    }
+
+    /// The image ID each role would run now, resolved as a provision resolves it; a service
+    /// runs the ID it was created with (pinned in its spec), so a member whose IDs differ
+    /// from these is stale.
+    async fn image_digests(
+        &self,
+        profile: &ProvisioningProfile,
+    ) -> Result<BTreeMap<String, String>, HearthError> {
+        super::docker::images::digests(&self.engine, &self.config, profile).await
     }
 }

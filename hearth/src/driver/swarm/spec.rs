@@ -24,6 +24,9 @@ pub struct RoleSpec<'a> {
     pub workspace: &'a Slug,
     /// The labels of the role's objects (instance, workspace, role, tier, operator's extras).
     pub labels: HashMap<String, String>,
+    /// The image ID the task runs: pinned, so a tag moved or an image rebuilt under it never
+    /// changes what a new task of the service (after a wake, a restart) runs, and the swarm
+    /// does not try to pull it.
     pub image: &'a str,
     pub caps: &'a ResourceCaps,
     pub network_id: &'a str,
