@@ -12,7 +12,7 @@ use crate::spec::{self, Names, ROLES, SERVICE_PORT};
 
 /// Everything one CLI workspace needs to be built.
 #[derive(Debug, Clone)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The readiness probe shared with the floor.
     pub prober: Prober,
     /// The image of both services.
@@ -55,7 +55,7 @@ impl Cli {
     ///
     /// # Errors
     /// On a failing call or a service that does not answer in time.
-    pub async fn provision(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn provision(&self, names: &Names) -> anyhow::Result<()> {
         let labels = self.label_args();
         let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
         let network = names.network();
@@ -117,7 +117,7 @@ impl Cli {
     ///
     /// # Errors
     /// On a failing call.
-    pub async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
         let t = spec::STOP_TIMEOUT_S.to_string();
         for role in ROLES {
             docker(&["stop", "-t", &t, &names.container(role)]).await?;

@@ -15,11 +15,11 @@ use serde_json::{json, Value};
 const CALL_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A stream of HATCH events from the console's live tail.
-pub type HatchTail = Pin<Box<dyn Stream<Item = anyhow::Result<HatchEvent>> + Send>>;
+pub(crate) type HatchTail = Pin<Box<dyn Stream<Item = anyhow::Result<HatchEvent>> + Send>>;
 
 /// A client for one console.
 #[derive(Debug, Clone)]
-pub struct Console {
+pub(crate) struct Console {
     base: String,
     bearer: String,
     http: reqwest::Client,
@@ -30,7 +30,7 @@ impl Console {
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(base: &str, token: &str) -> anyhow::Result<Self> {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             bearer: format!("Bearer {token}"),
@@ -73,7 +73,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer or a status other than ready.
-    pub async fn provision(&self, slug: &str) -> anyhow::Result<()> {
+    pub(crate) async fn provision(&self, slug: &str) -> anyhow::Result<()> {
         let body = json!({"slug": slug, "tier": "solo"});
         let v = self
             .call(reqwest::Method::POST, "/api/hearth/workspaces", Some(body))
@@ -89,7 +89,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer or no run id.
-    pub async fn submit(&self, slug: &str, prompts: &[String]) -> anyhow::Result<String> {
+    pub(crate) async fn submit(&self, slug: &str, prompts: &[String]) -> anyhow::Result<String> {
         let body = json!({"workspace": slug, "prompts": prompts});
         let v = self
             .call(reqwest::Method::POST, "/api/ralph/runs", Some(body))
@@ -104,7 +104,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer, a run still running, failed, or with another node count.
-    pub async fn wait(&self, run_id: &str, nodes: usize) -> anyhow::Result<()> {
+    pub(crate) async fn wait(&self, run_id: &str, nodes: usize) -> anyhow::Result<()> {
         let v = self
             .call(
                 reqwest::Method::GET,
@@ -128,7 +128,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer.
-    pub async fn teardown(&self, slug: &str) -> anyhow::Result<()> {
+    pub(crate) async fn teardown(&self, slug: &str) -> anyhow::Result<()> {
         self.call(
             reqwest::Method::DELETE,
             &format!("/api/hearth/workspaces/{slug}"),
@@ -142,7 +142,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer.
-    pub async fn last_seq(&self) -> anyhow::Result<u64> {
+    pub(crate) async fn last_seq(&self) -> anyhow::Result<u64> {
         let v = self
             .call(reqwest::Method::GET, "/api/hatch/events", None)
             .await?;
@@ -154,7 +154,7 @@ impl Console {
     ///
     /// # Errors
     /// A non-2xx answer.
-    pub async fn tail(&self, after: u64) -> anyhow::Result<HatchTail> {
+    pub(crate) async fn tail(&self, after: u64) -> anyhow::Result<HatchTail> {
         let resp = self
             .http
             .get(format!("{}/api/hatch/events?after={after}", self.base))

@@ -15,7 +15,7 @@ use crate::spec::{HEARTH_WORKSPACE_LABEL, RUN_LABEL};
 ///
 /// # Errors
 /// When no engine answers.
-pub async fn connect() -> anyhow::Result<Docker> {
+pub(crate) async fn connect() -> anyhow::Result<Docker> {
     Docker::connect_with_local_defaults()
         .context("cannot reach the Docker engine (is dockerd running? is DOCKER_HOST right?)")?
         .negotiate_version()
@@ -25,7 +25,7 @@ pub async fn connect() -> anyhow::Result<Docker> {
 
 /// What the report says about the engine.
 #[derive(Debug, Clone, Default)]
-pub struct EngineInfo {
+pub(crate) struct EngineInfo {
     /// Server version, e.g. `20.10.24+dfsg1`.
     pub version: String,
     /// Negotiated API version.
@@ -38,7 +38,7 @@ pub struct EngineInfo {
 ///
 /// # Errors
 /// When the engine does not answer.
-pub async fn info(docker: &Docker) -> anyhow::Result<EngineInfo> {
+pub(crate) async fn info(docker: &Docker) -> anyhow::Result<EngineInfo> {
     let v = docker.version().await.context("engine version")?;
     let i = docker.info().await.context("engine info")?;
     Ok(EngineInfo {
@@ -50,7 +50,7 @@ pub async fn info(docker: &Docker) -> anyhow::Result<EngineInfo> {
 
 /// Which objects count as one run's own.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The run id carried in [`RUN_LABEL`] by floor and CLI objects.
     pub run_id: String,
     /// The slug prefix of the run's hearth workspaces (hearth labels its objects itself).
@@ -59,7 +59,7 @@ pub struct Scope {
 
 /// Objects of the run still on the engine, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Leftovers {
+pub(crate) struct Leftovers {
     /// Containers, running or not.
     pub containers: usize,
     /// Networks.
@@ -70,7 +70,7 @@ pub struct Leftovers {
 
 impl Leftovers {
     /// All objects together.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.containers + self.networks + self.volumes
     }
 }
@@ -120,7 +120,7 @@ impl Scope {
     ///
     /// # Errors
     /// When the engine does not answer.
-    pub async fn leftovers(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
+    pub(crate) async fn leftovers(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
         let f = self.find(docker).await?;
         Ok(Leftovers {
             containers: f.containers.len(),
@@ -134,7 +134,7 @@ impl Scope {
     ///
     /// # Errors
     /// When the engine does not answer the listing; single removals are best effort.
-    pub async fn sweep(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
+    pub(crate) async fn sweep(&self, docker: &Docker) -> anyhow::Result<Leftovers> {
         let f = self.find(docker).await?;
         let found = Leftovers {
             containers: f.containers.len(),

@@ -29,7 +29,7 @@ use crate::spec::{self, Names, ROLES, SERVICE_PORT};
 
 /// Everything one floor workspace needs to be built.
 #[derive(Debug, Clone)]
-pub struct Floor {
+pub(crate) struct Floor {
     /// The engine.
     pub docker: Docker,
     /// The readiness probe shared with the CLI path.
@@ -63,7 +63,7 @@ impl Floor {
     /// # Errors
     /// On any engine failure or a service that does not answer in time; what was created is
     /// left for [`Floor::teardown`] or the run's sweep.
-    pub async fn provision(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn provision(&self, names: &Names) -> anyhow::Result<()> {
         self.provision_endpoints(names).await.map(drop)
     }
 
@@ -72,7 +72,7 @@ impl Floor {
     ///
     /// # Errors
     /// As [`Floor::provision`].
-    pub async fn provision_endpoints(&self, names: &Names) -> anyhow::Result<Vec<String>> {
+    pub(crate) async fn provision_endpoints(&self, names: &Names) -> anyhow::Result<Vec<String>> {
         let network = NetworkCreateRequest {
             name: names.network(),
             driver: Some("bridge".to_owned()),
@@ -196,7 +196,7 @@ impl Floor {
     ///
     /// # Errors
     /// The first engine failure other than "no such object".
-    pub async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
         let services = join_all(ROLES.iter().map(|role| async move {
             let name = names.container(role);
             let stop = StopContainerOptions {

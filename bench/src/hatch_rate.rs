@@ -19,7 +19,7 @@ use crate::report::play::HatchFigures;
 
 /// What the HATCH measurement writes, where and how often.
 #[derive(Debug, Clone)]
-pub struct HatchPlan {
+pub(crate) struct HatchPlan {
     /// A directory on the disk to measure (temp files are made and removed inside it).
     pub dir: PathBuf,
     /// Events appended per sample.
@@ -40,7 +40,7 @@ enum Way {
 ///
 /// # Errors
 /// When the directory is not writable or an append fails.
-pub async fn measure(plan: &HatchPlan) -> anyhow::Result<HatchFigures> {
+pub(crate) async fn measure(plan: &HatchPlan) -> anyhow::Result<HatchFigures> {
     std::fs::create_dir_all(&plan.dir).with_context(|| format!("create {}", plan.dir.display()))?;
     let dir = tempfile::Builder::new()
         .prefix("hearth-bench-hatch.")

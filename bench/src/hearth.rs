@@ -19,7 +19,7 @@ use tokio::time::{sleep, timeout, Instant};
 
 /// How the daemon is started.
 #[derive(Debug, Clone)]
-pub struct Launch {
+pub(crate) struct Launch {
     /// The `hearth` binary (release build for figures worth reading).
     pub bin: PathBuf,
     /// The image both roles use.
@@ -38,7 +38,7 @@ pub struct Launch {
 
 /// A running daemon; stopped with SIGTERM on [`Daemon::stop`], killed if dropped.
 #[derive(Debug)]
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     pid: i32,
     socket: PathBuf,
@@ -54,7 +54,7 @@ impl Launch {
     ///
     /// # Errors
     /// When the binary is missing, exits, or does not answer within the start deadline.
-    pub async fn start(&self) -> anyhow::Result<(Daemon, Duration)> {
+    pub(crate) async fn start(&self) -> anyhow::Result<(Daemon, Duration)> {
         if !self.bin.is_file() {
             bail!(
                 "{} not found (build it: cargo build --release -p hearth)",
@@ -118,7 +118,7 @@ impl Launch {
 
 impl Daemon {
     /// The daemon's unix socket.
-    pub fn socket(&self) -> &Path {
+    pub(crate) fn socket(&self) -> &Path {
         &self.socket
     }
 
@@ -163,7 +163,7 @@ impl Daemon {
     ///
     /// # Errors
     /// On a non-200 answer or a transport failure.
-    pub async fn provision(&self, slug: &str) -> anyhow::Result<()> {
+    pub(crate) async fn provision(&self, slug: &str) -> anyhow::Result<()> {
         self.provision_ref(slug).await.map(drop)
     }
 
@@ -171,7 +171,7 @@ impl Daemon {
     ///
     /// # Errors
     /// As [`Daemon::provision`].
-    pub async fn provision_ref(&self, slug: &str) -> anyhow::Result<serde_json::Value> {
+    pub(crate) async fn provision_ref(&self, slug: &str) -> anyhow::Result<serde_json::Value> {
         let body = serde_json::json!({"slug": slug, "profile": {"tier": "solo"}});
         let text = self.verb("/v1/provision", body).await?;
         let v: serde_json::Value = serde_json::from_str(&text).context("provision answer")?;
@@ -185,7 +185,7 @@ impl Daemon {
     ///
     /// # Errors
     /// On a non-200 answer or a transport failure.
-    pub async fn pool_ready(&self) -> anyhow::Result<u64> {
+    pub(crate) async fn pool_ready(&self) -> anyhow::Result<u64> {
         let (status, text) = self.call("GET", "/v1/pool", None).await?;
         if status != 200 {
             bail!("/v1/pool answered {status}: {text}");
@@ -204,7 +204,7 @@ impl Daemon {
     ///
     /// # Errors
     /// When it does not within `bound`.
-    pub async fn wait_pool(&self, n: u64, bound: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn wait_pool(&self, n: u64, bound: Duration) -> anyhow::Result<()> {
         let until = Instant::now() + bound;
         loop {
             if self.pool_ready().await? >= n {
@@ -221,7 +221,7 @@ impl Daemon {
     ///
     /// # Errors
     /// On a non-200 answer or a transport failure.
-    pub async fn teardown(&self, slug: &str) -> anyhow::Result<()> {
+    pub(crate) async fn teardown(&self, slug: &str) -> anyhow::Result<()> {
         let body = serde_json::json!({"ref": {"workspace_slug": slug}});
         self.verb("/v1/teardown", body).await.map(drop)
     }
@@ -230,7 +230,7 @@ impl Daemon {
     ///
     /// # Errors
     /// When `/proc` cannot be read.
-    pub fn memory(&self) -> anyhow::Result<Memory> {
+    pub(crate) fn memory(&self) -> anyhow::Result<Memory> {
         memory_of(Path::new(&format!("/proc/{}/status", self.pid)))
     }
 
@@ -238,7 +238,7 @@ impl Daemon {
     ///
     /// # Errors
     /// When the process cannot be signalled or reaped.
-    pub async fn stop(mut self, bound: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self, bound: Duration) -> anyhow::Result<()> {
         let _ = kill(Pid::from_raw(self.pid), Signal::SIGTERM);
         if timeout(bound, self.child.wait()).await.is_err() {
             self.child.kill().await.context("kill hearth")?;
@@ -249,7 +249,7 @@ impl Daemon {
 
 /// Resident memory of a process, from `/proc/PID/status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Memory {
+pub(crate) struct Memory {
     /// `VmRSS`: resident now, KiB.
     pub rss_kib: u64,
     /// `VmHWM`: peak resident since start, KiB.

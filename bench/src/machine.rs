@@ -3,7 +3,7 @@
 use std::process::Command;
 
 /// CPU model, cores, memory and kernel, read from `/proc`.
-pub fn describe() -> String {
+pub(crate) fn describe() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -27,7 +27,7 @@ pub fn describe() -> String {
 }
 
 /// The UTC time and the commit the run measured.
-pub fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     let commit = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -50,7 +50,7 @@ pub fn stamp() -> String {
 }
 
 /// The command line of this process, as typed.
-pub fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let mut args = std::env::args();
     let bin = args
         .next()
@@ -63,7 +63,7 @@ pub fn command_line() -> String {
 }
 
 /// A short id naming this run's objects: 8 hex digits from the pid and the clock.
-pub fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -16,7 +16,7 @@ use crate::spec::Names;
 use crate::stack::Stack;
 
 /// The play's job: four prompts, as in the design.
-pub fn prompts() -> Vec<String> {
+pub(crate) fn prompts() -> Vec<String> {
     (1..=4).map(|i| format!("bench prompt {i}")).collect()
 }
 
@@ -39,7 +39,7 @@ impl Bench<'_> {
     /// # Errors
     /// When the stack cannot start or the floor fails (a broken floor makes the ratio
     /// meaningless); failed play rounds are recorded instead.
-    pub async fn play(&mut self) -> anyhow::Result<PlayFigures> {
+    pub(crate) async fn play(&mut self) -> anyhow::Result<PlayFigures> {
         let bins = self.plan.play_bins.clone();
         let mut figures = PlayFigures::default();
         for _ in 0..self.plan.runs {

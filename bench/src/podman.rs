@@ -23,15 +23,15 @@ use crate::spec::{self, Names};
 use crate::stats::{median, ms, ratio, times};
 
 /// Where the section starts and ends in `BENCH.md`.
-pub const BEGIN: &str = "<!-- podman-section: begin -->";
-pub const END: &str = "<!-- podman-section: end -->";
+pub(crate) const BEGIN: &str = "<!-- podman-section: begin -->";
+pub(crate) const END: &str = "<!-- podman-section: end -->";
 
 /// Slugs of this section start here, clear of the other sections' numbering.
 const FIRST_SLUG: usize = 50_000;
 
 /// One engine's figures.
 #[derive(Debug, Clone)]
-pub struct EngineSolo {
+pub(crate) struct EngineSolo {
     /// `Docker 20.10.24` or `Podman 4.3.1`.
     pub engine: String,
     pub hearth: PathTimes,
@@ -50,7 +50,7 @@ struct Side {
 ///
 /// # Errors
 /// When an engine does not answer, lacks the image, or its floor fails.
-pub async fn measure(
+pub(crate) async fn measure(
     plan: &Plan,
     scope: &Scope,
     podman_host: &str,
@@ -188,7 +188,7 @@ async fn one(
 }
 
 /// The section, markers included.
-pub fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
+pub(crate) fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
     let mut w = String::new();
     let _ = writeln!(w, "{BEGIN}");
     let _ = writeln!(w, "## One solo workspace on Docker and on Podman\n");
@@ -253,7 +253,7 @@ pub fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
 }
 
 /// `doc` with its Podman section replaced by `section` (appended if it has none).
-pub fn splice(doc: &str, section: &str) -> String {
+pub(crate) fn splice(doc: &str, section: &str) -> String {
     match (doc.find(BEGIN), doc.find(END)) {
         (Some(b), Some(e)) if b < e => {
             let after = &doc[e + END.len()..];

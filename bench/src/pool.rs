@@ -21,7 +21,7 @@ use crate::spec::{Names, ROLES, RUN_LABEL};
 use crate::stack::Stack;
 
 /// Members per pool in the bench, as the figures ask.
-pub const POOL_SIZE: u64 = 2;
+pub(crate) const POOL_SIZE: u64 = 2;
 /// Claims measured (at least 30 for a p99 worth the name).
 const MIN_CLAIMS: usize = 30;
 /// Bound on the pool filling up again after a claim.
@@ -42,7 +42,7 @@ impl Bench<'_> {
     ///
     /// # Errors
     /// When a daemon cannot start, the pool never fills, or the floor fails.
-    pub async fn pool(&mut self) -> anyhow::Result<PoolFigures> {
+    pub(crate) async fn pool(&mut self) -> anyhow::Result<PoolFigures> {
         let mut figures = PoolFigures {
             size: POOL_SIZE,
             ..PoolFigures::default()

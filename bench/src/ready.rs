@@ -13,15 +13,15 @@ use tokio::time::{sleep, timeout, Instant};
 /// Pause after the first probe of a service that did not answer yet; it grows by half after
 /// each miss up to [`MAX_POLL_INTERVAL`], as hearth's readiness does, so the probe does not
 /// take CPU from the engine while it starts the containers.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// The longest pause between two probes.
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Bound on one probe request.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A reusable HTTP prober.
 #[derive(Debug, Clone)]
-pub struct Prober {
+pub(crate) struct Prober {
     client: Client<HttpConnector, Empty<Bytes>>,
 }
 
@@ -33,7 +33,7 @@ impl Default for Prober {
 
 impl Prober {
     /// A prober with no connection reuse (the stand-in closes every connection anyway).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
             .build_http();
@@ -41,7 +41,7 @@ impl Prober {
     }
 
     /// Whether `url` answers `200` now.
-    pub async fn answers(&self, url: &str) -> bool {
+    pub(crate) async fn answers(&self, url: &str) -> bool {
         let Ok(uri) = url.parse::<hyper::Uri>() else {
             return false;
         };
@@ -56,7 +56,7 @@ impl Prober {
     ///
     /// # Errors
     /// When `deadline` passes first.
-    pub async fn wait(&self, url: &str, deadline: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn wait(&self, url: &str, deadline: Duration) -> anyhow::Result<()> {
         let until = Instant::now() + deadline;
         let mut pause = POLL_INTERVAL;
         loop {
@@ -73,7 +73,7 @@ impl Prober {
 }
 
 /// The URL of a service published on `127.0.0.1:port`.
-pub fn url(port: u16) -> String {
+pub(crate) fn url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
@@ -81,7 +81,7 @@ pub fn url(port: u16) -> String {
 ///
 /// # Errors
 /// When no line carries a port.
-pub fn parse_port(docker_port_output: &str) -> anyhow::Result<u16> {
+pub(crate) fn parse_port(docker_port_output: &str) -> anyhow::Result<u16> {
     docker_port_output
         .lines()
         .find_map(|l| l.trim().rsplit_once(':').and_then(|(_, p)| p.parse().ok()))

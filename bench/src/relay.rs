@@ -25,9 +25,9 @@ use crate::run::Bench;
 use crate::stack::Stack;
 
 /// Prompts per measured run.
-pub const PROMPTS: usize = 8;
+pub(crate) const PROMPTS: usize = 8;
 /// Minimum node duration the worker is told to take (`--fault slow=MS`).
-pub const SLOW_MS: u64 = 30;
+pub(crate) const SLOW_MS: u64 = 30;
 /// A frame that reaches the bench within this of its subscribing came from the backlog.
 const BACKLOG_GUARD: Duration = Duration::from_millis(2);
 /// Bound on one run.
@@ -46,7 +46,7 @@ impl Bench<'_> {
     ///
     /// # Errors
     /// When the stack or the workspace cannot be brought up; failed runs are recorded.
-    pub async fn relay(&mut self) -> anyhow::Result<RelayFigures> {
+    pub(crate) async fn relay(&mut self) -> anyhow::Result<RelayFigures> {
         let bins = self.plan.play_bins.clone();
         let faults = [format!("slow={SLOW_MS}")];
         let (stack, _) = Stack::start(&self.launch, &bins, &faults).await?;

@@ -21,7 +21,7 @@ use crate::stack::PlayBins;
 
 /// What a run measures and how.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The image of both services.
     pub image: String,
     /// The `hearth` binary.
@@ -63,7 +63,7 @@ pub(crate) struct Bench<'a> {
 /// How the bench starts hearth: the plan's binary and image, the run's labels (hearth stamps
 /// them on everything it creates, so `make clean-docker` and the run's sweep find its objects
 /// even if the daemon dies mid-run), then the plan's extra arguments.
-pub fn launch(plan: &Plan, scope: &Scope) -> Launch {
+pub(crate) fn launch(plan: &Plan, scope: &Scope) -> Launch {
     Launch {
         bin: plan.hearth_bin.clone(),
         image: plan.image.clone(),
@@ -88,7 +88,7 @@ pub fn launch(plan: &Plan, scope: &Scope) -> Launch {
 /// # Errors
 /// When the engine does not answer or the floor itself fails (a broken floor makes every
 /// ratio meaningless); hearth failures are recorded in the report instead.
-pub async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
+pub(crate) async fn run(plan: &Plan, scope: &Scope) -> anyhow::Result<Report> {
     let (mut bench, engine) = Bench::new(plan, scope).await?;
     let mut report = Report::new(plan, engine);
 

@@ -4,37 +4,37 @@
 use std::collections::HashMap;
 
 /// The solo tier's two services.
-pub const ROLES: [&str; 2] = ["cairnet", "lore"];
+pub(crate) const ROLES: [&str; 2] = ["cairnet", "lore"];
 /// The port each service listens on inside its container.
-pub const SERVICE_PORT: u16 = 80;
+pub(crate) const SERVICE_PORT: u16 = 80;
 /// Memory limit per container (bytes): hearth's default.
-pub const MEMORY_BYTES: i64 = 256 * 1024 * 1024;
+pub(crate) const MEMORY_BYTES: i64 = 256 * 1024 * 1024;
 /// Process limit per container (hearth's default).
-pub const PIDS_LIMIT: i64 = 256;
+pub(crate) const PIDS_LIMIT: i64 = 256;
 /// CPU limit per container, in units of 1e-9 CPUs (hearth's default: half a CPU).
-pub const NANO_CPUS: i64 = 500_000_000;
+pub(crate) const NANO_CPUS: i64 = 500_000_000;
 /// Seconds `stop` waits for a graceful exit before SIGKILL.
-pub const STOP_TIMEOUT_S: i32 = 10;
+pub(crate) const STOP_TIMEOUT_S: i32 = 10;
 
 /// Label key every bench object carries (value: the test run, `HEARTH_TEST_RUN`), so
 /// `make clean-docker` reaps it after any failure of its own run.
-pub use hearth_protocol::labels::TEST as TEST_LABEL;
+pub(crate) use hearth_protocol::labels::TEST as TEST_LABEL;
 
 /// The value of [`TEST_LABEL`]: `HEARTH_TEST_RUN` (set by `make`), else this process's own.
-pub fn test_run() -> String {
+pub(crate) fn test_run() -> String {
     hearth_testkit::run::test_run_or("bench")
 }
 /// Label naming the bench run, so one run sweeps only its own objects.
-pub const RUN_LABEL: &str = "dev.hearth.bench.run";
+pub(crate) const RUN_LABEL: &str = "dev.hearth.bench.run";
 /// Label naming the path that created an object (`floor` or `cli`).
-pub const PATH_LABEL: &str = "dev.hearth.bench.path";
+pub(crate) const PATH_LABEL: &str = "dev.hearth.bench.path";
 /// The label hearth puts on its objects naming the workspace slug.
-pub use hearth_protocol::labels::WORKSPACE as HEARTH_WORKSPACE_LABEL;
+pub(crate) use hearth_protocol::labels::WORKSPACE as HEARTH_WORKSPACE_LABEL;
 
 /// Names of one workspace's engine objects (the scheme hearth uses, under another prefix so
 /// a bench can never collide with a daemon).
 #[derive(Debug, Clone)]
-pub struct Names {
+pub(crate) struct Names {
     /// The workspace slug (a DNS label).
     pub slug: String,
     prefix: &'static str,
@@ -42,7 +42,7 @@ pub struct Names {
 
 impl Names {
     /// Names for `slug` under `prefix` (`hbf` for the floor, `hbc` for the CLI).
-    pub fn new(prefix: &'static str, slug: &str) -> Self {
+    pub(crate) fn new(prefix: &'static str, slug: &str) -> Self {
         Self {
             slug: slug.to_owned(),
             prefix,
@@ -50,23 +50,23 @@ impl Names {
     }
 
     /// The workspace's bridge network.
-    pub fn network(&self) -> String {
+    pub(crate) fn network(&self) -> String {
         format!("{}_{}", self.prefix, self.slug)
     }
 
     /// The container of `role`.
-    pub fn container(&self, role: &str) -> String {
+    pub(crate) fn container(&self, role: &str) -> String {
         format!("{}_{}_{role}", self.prefix, self.slug)
     }
 
     /// The data volume of `role`.
-    pub fn volume(&self, role: &str) -> String {
+    pub(crate) fn volume(&self, role: &str) -> String {
         format!("{}_{}_{role}-data", self.prefix, self.slug)
     }
 }
 
 /// Labels for an object created by `path` in bench run `run_id`.
-pub fn labels(run_id: &str, path: &str) -> HashMap<String, String> {
+pub(crate) fn labels(run_id: &str, path: &str) -> HashMap<String, String> {
     HashMap::from([
         (TEST_LABEL.to_owned(), test_run()),
         (RUN_LABEL.to_owned(), run_id.to_owned()),
@@ -75,12 +75,12 @@ pub fn labels(run_id: &str, path: &str) -> HashMap<String, String> {
 }
 
 /// The slug of workspace `n` of `run_id` (a DNS label of at most 32 characters).
-pub fn slug(run_id: &str, n: usize) -> String {
+pub(crate) fn slug(run_id: &str, n: usize) -> String {
     format!("{}{n}", slug_prefix(run_id))
 }
 
 /// What every slug of `run_id` starts with.
-pub fn slug_prefix(run_id: &str) -> String {
+pub(crate) fn slug_prefix(run_id: &str) -> String {
     format!("bench-{run_id}-")
 }
 

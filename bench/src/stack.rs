@@ -19,7 +19,7 @@ use crate::hearth::{Daemon, Launch};
 
 /// The binaries of the play besides hearth.
 #[derive(Debug, Clone)]
-pub struct PlayBins {
+pub(crate) struct PlayBins {
     /// `worker-stub`.
     pub worker: PathBuf,
     /// `console`.
@@ -28,7 +28,7 @@ pub struct PlayBins {
 
 /// A child that printed `listening http://…` as its first stdout line.
 #[derive(Debug)]
-pub struct Listening {
+pub(crate) struct Listening {
     child: Child,
     pid: i32,
     /// The base URL it printed.
@@ -37,7 +37,7 @@ pub struct Listening {
 
 /// How long each process took from spawn to accepting.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StartTimes {
+pub(crate) struct StartTimes {
     /// hearth: spawn → first `/v1/healthz` answer.
     pub hearth: Duration,
     /// worker-stub: spawn → `listening` line.
@@ -50,7 +50,7 @@ pub struct StartTimes {
 
 /// hearth, the worker and the console, running.
 #[derive(Debug)]
-pub struct Stack {
+pub(crate) struct Stack {
     /// The console's API, with its admin token.
     pub console: Console,
     /// The worker's base URL.
@@ -71,7 +71,7 @@ const STOP_BOUND: Duration = Duration::from_secs(10);
 
 impl Stack {
     /// The stack's hearth, for calls over its own socket.
-    pub fn hearth(&self) -> &Daemon {
+    pub(crate) fn hearth(&self) -> &Daemon {
         &self.hearth
     }
 
@@ -79,7 +79,7 @@ impl Stack {
     ///
     /// # Errors
     /// A missing binary, or a child that exits or does not come up in time.
-    pub async fn start(
+    pub(crate) async fn start(
         launch: &Launch,
         bins: &PlayBins,
         worker_faults: &[String],
@@ -150,7 +150,7 @@ impl Stack {
     ///
     /// # Errors
     /// When a process cannot be signalled or reaped.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
         self.console_proc.stop().await?;
         self.worker_proc.stop().await?;
         self.hearth.stop(STOP_BOUND).await

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The median of `samples` (the mean of the middle two for an even count); `None` if empty.
-pub fn median(samples: &[Duration]) -> Option<Duration> {
+pub(crate) fn median(samples: &[Duration]) -> Option<Duration> {
     if samples.is_empty() {
         return None;
     }
@@ -18,7 +18,7 @@ pub fn median(samples: &[Duration]) -> Option<Duration> {
 }
 
 /// The `p`th quantile of `samples` (`0.0..=1.0`, nearest rank); `None` if empty.
-pub fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
+pub(crate) fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
     let mut sorted = samples.to_vec();
     sorted.sort();
     let last = sorted.len().checked_sub(1)?;
@@ -27,18 +27,18 @@ pub fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
 }
 
 /// `value / floor`, or `None` when either is missing or the floor is zero.
-pub fn ratio(value: Option<Duration>, floor: Option<Duration>) -> Option<f64> {
+pub(crate) fn ratio(value: Option<Duration>, floor: Option<Duration>) -> Option<f64> {
     let (v, f) = (value?, floor?);
     (!f.is_zero()).then(|| v.as_secs_f64() / f.as_secs_f64())
 }
 
 /// A duration as milliseconds with no decimals, or `—` when missing.
-pub fn ms(d: Option<Duration>) -> String {
+pub(crate) fn ms(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| format!("{} ms", d.as_millis()))
 }
 
 /// A ratio as `1.07×`, or `—` when missing.
-pub fn times(r: Option<f64>) -> String {
+pub(crate) fn times(r: Option<f64>) -> String {
     r.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"))
 }
 

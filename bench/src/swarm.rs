@@ -35,7 +35,7 @@ const PREFIX: &str = "hbs";
 
 /// Medians of the two paths.
 #[derive(Debug, Clone, Default)]
-pub struct SwarmFigures {
+pub(crate) struct SwarmFigures {
     pub hearth_provision: Vec<Duration>,
     pub hearth_teardown: Vec<Duration>,
     pub floor_provision: Vec<Duration>,
@@ -47,7 +47,7 @@ pub struct SwarmFigures {
 ///
 /// # Errors
 /// When the engine does not answer.
-pub async fn manager_node(docker: &Docker) -> anyhow::Result<Option<String>> {
+pub(crate) async fn manager_node(docker: &Docker) -> anyhow::Result<Option<String>> {
     let swarm = docker.info().await.context("docker info")?.swarm;
     let swarm = swarm.unwrap_or_default();
     let manager = swarm.local_node_state == Some(LocalNodeState::ACTIVE)
@@ -57,7 +57,7 @@ pub async fn manager_node(docker: &Docker) -> anyhow::Result<Option<String>> {
 
 /// The Swarm floor.
 #[derive(Debug, Clone)]
-pub struct SwarmFloor {
+pub(crate) struct SwarmFloor {
     pub docker: Docker,
     pub prober: Prober,
     pub image: String,
@@ -127,7 +127,7 @@ impl SwarmFloor {
     ///
     /// # Errors
     /// On any engine failure, or a task that does not run and answer in time.
-    pub async fn provision(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn provision(&self, names: &Names) -> anyhow::Result<()> {
         let mut labels = self.labels.clone();
         labels.insert(spec::HEARTH_WORKSPACE_LABEL.into(), names.slug.clone());
         let net = self.docker.create_network(NetworkCreateRequest {
@@ -204,7 +204,7 @@ impl SwarmFloor {
     ///
     /// # Errors
     /// On an engine failure, or a network or volume the swarm does not let go of in time.
-    pub async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
+    pub(crate) async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
         let filters = self.label_filter(names);
         let services = self
             .docker
@@ -280,7 +280,7 @@ impl SwarmFloor {
 ///
 /// # Errors
 /// When the engine does not answer, or the floor fails (its ratio would mean nothing).
-pub async fn measure(
+pub(crate) async fn measure(
     docker: &Docker,
     launch: &Launch,
     scope: &Scope,
@@ -349,7 +349,7 @@ pub async fn measure(
 }
 
 /// The report's Swarm section.
-pub fn render(f: Option<&SwarmFigures>) -> String {
+pub(crate) fn render(f: Option<&SwarmFigures>) -> String {
     let mut md = String::from("## Swarm: provision → ready and teardown, one solo workspace\n\n");
     let Some(f) = f else {
         md.push_str("Not measured: the engine was not a swarm manager (`docker swarm init --advertise-addr 127.0.0.1`).\n");
@@ -391,7 +391,7 @@ pub fn render(f: Option<&SwarmFigures>) -> String {
 }
 
 /// `report` with its Swarm section replaced by `section` (or `section` appended).
-pub fn splice(report: &str, section: &str) -> String {
+pub(crate) fn splice(report: &str, section: &str) -> String {
     let start = report.find("## Swarm");
     match start {
         None => format!("{}\n\n{section}", report.trim_end()),

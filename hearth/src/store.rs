@@ -139,7 +139,7 @@ pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Hear
 /// Held by a serving daemon: one daemon per state dir, or two would reconcile each other's
 /// work away and overwrite one record from two copies.
 #[derive(Debug)]
-pub struct StateLock {
+pub(crate) struct StateLock {
     /// The exclusive lock on `STATE_DIR/lock`; released when dropped.
     _lock: nix::fcntl::Flock<fs::File>,
 }
@@ -148,7 +148,7 @@ pub struct StateLock {
 ///
 /// # Errors
 /// [`HearthError::State`] naming the other daemon's pid if it holds the lock.
-pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
+pub(crate) fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
     use std::io::{Read, Seek};
     use std::os::unix::fs::OpenOptionsExt;
     private_dir(dir)?;
@@ -188,7 +188,7 @@ pub fn lock_state_dir(dir: &Path) -> Result<StateLock, HearthError> {
 ///
 /// # Errors
 /// [`HearthError::State`] carrying the refusal and its hint.
-pub fn private_dir(dir: &Path) -> Result<(), HearthError> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), HearthError> {
     hearth_serve::private::private_dir(dir).map_err(|e| HearthError::State {
         attempted: "opened".into(),
         detail: e.to_string(),

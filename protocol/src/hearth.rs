@@ -202,14 +202,14 @@ mod go_zero {
 
     use super::{DriverName, ResourceCaps};
 
-    pub fn driver<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DriverName>, D::Error> {
+    pub(super) fn driver<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DriverName>, D::Error> {
         match Option::<String>::deserialize(d)?.as_deref() {
             None | Some("") => Ok(None),
             Some(name) => name.parse().map(Some).map_err(serde::de::Error::custom),
         }
     }
 
-    pub fn caps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResourceCaps>, D::Error> {
+    pub(super) fn caps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResourceCaps>, D::Error> {
         Ok(Option::<ResourceCaps>::deserialize(d)?.filter(|c| {
             *c != ResourceCaps {
                 cairnet_storage_mb: 0,
@@ -220,7 +220,7 @@ mod go_zero {
         }))
     }
 
-    pub fn flags<'de, D: Deserializer<'de>>(
+    pub(super) fn flags<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<String, serde_json::Value>, D::Error> {
         Ok(Option::deserialize(d)?.unwrap_or_default())

@@ -1,8 +1,8 @@
 //! The figures of a run and their rendering as `BENCH.md`: every figure absolute and as a
 //! ratio to its floor, with the machine, the engine and the exact command that made them.
 
-pub mod play;
-pub mod pool;
+pub(crate) mod play;
+pub(crate) mod pool;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -11,11 +11,11 @@ use crate::engine::EngineInfo;
 use crate::run::Plan;
 use crate::stats::{median, ms, ratio, times};
 
-pub use play::Extras;
+pub(crate) use play::Extras;
 
 /// Timings of one path in the solo comparison.
 #[derive(Debug, Clone, Default)]
-pub struct PathTimes {
+pub(crate) struct PathTimes {
     /// Provision → every service answers HTTP.
     pub provision: Vec<Duration>,
     /// Teardown → every object removed.
@@ -28,7 +28,7 @@ pub struct PathTimes {
 
 impl PathTimes {
     /// Records one round's outcome.
-    pub fn record(&mut self, result: anyhow::Result<(Duration, Duration)>) {
+    pub(crate) fn record(&mut self, result: anyhow::Result<(Duration, Duration)>) {
         match result {
             Ok((p, t)) => {
                 self.provision.push(p);
@@ -52,7 +52,7 @@ impl PathTimes {
 
 /// The solo comparison: hearth (when it ran), the floor, the docker CLI.
 #[derive(Debug, Clone, Default)]
-pub struct Solo {
+pub(crate) struct Solo {
     /// hearth through its RPC; `None` when hearth could not be started.
     pub hearth: Option<PathTimes>,
     /// The Docker API called directly.
@@ -63,7 +63,7 @@ pub struct Solo {
 
 /// One rung of the concurrency ladder for one system.
 #[derive(Debug, Clone)]
-pub struct ScaleRow {
+pub(crate) struct ScaleRow {
     /// Workspaces at once.
     pub n: usize,
     /// `hearth` or `floor`.
@@ -84,7 +84,7 @@ pub struct ScaleRow {
 
 impl ScaleRow {
     /// An empty row.
-    pub fn new(n: usize, system: &'static str) -> Self {
+    pub(crate) fn new(n: usize, system: &'static str) -> Self {
         Self {
             n,
             system,
@@ -100,7 +100,7 @@ impl ScaleRow {
 
 /// hearth's own start-up and memory.
 #[derive(Debug, Clone, Default)]
-pub struct DaemonFigures {
+pub(crate) struct DaemonFigures {
     /// Spawn → first `GET /v1/healthz` answered on the socket.
     pub start_to_accepting: Vec<Duration>,
     /// Resident set with no workspaces, KiB.
@@ -109,7 +109,7 @@ pub struct DaemonFigures {
 
 /// Everything `BENCH.md` says.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     /// The command line.
     pub command: String,
     /// The image used by every path.
@@ -134,7 +134,7 @@ pub struct Report {
 
 impl Report {
     /// An empty report for `plan` on `engine`.
-    pub fn new(plan: &Plan, engine: EngineInfo) -> Self {
+    pub(crate) fn new(plan: &Plan, engine: EngineInfo) -> Self {
         Self {
             command: plan.command.clone(),
             image: plan.image.clone(),
@@ -150,7 +150,7 @@ impl Report {
     }
 
     /// Renders the report as Markdown; `machine` and `stamp` describe where and when.
-    pub fn render(&self, machine: &str, stamp: &str) -> String {
+    pub(crate) fn render(&self, machine: &str, stamp: &str) -> String {
         let mut md = String::new();
         let w = &mut md;
         let _ = writeln!(w, "# hearth benchmarks\n");

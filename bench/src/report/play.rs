@@ -8,11 +8,11 @@ use crate::stack::StartTimes;
 use crate::stats::{median, ms, quantile, ratio, times};
 
 /// The HATCH target: fsynced events per second on this disk.
-pub const HATCH_TARGET_PER_S: f64 = 2000.0;
+pub(crate) const HATCH_TARGET_PER_S: f64 = 2000.0;
 
 /// Per-act timings of one way of running the play.
 #[derive(Debug, Clone, Default)]
-pub struct ActTimes {
+pub(crate) struct ActTimes {
     /// Provision → ready.
     pub provision: Vec<Duration>,
     /// The four-prompt job (the floor: the four requests).
@@ -27,7 +27,7 @@ pub struct ActTimes {
 
 impl ActTimes {
     /// Records one round: `[provision, run, teardown]` or its failure.
-    pub fn record(&mut self, result: anyhow::Result<[Duration; 3]>) {
+    pub(crate) fn record(&mut self, result: anyhow::Result<[Duration; 3]>) {
         match result {
             Ok([p, r, t]) => {
                 self.provision.push(p);
@@ -42,7 +42,7 @@ impl ActTimes {
     }
 
     /// Each round's three acts together.
-    pub fn total(&self) -> Vec<Duration> {
+    pub(crate) fn total(&self) -> Vec<Duration> {
         (0..self.provision.len())
             .map(|i| self.provision[i] + self.run[i] + self.teardown[i])
             .collect()
@@ -51,7 +51,7 @@ impl ActTimes {
 
 /// The whole play against the floor, and the processes' start-up.
 #[derive(Debug, Clone, Default)]
-pub struct PlayFigures {
+pub(crate) struct PlayFigures {
     /// One entry per fresh stack.
     pub startup: Vec<StartTimes>,
     /// Through the console, the worker and hearth.
@@ -64,13 +64,13 @@ pub struct PlayFigures {
 }
 
 /// The console's share over hearth's own RPC that the targets allow.
-pub const CONSOLE_OVER_RPC: f64 = 1.05;
+pub(crate) const CONSOLE_OVER_RPC: f64 = 1.05;
 /// The run act's allowance over the floor's four requests.
-pub const RUN_OVER_FLOOR: Duration = Duration::from_millis(5);
+pub(crate) const RUN_OVER_FLOOR: Duration = Duration::from_millis(5);
 
 impl PlayFigures {
     /// Rows for the Targets table.
-    pub fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
+    pub(crate) fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
         let (run, floor) = (median(&self.play.run), median(&self.floor.run));
         let mut rows = vec![(
             "run act ≤ the floor's four requests + 5 ms".to_owned(),
@@ -94,7 +94,7 @@ impl PlayFigures {
 
 /// HATCH appends with an fsync per event.
 #[derive(Debug, Clone, Default)]
-pub struct HatchFigures {
+pub(crate) struct HatchFigures {
     /// Where the files were written.
     pub dir: String,
     /// The filesystem there.
@@ -126,7 +126,7 @@ impl HatchFigures {
 
 /// The console's latency per relayed frame.
 #[derive(Debug, Clone, Default)]
-pub struct RelayFigures {
+pub(crate) struct RelayFigures {
     /// Prompts per run.
     pub prompts: usize,
     /// The worker's `--fault slow=MS`.
@@ -143,7 +143,7 @@ pub struct RelayFigures {
 
 /// The play, HATCH and relay sections of a report.
 #[derive(Debug, Clone, Default)]
-pub struct Extras {
+pub(crate) struct Extras {
     /// The whole play, when it ran.
     pub play: Option<PlayFigures>,
     /// HATCH appends, when measured.
@@ -158,7 +158,7 @@ pub struct Extras {
 
 impl Extras {
     /// Renders the three sections (those that ran) and what could not be measured.
-    pub fn render(&self, w: &mut String) {
+    pub(crate) fn render(&self, w: &mut String) {
         for (what, err) in &self.errors {
             let _ = writeln!(w, "**{what} was not measured in this run:** {err}\n");
         }
@@ -174,7 +174,7 @@ impl Extras {
     }
 
     /// Rows for the Targets table.
-    pub fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
+    pub(crate) fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
         let mut rows = Vec::new();
         if let Some(h) = &self.hatch {
             let sink = h.rate(&h.sink_async);

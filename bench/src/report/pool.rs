@@ -9,17 +9,17 @@ use super::play::{ActTimes, Pick};
 use crate::stats::{median, ms, quantile, ratio, times};
 
 /// Claim p50 target.
-pub const CLAIM_P50: Duration = Duration::from_millis(50);
+pub(crate) const CLAIM_P50: Duration = Duration::from_millis(50);
 /// Claim p99 target.
-pub const CLAIM_P99: Duration = Duration::from_millis(120);
+pub(crate) const CLAIM_P99: Duration = Duration::from_millis(120);
 /// The play with a pool, as a share of the play without.
-pub const PLAY_RATIO: f64 = 0.6;
+pub(crate) const PLAY_RATIO: f64 = 0.6;
 /// hearth's idle RSS with a pool of 2, KiB.
-pub const POOL_RSS_KIB: u64 = 12 * 1024;
+pub(crate) const POOL_RSS_KIB: u64 = 12 * 1024;
 
 /// The members' objects on the engine with the pool full.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MemberObjects {
+pub(crate) struct MemberObjects {
     pub containers: usize,
     /// Of those, paused.
     pub paused: usize,
@@ -29,7 +29,7 @@ pub struct MemberObjects {
 
 /// Everything measured about the pool.
 #[derive(Debug, Clone, Default)]
-pub struct PoolFigures {
+pub(crate) struct PoolFigures {
     /// Members per pool.
     pub size: u64,
     /// `POST /v1/provision` answered from the pool, each with the pool full beforehand.
@@ -52,7 +52,7 @@ pub struct PoolFigures {
 
 impl PoolFigures {
     /// Rows for the Targets table.
-    pub fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
+    pub(crate) fn target_rows(&self) -> Vec<(String, String, Option<bool>)> {
         let p50 = quantile(&self.claims, 0.5);
         let p99 = quantile(&self.claims, 0.99);
         let mut rows = vec![(
@@ -92,7 +92,7 @@ impl PoolFigures {
     }
 
     /// The section; `cold` is hearth's cold provision median from the solo section.
-    pub fn render(&self, w: &mut String, cold: Option<Duration>) {
+    pub(crate) fn render(&self, w: &mut String, cold: Option<Duration>) {
         let _ = writeln!(w, "## The warm pool\n");
         self.render_claims(w, cold);
         self.render_play(w);

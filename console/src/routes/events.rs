@@ -20,7 +20,7 @@ use crate::AppState;
 
 /// `?after=SEQ`: only events with a larger seq.
 #[derive(Debug, Deserialize)]
-pub struct EventsQuery {
+pub(super) struct EventsQuery {
     #[serde(default)]
     after: Option<u64>,
 }
@@ -58,7 +58,7 @@ fn frame(e: &HatchEvent) -> Event {
 }
 
 /// The handler.
-pub async fn events(
+pub(super) async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,

@@ -21,20 +21,20 @@ use crate::AppState;
 
 /// Most prompts one run may carry: the worker's own cap, so a run it would refuse is
 /// refused here first, before anything is logged or sent.
-pub use hearth_protocol::limits::MAX_PROMPTS;
+pub(super) use hearth_protocol::limits::MAX_PROMPTS;
 use hearth_protocol::limits::MAX_PROMPT_BYTES;
 /// Longest `?wait=` honoured, in seconds.
-pub const MAX_WAIT_SECS: u64 = 300;
+pub(super) const MAX_WAIT_SECS: u64 = 300;
 
 /// `POST /api/ralph/runs` body.
 #[derive(Debug, Deserialize)]
-pub struct SubmitRun {
+pub(super) struct SubmitRun {
     workspace: String,
     prompts: Vec<String>,
 }
 
 /// `POST /api/ralph/runs {workspace, prompts}` → `{run_id}` once the worker accepts.
-pub async fn submit(
+pub(super) async fn submit(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SubmitRun>,
 ) -> Result<Json<Value>, ApiError> {
@@ -171,13 +171,13 @@ async fn rejected(state: &AppState, workspace: &str, prompts: usize, e: WorkerEr
 
 /// `?wait=SECONDS`.
 #[derive(Debug, Deserialize)]
-pub struct WaitQuery {
+pub(super) struct WaitQuery {
     #[serde(default)]
     wait: Option<u64>,
 }
 
 /// `GET /api/ralph/runs/{id}[?wait=SECONDS]`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,

@@ -21,7 +21,7 @@ use crate::AppState;
 
 /// `POST /api/hearth/workspaces` body.
 #[derive(Debug, Deserialize)]
-pub struct CreateWorkspace {
+pub(super) struct CreateWorkspace {
     slug: String,
     #[serde(default = "default_tier")]
     tier: Tier,
@@ -33,7 +33,7 @@ fn default_tier() -> Tier {
 
 /// `POST /api/hearth/workspaces/{slug}/upgrade` body.
 #[derive(Debug, Deserialize)]
-pub struct UpgradeWorkspace {
+pub(super) struct UpgradeWorkspace {
     tier: Tier,
 }
 
@@ -80,7 +80,7 @@ pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /api/hearth/workspaces {slug, tier}`.
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateWorkspace>,
 ) -> Result<Json<DeploymentRef>, ApiError> {
@@ -126,12 +126,14 @@ async fn provision(state: AppState, req: CreateWorkspace) -> Result<DeploymentRe
 }
 
 /// `GET /api/hearth/workspaces`.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DeploymentRef>>, ApiError> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<DeploymentRef>>, ApiError> {
     Ok(Json(state.hearth.list().await?))
 }
 
 /// `GET /api/hearth/workspaces/{slug}`.
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Json<DeploymentRef>, ApiError> {
@@ -140,7 +142,7 @@ pub async fn show(
 }
 
 /// `DELETE /api/hearth/workspaces/{slug}`.
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -189,7 +191,7 @@ async fn decommission(state: AppState, slug: String) -> Result<Value, ApiError> 
 
 /// `POST /api/hearth/workspaces/{slug}/pause|resume|hibernate|upgrade`: the verb, then its
 /// outcome event (a refused verb changes nothing and is answered, not logged).
-pub async fn lifecycle(
+pub(super) async fn lifecycle(
     State(state): State<AppState>,
     Path((slug, action)): Path<(String, String)>,
     body: axum::body::Bytes,

@@ -24,7 +24,7 @@ const DEFAULT_PROMPTS: usize = 4;
 
 /// `?workspace=SLUG`.
 #[derive(Debug, Deserialize)]
-pub struct ChainQuery {
+pub(super) struct ChainQuery {
     #[serde(default)]
     workspace: Option<String>,
 }
@@ -32,7 +32,7 @@ pub struct ChainQuery {
 /// The events that belong to `slug`'s chain: its own (`hearth.*`, `ralph.submit_rejected`)
 /// and those of the runs submitted to it. Other workspaces' plays in the same log are left
 /// out, so each workspace gets the verdict its own play earns.
-pub fn of_workspace(events: &[HatchEvent], slug: &str) -> Vec<HatchEvent> {
+pub(super) fn of_workspace(events: &[HatchEvent], slug: &str) -> Vec<HatchEvent> {
     let runs: HashSet<&str> = events
         .iter()
         .filter(|e| {
@@ -62,7 +62,7 @@ fn prompts_of(events: &[HatchEvent]) -> usize {
 /// the verdict of `console hatch verify --chain provision-then-ralph` over the workspace's
 /// events (the whole log without `workspace`), its one-line summary as `verify` prints it,
 /// the workspaces the log knows, and whether a JUnit report is there to download.
-pub async fn chain(
+pub(super) async fn chain(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ChainQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -102,7 +102,7 @@ fn junit_path(state: &AppState) -> PathBuf {
 }
 
 /// `GET /api/hatch/log`: the HATCH log as a file download.
-pub async fn download_log(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(super) async fn download_log(State(state): State<AppState>) -> Result<Response, ApiError> {
     download(
         state.sink.path().to_owned(),
         "hatch.jsonl",
@@ -112,7 +112,7 @@ pub async fn download_log(State(state): State<AppState>) -> Result<Response, Api
 }
 
 /// `GET /api/hatch/junit`: the JUnit report beside the log, when there is one.
-pub async fn download_junit(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(super) async fn download_junit(State(state): State<AppState>) -> Result<Response, ApiError> {
     let path = junit_path(&state);
     if !path.is_file() {
         return Err(ApiError::NotFound(format!(

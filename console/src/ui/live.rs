@@ -18,7 +18,7 @@ use crate::AppState;
 
 /// How often the list is asked for when nothing in HATCH says it changed: a status hearth
 /// reaches by itself (provisioning → ready) shows within this.
-pub const LIST_EVERY: Duration = Duration::from_secs(1);
+pub(super) const LIST_EVERY: Duration = Duration::from_secs(1);
 /// Comment lines that keep idle streams open through proxies.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -36,7 +36,7 @@ struct Watch {
 /// `GET /api/ui/workspaces/live`: SSE `workspaces` events carrying hearth's list (every
 /// workspace with its status, services and digests) each time it changes; `hearth_error`
 /// events, with the error's code, message and hint, while hearth does not answer.
-pub async fn workspaces(State(state): State<AppState>) -> Response {
+pub(super) async fn workspaces(State(state): State<AppState>) -> Response {
     let watch = Watch {
         hatch: state.sink.subscribe(),
         state: state.clone(),
@@ -84,7 +84,7 @@ pub async fn workspaces(State(state): State<AppState>) -> Response {
 /// `GET /api/ui/workspaces/{slug}/steps`: SSE `step` events, hearth's steps for the
 /// workspace so far and then each new one (`provision_started`, `network_created`,
 /// `container_started`, `role_ready`, … each with its role and `elapsed_ms`).
-pub async fn steps(
+pub(super) async fn steps(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {

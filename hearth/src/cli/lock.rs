@@ -12,7 +12,7 @@ use crate::driver::docker::{pins, Engine};
 use crate::lockfile::{ImageLock, LockedImage};
 
 /// Runs `hearth lock` (or `--check`).
-pub async fn run(a: LockArgs) -> ExitCode {
+pub(super) async fn run(a: LockArgs) -> ExitCode {
     let engine = Engine::from_env();
     let bound = Duration::from_secs(a.pull_timeout);
     let asked = [

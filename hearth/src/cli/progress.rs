@@ -19,14 +19,14 @@ const DRAIN: Duration = Duration::from_millis(500);
 
 /// A follower of one verb's steps; [`Progress::finish`] ends it.
 #[derive(Debug)]
-pub struct Progress {
+pub(super) struct Progress {
     task: Option<JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts following `slug`'s steps for `verb` (steps already recorded are skipped). Any
     /// failure to follow just means no progress is shown.
-    pub async fn follow(client: &HearthClient, slug: &str, verb: &'static str) -> Progress {
+    pub(super) async fn follow(client: &HearthClient, slug: &str, verb: &'static str) -> Progress {
         let after = match client.events(slug).await {
             Ok(past) => past.last().map(|e| e.seq),
             // A workspace hearth has never seen has no past steps to skip.
@@ -59,7 +59,7 @@ impl Progress {
     }
 
     /// Lets the follower print what is still on its way, then stops it.
-    pub async fn finish(self) {
+    pub(super) async fn finish(self) {
         if let Some(mut task) = self.task {
             if tokio::time::timeout(DRAIN, &mut task).await.is_err() {
                 task.abort();

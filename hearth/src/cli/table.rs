@@ -3,7 +3,7 @@
 
 /// Renders `header` and `rows` with columns separated by two spaces; the last column is not
 /// padded, so no line ends in spaces.
-pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -45,7 +45,7 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
 
 /// An error on its way to the wire.
 #[derive(Debug)]
-pub struct ApiError(HearthError);
+pub(super) struct ApiError(HearthError);
 
 impl From<HearthError> for ApiError {
     fn from(e: HearthError) -> Self {

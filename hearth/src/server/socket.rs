@@ -47,7 +47,7 @@ impl Drop for SocketGuard {
 }
 
 /// The lock file that guards `socket`.
-pub fn lock_path(socket: &Path) -> PathBuf {
+pub(super) fn lock_path(socket: &Path) -> PathBuf {
     let mut p = socket.as_os_str().to_owned();
     p.push(".lock");
     PathBuf::from(p)
@@ -57,7 +57,10 @@ pub fn lock_path(socket: &Path) -> PathBuf {
 ///
 /// # Errors
 /// [`SocketError::InUse`] if another daemon holds the lock, and the others as named.
-pub fn bind(path: &Path, group: Option<&str>) -> Result<(UnixListener, SocketGuard), SocketError> {
+pub(super) fn bind(
+    path: &Path,
+    group: Option<&str>,
+) -> Result<(UnixListener, SocketGuard), SocketError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         hearth_serve::private::private_dir(parent)?;
     }

@@ -92,11 +92,11 @@ impl Drop for RollbackOnDrop {
 }
 
 /// Detached rollbacks still running, by slug.
-pub type Rollbacks = Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>;
+pub(crate) type Rollbacks = Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>;
 
 /// Waits for a detached rollback of `slug`, if one is running, so that whatever comes next
 /// (a teardown, a fresh provision) does not race it.
-pub async fn settle_rollback(pending: &Rollbacks, slug: &Slug) {
+pub(crate) async fn settle_rollback(pending: &Rollbacks, slug: &Slug) {
     let handle = {
         let mut map = pending.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(slug.as_str())
@@ -107,7 +107,7 @@ pub async fn settle_rollback(pending: &Rollbacks, slug: &Slug) {
 }
 
 /// Creates the workspace and waits until every role answers.
-pub async fn provision(
+pub(crate) async fn provision(
     d: &LocalDocker,
     slug: &Slug,
     profile: &ProvisioningProfile,
@@ -343,7 +343,7 @@ fn reference(
 }
 
 /// Recreates every role for `profile` on the same network and volumes.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     d: &LocalDocker,
     r: &DeploymentRef,
     profile: &ProvisioningProfile,
@@ -408,7 +408,7 @@ pub async fn upgrade(
 }
 
 /// Starts hibernated containers and waits until they answer; ports may have changed.
-pub async fn wake(
+pub(crate) async fn wake(
     d: &LocalDocker,
     r: &DeploymentRef,
     steps: &Steps,

@@ -65,7 +65,7 @@ impl Resolved {
 ///
 /// # Errors
 /// As [`resolve`], for the first role that fails.
-pub async fn resolve_all(
+pub(crate) async fn resolve_all(
     engine: &Engine,
     config: &DockerConfig,
     profile: Option<&ProvisioningProfile>,
@@ -89,7 +89,7 @@ pub async fn resolve_all(
 ///
 /// # Errors
 /// As [`resolve`].
-pub async fn digests(
+pub(crate) async fn digests(
     engine: &Engine,
     config: &DockerConfig,
     profile: &ProvisioningProfile,
@@ -109,7 +109,11 @@ pub async fn digests(
 }
 
 /// The image reference `role` should run, before resolution.
-pub fn wanted(config: &DockerConfig, profile: Option<&ProvisioningProfile>, role: &str) -> String {
+pub(crate) fn wanted(
+    config: &DockerConfig,
+    profile: Option<&ProvisioningProfile>,
+    role: &str,
+) -> String {
     profile
         .and_then(|p| p.driver_flags.get(&format!("{role}_image")))
         .and_then(|v| v.as_str())
@@ -124,7 +128,7 @@ pub fn wanted(config: &DockerConfig, profile: Option<&ProvisioningProfile>, role
 /// # Errors
 /// `image_unavailable` (absent, not pullable), `image_drift` (locked digest neither present
 /// nor pullable), or `docker_unavailable`.
-pub async fn resolve(
+pub(crate) async fn resolve(
     engine: &Engine,
     config: &DockerConfig,
     profile: Option<&ProvisioningProfile>,

@@ -27,7 +27,7 @@ use crate::slug::Slug;
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn containers(
+pub(crate) async fn containers(
     d: &LocalDocker,
     slug: Option<&Slug>,
 ) -> Result<Vec<Container>, HearthError> {
@@ -38,7 +38,7 @@ pub async fn containers(
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
+pub(crate) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
     let docker = engine.client().await?;
     let slug_of =
         |l: Option<&std::collections::HashMap<String, String>>| label_of(l, labels::WORKSPACE);
@@ -87,7 +87,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn volumes(
+pub(crate) async fn volumes(
     docker: &Docker,
     instance: &str,
     slug: &Slug,
@@ -106,7 +106,7 @@ pub async fn volumes(
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure naming the object.
-pub async fn remove_all(
+pub(crate) async fn remove_all(
     docker: &Docker,
     instance: &str,
     slug: &Slug,
@@ -284,7 +284,7 @@ fn ignore_gone(
 
 /// A per-container lifecycle action.
 #[derive(Debug, Clone, Copy)]
-pub enum Action {
+pub(crate) enum Action {
     Pause,
     Unpause,
     Stop,
@@ -294,7 +294,7 @@ pub enum Action {
 ///
 /// # Errors
 /// `docker_unavailable`, or a driver failure naming the role.
-pub async fn each_container(
+pub(crate) async fn each_container(
     d: &LocalDocker,
     r: &DeploymentRef,
     action: Action,

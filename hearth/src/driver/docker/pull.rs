@@ -24,7 +24,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(400);
 
 /// What a finished pull fetched.
 #[derive(Debug, Clone, Copy)]
-pub struct Pulled {
+pub(super) struct Pulled {
     /// Layer bytes downloaded (layers the engine already had count nothing).
     pub bytes: u64,
     pub elapsed: Duration,
@@ -99,7 +99,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// Sorts an engine's pull error into a cause a caller can act on.
-pub fn cause_of(message: &str) -> ImageCause {
+pub(super) fn cause_of(message: &str) -> ImageCause {
     let m = message.to_ascii_lowercase();
     if m.contains("unauthorized")
         || m.contains("no basic auth credentials")
@@ -134,7 +134,7 @@ pub fn cause_of(message: &str) -> ImageCause {
 /// # Errors
 /// `image_unavailable` with its cause (unauthorized, not found, registry unreachable, timed
 /// out), or `docker_unavailable` when the engine itself does not answer.
-pub async fn pull(
+pub(super) async fn pull(
     engine: &Engine,
     role: &str,
     image: &str,

@@ -86,7 +86,7 @@ impl Default for SubnetPool {
 }
 
 /// Whether the engine refused a network for want of a default address pool.
-pub fn pools_exhausted(e: &bollard::errors::Error) -> bool {
+pub(super) fn pools_exhausted(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. }
         if message.contains("non-overlapping IPv4 address pool"))
 }
@@ -101,7 +101,7 @@ fn overlaps(e: &bollard::errors::Error) -> bool {
 ///
 /// # Errors
 /// A driver failure once `ATTEMPTS` subnets overlapped, or the engine's other errors.
-pub async fn create_in_pool(
+pub(super) async fn create_in_pool(
     docker: &Docker,
     request: NetworkCreateRequest,
     pool: &SubnetPool,

@@ -30,7 +30,7 @@ use crate::labels;
 use crate::slug::Slug;
 
 /// Creates the workspace and waits until every role answers on its relay.
-pub async fn provision(
+pub(super) async fn provision(
     d: &Swarm,
     slug: &Slug,
     profile: &ProvisioningProfile,
@@ -242,7 +242,7 @@ async fn update(
 
 /// Updates every service for `profile` in place: new image, environment and tier labels, the
 /// same network, volume and relay port; waits until each new task answers.
-pub async fn upgrade(
+pub(super) async fn upgrade(
     d: &Swarm,
     r: &DeploymentRef,
     profile: &ProvisioningProfile,
@@ -307,7 +307,11 @@ pub async fn upgrade(
 
 /// Scales every service to 0 and waits until their task containers are gone; the network,
 /// volumes and relay ports stay.
-pub async fn hibernate(d: &Swarm, r: &DeploymentRef, steps: &Steps) -> Result<(), HearthError> {
+pub(super) async fn hibernate(
+    d: &Swarm,
+    r: &DeploymentRef,
+    steps: &Steps,
+) -> Result<(), HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let services = services_by_role(d, &slug).await?;
@@ -322,7 +326,7 @@ pub async fn hibernate(d: &Swarm, r: &DeploymentRef, steps: &Steps) -> Result<()
 }
 
 /// Scales every service back to 1 and waits until each new task answers on its relay.
-pub async fn wake(
+pub(super) async fn wake(
     d: &Swarm,
     r: &DeploymentRef,
     steps: &Steps,

@@ -27,7 +27,7 @@ const SETTLE: Duration = Duration::from_secs(30);
 
 /// A role's service as the swarm lists it.
 #[derive(Debug, Clone)]
-pub struct Svc {
+pub(super) struct Svc {
     pub id: String,
     pub name: String,
     pub slug: String,
@@ -38,12 +38,12 @@ pub struct Svc {
 
 impl Svc {
     /// The replicas the service asks for (1 when live, 0 when hibernated).
-    pub fn replicas(&self) -> i64 {
+    pub(super) fn replicas(&self) -> i64 {
         spec::replicas(&self.spec)
     }
 
     /// The loopback relay port written on the service, if any.
-    pub fn relay_port(&self) -> Option<u16> {
+    pub(super) fn relay_port(&self) -> Option<u16> {
         self.spec
             .labels
             .as_ref()
@@ -55,7 +55,7 @@ impl Svc {
     ///
     /// # Errors
     /// A driver failure if the swarm's version does not fit the API's field.
-    pub fn version(&self) -> Result<i32, HearthError> {
+    pub(super) fn version(&self) -> Result<i32, HearthError> {
         let index = self.version.as_ref().and_then(|v| v.index).unwrap_or(0);
         i32::try_from(index).map_err(|e| {
             HearthError::driver(format!("update service {} (version {index})", self.name), e)
@@ -67,7 +67,7 @@ impl Svc {
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn services(
+pub(super) async fn services(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -100,7 +100,7 @@ pub async fn services(
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
+pub(super) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
     let docker = engine.client().await?;
     let mut out: Vec<Owned> = services(docker, instance, None)
         .await?
@@ -121,7 +121,7 @@ pub async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, Hearth
 ///
 /// # Errors
 /// `docker_unavailable`, or a driver failure naming what is still there after [`SETTLE`].
-pub async fn remove_all(
+pub(super) async fn remove_all(
     docker: &Docker,
     instance: &str,
     slug: &Slug,

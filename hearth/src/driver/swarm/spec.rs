@@ -18,7 +18,7 @@ use crate::slug::Slug;
 
 /// Everything that differs between the roles and workspaces of one daemon.
 #[derive(Debug, Clone)]
-pub struct RoleSpec<'a> {
+pub(super) struct RoleSpec<'a> {
     pub name: &'a str,
     pub role: &'a str,
     pub workspace: &'a Slug,
@@ -41,7 +41,7 @@ pub struct RoleSpec<'a> {
 }
 
 /// The swarm service spec for `r`.
-pub fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
+pub(super) fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
     let mut service_labels = r.labels.clone();
     service_labels.insert(labels::RELAY_PORT.into(), r.relay_port.to_string());
     let container = TaskSpecContainerSpec {
@@ -100,7 +100,7 @@ pub fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
 }
 
 /// The replica count a service spec asks for.
-pub fn replicas(spec: &ServiceSpec) -> i64 {
+pub(super) fn replicas(spec: &ServiceSpec) -> i64 {
     spec.mode
         .as_ref()
         .and_then(|m| m.replicated.as_ref())
@@ -109,7 +109,7 @@ pub fn replicas(spec: &ServiceSpec) -> i64 {
 }
 
 /// `spec` scaled to `n` replicas, everything else kept.
-pub fn scaled(mut spec: ServiceSpec, n: i64) -> ServiceSpec {
+pub(super) fn scaled(mut spec: ServiceSpec, n: i64) -> ServiceSpec {
     spec.mode = Some(ServiceSpecMode {
         replicated: Some(ServiceSpecModeReplicated { replicas: Some(n) }),
         ..Default::default()

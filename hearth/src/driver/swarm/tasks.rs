@@ -15,14 +15,14 @@ use crate::error::HearthError;
 
 /// The bridge every swarm task container on a node is attached to for traffic leaving the
 /// overlay; it lives on the node, so the node itself can reach the container there.
-pub const GWBRIDGE: &str = "docker_gwbridge";
+pub(super) const GWBRIDGE: &str = "docker_gwbridge";
 
 const FIRST_POLL: Duration = Duration::from_millis(10);
 const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// A running task of a role.
 #[derive(Debug, Clone)]
-pub struct Running {
+pub(super) struct Running {
     pub task_id: String,
     pub container_id: String,
     pub node_id: String,
@@ -32,7 +32,7 @@ pub struct Running {
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn list(docker: &Docker, service: &str) -> Result<Vec<Task>, HearthError> {
+pub(super) async fn list(docker: &Docker, service: &str) -> Result<Vec<Task>, HearthError> {
     let mut tasks = docker
         .list_tasks(Some(ListTasksOptions {
             filters: Some(HashMap::from([(
@@ -47,7 +47,7 @@ pub async fn list(docker: &Docker, service: &str) -> Result<Vec<Task>, HearthErr
 }
 
 /// The task of `service` that runs now, if one does.
-pub fn running(tasks: &[Task]) -> Option<Running> {
+pub(super) fn running(tasks: &[Task]) -> Option<Running> {
     tasks.iter().find_map(|t| {
         let status = t.status.as_ref()?;
         let live =
@@ -70,7 +70,7 @@ pub fn running(tasks: &[Task]) -> Option<Running> {
 /// # Errors
 /// A driver failure naming the role and the task's error, or saying the task never ran within
 /// `timeout`.
-pub async fn wait_running(
+pub(super) async fn wait_running(
     docker: &Docker,
     service: &str,
     role: &str,
@@ -151,7 +151,7 @@ fn describe(t: &Task) -> String {
 /// # Errors
 /// A driver failure naming the role if the container is not attached there (yet) within a
 /// short bound, or `docker_unavailable`.
-pub async fn gwbridge_addr(
+pub(super) async fn gwbridge_addr(
     docker: &Docker,
     container: &str,
     role: &str,
