@@ -7,11 +7,15 @@
 //! - [`objects`]: engine objects by label (listed and swept, also from a drop guard).
 //! - [`registry`]: a real registry on loopback, and one that stalls.
 //!
+//! The last two need the engine, through bollard: the `engine` feature.
+//!
 //! Label keys are [`hearth_protocol::labels`]; the play's HATCH chain is
 //! [`hearth_protocol::play`]. A dev-dependency only (the bench, a tool, takes it as a normal one).
 
 pub mod daemon;
 pub mod listening;
+#[cfg(feature = "engine")]
 pub mod objects;
+#[cfg(feature = "engine")]
 pub mod registry;
 pub mod run;
