@@ -38,15 +38,43 @@ pub enum Shape {
 }
 
 impl Verb {
-    /// Every verb, in the order the CLI and the docs list them.
-    pub const ALL: [Verb; 6] = [
-        Verb::Provision,
-        Verb::Upgrade,
-        Verb::Teardown,
-        Verb::Pause,
-        Verb::Resume,
-        Verb::Hibernate,
-    ];
+    /// How many verbs there are.
+    pub const COUNT: usize = {
+        let mut n = 0;
+        let mut next = Some(Verb::Provision);
+        while let Some(v) = next {
+            n += 1;
+            next = v.after();
+        }
+        n
+    };
+
+    /// Every verb, in the order the CLI and the docs list them: walked from [`Verb::after`], so
+    /// a new verb is in it as soon as the compiler has made `after` name it.
+    pub const ALL: [Verb; Verb::COUNT] = {
+        let mut all = [Verb::Provision; Verb::COUNT];
+        let mut i = 0;
+        let mut next = Some(Verb::Provision);
+        while let Some(v) = next {
+            all[i] = v;
+            i += 1;
+            next = v.after();
+        }
+        all
+    };
+
+    /// The verb listed after this one (`None` after the last): the one place the order is
+    /// written, a full match, so no verb can be left out of [`Verb::ALL`].
+    const fn after(self) -> Option<Verb> {
+        match self {
+            Verb::Provision => Some(Verb::Upgrade),
+            Verb::Upgrade => Some(Verb::Teardown),
+            Verb::Teardown => Some(Verb::Pause),
+            Verb::Pause => Some(Verb::Resume),
+            Verb::Resume => Some(Verb::Hibernate),
+            Verb::Hibernate => None,
+        }
+    }
 
     /// The verb's name, as it appears on the wire, in errors, logs and step names.
     pub fn as_str(self) -> &'static str {
@@ -151,5 +179,13 @@ mod tests {
             assert_eq!(v.path(), format!("/v1/{v}"));
         }
         assert!("wake".parse::<Verb>().is_err());
+    }
+
+    #[test]
+    fn all_lists_each_verb_once_in_the_documented_order() {
+        assert_eq!(
+            Verb::ALL.map(Verb::as_str),
+            ["provision", "upgrade", "teardown", "pause", "resume", "hibernate"]
+        );
     }
 }
