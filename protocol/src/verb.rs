@@ -185,7 +185,14 @@ mod tests {
     fn all_lists_each_verb_once_in_the_documented_order() {
         assert_eq!(
             Verb::ALL.map(Verb::as_str),
-            ["provision", "upgrade", "teardown", "pause", "resume", "hibernate"]
+            [
+                "provision",
+                "upgrade",
+                "teardown",
+                "pause",
+                "resume",
+                "hibernate"
+            ]
         );
     }
 }

@@ -17,12 +17,17 @@ pub mod sse;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hearth_protocol::bearer::Verifier;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use config::{Config, Fault, Faults};
+
+/// How long a shutdown waits for runs under way before it ends their event streams.
+const RUN_DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves the worker on `listener` until `shutdown` completes, then ends open event streams
 /// and waits for in-flight requests to finish.
@@ -41,6 +46,7 @@ pub async fn run(
         .build()
         .map_err(std::io::Error::other)?;
     let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
     let mut verifier = Verifier::new(config.keys.clone());
     match &config.replay_journal {
         Some(path) => {
@@ -60,6 +66,7 @@ pub async fn run(
         runs: runs::Runs::default(),
         client,
         stop: stop.clone(),
+        tasks: tasks.clone(),
     });
     let app = routes::router(state);
     // TCP_NODELAY on every accepted connection: the event stream writes one small frame at a
@@ -74,8 +81,12 @@ pub async fn run(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            tracing::info!("shutting down: closing event streams, draining requests");
-            // Event streams never end on their own while a run is live; tell them to.
+            tracing::info!(bound = ?RUN_DRAIN, "shutting down: letting runs under way finish");
+            // A run that ends within the bound ends its streams itself (with `run_ended`);
+            // event streams never end on their own while a run is live, so the rest are told to.
+            if !hearth_serve::shutdown::drain(&tasks, RUN_DRAIN).await {
+                tracing::warn!(bound = ?RUN_DRAIN, "runs still going at shutdown: their streams end without run_ended");
+            }
             stop.cancel();
         })
         .await

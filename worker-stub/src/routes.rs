@@ -15,6 +15,7 @@ use hearth_protocol::bearer::{unix_now, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub client: reqwest::Client,
     /// Cancelled at shutdown so open event streams end.
     pub stop: CancellationToken,
+    /// Every run's task, so a shutdown lets the ones under way finish (bounded).
+    pub tasks: TaskTracker,
 }
 
 /// The body of `POST /runs`.
@@ -120,7 +123,7 @@ async fn submit(
         endpoint: req.endpoint,
         prompts: req.prompts,
     };
-    tokio::spawn(execute(
+    state.tasks.spawn(execute(
         job,
         log,
         state.client.clone(),

@@ -132,6 +132,22 @@ async fn unknown_run_is_404_and_bad_last_event_id_is_400() {
 }
 
 #[tokio::test]
+async fn shutdown_lets_a_run_under_way_finish_its_stream() {
+    let w = Worker::start(&["slow=300".parse().expect("fault")]).await;
+    let ws = workspace().await;
+    let run_id = w.submit(&ws.url, &["short"]).await;
+    let resp = w.events_response(&run_id, None).await;
+    assert_eq!(resp.status(), 200);
+    tokio::time::timeout(std::time::Duration::from_secs(10), w.shutdown())
+        .await
+        .expect("shutdown within bound")
+        .expect("clean exit");
+    // The run ended within the drain, so its stream carried run_ended before closing.
+    let body = resp.text().await.expect("stream closed");
+    assert!(body.contains("event: run_ended"), "{body}");
+}
+
+#[tokio::test]
 async fn shutdown_ends_open_streams_and_returns() {
     let w = Worker::start(&["slow=60000".parse().expect("fault")]).await;
     let ws = workspace().await;

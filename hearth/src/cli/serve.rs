@@ -138,7 +138,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
             warn!(error = %e, code = %e.code(), "the engine did not say what it is");
         }
     }
-    reconcile_at_start(&dispatcher).await;
+    reconcile_at_start(&dispatcher, &stop).await;
     // Members left by the last run: whole ones are kept, the rest removed; then refilling
     // (or, with no pool configured, draining) runs in the background.
     pool.adopt().await;
@@ -215,7 +215,7 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
 /// engine still finishing a create the killed daemon asked for holds a volume "in use") is
 /// tried again until it settles, so an interrupted verb never stays pending until the next
 /// restart.
-async fn reconcile_at_start(dispatcher: &Arc<Dispatcher>) {
+async fn reconcile_at_start(dispatcher: &Arc<Dispatcher>, stop: &CancellationToken) {
     let unsettled = match dispatcher.reconcile().await {
         Ok(done) => !done.errors.is_empty(),
         Err(e) => {
@@ -225,9 +225,15 @@ async fn reconcile_at_start(dispatcher: &Arc<Dispatcher>) {
     };
     if unsettled {
         let d = Arc::clone(dispatcher);
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        // On the dispatcher's tracker, so a drain waits for a pass under way; a stop ends the
+        // retrying.
+        dispatcher.tasks().spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)).await;
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(RECONCILE_RETRY_SECS)) => {}
+                }
                 if d.reconcile().await.is_ok_and(|done| done.errors.is_empty()) {
                     info!("reconciled with the engine");
                     break;
