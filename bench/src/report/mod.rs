@@ -132,13 +132,24 @@ pub(crate) struct Report {
     pub extra: Extras,
 }
 
+/// `path` as BENCH.md shows it: relative to the checkout when it lies inside it, so the
+/// report names no machine's or checkout's own directories.
+fn shown(path: &std::path::Path) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(|r| r.canonicalize().ok());
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    root.and_then(|r| full.strip_prefix(r).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 impl Report {
     /// An empty report for `plan` on `engine`.
     pub(crate) fn new(plan: &Plan, engine: EngineInfo) -> Self {
         Self {
             command: plan.command.clone(),
             image: plan.image.clone(),
-            hearth_bin: plan.hearth_bin.display().to_string(),
+            hearth_bin: shown(&plan.hearth_bin),
             runs: plan.runs,
             engine,
             solo: Solo::default(),
