@@ -47,12 +47,7 @@ pub(crate) async fn measure(plan: &HatchPlan) -> anyhow::Result<HatchFigures> {
         .tempdir_in(&plan.dir)
         .with_context(|| format!("temp dir in {}", plan.dir.display()))?;
     let mut figures = HatchFigures {
-        dir: plan
-            .dir
-            .canonicalize()
-            .unwrap_or_else(|_| plan.dir.clone())
-            .display()
-            .to_string(),
+        dir: crate::report::shown(&plan.dir),
         filesystem: filesystem_of(&plan.dir),
         events: plan.events,
         ..HatchFigures::default()

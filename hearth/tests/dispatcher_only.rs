@@ -90,7 +90,10 @@ fn only_the_dispatcher_calls_driver_verbs() {
         let text = std::fs::read_to_string(&file).expect("read");
         // A driver's own unit tests (its `#[cfg(test)] mod tests`, last in the file) drive it
         // directly; that is what they test.
-        let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap_or(&text);
+        let code = text
+            .split("\n#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or(&text);
         let calls = driver_calls(code);
         if ALLOWED.iter().any(|a| rel.starts_with(a)) {
             inside += calls.len();

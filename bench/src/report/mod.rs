@@ -134,7 +134,7 @@ pub(crate) struct Report {
 
 /// `path` as BENCH.md shows it: relative to the checkout when it lies inside it, so the
 /// report names no machine's or checkout's own directories.
-fn shown(path: &std::path::Path) -> String {
+pub(crate) fn shown(path: &std::path::Path) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .and_then(|r| r.canonicalize().ok());
