@@ -85,7 +85,7 @@ impl Op {
 pub struct Dispatcher {
     driver: Arc<dyn Driver>,
     store: Store,
-    events: Journal,
+    journal: Journal,
     deadlines: Deadlines,
     /// One async lock per slug, so verbs on one workspace never interleave; held by the
     /// spawned operation, so a caller that goes away does not release it early.
@@ -104,7 +104,7 @@ impl Dispatcher {
         Arc::new(Dispatcher {
             driver,
             store,
-            events: Journal::default(),
+            journal: Journal::default(),
             deadlines,
             locks: Mutex::default(),
             pool: std::sync::OnceLock::new(),
@@ -284,7 +284,7 @@ impl Dispatcher {
     pub fn events(&self, slug: &str) -> Result<Vec<LifecycleEvent>, HearthError> {
         let record = self.record(slug)?;
         let slug = Slug::parse(&record.reference.workspace_slug)?;
-        Ok(self.events.snapshot(&slug))
+        Ok(self.journal.snapshot(&slug))
     }
 
     /// The steps so far and a receiver for the ones to come.
@@ -296,7 +296,7 @@ impl Dispatcher {
         slug: &str,
     ) -> Result<(Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>), HearthError> {
         let slug = Slug::parse(slug)?;
-        Ok(self.events.follow(&slug))
+        Ok(self.journal.follow(&slug))
     }
 
     fn record(&self, slug: &str) -> Result<Record, HearthError> {
@@ -362,7 +362,7 @@ impl Dispatcher {
             ..record
         })?;
 
-        let steps = self.events.steps(&slug);
+        let steps = self.journal.steps(&slug);
         steps.record(&format!("{verb}_started"), None, None);
         let cancel = CancellationToken::new();
         // Only what can be undone completely (a provision) is abandoned with its caller. The
@@ -435,7 +435,7 @@ impl Dispatcher {
                     verb: verb.as_str(),
                     slug: slug.to_string(),
                     after: deadline,
-                    at: self.events.last_step(slug),
+                    at: self.journal.last_step(slug),
                 })
             }),
             () = cancel.cancelled() => Err(HearthError::Canceled {

@@ -80,7 +80,11 @@ impl Dispatcher {
             if live(&name) {
                 continue;
             }
-            match self.driver.teardown(&slug, &self.events.steps(&slug)).await {
+            match self
+                .driver
+                .teardown(&slug, &self.journal.steps(&slug))
+                .await
+            {
                 Ok(()) => done.orphans_removed.push(name),
                 Err(e) => done.errors.push(format!("{name}: {e}")),
             }
@@ -99,7 +103,7 @@ impl Dispatcher {
         done: &mut Reconciled,
     ) -> Result<(), HearthError> {
         let name = slug.to_string();
-        let steps = self.events.steps(slug);
+        let steps = self.journal.steps(slug);
         let Some(interrupted) = Action::interrupted(record.status, record.pending) else {
             // Settled: its objects should be there, unless it failed or is gone.
             if matches!(
