@@ -543,6 +543,25 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
     assert!(b.objects_of(&whole[0]).await.is_empty());
 }
 
+/// The scenarios on one real engine, as `mod $module`: each test is gated by `$gate`, which
+/// fails it (rather than skipping) when its backend is asked for and absent.
+macro_rules! pool_on {
+    ($module:ident, $kind:ident, $gate:path; $($name:ident: $size:expr),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$gate(concat!("pool::", stringify!($module), "::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::PoolBackend::new(super::Kind::$kind, super::FakeFaults::default(), super::sized($size))).await;
+                }
+            )*
+        }
+    };
+}
+
+/// The scenarios on the Fake and on Docker.
 macro_rules! pool_conformance {
     ($($name:ident: $size:expr),* $(,)?) => {
         mod fake {
@@ -557,34 +576,14 @@ macro_rules! pool_conformance {
                 }
             )*
         }
-        mod docker {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::e2e(concat!("pool::docker::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::PoolBackend::new(super::Kind::Docker, super::FakeFaults::default(), super::sized($size))).await;
-                }
-            )*
-        }
+        pool_on!(docker, Docker, super::support::e2e; $($name: $size),*);
     };
 }
 
 /// The core scenarios on Podman (rootful, as CI runs it).
 macro_rules! pool_on_podman {
     ($($name:ident: $size:expr),* $(,)?) => {
-        mod podman {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::podman::e2e(concat!("pool::podman::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::PoolBackend::new(super::Kind::Podman, super::FakeFaults::default(), super::sized($size))).await;
-                }
-            )*
-        }
+        pool_on!(podman, Podman, super::support::podman::e2e; $($name: $size),*);
     };
 }
 
@@ -592,17 +591,7 @@ macro_rules! pool_on_podman {
 /// volumes, all labelled; its tasks' containers wait frozen on hearth's node.
 macro_rules! pool_on_swarm {
     ($($name:ident: $size:expr),* $(,)?) => {
-        mod swarm {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::swarm_e2e(concat!("pool::swarm::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::PoolBackend::new(super::Kind::Swarm, super::FakeFaults::default(), super::sized($size))).await;
-                }
-            )*
-        }
+        pool_on!(swarm, Swarm, super::support::swarm_e2e; $($name: $size),*);
     };
 }
 
