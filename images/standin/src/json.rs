@@ -7,6 +7,9 @@ pub(crate) fn escape(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -44,7 +47,7 @@ mod tests {
 
     #[test]
     fn escapes_quotes_backslashes_and_controls() {
-        assert_eq!(escape("a\"b\\c\n\u{1}é"), r#"a\"b\\c\u000a\u0001é"#);
+        assert_eq!(escape("a\"b\\c\n\u{1}é"), r#"a\"b\\c\n\u0001é"#);
     }
 
     #[test]
@@ -54,7 +57,7 @@ mod tests {
             ("k\"", Value::Str("v\n")),
             ("n", Value::Raw("3".into())),
         ]);
-        assert_eq!(o, r#"{"ok":true,"k\"":"v\u000a","n":3}"#);
+        assert_eq!(o, r#"{"ok":true,"k\"":"v\n","n":3}"#);
         assert_eq!(object([]), "{}");
     }
 }

@@ -148,7 +148,7 @@ mod tests {
     fn role_is_json_escaped() {
         assert_eq!(
             json_body("a\"b\\c\n"),
-            r#"{"ok":true,"role":"a\"b\\c\u000a","service":"hearth-standin"}"#
+            r#"{"ok":true,"role":"a\"b\\c\n","service":"hearth-standin"}"#
         );
     }
 
@@ -195,7 +195,7 @@ mod tests {
         let out = get(&s, "GET /data/.oneshot HTTP/1.1");
         assert_eq!(
             body(&out),
-            r#"{"ok":true,"name":".oneshot","text":"exit=0\u000a"}"#
+            r#"{"ok":true,"name":".oneshot","text":"exit=0\n"}"#
         );
         assert!(get(&s, "GET /data/missing HTTP/1.1").starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(

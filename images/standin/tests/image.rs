@@ -1,7 +1,11 @@
 //! The built image `hearth-standin:local` on the real engine: it answers HTTP with its role,
 //! marks its data volume, stops promptly under an init, and (as documented) ignores SIGTERM
-//! as PID 1 without one. Runs when `HEARTH_E2E=1` (`make test` builds the image first); with
-//! it set and no engine or no image, the tests fail naming what is missing.
+//! as PID 1 without one; its knobs (`knobs.rs`) model real services. Runs when
+//! `HEARTH_E2E=1` (`make test` builds the image first); with it set and no engine or no
+//! image, the tests fail naming what is missing.
+
+#[path = "image/knobs.rs"]
+mod knobs;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -69,17 +73,33 @@ impl Drop for Running {
 }
 
 fn run(extra: &[&str], volume: Option<String>) -> Running {
+    run_with(&[80], extra, &[], volume)
+}
+
+/// `docker run -d` of the image with this run's label, each of `publish` published on an
+/// engine-chosen loopback port, `extra` options before the image and `command` after it.
+fn run_with(publish: &[u16], extra: &[&str], command: &[&str], volume: Option<String>) -> Running {
     let label = label();
-    let mut args = vec!["run", "-d", "--label", &label, "-p", "127.0.0.1::80"];
+    let published: Vec<String> = publish.iter().map(|p| format!("127.0.0.1::{p}")).collect();
+    let mut args = vec!["run", "-d", "--label", &label];
+    for p in &published {
+        args.extend(["-p", p.as_str()]);
+    }
     args.extend_from_slice(extra);
     let image = image();
     args.push(&image);
+    args.extend_from_slice(command);
     let id = docker(&args).expect("docker run");
     Running { id, volume }
 }
 
 fn host_port(c: &Running) -> u16 {
-    let out = docker(&["port", &c.id, "80/tcp"]).expect("docker port");
+    host_port_of(c, 80)
+}
+
+/// The loopback host port the engine published `port` on.
+fn host_port_of(c: &Running, port: u16) -> u16 {
+    let out = docker(&["port", &c.id, &format!("{port}/tcp")]).expect("docker port");
     out.lines()
         .find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
         .unwrap_or_else(|| panic!("no host port in {out:?}"))
