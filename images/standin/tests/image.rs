@@ -4,6 +4,8 @@
 //! `HEARTH_E2E=1` (`make test` builds the image first); with it set and no engine or no
 //! image, the tests fail naming what is missing.
 
+#[path = "image/busybox.rs"]
+mod busybox;
 #[path = "image/knobs.rs"]
 mod knobs;
 
@@ -27,15 +29,19 @@ fn image() -> String {
 
 /// `None` when Docker-backed tests are off; panics when they are on and cannot run.
 fn engine() -> Option<()> {
+    engine_with(&image())
+}
+
+/// `engine()` for another of the images `make images` builds.
+fn engine_with(image: &str) -> Option<()> {
     if std::env::var("HEARTH_E2E").as_deref() != Ok("1") {
         eprintln!("HEARTH_E2E is not 1: Docker-backed image test not run");
         return None;
     }
-    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image()]);
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", image]);
     assert!(
         out.is_ok(),
-        "HEARTH_E2E=1 but image {} is not usable: {} (run make images)",
-        image(),
+        "HEARTH_E2E=1 but image {image} is not usable: {} (run make images)",
         out.unwrap_err()
     );
     Some(())
@@ -79,6 +85,17 @@ fn run(extra: &[&str], volume: Option<String>) -> Running {
 /// `docker run -d` of the image with this run's label, each of `publish` published on an
 /// engine-chosen loopback port, `extra` options before the image and `command` after it.
 fn run_with(publish: &[u16], extra: &[&str], command: &[&str], volume: Option<String>) -> Running {
+    run_image(&image(), publish, extra, command, volume)
+}
+
+/// `run_with` for another image.
+fn run_image(
+    image: &str,
+    publish: &[u16],
+    extra: &[&str],
+    command: &[&str],
+    volume: Option<String>,
+) -> Running {
     let label = label();
     let published: Vec<String> = publish.iter().map(|p| format!("127.0.0.1::{p}")).collect();
     let mut args = vec!["run", "-d", "--label", &label];
@@ -86,8 +103,7 @@ fn run_with(publish: &[u16], extra: &[&str], command: &[&str], volume: Option<St
         args.extend(["-p", p.as_str()]);
     }
     args.extend_from_slice(extra);
-    let image = image();
-    args.push(&image);
+    args.push(image);
     args.extend_from_slice(command);
     let id = docker(&args).expect("docker run");
     Running { id, volume }
@@ -121,6 +137,29 @@ fn get(port: u16, path: &str) -> String {
             _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
             other => panic!("127.0.0.1:{port}{path} never answered: {other:?}"),
         }
+    }
+}
+
+/// The body of an HTTP answer ("" when it has none).
+fn body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// A labelled network removed when the test ends (declare it before its containers, so it
+/// is dropped after them).
+struct Network(String);
+
+impl Network {
+    fn create(tag: &str) -> Self {
+        let name = format!("hearth-standin-test-{tag}-{}", std::process::id());
+        docker(&["network", "create", "--label", &label(), &name]).expect("network create");
+        Self(name)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
     }
 }
 

@@ -8,25 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::{docker, engine, get, host_port, host_port_of, label, run_with, Running};
-
-/// A labelled network removed when the test ends (declare it before its containers, so it
-/// is dropped after them).
-struct Network(String);
-
-impl Network {
-    fn create(tag: &str) -> Self {
-        let name = format!("hearth-standin-test-{tag}-{}", std::process::id());
-        docker(&["network", "create", "--label", &label(), &name]).expect("network create");
-        Self(name)
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        let _ = docker(&["network", "rm", &self.0]);
-    }
-}
+use super::{
+    body, docker, engine, get, host_port, host_port_of, label, run_with, Network, Running,
+};
 
 /// The TCP ports something listens on inside the container's network namespace, read from
 /// `/proc/<pid>/net/tcp{,6}` on the host: what a TCP probe must look at, since the published
@@ -53,10 +37,6 @@ fn listening(c: &Running) -> Vec<u16> {
 /// The container's stdout so far (`docker logs` keeps stderr on its own stream).
 fn stdout_of(c: &Running) -> String {
     docker(&["logs", &c.id]).expect("docker logs")
-}
-
-fn body(answer: &str) -> &str {
-    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
 /// Sends a line to a TCP port until something comes back (docker-proxy accepts, then closes
