@@ -140,6 +140,20 @@ fn get(port: u16, path: &str) -> String {
     }
 }
 
+/// The container's stdout so far (`docker logs` keeps stderr on its own stream).
+fn stdout_of(c: &Running) -> String {
+    docker(&["logs", &c.id]).expect("docker logs")
+}
+
+/// The container's stderr so far.
+fn stderr_of(c: &Running) -> String {
+    let out = Command::new("docker")
+        .args(["logs", &c.id])
+        .output()
+        .expect("docker logs");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// The body of an HTTP answer ("" when it has none).
 fn body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)

@@ -4,7 +4,7 @@
 
 use super::{
     body, docker, engine, engine_with, get, host_port, host_port_of, label, run_image, run_with,
-    Network,
+    stderr_of, Network,
 };
 
 fn busybox() -> String {
@@ -24,11 +24,7 @@ fn busybox_httpd_serves_healthz_and_logs_each_request() {
     assert!(get(port, "/missing").starts_with("HTTP/1.1 404 Not Found\r\n"));
     assert!(body(&get(port, "/")).contains("hearth-busybox"));
     // -v logs one line per request on stderr: what a `log` probe would match.
-    let out = std::process::Command::new("docker")
-        .args(["logs", &c.id])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_of(&c);
     assert!(
         stderr.contains("response:200") && stderr.contains("response:404"),
         "{stderr}"

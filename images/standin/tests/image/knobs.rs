@@ -9,7 +9,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::{
-    body, docker, engine, get, host_port, host_port_of, label, run_with, Network, Running,
+    body, docker, engine, get, host_port, host_port_of, label, run_with, stderr_of, stdout_of,
+    Network, Running,
 };
 
 /// The TCP ports something listens on inside the container's network namespace, read from
@@ -32,11 +33,6 @@ fn listening(c: &Running) -> Vec<u16> {
     ports.sort_unstable();
     ports.dedup();
     ports
-}
-
-/// The container's stdout so far (`docker logs` keeps stderr on its own stream).
-fn stdout_of(c: &Running) -> String {
-    docker(&["logs", &c.id]).expect("docker logs")
 }
 
 /// Sends a line to a TCP port until something comes back (docker-proxy accepts, then closes
@@ -281,11 +277,7 @@ fn a_bad_knob_exits_2_naming_it() {
     }
     let c = run_with(&[], &["-e", "HEALTH_DELAY_MS=soon"], &[], None);
     assert_eq!(docker(&["wait", &c.id]).expect("docker wait"), "2");
-    let out = std::process::Command::new("docker")
-        .args(["logs", &c.id])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_of(&c);
     assert!(
         stderr
             .contains(r#"hearth-standin: HEALTH_DELAY_MS: "soon" is not a number of milliseconds"#),
