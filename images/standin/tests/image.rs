@@ -140,6 +140,26 @@ fn get(port: u16, path: &str) -> String {
     }
 }
 
+/// The container's exit code once it has stopped; panics after 20 s (an image that ignores
+/// its one-shot knobs would otherwise hang the test in `docker wait`).
+fn exit_code(c: &Running) -> i64 {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = docker(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &c.id,
+        ])
+        .expect("docker inspect");
+        if let Some(code) = state.strip_prefix("exited ") {
+            return code.parse().expect("exit code");
+        }
+        assert!(Instant::now() < until, "{} still {state} after 20 s", c.id);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The container's stdout so far (`docker logs` keeps stderr on its own stream).
 fn stdout_of(c: &Running) -> String {
     docker(&["logs", &c.id]).expect("docker logs")

@@ -3,8 +3,8 @@
 //! one-shot with an exit code, and the stand-in reaches it by name with `/peer`.
 
 use super::{
-    body, docker, engine, engine_with, get, host_port, host_port_of, label, run_image, run_with,
-    stderr_of, Network,
+    body, docker, engine, engine_with, exit_code, get, host_port, host_port_of, label, run_image,
+    run_with, stderr_of, Network,
 };
 
 fn busybox() -> String {
@@ -56,7 +56,7 @@ fn busybox_runs_a_templates_command_on_another_port_and_as_a_oneshot() {
         &["sh", "-c", script],
         Some(volume),
     );
-    assert_eq!(docker(&["wait", &job.id]).expect("docker wait"), "4");
+    assert_eq!(exit_code(&job), 4);
     assert_eq!(
         docker(&["logs", &job.id]).expect("docker logs"),
         "migrating\ndone"

@@ -9,8 +9,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::{
-    body, docker, engine, get, host_port, host_port_of, label, run_with, stderr_of, stdout_of,
-    Network, Running,
+    body, docker, engine, exit_code, get, host_port, host_port_of, label, run_with, stderr_of,
+    stdout_of, Network, Running,
 };
 
 /// The TCP ports something listens on inside the container's network namespace, read from
@@ -203,7 +203,7 @@ fn oneshot_exits_with_its_code_after_its_log_and_leaves_a_marker_another_role_re
         &["--oneshot-exit", "3", "--oneshot-ms", "600"],
         Some(volume),
     );
-    assert_eq!(docker(&["wait", &job.id]).expect("docker wait"), "3");
+    assert_eq!(exit_code(&job), 3);
     assert!(
         t0.elapsed() >= Duration::from_millis(600),
         "{:?}",
@@ -276,7 +276,7 @@ fn a_bad_knob_exits_2_naming_it() {
         return;
     }
     let c = run_with(&[], &["-e", "HEALTH_DELAY_MS=soon"], &[], None);
-    assert_eq!(docker(&["wait", &c.id]).expect("docker wait"), "2");
+    assert_eq!(exit_code(&c), 2);
     let stderr = stderr_of(&c);
     assert!(
         stderr
