@@ -137,7 +137,10 @@ fn observed(what: &str, result: Result<impl std::fmt::Debug, HearthError>) -> Ce
             let text = e.to_string();
             assert!(text.contains("podman "), "names the engine: {what}: {text}");
             assert!(text.contains("rootless on cgroup v1"), "{what}: {text}");
-            assert!(e.hint().unwrap_or_default().contains("docs/src/backends.md"));
+            assert!(e
+                .hint()
+                .unwrap_or_default()
+                .contains("docs/src/backends.md"));
             assert_eq!(e.to_body().code, "unsupported");
             Cell::Unsupported
         }
