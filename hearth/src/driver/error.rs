@@ -142,11 +142,9 @@ impl DriverError {
             DriverError::Timeout { .. } => "the engine is slow or stuck: check it, then call \
                  again"
                 .into(),
-            DriverError::Unsupported { .. } => {
-                "this backend cannot do it; the book's Backends chapter \
-                 (docs/src/backends.md) says what each backend supports"
-                    .into()
-            }
+            DriverError::Unsupported { .. } => "this backend cannot do it; see \
+                 docs/src/backends.md for what each backend supports"
+                .into(),
             DriverError::Engine { .. } | DriverError::Failed { .. } => "run `hearth events \
                  SLUG` to see which step failed, and the engine's own logs for why"
                 .into(),
