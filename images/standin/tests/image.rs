@@ -12,6 +12,7 @@ mod knobs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// `dev.hearth.test=<run>`: this test run's label (`HEARTH_TEST_RUN`, set by `make test`).
@@ -96,17 +97,29 @@ fn run_image(
     command: &[&str],
     volume: Option<String>,
 ) -> Running {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let label = label();
+    // A name of its own: when `run` creates the container but cannot start it, the guard
+    // still removes it (and the volume) by that name.
+    let name = format!(
+        "hearth-standin-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let published: Vec<String> = publish.iter().map(|p| format!("127.0.0.1::{p}")).collect();
-    let mut args = vec!["run", "-d", "--label", &label];
+    let mut args = vec!["run", "-d", "--label", &label, "--name", &name];
     for p in &published {
         args.extend(["-p", p.as_str()]);
     }
     args.extend_from_slice(extra);
     args.push(image);
     args.extend_from_slice(command);
-    let id = docker(&args).expect("docker run");
-    Running { id, volume }
+    let guard = Running {
+        id: name.clone(),
+        volume,
+    };
+    docker(&args).expect("docker run");
+    guard
 }
 
 fn host_port(c: &Running) -> u16 {
