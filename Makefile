@@ -58,7 +58,7 @@ help: ## list the targets
 build: ## build every binary of the workspace (debug)
 	$(CARGO) build --workspace --bins
 
-images: ## build the offline stand-in image hearth-standin:local (no registry needed)
+images: ## build the offline images hearth-standin:local and hearth-busybox:local (no registry needed; IMAGES=standin for one)
 	@bash images/build.sh
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)

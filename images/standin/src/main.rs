@@ -1,47 +1,112 @@
 //! hearth-standin: a std-only HTTP server that stands in for a workspace service image.
 //!
-//! It answers every request with `200 OK` and a small JSON body naming its role, so hearth
-//! can prove a workspace is ready without any registry. It is built as a static binary and
-//! shipped in a `FROM scratch` image (`make images` → `hearth-standin:local`).
+//! By default it answers every request with `200 OK` and a small JSON body naming its role,
+//! so hearth can prove a workspace is ready without any registry. Its knobs (`config.rs`,
+//! each an environment variable and an argv flag) make it model real services: another
+//! port, a TCP-only listener, a slow boot, a health path that answers 503 at first, a ready
+//! line on stdout, a one-shot that exits with a chosen code, `/env` and `/peer`. It is
+//! built as a static binary and shipped in a `FROM scratch` image (`make images` →
+//! `hearth-standin:local`).
 //!
 //! Signals: the binary installs no handlers. Under an init process (hearth starts every
 //! container with the engine's `init: true`) SIGTERM keeps its default disposition and ends
 //! the process at once. Run as PID 1 without an init, the kernel ignores SIGTERM for it and
 //! `docker stop` waits out its full timeout before SIGKILL.
 
+mod accept;
+mod config;
+mod dns;
+mod http;
+mod json;
+mod oneshot;
+mod peer;
+mod routes;
+mod tcp;
+
 use std::env;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::Instant;
 
-/// Most connections served at once; beyond it new ones get a 503 and are closed.
-const MAX_CONNECTIONS: usize = 64;
-/// How long one connection may take to send its request head or drain our answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most request-head bytes read before the request is answered regardless.
-const MAX_HEAD_BYTES: u64 = 16 * 1024;
+use crate::config::{Config, ConfigError};
+use crate::routes::Service;
+
+/// The role's data volume, when hearth mounts one.
+const DATA_DIR: &str = "/data";
 
 fn main() {
-    let port = env::var("PORT").unwrap_or_else(|_| "80".to_owned());
-    let role = env::var("HEARTH_ROLE").unwrap_or_default();
-    let addr = format!("0.0.0.0:{port}");
-
-    mark_data_dir(Path::new("/data"));
-
-    let listener = match TcpListener::bind(&addr) {
-        Ok(listener) => listener,
+    // Every delay counts from here, the closest the process gets to "container started".
+    let start = Instant::now();
+    let args: Vec<String> = env::args().skip(1).collect();
+    let config = match Config::parse(&args, &|k| env::var(k).ok()) {
+        Ok(config) => config,
+        Err(ConfigError::Help) => {
+            print!("{}", config::usage());
+            return;
+        }
         Err(err) => {
-            eprintln!("hearth-standin: cannot listen on {addr}: {err}");
-            std::process::exit(1);
+            eprintln!("hearth-standin: {err}");
+            std::process::exit(2);
         }
     };
-    eprintln!("hearth-standin: listening on {addr} role={role:?}");
-    serve(listener, &role);
+    let data = Path::new(DATA_DIR);
+    mark_data_dir(data);
+    if let Some(o) = &config.oneshot {
+        let code = oneshot::run(o, &config.role, data, &mut io::stdout()).unwrap_or(1);
+        std::process::exit(code.into());
+    }
+    if let Err(err) = run(&config, start, data) {
+        eprintln!("hearth-standin: {err}");
+        std::process::exit(1);
+    }
+}
+
+/// Waits out `LISTEN_DELAY_MS`, binds both listeners, schedules the ready line and serves.
+fn run(config: &Config, start: Instant, data: &Path) -> Result<(), String> {
+    thread::sleep(config.listen_delay.saturating_sub(start.elapsed()));
+    let http_listener = bind(config.port)?;
+    let tcp_listener = config.tcp_port.map(bind).transpose()?;
+    eprintln!(
+        "hearth-standin: listening on 0.0.0.0:{} role={:?} health={} tcp={:?}",
+        config.port, config.role, config.health_path, config.tcp_port
+    );
+    if let Some(listener) = tcp_listener {
+        let mode = config.tcp_mode;
+        thread::spawn(move || tcp::serve(listener, mode));
+    }
+    let healthy_at = start + config.health_delay;
+    if let Some(line) = config.ready_line.clone() {
+        // Both listeners are bound by now; the line waits for the health path to turn 200.
+        thread::spawn(move || {
+            thread::sleep(healthy_at.saturating_duration_since(Instant::now()));
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        });
+    }
+    let env = env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    let service = Service::new(
+        &config.role,
+        &config.health_path,
+        healthy_at,
+        env,
+        data.to_path_buf(),
+    );
+    http::serve(http_listener, Arc::new(service));
+    Ok(())
+}
+
+fn bind(port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind(("0.0.0.0", port))
+        .map_err(|e| format!("cannot listen on 0.0.0.0:{port}: {e}"))
 }
 
 /// Creates `/data/.standin` when the data volume is mounted, proving it is writable.
@@ -52,104 +117,18 @@ fn mark_data_dir(dir: &Path) {
     }
 }
 
-/// Accepts connections forever, one thread each, at most `MAX_CONNECTIONS` at once.
-fn serve(listener: TcpListener, role: &str) {
-    let body: Arc<str> = Arc::from(json_body(role));
-    let live = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        if live.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            live.fetch_sub(1, Ordering::AcqRel);
-            let _ = stream.write_all(&response("503 Service Unavailable", "{\"ok\":false}"));
-            continue;
-        }
-        let body = Arc::clone(&body);
-        let live_for_thread = Arc::clone(&live);
-        let spawned = thread::Builder::new()
-            .name("conn".to_owned())
-            .spawn(move || {
-                let _ = handle(stream, &body);
-                live_for_thread.fetch_sub(1, Ordering::AcqRel);
-            });
-        if spawned.is_err() {
-            live.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// Reads the request head (up to the blank line) and answers it; the body, if any, is not read.
-fn handle(stream: TcpStream, body: &str) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut reader = BufReader::new(io::Read::take(&stream, MAX_HEAD_BYTES));
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-    }
-    let answer = route(&request_line, body);
-    let mut stream = stream;
-    stream.write_all(&answer)?;
-    stream.flush()
-}
-
-/// Chooses the answer for a request line such as `GET /healthz HTTP/1.1`.
-fn route(request_line: &str, body: &str) -> Vec<u8> {
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("");
-    match (method, path) {
-        ("", _) => response("400 Bad Request", "{\"ok\":false}"),
-        ("GET", "/healthz") => response("200 OK", "{\"ok\":true}"),
-        _ => response("200 OK", body),
-    }
-}
-
-/// The JSON body every ordinary request gets.
-fn json_body(role: &str) -> String {
-    format!(
-        "{{\"ok\":true,\"role\":\"{}\",\"service\":\"hearth-standin\"}}",
-        json_escape(role)
-    )
-}
-
-/// Escapes a string for a JSON string literal (std only, so done by hand).
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A complete HTTP/1.1 response that closes the connection.
-fn response(status: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::net::TcpStream;
 
+    /// The HTTP server with default knobs on a real socket, port 0.
     fn start(role: &str) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let role = role.to_owned();
-        thread::spawn(move || serve(listener, &role));
+        let service = Service::new(role, "/healthz", Instant::now(), [], env::temp_dir());
+        thread::spawn(move || http::serve(listener, Arc::new(service)));
         addr
     }
 
@@ -205,14 +184,6 @@ mod tests {
         let mut out = String::new();
         stream.read_to_string(&mut out).unwrap();
         assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
-    }
-
-    #[test]
-    fn role_is_json_escaped() {
-        assert_eq!(
-            json_body("a\"b\\c\n"),
-            r#"{"ok":true,"role":"a\"b\\c\u000a","service":"hearth-standin"}"#
-        );
     }
 
     #[test]

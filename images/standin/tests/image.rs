@@ -1,11 +1,18 @@
 //! The built image `hearth-standin:local` on the real engine: it answers HTTP with its role,
 //! marks its data volume, stops promptly under an init, and (as documented) ignores SIGTERM
-//! as PID 1 without one. Runs when `HEARTH_E2E=1` (`make test` builds the image first); with
-//! it set and no engine or no image, the tests fail naming what is missing.
+//! as PID 1 without one; its knobs (`knobs.rs`) model real services. Runs when
+//! `HEARTH_E2E=1` (`make test` builds the image first); with it set and no engine or no
+//! image, the tests fail naming what is missing.
+
+#[path = "image/busybox.rs"]
+mod busybox;
+#[path = "image/knobs.rs"]
+mod knobs;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// `dev.hearth.test=<run>`: this test run's label (`HEARTH_TEST_RUN`, set by `make test`).
@@ -23,15 +30,19 @@ fn image() -> String {
 
 /// `None` when Docker-backed tests are off; panics when they are on and cannot run.
 fn engine() -> Option<()> {
+    engine_with(&image())
+}
+
+/// `engine()` for another of the images `make images` builds.
+fn engine_with(image: &str) -> Option<()> {
     if std::env::var("HEARTH_E2E").as_deref() != Ok("1") {
         eprintln!("HEARTH_E2E is not 1: Docker-backed image test not run");
         return None;
     }
-    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &image()]);
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", image]);
     assert!(
         out.is_ok(),
-        "HEARTH_E2E=1 but image {} is not usable: {} (run make images)",
-        image(),
+        "HEARTH_E2E=1 but image {image} is not usable: {} (run make images)",
         out.unwrap_err()
     );
     Some(())
@@ -69,17 +80,55 @@ impl Drop for Running {
 }
 
 fn run(extra: &[&str], volume: Option<String>) -> Running {
+    run_with(&[80], extra, &[], volume)
+}
+
+/// `docker run -d` of the image with this run's label, each of `publish` published on an
+/// engine-chosen loopback port, `extra` options before the image and `command` after it.
+fn run_with(publish: &[u16], extra: &[&str], command: &[&str], volume: Option<String>) -> Running {
+    run_image(&image(), publish, extra, command, volume)
+}
+
+/// `run_with` for another image.
+fn run_image(
+    image: &str,
+    publish: &[u16],
+    extra: &[&str],
+    command: &[&str],
+    volume: Option<String>,
+) -> Running {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let label = label();
-    let mut args = vec!["run", "-d", "--label", &label, "-p", "127.0.0.1::80"];
+    // A name of its own: when `run` creates the container but cannot start it, the guard
+    // still removes it (and the volume) by that name.
+    let name = format!(
+        "hearth-standin-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let published: Vec<String> = publish.iter().map(|p| format!("127.0.0.1::{p}")).collect();
+    let mut args = vec!["run", "-d", "--label", &label, "--name", &name];
+    for p in &published {
+        args.extend(["-p", p.as_str()]);
+    }
     args.extend_from_slice(extra);
-    let image = image();
-    args.push(&image);
-    let id = docker(&args).expect("docker run");
-    Running { id, volume }
+    args.push(image);
+    args.extend_from_slice(command);
+    let guard = Running {
+        id: name.clone(),
+        volume,
+    };
+    docker(&args).expect("docker run");
+    guard
 }
 
 fn host_port(c: &Running) -> u16 {
-    let out = docker(&["port", &c.id, "80/tcp"]).expect("docker port");
+    host_port_of(c, 80)
+}
+
+/// The loopback host port the engine published `port` on.
+fn host_port_of(c: &Running, port: u16) -> u16 {
+    let out = docker(&["port", &c.id, &format!("{port}/tcp")]).expect("docker port");
     out.lines()
         .find_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
         .unwrap_or_else(|| panic!("no host port in {out:?}"))
@@ -101,6 +150,63 @@ fn get(port: u16, path: &str) -> String {
             _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
             other => panic!("127.0.0.1:{port}{path} never answered: {other:?}"),
         }
+    }
+}
+
+/// The container's exit code once it has stopped; panics after 20 s (an image that ignores
+/// its one-shot knobs would otherwise hang the test in `docker wait`).
+fn exit_code(c: &Running) -> i64 {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = docker(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &c.id,
+        ])
+        .expect("docker inspect");
+        if let Some(code) = state.strip_prefix("exited ") {
+            return code.parse().expect("exit code");
+        }
+        assert!(Instant::now() < until, "{} still {state} after 20 s", c.id);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The container's stdout so far (`docker logs` keeps stderr on its own stream).
+fn stdout_of(c: &Running) -> String {
+    docker(&["logs", &c.id]).expect("docker logs")
+}
+
+/// The container's stderr so far.
+fn stderr_of(c: &Running) -> String {
+    let out = Command::new("docker")
+        .args(["logs", &c.id])
+        .output()
+        .expect("docker logs");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The body of an HTTP answer ("" when it has none).
+fn body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// A labelled network removed when the test ends (declare it before its containers, so it
+/// is dropped after them).
+struct Network(String);
+
+impl Network {
+    fn create(tag: &str) -> Self {
+        let name = format!("hearth-standin-test-{tag}-{}", std::process::id());
+        docker(&["network", "create", "--label", &label(), &name]).expect("network create");
+        Self(name)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
     }
 }
 
