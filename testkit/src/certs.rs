@@ -35,7 +35,7 @@ pub struct TestCerts {
 
 /// A CA's certificate and key.
 struct Ca {
-    params: CertificateParams,
+    cert: rcgen::Certificate,
     key: KeyPair,
     pem: String,
 }
@@ -50,8 +50,9 @@ fn ca(name: &str) -> anyhow::Result<Ca> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let pem = params.self_signed(&key)?.pem();
-    Ok(Ca { params, key, pem })
+    let cert = params.self_signed(&key)?;
+    let pem = cert.pem();
+    Ok(Ca { cert, key, pem })
 }
 
 /// A leaf certificate signed by `ca`, as (certificate PEM, key PEM).
@@ -72,8 +73,7 @@ fn leaf(
         KeyUsagePurpose::KeyEncipherment,
     ];
     params.extended_key_usages = vec![usage];
-    let issuer = ca.params.clone().self_signed(&ca.key)?;
-    let cert = params.signed_by(&key, &issuer, &ca.key)?;
+    let cert = params.signed_by(&key, &ca.cert, &ca.key)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
