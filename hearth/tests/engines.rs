@@ -1,11 +1,9 @@
 //! Finding the engine the way the docker CLI does, against real engines: contexts pointing
 //! at a private dockerd (unix, and TLS on a loopback port with certificates made here) and
-//! at a private Podman service, `DOCKER_CONFIG` honoured, the well-known-socket probe over a
+//! at the suite's private Podman service, `DOCKER_CONFIG` honoured, the well-known-socket probe over a
 //! temporary home with real listening sockets, a certificate that does not verify, and
 //! `hearth serve` refusing to start (path and hint) on a name that leads nowhere.
 
-#[path = "support/podman_service.rs"]
-mod podman_service;
 mod support;
 
 use std::os::unix::net::UnixListener;
@@ -183,16 +181,17 @@ async fn tls_engines_verify_by_docker_tls_verify_and_by_context_and_refuse_a_for
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_context_reaches_a_private_podman_service() {
     const NAME: &str = "a_context_reaches_a_private_podman_service";
-    if !support::e2e(NAME) {
+    // The private Podman service of the suite (`.ci/podman.sh start`, HEARTH_PODMAN_HOST).
+    if !support::e2e(NAME) || !support::podman::e2e(NAME) {
         return;
     }
-    let podman = podman_service::PodmanService::start(&[]);
+    let host = support::podman::host();
     let home = tempfile::tempdir().expect("home");
     let config = home.path().join("cli");
-    context::write(&config, "podman", &podman.host, None).expect("context");
+    context::write(&config, "podman", &host, None).expect("context");
     set_current(&config, "podman");
     let chosen = resolve(&inputs(home.path(), &config)).expect("the podman context");
-    assert_eq!(chosen.host, podman.host);
+    assert_eq!(chosen.host, host);
     let engine = Engine::new(chosen);
     let flavor = engine.flavor().await.expect("podman answers");
     assert_eq!(flavor.kind, hearth::driver::docker::EngineKind::Podman);
