@@ -167,8 +167,25 @@ async fn lock(settings: &Settings, engine: &Engine) -> Check {
     Check::ok("lock", format!("{path}: no role's tag moved"))
 }
 
-/// `sha256:0123456789ab…` → `sha256:0123456789ab`.
+/// `sha256:0123456789ab…` (or `repo@sha256:…`) → `sha256:0123456789ab`.
 fn short(id: &str) -> &str {
+    let id = id.rsplit_once('@').map_or(id, |(_, d)| d);
     let end = id.find(':').map_or(12, |i| i + 13).min(id.len());
     &id[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn digests_are_shortened_to_twelve_hex_digits() {
+        assert_eq!(
+            super::short("sha256:0123456789abcdef"),
+            "sha256:0123456789ab"
+        );
+        assert_eq!(
+            super::short("127.0.0.1:5000/app@sha256:0123456789abcdef"),
+            "sha256:0123456789ab"
+        );
+        assert_eq!(super::short("sha256:01"), "sha256:01");
+    }
 }
