@@ -10,17 +10,32 @@ use hearth_testkit::objects;
 
 use crate::spec::{HEARTH_WORKSPACE_LABEL, RUN_LABEL};
 
-/// Connects to the local engine (`DOCKER_HOST` honoured) and negotiates the API version, so
-/// an older engine (Debian's 20.10, API 1.41) answers rather than "client version too new".
+/// Connects to the engine hearth would choose (the docker CLI's order: `DOCKER_HOST`,
+/// `DOCKER_CONTEXT`, the current context, the default socket, the well-known sockets) and
+/// negotiates the API version, so an older engine (Debian's 20.10, API 1.41) answers rather
+/// than "client version too new".
 ///
 /// # Errors
-/// When no engine answers.
+/// When no engine is found or it does not answer.
 pub(crate) async fn connect() -> anyhow::Result<Docker> {
-    Docker::connect_with_local_defaults()
-        .context("cannot reach the Docker engine (is dockerd running? is DOCKER_HOST right?)")?
-        .negotiate_version()
+    connect_to(hearth::driver::engine::Engine::from_env()).await
+}
+
+/// Connects to the engine at `host` (`unix:///…`), as hearth would.
+///
+/// # Errors
+/// When it does not answer.
+pub(crate) async fn connect_at(host: &str) -> anyhow::Result<Docker> {
+    connect_to(hearth::driver::engine::Engine::at(host))
         .await
-        .context("the Docker engine did not answer the version negotiation")
+        .with_context(|| format!("cannot reach the engine at {host}"))
+}
+
+async fn connect_to(engine: hearth::driver::engine::Engine) -> anyhow::Result<Docker> {
+    let docker = engine.client().await.context(
+        "cannot reach the Docker engine (is it running? `hearth doctor` says where it looked)",
+    )?;
+    Ok(docker.clone())
 }
 
 /// What the report says about the engine.

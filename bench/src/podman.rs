@@ -56,11 +56,7 @@ pub(crate) async fn measure(
     podman_host: &str,
 ) -> anyhow::Result<Vec<EngineSolo>> {
     let docker = engine::connect().await?;
-    let podman = Docker::connect_with_host(podman_host)
-        .with_context(|| format!("cannot reach Podman at {podman_host}"))?
-        .negotiate_version()
-        .await
-        .with_context(|| format!("Podman at {podman_host} did not answer"))?;
+    let podman = engine::connect_at(podman_host).await?;
     let mut counter = FIRST_SLUG;
     let mut out = Vec::new();
     for (docker, host) in [(docker, None), (podman, Some(podman_host))] {

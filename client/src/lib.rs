@@ -119,6 +119,14 @@ impl HearthClient {
         Ok(())
     }
 
+    /// `GET /v1/healthz`, as the daemon answered it (`ok`, its `version`, a pool's report).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn health(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(Method::GET, "/v1/healthz", None::<&()>).await
+    }
+
     /// `POST /v1/provision`.
     ///
     /// # Errors

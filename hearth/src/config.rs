@@ -23,6 +23,7 @@ use crate::pool::PoolConfig;
 /// state_dir = "/var/lib/hearth"
 /// socket_group = "hearth"
 /// service_port = 80
+/// docker_host = "unix:///run/user/1000/docker.sock"  # as --docker-host
 /// [images]
 /// cairnet = "nginx:alpine"
 /// lore = "nginx:alpine"
@@ -58,6 +59,8 @@ pub struct FileConfig {
     pub instance: Option<String>,
     /// The port every service listens on inside its container (80 for nginx and the stand-in).
     pub service_port: Option<u16>,
+    /// The engine's address, as `--docker-host` gives it (before `DOCKER_HOST`).
+    pub docker_host: Option<String>,
     #[serde(default)]
     pub images: FileImages,
     #[serde(default)]
@@ -181,6 +184,8 @@ pub struct Settings {
     pub limits: hearth_serve::Limits,
     /// The warm pools (none unless asked for).
     pub pool: crate::pool::PoolConfig,
+    /// The engine address set by `--docker-host` or the file's `docker_host`, if either is.
+    pub engine: Option<crate::driver::engine::Given>,
 }
 
 impl Settings {
@@ -190,10 +195,16 @@ impl Settings {
     /// # Errors
     /// A message naming the setting that is wrong.
     pub fn resolve(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
-        let file = match config_path(args) {
-            Some(p) => FileConfig::load(&p)?,
+        let path = config_path(args);
+        let file = match &path {
+            Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
+        let engine = crate::driver::engine::Given::from_settings(
+            args.docker_host.as_deref(),
+            file.docker_host.as_deref(),
+            path.as_deref(),
+        );
         let state_dir = args
             .state_dir
             .clone()
@@ -226,6 +237,7 @@ impl Settings {
             idle_exit: idle_exit(args.idle_exit, &deadlines)?,
             limits: serve_limits(args),
             pool,
+            engine,
         })
     }
 }

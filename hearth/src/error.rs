@@ -70,6 +70,10 @@ pub enum HearthError {
 
     #[error("hearth's state could not be {attempted}: {detail}")]
     State { attempted: String, detail: String },
+
+    /// No engine endpoint could be chosen (an unknown context, a missing socket, …).
+    #[error(transparent)]
+    Engine(#[from] crate::driver::engine::ResolveError),
 }
 
 /// Why an image could not be had, as `image_unavailable` names it.
@@ -117,6 +121,7 @@ impl HearthError {
             HearthError::Canceled { .. } => ErrorCode::ContextCanceled,
             HearthError::Driver(e) => e.code(),
             HearthError::State { .. } => ErrorCode::StateUnavailable,
+            HearthError::Engine(e) => e.code(),
         }
     }
 
@@ -131,6 +136,7 @@ impl HearthError {
             HearthError::State { .. } => 500,
             HearthError::Driver(e) => e.http_status(),
             HearthError::DeadlineExceeded { .. } => 504,
+            HearthError::Engine(_) => 503,
         }
     }
 
@@ -146,7 +152,8 @@ impl HearthError {
             | HearthError::Conflict { .. }
             | HearthError::ImageUnavailable { .. }
             | HearthError::ImageDrift { .. }
-            | HearthError::State { .. } => false,
+            | HearthError::State { .. }
+            | HearthError::Engine(_) => false,
         }
     }
 
@@ -197,6 +204,7 @@ impl HearthError {
             HearthError::Canceled { .. } => "call again; nothing was left behind".into(),
             HearthError::Driver(e) => e.hint(),
             HearthError::State { .. } => "check that hearth's --state-dir is writable".into(),
+            HearthError::Engine(e) => e.hint(),
         };
         Some(hint)
     }
@@ -243,7 +251,8 @@ impl HearthError {
             | HearthError::ImageDrift { .. }
             | HearthError::DeadlineExceeded { .. }
             | HearthError::Canceled { .. }
-            | HearthError::State { .. } => false,
+            | HearthError::State { .. }
+            | HearthError::Engine(_) => false,
         }
     }
 }

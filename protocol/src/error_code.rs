@@ -68,6 +68,11 @@ codes! {
     StateUnavailable = "state_unavailable",
     /// The backend cannot do this verb or enforce this limit (501).
     Unsupported = "unsupported",
+    /// No engine is where the settings point: a missing socket, nothing found (503).
+    EngineNotFound = "engine_not_found",
+    /// The engine settings are wrong: an unknown context, a file that does not parse,
+    /// missing TLS material (503).
+    EngineMisconfigured = "engine_misconfigured",
     // The hearth client's own.
     /// Nothing answered on hearth's socket.
     HearthUnreachable = "hearth_unreachable",

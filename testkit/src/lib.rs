@@ -6,13 +6,20 @@
 //! - [`daemon`]: `hearth serve` as a test starts it, and waiting until it answers.
 //! - [`objects`]: engine objects by label (listed and swept, also from a drop guard).
 //! - [`registry`]: a real registry on loopback, and one that stalls.
+//! - [`dockerd`]: a private dockerd (unix socket, optionally TLS on loopback) and the sweep
+//!   of a run's leftovers; [`certs`]: the CA and certificates a TLS engine test makes.
 //!
-//! The last two need the engine, through bollard: the `engine` feature.
+//! The last four need the engine (bollard, and hearth's engine resolver): the `engine`
+//! feature.
 //!
 //! Label keys are [`hearth_protocol::labels`]; the play's HATCH chain is
 //! [`hearth_protocol::play`]. A dev-dependency only (the bench, a tool, takes it as a normal one).
 
+#[cfg(feature = "engine")]
+pub mod certs;
 pub mod daemon;
+#[cfg(feature = "engine")]
+pub mod dockerd;
 pub mod listening;
 #[cfg(feature = "engine")]
 pub mod objects;

@@ -14,9 +14,6 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use hearth_protocol::labels;
 
-/// How long the engine gets to answer a connection.
-const CONNECT_TIMEOUT_S: u64 = 120;
-
 /// Objects found by label, by name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Labelled {
@@ -59,25 +56,19 @@ pub fn instance_filter(instance: &str) -> String {
     format!("{}={instance}", labels::INSTANCE)
 }
 
-/// A negotiated client for the engine at `host` (`unix:///path`), or at `DOCKER_HOST` (else
-/// the local socket) when `None`.
+/// A negotiated client for the engine at `host` (`unix:///path`, `tcp://…`), or, when
+/// `None`, the engine hearth itself would choose (the docker CLI's order: `DOCKER_HOST`,
+/// `DOCKER_CONTEXT`, the current context, the default socket, the well-known sockets).
 ///
 /// # Errors
-/// When the engine does not answer.
+/// When no engine is chosen or it does not answer.
 pub async fn connect(host: Option<&str>) -> anyhow::Result<Docker> {
-    let docker = match host {
-        Some(h) => Docker::connect_with_unix(
-            h.strip_prefix("unix://").unwrap_or(h),
-            CONNECT_TIMEOUT_S,
-            bollard::API_DEFAULT_VERSION,
-        ),
-        None => Docker::connect_with_local_defaults(),
-    }
-    .context("connect to the engine")?;
-    docker
-        .negotiate_version()
-        .await
-        .context("the engine did not answer the version negotiation")
+    let engine = match host {
+        Some(h) => hearth::driver::engine::Engine::at(h),
+        None => hearth::driver::engine::Engine::from_env(),
+    };
+    let docker = engine.client().await.context("connect to the engine")?;
+    Ok(docker.clone())
 }
 
 /// Every object carrying all of `filters` (`KEY` or `KEY=VALUE`).

@@ -75,12 +75,14 @@ async fn drill_hearth_binary_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_docker_engine_unreachable() {
     case("drills", "drill_docker_engine_unreachable", async {
+        // A socket nobody serves (left by an engine that stopped): hearth starts, and the
+        // provision finds the engine down. A socket path with no file at all is refused at
+        // start instead (`hearth/tests/engines.rs`).
         let nowhere = tempfile::tempdir()?;
+        let stale = nowhere.path().join("no-engine.sock");
+        drop(std::os::unix::net::UnixListener::bind(&stale)?);
         let cfg = StackConfig {
-            docker_host: Some(format!(
-                "unix://{}",
-                nowhere.path().join("no-engine.sock").display()
-            )),
+            docker_host: Some(format!("unix://{}", stale.display())),
             ..StackConfig::docker("no-engine")
         };
         let stack = Stack::start(&cfg).await?;

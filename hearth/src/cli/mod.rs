@@ -2,6 +2,7 @@
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
 pub mod commands;
+pub mod doctor;
 mod lock;
 mod progress;
 pub mod serve;
@@ -72,6 +73,10 @@ pub enum Command {
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses
     /// (pulling tags the engine lacks); --check reports which tags moved since.
     Lock(LockArgs),
+    /// Check what `hearth serve` would run with, one line per check (ok, warn, fail, and a
+    /// hint): the engine and why it was chosen, the socket's permission, the images, the
+    /// lock, the state dir, a running daemon, the address pools. Exit 1 if a check fails.
+    Doctor(Box<doctor::DoctorArgs>),
     /// Write shell completions and man pages (used by `make deb`).
     #[command(hide = true)]
     GenerateAssets(hearth_cli_kit::assets::GenerateArgs),

@@ -14,9 +14,11 @@ use tracing::{info, warn};
 use crate::config::Settings;
 use crate::dispatcher::Dispatcher;
 use crate::driver::docker::LocalDocker;
+use crate::driver::engine::{resolve, Inputs};
 use crate::driver::fake::{FakeDriver, FakeFaults};
 use crate::driver::swarm::Swarm;
 use crate::driver::Driver;
+use crate::error::HearthError;
 use crate::server::activation;
 use crate::server::idle::{IdleListener, IdleWatch};
 use crate::store::Store;
@@ -34,6 +36,11 @@ pub struct ServeArgs {
     /// local-docker, swarm or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
     #[arg(long)]
     pub driver: Option<String>,
+    /// The engine's address (unix:///…, tcp://HOST:PORT, ssh://USER@HOST), before DOCKER_HOST
+    /// [default: as the docker CLI finds it: DOCKER_HOST, DOCKER_CONTEXT, the current context,
+    /// /var/run/docker.sock, then the well-known sockets]
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
     /// Image of the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
     /// [default: nginx:alpine]
     #[arg(long)]
@@ -116,8 +123,9 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 ///
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
-pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
     let stop = hearth_serve::shutdown::on_signal()?;
+    choose_engine(&mut settings)?;
     let (driver, local_docker) = make_driver(&settings, fake_faults)?;
     // Bind first (or take the socket systemd passed): a second daemon must be refused before
     // it touches state or the engine.
@@ -149,6 +157,7 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
         pool = ?settings.pool.sizes,
         instance = %settings.instance,
         state_dir = %settings.state_dir.display(),
+        engine = settings.docker.endpoint.as_ref().map(ToString::to_string),
         images = ?settings.docker.images,
         lock = ?settings.docker.lock.as_ref().map(|l| l.path().display().to_string()),
         activated = guard.activated(),
@@ -172,6 +181,23 @@ pub async fn run(settings: Settings, fake_faults: &[String]) -> anyhow::Result<(
     refill.abort();
     drop(guard);
     info!("hearth stopped");
+    Ok(())
+}
+
+/// Chooses the engine once, at start, as the docker CLI would (for the engine drivers), and
+/// says which and why; a name that leads nowhere stops the start, never falls back.
+fn choose_engine(settings: &mut Settings) -> Result<(), HearthError> {
+    if settings.driver == DriverName::Fake {
+        return Ok(());
+    }
+    let endpoint = resolve(&Inputs::from_env(settings.engine.clone()))?;
+    info!(
+        host = %endpoint.host,
+        why = %endpoint.source,
+        tls = endpoint.tls.is_some(),
+        "engine {endpoint}"
+    );
+    settings.docker.endpoint = Some(endpoint);
     Ok(())
 }
 

@@ -79,12 +79,15 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// `{"ok":true}`, as the Go hearth answers; with a warm pool, also each pool's report, so a
-/// refill that stopped after repeated failures shows where a health check looks.
+/// `{"ok":true}`, as the Go hearth answers, plus hearth's `version` (for `hearth doctor`);
+/// with a warm pool, also each pool's report, so a refill that stopped after repeated
+/// failures shows where a health check looks.
 async fn healthz(State(d): Shared) -> Response {
+    let version = hearth_cli_kit::VERSION;
     match d.pool().filter(|p| p.enabled()) {
-        None => Json(OkResponse { ok: true }).into_response(),
-        Some(p) => Json(serde_json::json!({"ok": true, "pool": p.report()})).into_response(),
+        None => Json(serde_json::json!({"ok": true, "version": version})).into_response(),
+        Some(p) => Json(serde_json::json!({"ok": true, "version": version, "pool": p.report()}))
+            .into_response(),
     }
 }
 

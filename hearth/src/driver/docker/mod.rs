@@ -1,7 +1,7 @@
 //! The LocalDocker driver: each workspace is a bridge network, one data volume per role and
 //! one container per role on a Docker engine, reached through bollard. The API version is
-//! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and `DOCKER_HOST` is
-//! honoured. Everything is labelled with this daemon's instance and found by label.
+//! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and the engine is found as
+//! the docker CLI finds it (`driver::engine::resolve`). Everything is labelled with this daemon's instance and found by label.
 //!
 //! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
 //! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them),
@@ -41,9 +41,11 @@ pub use subnets::SubnetPool;
 /// How LocalDocker builds a workspace.
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
-    /// The engine's address (`unix:///run/podman/podman.sock`); `None` means `DOCKER_HOST`,
-    /// or the platform's default socket.
+    /// The engine's address (`unix:///run/podman/podman.sock`), as the caller sets it;
+    /// `None` means the engine the docker CLI would choose.
     pub host: Option<String>,
+    /// The endpoint `hearth serve` chose at start (before `host`).
+    pub endpoint: Option<crate::driver::engine::Endpoint>,
     /// The image per role (`cairnet`, `lore`).
     pub images: BTreeMap<String, String>,
     pub pull: PullPolicy,
@@ -72,6 +74,7 @@ impl Default for DockerConfig {
     fn default() -> Self {
         DockerConfig {
             host: None,
+            endpoint: None,
             images: SOLO_ROLES
                 .iter()
                 .map(|r| ((*r).to_owned(), "nginx:alpine".to_owned()))
@@ -103,13 +106,10 @@ pub struct LocalDocker {
 }
 
 impl LocalDocker {
-    /// A driver talking to the engine at `DOCKER_HOST` (or the local default socket).
+    /// A driver talking to the engine the configuration names (see [`Engine::for_config`]).
     pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
         LocalDocker {
-            engine: config
-                .host
-                .clone()
-                .map_or_else(Engine::from_env, Engine::at),
+            engine: Engine::for_config(&config),
             config,
             instance: instance.into(),
             rollbacks: create::Rollbacks::default(),

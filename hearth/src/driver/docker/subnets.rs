@@ -74,6 +74,37 @@ impl SubnetPool {
     }
 }
 
+impl SubnetPool {
+    /// Whether the subnet `cidr` (`A.B.C.D/N`) lies inside the pool (for `hearth doctor`'s
+    /// count of what is left).
+    pub fn contains(&self, cidr: &str) -> bool {
+        let Some(addr) = cidr
+            .split('/')
+            .next()
+            .and_then(|a| a.parse::<Ipv4Addr>().ok())
+        else {
+            return false;
+        };
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.pool_prefix))
+            .unwrap_or(0);
+        u32::from(addr) & mask == self.base
+    }
+}
+
+impl std::fmt::Display for SubnetPool {
+    /// `10.213.0.0/16 in /28s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} in /{}s",
+            Ipv4Addr::from(self.base),
+            self.pool_prefix,
+            self.subnet_prefix
+        )
+    }
+}
+
 impl Default for SubnetPool {
     /// `10.213.0.0/16` in /28s: 4096 workspaces.
     fn default() -> Self {

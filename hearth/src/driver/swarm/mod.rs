@@ -64,11 +64,11 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// A driver for the swarm whose manager is the engine at `DOCKER_HOST` (or the local
-    /// default socket).
+    /// A driver for the swarm whose manager is the engine the configuration names (see
+    /// [`Engine::for_config`]).
     pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
         Swarm {
-            engine: Engine::from_env(),
+            engine: Engine::for_config(&config),
             config,
             instance: instance.into(),
             relays: Relays::default(),

@@ -1,7 +1,15 @@
 //! The engine connection, shared by every driver that speaks the Docker Engine API (Docker,
-//! Podman's compatible API, Swarm): made lazily (so hearth starts, and answers `docker_unavailable`,
+//! Podman's compatible API, Swarm): the endpoint chosen as the docker CLI chooses it
+//! (`resolve`, reading `context` files, trying `probe`'s well-known sockets, with `tls`
+//! material), the client made lazily (so hearth starts, and answers `docker_unavailable`,
 //! while the engine is down), with the API version negotiated, and bollard's errors mapped to
 //! hearth's, saying what was being attempted.
+
+pub mod context;
+pub mod error;
+pub mod probe;
+pub mod resolve;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -12,18 +20,22 @@ use crate::driver::error::DriverError;
 use crate::driver::flavor::Flavor;
 use crate::error::HearthError;
 
+pub use error::ResolveError;
+pub use resolve::{resolve, Endpoint, Given, Inputs, Source};
+pub use tls::TlsFiles;
+
 /// How long connecting and negotiating may take before the engine counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// bollard's bound on one engine call (its own default is two minutes); longer than any
 /// single call hearth makes, shorter than the verbs' deadlines.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A lazily negotiated engine client.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Engine {
-    /// Where the engine listens (`unix://…`, `tcp://…`); `None` means `DOCKER_HOST`, or the
-    /// platform's default socket.
-    host: Option<String>,
+    /// Where the engine listens and why, or why no endpoint could be chosen (said by every
+    /// call, so a library user gets the reason; `hearth serve` checks it at start).
+    endpoint: Result<Endpoint, ResolveError>,
     /// Set once the first call has negotiated the API version; retried until then.
     client: OnceCell<Docker>,
     /// Which engine answers and what it can do, read once after the first connection.
@@ -31,17 +43,53 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine at `DOCKER_HOST`, or the platform's default socket.
+    /// The engine at `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Engine::with(Ok(endpoint))
+    }
+
+    fn with(endpoint: Result<Endpoint, ResolveError>) -> Self {
+        Engine {
+            endpoint,
+            client: OnceCell::new(),
+            flavor: OnceCell::new(),
+        }
+    }
+
+    /// The engine the docker CLI would talk to (flag aside): `DOCKER_HOST`, `DOCKER_CONTEXT`,
+    /// the current context, the default socket, the well-known sockets.
     pub fn from_env() -> Self {
-        Engine::default()
+        Engine::resolved(&Inputs::from_env(None))
+    }
+
+    /// The engine `inputs` choose (see [`resolve`]).
+    pub fn resolved(inputs: &Inputs) -> Self {
+        Engine::with(resolve(inputs))
     }
 
     /// An engine at `host` (`unix:///run/podman/podman.sock`, …), whatever `DOCKER_HOST` says.
     pub fn at(host: impl Into<String>) -> Self {
-        Engine {
-            host: Some(host.into()),
-            ..Engine::default()
+        Engine::new(Endpoint::given(host, "set by hearth's caller"))
+    }
+
+    /// The engine a driver's configuration names: the endpoint `hearth serve` resolved, else
+    /// its explicit host, else the environment's.
+    pub fn for_config(config: &crate::driver::docker::DockerConfig) -> Self {
+        match (&config.endpoint, &config.host) {
+            (Some(e), _) => Engine::new(e.clone()),
+            (None, Some(host)) => Engine::at(host.clone()),
+            (None, None) => Engine::from_env(),
         }
+    }
+
+    /// Where the engine is and why it was chosen.
+    ///
+    /// # Errors
+    /// The [`ResolveError`] that kept an endpoint from being chosen.
+    pub fn endpoint(&self) -> Result<&Endpoint, HearthError> {
+        self.endpoint
+            .as_ref()
+            .map_err(|e| HearthError::Engine(e.clone()))
     }
 
     /// Which engine answers (Docker or Podman) and what it cannot do; found on first use
@@ -77,35 +125,43 @@ impl Engine {
     /// The negotiated client.
     ///
     /// # Errors
-    /// [`HearthError::DockerUnavailable`] if the engine does not answer.
+    /// [`HearthError::DockerUnavailable`] if the engine does not answer (a certificate that
+    /// does not verify says so, with the TLS library's reason), or the resolution error.
     pub async fn client(&self) -> Result<&Docker, HearthError> {
+        let endpoint = self.endpoint()?;
         self.client
             .get_or_try_init(|| async {
                 let unavailable = |detail: String| {
-                    let at = match &self.host {
-                        Some(host) => format!("engine at {host}"),
-                        None => format!(
-                            "DOCKER_HOST={}",
-                            std::env::var("DOCKER_HOST")
-                                .unwrap_or_else(|_| "unset: the local socket".into())
-                        ),
-                    };
-                    HearthError::unavailable("connect", format!("{detail} ({at})"))
+                    HearthError::unavailable(format!("connect to the engine {endpoint}"), detail)
                 };
-                let docker = match &self.host {
-                    Some(host) => Docker::connect_with_host(host),
-                    None => Docker::connect_with_defaults(),
-                }
-                .map_err(|e| unavailable(e.to_string()))?
-                .with_timeout(REQUEST_TIMEOUT);
+                let docker = connect(endpoint)
+                    .map_err(|e| unavailable(tls::chain(&e)))?
+                    .with_timeout(REQUEST_TIMEOUT);
                 match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
                     Ok(Ok(d)) => Ok(d),
-                    Ok(Err(e)) => Err(unavailable(e.to_string())),
+                    Ok(Err(e)) => Err(unavailable(tls::chain(&e))),
                     Err(_) => Err(unavailable(format!("no answer within {CONNECT_TIMEOUT:?}"))),
                 }
             })
             .await
     }
+}
+
+/// A client for `endpoint`, by its scheme: a unix socket, TLS-verified or plain TCP, or SSH
+/// (bollard runs the system `ssh` and `docker system dial-stdio` on the remote host).
+fn connect(endpoint: &Endpoint) -> Result<Docker, bollard::errors::Error> {
+    let secs = REQUEST_TIMEOUT.as_secs();
+    let api = bollard::API_DEFAULT_VERSION;
+    if let Some(path) = endpoint.socket() {
+        return Docker::connect_with_unix(&path.to_string_lossy(), secs, api);
+    }
+    if let Some(t) = &endpoint.tls {
+        return Docker::connect_with_ssl(&endpoint.host, &t.key, &t.cert, &t.ca, secs, api);
+    }
+    if endpoint.host.starts_with("ssh://") {
+        return Docker::connect_with_ssh(&endpoint.host, secs, api, None);
+    }
+    Docker::connect_with_http(&endpoint.host, secs, api)
 }
 
 /// Maps a bollard error to hearth's, by kind: "no such object" is [`DriverError::Missing`], a
