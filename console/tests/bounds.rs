@@ -79,32 +79,98 @@ fn console_addr(api: &Api) -> String {
     api.base.trim_start_matches("http://").to_owned()
 }
 
-/// Holds `HELD` half-open connections made by `connect`, checks `healthz` answers meanwhile,
-/// and that every held connection is closed within the bound.
-async fn slow_loris<S, F, Fut, H, HFut>(what: &str, connect: F, healthz: H) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<S>>,
-    H: Fn() -> HFut,
-    HFut: std::future::Future<Output = Result<u16>>,
-{
-    let opened = Instant::now();
-    let mut held = Vec::with_capacity(HELD);
-    for _ in 0..HELD {
-        let mut s = connect().await?;
-        s.write_all(PARTIAL_HEAD).await?;
-        held.push(tokio::spawn(closed_at(s)));
+/// One of the two servers under test.
+#[derive(Debug, Clone)]
+enum Door {
+    /// The console, at `host:port`.
+    Console(String),
+    /// hearth, at its socket.
+    Hearth(std::path::PathBuf),
+}
+
+/// A connection to either server.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+impl Door {
+    fn name(&self) -> &'static str {
+        match self {
+            Door::Console(_) => "console",
+            Door::Hearth(_) => "hearth",
+        }
     }
-    let all_open = opened.elapsed();
-    let asked = Instant::now();
-    let status = tokio::time::timeout(Duration::from_secs(2), healthz())
-        .await
-        .with_context(|| {
-            format!("{what}: healthz did not answer with {HELD} half-open connections held")
-        })??;
-    ensure!(status == 200, "{what}: healthz answered {status}");
-    let healthz_took = asked.elapsed();
+    fn host(&self) -> &str {
+        match self {
+            Door::Console(addr) => addr,
+            Door::Hearth(_) => "hearth",
+        }
+    }
+    async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
+        Ok(match self {
+            Door::Console(addr) => Box::new(TcpStream::connect(addr).await?),
+            Door::Hearth(socket) => Box::new(UnixStream::connect(socket).await?),
+        })
+    }
+    async fn healthz(&self) -> Result<u16> {
+        let path = match self {
+            Door::Console(_) => "/healthz",
+            Door::Hearth(_) => "/v1/healthz",
+        };
+        Ok(request(self.connect().await?, &get(self.host(), path), b"")
+            .await?
+            .0)
+    }
+    /// Opens `n` connections that each send `bytes` and then nothing, each watched by
+    /// `watch`; then asks healthz, which must answer 200 within `within`. The watchers and
+    /// how long healthz took.
+    async fn hold<T, W, Fut>(
+        &self,
+        n: usize,
+        bytes: &[u8],
+        watch: W,
+        within: Duration,
+    ) -> Result<(Vec<tokio::task::JoinHandle<T>>, Duration)>
+    where
+        T: Send + 'static,
+        W: Fn(Box<dyn Io>) -> Fut,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+    {
+        let what = self.name();
+        let mut held = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut s = self.connect().await?;
+            s.write_all(bytes).await?;
+            held.push(tokio::spawn(watch(s)));
+        }
+        // Let the server take every one of them before the legitimate client comes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let asked = Instant::now();
+        let status = tokio::time::timeout(within, self.healthz())
+            .await
+            .with_context(|| {
+                format!("{what}: healthz got no answer within {within:?} with {n} connections held")
+            })??;
+        ensure!(status == 200, "{what}: healthz answered {status}");
+        Ok((held, asked.elapsed()))
+    }
+}
+
+/// A live tail of the HATCH log, open.
+async fn open_tail(api: &Api) -> Result<reqwest::Response> {
+    let tail = api.tail().await?;
+    ensure!(tail.status().as_u16() == 200, "tail: {}", tail.status());
+    Ok(tail)
+}
+
+/// Holds `HELD` half-open connections to `door`, checks `healthz` answers meanwhile, and
+/// that every held connection is closed within the bound.
+async fn slow_loris(door: &Door) -> Result<()> {
+    let what = door.name();
+    let opened = Instant::now();
+    let (held, healthz_took) = door
+        .hold(HELD, PARTIAL_HEAD, closed_at, Duration::from_secs(2))
+        .await?;
+    let all_open = opened.elapsed() - healthz_took;
     let mut last = opened;
     for h in held {
         let at = tokio::time::timeout(BOUND + SLACK + all_open, h)
@@ -144,44 +210,10 @@ async fn half_open_connections_are_closed_within_the_bound_and_healthz_answers()
     let socket = env.socket();
 
     // A live tail opened before: it must outlive the header bound.
-    let tail = api
-        .http
-        .get(api.url("/api/hatch/events"))
-        .bearer_auth(&api.token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await?;
-    ensure!(tail.status().as_u16() == 200);
-    let mut tail = tail.bytes_stream();
+    let mut tail = open_tail(&api).await?.bytes_stream();
 
-    slow_loris(
-        "console",
-        || TcpStream::connect(addr.clone()),
-        || async {
-            Ok(request(
-                TcpStream::connect(&addr).await?,
-                &get(&addr, "/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
-    )
-    .await?;
-    slow_loris(
-        "hearth",
-        || UnixStream::connect(socket.clone()),
-        || async {
-            Ok(request(
-                UnixStream::connect(&socket).await?,
-                &get("hearth", "/v1/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
-    )
-    .await?;
+    slow_loris(&Door::Console(addr)).await?;
+    slow_loris(&Door::Hearth(socket)).await?;
 
     // Well past the bound, the tail still delivers what happens.
     let (status, _) = api.provision("after-loris").await?;
@@ -324,36 +356,17 @@ async fn stalled_outcome<S: AsyncRead + Unpin>(mut s: S) -> (Instant, String) {
 /// `CAP` stalled bodies fill the cap; `healthz` must still answer within 1 s (the longest
 /// waiting connection makes room), and every stalled body that was not evicted for it is
 /// answered 408 and closed after the body bound, not before.
-async fn stalled_bodies<S, F, Fut, H, HFut>(
-    what: &str,
-    request: &str,
-    connect: F,
-    healthz: H,
-) -> Result<Vec<String>>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<S>>,
-    H: Fn() -> HFut,
-    HFut: std::future::Future<Output = Result<u16>>,
-{
+async fn stalled_bodies(door: &Door, request: &str) -> Result<Vec<String>> {
+    let what = door.name();
     let opened = Instant::now();
-    let mut held = Vec::new();
-    for _ in 0..CAP {
-        let mut s = connect().await?;
-        s.write_all(request.as_bytes()).await?;
-        held.push(tokio::spawn(stalled_outcome(s)));
-    }
-    // Let the server take every one of them before the legitimate client comes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let asked = Instant::now();
-    let status = tokio::time::timeout(Duration::from_secs(1), healthz())
-        .await
-        .with_context(|| {
-            format!("{what}: healthz got no answer within 1 s with {CAP} stalled bodies at the cap")
-        })??;
-    ensure!(status == 200, "{what}: healthz answered {status}");
-    let healthz_took = asked.elapsed();
+    let (held, healthz_took) = door
+        .hold(
+            CAP,
+            request.as_bytes(),
+            stalled_outcome,
+            Duration::from_secs(1),
+        )
+        .await?;
     let mut answers = Vec::new();
     let mut early = 0;
     for h in held {
@@ -406,18 +419,8 @@ async fn stalled_bodies_at_the_cap_do_not_lock_a_client_out() -> Result<()> {
     let socket = env.socket();
 
     let answers = stalled_bodies(
-        "console",
+        &Door::Console(addr.clone()),
         &stalled_body(&addr, "/api/session"),
-        || TcpStream::connect(addr.clone()),
-        || async {
-            Ok(request(
-                TcpStream::connect(&addr).await?,
-                &get(&addr, "/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
     )
     .await?;
     for answer in answers {
@@ -431,18 +434,8 @@ async fn stalled_bodies_at_the_cap_do_not_lock_a_client_out() -> Result<()> {
         }
     }
     stalled_bodies(
-        "hearth",
+        &Door::Hearth(socket),
         &stalled_body("hearth", "/v1/provision"),
-        || UnixStream::connect(socket.clone()),
-        || async {
-            Ok(request(
-                UnixStream::connect(&socket).await?,
-                &get("hearth", "/v1/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
     )
     .await?;
     Ok(())
@@ -469,25 +462,9 @@ async fn at_a_cap_of_connections_being_served_a_client_waits() -> Result<()> {
     // Live tails are being served for as long as they last: none of them is evicted.
     let mut tails = Vec::new();
     for _ in 0..CAP {
-        let tail = api
-            .http
-            .get(api.url("/api/hatch/events"))
-            .bearer_auth(&api.token)
-            .header("accept", "text/event-stream")
-            .send()
-            .await?;
-        ensure!(tail.status().as_u16() == 200);
-        tails.push(tail);
+        tails.push(open_tail(&api).await?);
     }
-    let waited = tokio::time::timeout(
-        BOUND + BOUND,
-        request(
-            TcpStream::connect(&addr).await?,
-            &get(&addr, "/healthz"),
-            b"",
-        ),
-    )
-    .await;
+    let waited = tokio::time::timeout(BOUND + BOUND, Door::Console(addr).healthz()).await;
     ensure!(
         waited.is_err(),
         "a client over a cap of live tails was served: {waited:?} (no cap, or a tail was evicted)"

@@ -46,6 +46,11 @@ fn error_code(status: u16, body: &Value) -> Result<String> {
     Ok(e["code"].as_str().unwrap_or_default().to_owned())
 }
 
+/// The status and error code of an answer in the documented error shape.
+fn code_of((status, body): &(u16, Value)) -> Result<(u16, String)> {
+    Ok((*status, error_code(*status, body)?))
+}
+
 /// One raw HTTP/1.1 request (no client-side path normalisation); the status and JSON body.
 fn raw(base: &str, request_line: &str, headers: &str, body: &str) -> Result<(u16, Value)> {
     let addr = base.trim_start_matches("http://");
@@ -111,30 +116,20 @@ async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
         "a_b",
         "pool-0123456789",
     ] {
-        let (status, body) = s.api.provision(slug).await?;
+        let refused = (400, "invalid_slug".to_owned());
         assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
+            code_of(&s.api.provision(slug).await?)?,
+            refused,
             "POST {slug}"
         );
-        let (status, body) = s
-            .api
-            .delete(&format!("/api/hearth/workspaces/{slug}"))
-            .await?;
+        let path = format!("/api/hearth/workspaces/{slug}");
         assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
+            code_of(&s.api.delete(&path).await?)?,
+            refused,
             "DELETE {slug}"
         );
-        let (status, body) = s
-            .api
-            .post(&format!("/api/hearth/workspaces/{slug}/pause"), json!({}))
-            .await?;
-        assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
-            "pause {slug}"
-        );
+        let pause = s.api.post(&format!("{path}/pause"), json!({})).await?;
+        assert_eq!(code_of(&pause)?, refused, "pause {slug}");
     }
     assert_eq!(
         log_bytes(&s.env),
@@ -153,14 +148,14 @@ async fn a_delete_of_a_slug_hearth_does_not_know_is_404_and_writes_nothing() -> 
     ensure!(status == 200, "delete gone: {status}");
     let before = log_bytes(&s.env);
     for slug in ["never-was", "pool-a", "x"] {
-        let (status, body) = s
+        let answer = s
             .api
             .delete(&format!("/api/hearth/workspaces/{slug}"))
             .await?;
         assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (404, "not_found"),
-            "DELETE {slug}: {body}"
+            code_of(&answer)?,
+            (404, "not_found".into()),
+            "DELETE {slug}"
         );
     }
     // Already torn down: the act is in the log once; a retry answers as before and adds nothing.

@@ -161,6 +161,10 @@ pub(super) async fn delete(
     Path(slug): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_slug(&slug)?;
+    // A console that can no longer record acts asks hearth nothing on their behalf either.
+    if let Some(reason) = state.sink.poisoned() {
+        return Err(ApiError::HatchUnavailable(reason));
+    }
     let known = match state.hearth.get(&slug).await {
         Ok(r) => r,
         Err(e) if e.code == ErrorCode::NotFound => {

@@ -226,6 +226,16 @@ impl Api {
         )
         .await
     }
+    /// Opens a live tail of the HATCH log (`GET /api/hatch/events` as SSE).
+    pub async fn tail(&self) -> Result<reqwest::Response> {
+        Ok(self
+            .http
+            .get(self.url("/api/hatch/events"))
+            .bearer_auth(&self.token)
+            .header("accept", "text/event-stream")
+            .send()
+            .await?)
+    }
     pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
         self.send(self.http.get(self.url(path))).await
     }
