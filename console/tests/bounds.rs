@@ -1,10 +1,8 @@
 //! Connection bounds of both servers, against the real binaries with a small configured
 //! bound: half-open (slow-loris) connections are closed within the header timeout while
 //! healthz keeps answering, an idle keep-alive connection is closed on the same clock, a
-//! huge request head is refused, stalled bodies are answered 408 and closed after the body
-//! bound and, at the connection cap, make room for a new client within 1 s, while a cap of
-//! connections being served (live tails) holds; a live tail outlives the bound; and hearth's
-//! own errors take the documented JSON shape.
+//! huge request head is refused, a live tail outlives the bound; and hearth's own errors take
+//! the documented JSON shape. (Stalled bodies and the cap: `stalled.rs`.)
 
 mod common;
 
@@ -12,155 +10,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use common::raw::{bound_flag, closed_at, console_addr, open_tail, request, Door, BOUND, SLACK};
 use common::{start_console, start_hearth_with, Api, Env, KEYS};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-/// The header timeout the daemons run with here (the default is 10 s).
-const BOUND: Duration = Duration::from_millis(1000);
-/// Slack for scheduling on a loaded machine.
-const SLACK: Duration = Duration::from_millis(2500);
 /// Half-open connections held against each server.
 const HELD: usize = 500;
 
 const PARTIAL_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-
-fn bound_flag() -> String {
-    BOUND.as_millis().to_string()
-}
-
-/// Reads until the peer closes (EOF or reset); when that happened.
-async fn closed_at<S: AsyncRead + Unpin>(mut s: S) -> Instant {
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return Instant::now(),
-            Ok(_) => {}
-        }
-    }
-}
-
-/// One whole request on a fresh stream; the status and body.
-async fn request<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    head: &str,
-    body: &[u8],
-) -> Result<(u16, Value)> {
-    // A server may answer (413, 431) and close before all is written: read what it said.
-    let wrote = async {
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body).await
-    }
-    .await;
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
-        .await
-        .context("no answer")??;
-    if answer.is_empty() {
-        wrote?;
-    }
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no status in {text:?}"))?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    Ok((status, serde_json::from_str(body).unwrap_or_default()))
-}
-
-fn get(host: &str, path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-}
-
-fn console_addr(api: &Api) -> String {
-    api.base.trim_start_matches("http://").to_owned()
-}
-
-/// One of the two servers under test.
-#[derive(Debug, Clone)]
-enum Door {
-    /// The console, at `host:port`.
-    Console(String),
-    /// hearth, at its socket.
-    Hearth(std::path::PathBuf),
-}
-
-/// A connection to either server.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-impl Door {
-    fn name(&self) -> &'static str {
-        match self {
-            Door::Console(_) => "console",
-            Door::Hearth(_) => "hearth",
-        }
-    }
-    fn host(&self) -> &str {
-        match self {
-            Door::Console(addr) => addr,
-            Door::Hearth(_) => "hearth",
-        }
-    }
-    async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
-        Ok(match self {
-            Door::Console(addr) => Box::new(TcpStream::connect(addr).await?),
-            Door::Hearth(socket) => Box::new(UnixStream::connect(socket).await?),
-        })
-    }
-    async fn healthz(&self) -> Result<u16> {
-        let path = match self {
-            Door::Console(_) => "/healthz",
-            Door::Hearth(_) => "/v1/healthz",
-        };
-        Ok(request(self.connect().await?, &get(self.host(), path), b"")
-            .await?
-            .0)
-    }
-    /// Opens `n` connections that each send `bytes` and then nothing, each watched by
-    /// `watch`; then asks healthz, which must answer 200 within `within`. The watchers and
-    /// how long healthz took.
-    async fn hold<T, W, Fut>(
-        &self,
-        n: usize,
-        bytes: &[u8],
-        watch: W,
-        within: Duration,
-    ) -> Result<(Vec<tokio::task::JoinHandle<T>>, Duration)>
-    where
-        T: Send + 'static,
-        W: Fn(Box<dyn Io>) -> Fut,
-        Fut: std::future::Future<Output = T> + Send + 'static,
-    {
-        let what = self.name();
-        let mut held = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut s = self.connect().await?;
-            s.write_all(bytes).await?;
-            held.push(tokio::spawn(watch(s)));
-        }
-        // Let the server take every one of them before the legitimate client comes.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let asked = Instant::now();
-        let status = tokio::time::timeout(within, self.healthz())
-            .await
-            .with_context(|| {
-                format!("{what}: healthz got no answer within {within:?} with {n} connections held")
-            })??;
-        ensure!(status == 200, "{what}: healthz answered {status}");
-        Ok((held, asked.elapsed()))
-    }
-}
-
-/// A live tail of the HATCH log, open.
-async fn open_tail(api: &Api) -> Result<reqwest::Response> {
-    let tail = api.tail().await?;
-    ensure!(tail.status().as_u16() == 200, "tail: {}", tail.status());
-    Ok(tail)
-}
 
 /// Holds `HELD` half-open connections to `door`, checks `healthz` answers meanwhile, and
 /// that every held connection is closed within the bound.
@@ -328,150 +188,6 @@ async fn idle_connections_and_huge_heads_are_bounded() -> Result<()> {
         "/v1/healthz",
     )
     .await?;
-    Ok(())
-}
-
-/// The cap the stalled-body and cap tests run with.
-const CAP: usize = 8;
-
-/// A request whose body is declared as 1000 bytes, of which 5 are sent.
-fn stalled_body(host: &str, path: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"tok"
-    )
-}
-
-/// What became of one stalled connection: when it closed, and what it was answered.
-async fn stalled_outcome<S: AsyncRead + Unpin>(mut s: S) -> (Instant, String) {
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return (Instant::now(), String::from_utf8_lossy(&answer).into()),
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// `CAP` stalled bodies fill the cap; `healthz` must still answer within 1 s (the longest
-/// waiting connection makes room), and every stalled body that was not evicted for it is
-/// answered 408 and closed after the body bound, not before.
-async fn stalled_bodies(door: &Door, request: &str) -> Result<Vec<String>> {
-    let what = door.name();
-    let opened = Instant::now();
-    let (held, healthz_took) = door
-        .hold(
-            CAP,
-            request.as_bytes(),
-            stalled_outcome,
-            Duration::from_secs(1),
-        )
-        .await?;
-    let mut answers = Vec::new();
-    let mut early = 0;
-    for h in held {
-        let (at, answer) = tokio::time::timeout(BOUND + SLACK, h)
-            .await
-            .with_context(|| format!("{what}: a stalled body outlived the bound"))??;
-        let took = at - opened;
-        if took < BOUND {
-            // Evicted to make room for healthz: closed without an answer.
-            early += 1;
-            ensure!(answer.is_empty(), "{what}: answered early: {answer}");
-            continue;
-        }
-        ensure!(
-            took <= BOUND + SLACK,
-            "{what}: a stalled body held its slot {took:?}"
-        );
-        ensure!(
-            answer.starts_with("HTTP/1.1 408"),
-            "{what}: a stalled body was answered {answer:?}"
-        );
-        ensure!(
-            answer.contains("request_timeout"),
-            "{what}: not in the error shape: {answer}"
-        );
-        answers.push(answer);
-    }
-    eprintln!("{what}: healthz answered in {healthz_took:?} at the cap; {early} evicted, {} answered 408 after the bound", answers.len());
-    ensure!(
-        early >= 1,
-        "{what}: healthz was served but nothing made room"
-    );
-    Ok(answers)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_bodies_at_the_cap_do_not_lock_a_client_out() -> Result<()> {
-    let env = Env::new()?;
-    let keys = env.keys("keys", KEYS)?;
-    let cap = CAP.to_string();
-    let flags = [
-        "--body-timeout-ms",
-        &bound_flag(),
-        "--max-connections",
-        &cap,
-    ];
-    let _hearth = start_hearth_with(&env, &flags)?;
-    let console = start_console(&env, "http://127.0.0.1:9", &keys, &flags)?;
-    let addr = console_addr(&Api::new(&console, &env)?);
-    let socket = env.socket();
-
-    let answers = stalled_bodies(
-        &Door::Console(addr.clone()),
-        &stalled_body(&addr, "/api/session"),
-    )
-    .await?;
-    for answer in answers {
-        let head = answer.to_ascii_lowercase();
-        for h in [
-            "content-security-policy:",
-            "x-frame-options:",
-            "cache-control: no-store",
-        ] {
-            ensure!(head.contains(h), "the 408 lacks {h}: {answer}");
-        }
-    }
-    stalled_bodies(
-        &Door::Hearth(socket),
-        &stalled_body("hearth", "/v1/provision"),
-    )
-    .await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn at_a_cap_of_connections_being_served_a_client_waits() -> Result<()> {
-    let env = Env::new()?;
-    let keys = env.keys("keys", KEYS)?;
-    let cap = CAP.to_string();
-    let console = start_console(
-        &env,
-        "http://127.0.0.1:9",
-        &keys,
-        &[
-            "--header-timeout-ms",
-            &bound_flag(),
-            "--max-connections",
-            &cap,
-        ],
-    )?;
-    let api = Api::new(&console, &env)?;
-    let addr = console_addr(&api);
-    // Live tails are being served for as long as they last: none of them is evicted.
-    let mut tails = Vec::new();
-    for _ in 0..CAP {
-        tails.push(open_tail(&api).await?);
-    }
-    let waited = tokio::time::timeout(BOUND + BOUND, Door::Console(addr).healthz()).await;
-    ensure!(
-        waited.is_err(),
-        "a client over a cap of live tails was served: {waited:?} (no cap, or a tail was evicted)"
-    );
-    for tail in &tails {
-        ensure!(tail.status().as_u16() == 200);
-    }
     Ok(())
 }
 
