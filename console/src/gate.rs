@@ -6,7 +6,7 @@
 //! DNS rebinding and the Origin check stops cross-site form posts and event-stream reads.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -52,20 +52,13 @@ impl GatePolicy {
     }
 }
 
-/// The gate middleware. Every answer, refusals included, carries the security headers.
+/// The gate middleware. (The security headers are not its business: the server puts them on
+/// every answer last, so the framework's own rejections, which never pass here, carry them.)
 pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = match check(state, req, next).await {
+    match check(state, req, next).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    crate::ui::security_headers(h);
-    resp
+    }
 }
 
 async fn check(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
@@ -173,6 +166,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn allowlist_covers_loopback_names_and_extras() {

@@ -218,7 +218,10 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let limits = state.limits;
+    let limits = hearth_serve::Limits {
+        answer_headers: &ui::SECURITY_HEADERS,
+        ..state.limits
+    };
     hearth_serve::serve(listener, routes::router(state), limits, signal).await?;
     stopping.cancel();
     if !hearth_serve::shutdown::drain(&tasks, DRAIN_TIMEOUT).await {

@@ -78,7 +78,12 @@ struct ServeArgs {
     /// requests.
     #[arg(long, env = "CONSOLE_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     header_timeout_ms: u64,
-    /// Connections served at once (live tails included); more wait in the backlog.
+    /// Milliseconds a request body may take to arrive whole, counted from its head; past it
+    /// the request is answered 408 and the connection closed.
+    #[arg(long, env = "CONSOLE_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    body_timeout_ms: u64,
+    /// Connections served at once (live tails included); at the cap a new client takes the
+    /// slot of the connection that has waited on its client the longest.
     #[arg(long, env = "CONSOLE_MAX_CONNECTIONS", default_value_t = hearth_serve::Limits::MAX_CONNECTIONS)]
     max_connections: usize,
 }
@@ -136,6 +141,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         limits: hearth_serve::Limits {
             header_read_timeout: Duration::from_millis(args.header_timeout_ms),
+            body_read_timeout: Duration::from_millis(args.body_timeout_ms),
             max_connections: args.max_connections,
             ..hearth_serve::Limits::default()
         },

@@ -1,8 +1,8 @@
 //! Connection bounds of both servers, against the real binaries with a small configured
 //! bound: half-open (slow-loris) connections are closed within the header timeout while
 //! healthz keeps answering, an idle keep-alive connection is closed on the same clock, a
-//! huge request head is refused, the connection cap holds, a live tail outlives the bound;
-//! and hearth's own errors take the documented JSON shape.
+//! huge request head is refused, a live tail outlives the bound; and hearth's own errors take
+//! the documented JSON shape. (Stalled bodies and the cap: `stalled.rs`.)
 
 mod common;
 
@@ -10,99 +10,27 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use common::raw::{bound_flag, closed_at, console_addr, open_tail, request, Door, BOUND, SLACK};
 use common::{start_console, start_hearth_with, Api, Env, KEYS};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-/// The header timeout the daemons run with here (the default is 10 s).
-const BOUND: Duration = Duration::from_millis(1000);
-/// Slack for scheduling on a loaded machine.
-const SLACK: Duration = Duration::from_millis(2500);
 /// Half-open connections held against each server.
 const HELD: usize = 500;
 
 const PARTIAL_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
 
-fn bound_flag() -> String {
-    BOUND.as_millis().to_string()
-}
-
-/// Reads until the peer closes (EOF or reset); when that happened.
-async fn closed_at<S: AsyncRead + Unpin>(mut s: S) -> Instant {
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => return Instant::now(),
-            Ok(_) => {}
-        }
-    }
-}
-
-/// One whole request on a fresh stream; the status and body.
-async fn request<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    head: &str,
-    body: &[u8],
-) -> Result<(u16, Value)> {
-    // A server may answer (413, 431) and close before all is written: read what it said.
-    let wrote = async {
-        s.write_all(head.as_bytes()).await?;
-        s.write_all(body).await
-    }
-    .await;
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
-        .await
-        .context("no answer")??;
-    if answer.is_empty() {
-        wrote?;
-    }
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no status in {text:?}"))?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    Ok((status, serde_json::from_str(body).unwrap_or_default()))
-}
-
-fn get(host: &str, path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-}
-
-fn console_addr(api: &Api) -> String {
-    api.base.trim_start_matches("http://").to_owned()
-}
-
-/// Holds `HELD` half-open connections made by `connect`, checks `healthz` answers meanwhile,
-/// and that every held connection is closed within the bound.
-async fn slow_loris<S, F, Fut, H, HFut>(what: &str, connect: F, healthz: H) -> Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<S>>,
-    H: Fn() -> HFut,
-    HFut: std::future::Future<Output = Result<u16>>,
-{
+/// Holds `HELD` half-open connections to `door`, checks `healthz` answers meanwhile, and
+/// that every held connection is closed within the bound.
+async fn slow_loris(door: &Door) -> Result<()> {
+    let what = door.name();
     let opened = Instant::now();
-    let mut held = Vec::with_capacity(HELD);
-    for _ in 0..HELD {
-        let mut s = connect().await?;
-        s.write_all(PARTIAL_HEAD).await?;
-        held.push(tokio::spawn(closed_at(s)));
-    }
-    let all_open = opened.elapsed();
-    let asked = Instant::now();
-    let status = tokio::time::timeout(Duration::from_secs(2), healthz())
-        .await
-        .with_context(|| {
-            format!("{what}: healthz did not answer with {HELD} half-open connections held")
-        })??;
-    ensure!(status == 200, "{what}: healthz answered {status}");
-    let healthz_took = asked.elapsed();
+    let (held, healthz_took) = door
+        .hold(HELD, PARTIAL_HEAD, closed_at, Duration::from_secs(2))
+        .await?;
+    let all_open = opened.elapsed() - healthz_took;
     let mut last = opened;
     for h in held {
         let at = tokio::time::timeout(BOUND + SLACK + all_open, h)
@@ -142,44 +70,10 @@ async fn half_open_connections_are_closed_within_the_bound_and_healthz_answers()
     let socket = env.socket();
 
     // A live tail opened before: it must outlive the header bound.
-    let tail = api
-        .http
-        .get(api.url("/api/hatch/events"))
-        .bearer_auth(&api.token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await?;
-    ensure!(tail.status().as_u16() == 200);
-    let mut tail = tail.bytes_stream();
+    let mut tail = open_tail(&api).await?.bytes_stream();
 
-    slow_loris(
-        "console",
-        || TcpStream::connect(addr.clone()),
-        || async {
-            Ok(request(
-                TcpStream::connect(&addr).await?,
-                &get(&addr, "/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
-    )
-    .await?;
-    slow_loris(
-        "hearth",
-        || UnixStream::connect(socket.clone()),
-        || async {
-            Ok(request(
-                UnixStream::connect(&socket).await?,
-                &get("hearth", "/v1/healthz"),
-                b"",
-            )
-            .await?
-            .0)
-        },
-    )
-    .await?;
+    slow_loris(&Door::Console(addr)).await?;
+    slow_loris(&Door::Hearth(socket)).await?;
 
     // Well past the bound, the tail still delivers what happens.
     let (status, _) = api.provision("after-loris").await?;
@@ -294,50 +188,6 @@ async fn idle_connections_and_huge_heads_are_bounded() -> Result<()> {
         "/v1/healthz",
     )
     .await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn over_the_connection_cap_a_client_waits_for_a_slot() -> Result<()> {
-    let env = Env::new()?;
-    let keys = env.keys("keys", KEYS)?;
-    let console = start_console(
-        &env,
-        "http://127.0.0.1:9",
-        &keys,
-        &[
-            "--header-timeout-ms",
-            &bound_flag(),
-            "--max-connections",
-            "8",
-        ],
-    )?;
-    let addr = console_addr(&Api::new(&console, &env)?);
-    let mut held = Vec::new();
-    for _ in 0..8 {
-        let mut s = TcpStream::connect(&addr).await?;
-        s.write_all(PARTIAL_HEAD).await?;
-        held.push(s);
-    }
-    // Let the server take all eight before the ninth arrives.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let asked = Instant::now();
-    let (status, _) = request(
-        TcpStream::connect(&addr).await?,
-        &get(&addr, "/healthz"),
-        b"",
-    )
-    .await?;
-    let waited = asked.elapsed();
-    ensure!(status == 200, "healthz {status}");
-    ensure!(
-        waited >= BOUND / 2,
-        "the ninth connection was served at once ({waited:?}): no cap"
-    );
-    ensure!(
-        waited <= BOUND + SLACK,
-        "waited {waited:?}: slots never freed"
-    );
     Ok(())
 }
 

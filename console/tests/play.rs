@@ -181,13 +181,7 @@ async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Resul
         .await?;
     assert_eq!(status, 200, "{body}");
 
-    let resp = api
-        .http
-        .get(api.url("/api/hatch/events"))
-        .bearer_auth(&api.token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await?;
+    let resp = api.tail().await?;
     let mut tail = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
     for _ in 0..3 {
         tail.next().await.expect("backlog event")?;

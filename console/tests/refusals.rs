@@ -1,8 +1,10 @@
 //! What the console refuses at the door, against the real binaries: a slug hearth would
-//! refuse, a run the worker would refuse, a malformed `Last-Event-ID` — each answered 400
-//! before anything reaches hearth, the worker or the HATCH log; every error, the framework's
-//! own rejections included, in the documented JSON shape; and a HATCH line whose fields hold
-//! a line break is refused as corrupt without killing the live tail.
+//! refuse (a pool member's reserved form included), a run the worker would refuse, a
+//! malformed `Last-Event-ID` — each answered 400 before anything reaches hearth, the worker
+//! or the HATCH log; a delete of a slug hearth does not know, answered 404 with nothing
+//! written; every error, the framework's own rejections included, in the documented JSON
+//! shape; and a HATCH line whose fields hold a line break is refused as corrupt without
+//! killing the live tail.
 
 mod common;
 
@@ -42,6 +44,11 @@ fn error_code(status: u16, body: &Value) -> Result<String> {
         "{status}: not the documented error shape: {body}"
     );
     Ok(e["code"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The status and error code of an answer in the documented error shape.
+fn code_of((status, body): &(u16, Value)) -> Result<(u16, String)> {
+    Ok((*status, error_code(*status, body)?))
 }
 
 /// One raw HTTP/1.1 request (no client-side path normalisation); the status and JSON body.
@@ -100,36 +107,65 @@ async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
     ensure!(status == 200, "provision kept: {status}");
     let before = log_bytes(&s.env);
     let long = "a".repeat(33);
-    for slug in [long.as_str(), "-lead", "trail-", "Upper", "a_b"] {
-        let (status, body) = s.api.provision(slug).await?;
+    // The last is a warm-pool member's form, which hearth reserves.
+    for slug in [
+        long.as_str(),
+        "-lead",
+        "trail-",
+        "Upper",
+        "a_b",
+        "pool-0123456789",
+    ] {
+        let refused = (400, "invalid_slug".to_owned());
         assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
+            code_of(&s.api.provision(slug).await?)?,
+            refused,
             "POST {slug}"
         );
-        let (status, body) = s
-            .api
-            .delete(&format!("/api/hearth/workspaces/{slug}"))
-            .await?;
+        let path = format!("/api/hearth/workspaces/{slug}");
         assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
+            code_of(&s.api.delete(&path).await?)?,
+            refused,
             "DELETE {slug}"
         );
-        let (status, body) = s
-            .api
-            .post(&format!("/api/hearth/workspaces/{slug}/pause"), json!({}))
-            .await?;
-        assert_eq!(
-            (status, error_code(status, &body)?.as_str()),
-            (400, "invalid_slug"),
-            "pause {slug}"
-        );
+        let pause = s.api.post(&format!("{path}/pause"), json!({})).await?;
+        assert_eq!(code_of(&pause)?, refused, "pause {slug}");
     }
     assert_eq!(
         log_bytes(&s.env),
         before,
         "a refused slug leaves the log as it was"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_delete_of_a_slug_hearth_does_not_know_is_404_and_writes_nothing() -> Result<()> {
+    let s = stack()?;
+    let (status, _) = s.api.provision("gone").await?;
+    ensure!(status == 200, "provision gone: {status}");
+    let (status, _) = s.api.delete("/api/hearth/workspaces/gone").await?;
+    ensure!(status == 200, "delete gone: {status}");
+    let before = log_bytes(&s.env);
+    for slug in ["never-was", "pool-a", "x"] {
+        let answer = s
+            .api
+            .delete(&format!("/api/hearth/workspaces/{slug}"))
+            .await?;
+        assert_eq!(
+            code_of(&answer)?,
+            (404, "not_found".into()),
+            "DELETE {slug}"
+        );
+    }
+    // Already torn down: the act is in the log once; a retry answers as before and adds nothing.
+    let (status, body) = s.api.delete("/api/hearth/workspaces/gone").await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(
+        log_bytes(&s.env),
+        before,
+        "a delete of nothing leaves the log as it was"
     );
     Ok(())
 }

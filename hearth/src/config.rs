@@ -413,6 +413,10 @@ fn serve_limits(args: &ServeArgs) -> hearth_serve::Limits {
             hearth_serve::Limits::HEADER_READ_TIMEOUT,
             Duration::from_millis,
         ),
+        body_read_timeout: args.body_timeout_ms.map_or(
+            hearth_serve::Limits::BODY_READ_TIMEOUT,
+            Duration::from_millis,
+        ),
         max_connections: args
             .max_connections
             .unwrap_or(hearth_serve::Limits::MAX_CONNECTIONS),

@@ -163,8 +163,10 @@ impl HearthError {
             HearthError::InvalidRequest { .. } => {
                 "see `hearth --help` or the book's RPC section (docs/src/daemon.md) for the request shapes".into()
             }
-            HearthError::InvalidSlug { why, .. } if *why == crate::pool::RESERVED_FOR_MEMBERS => {
-                "pick another name: pool-<10 hex digits> names the warm pool's members".into()
+            HearthError::InvalidSlug { why, .. }
+                if *why == hearth_protocol::slug::RESERVED_FOR_MEMBERS =>
+            {
+                hearth_protocol::slug::RESERVED_HINT.into()
             }
             HearthError::InvalidSlug { .. } => {
                 "use a lower-case DNS label of 1-32 characters, e.g. `team-a1`".into()

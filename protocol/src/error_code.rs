@@ -104,6 +104,10 @@ codes! {
     MethodNotAllowed = "method_not_allowed",
     /// The body is not sent as JSON (415).
     UnsupportedMediaType = "unsupported_media_type",
+    /// The request body did not arrive within its deadline (408); the connection is closed.
+    RequestTimeout = "request_timeout",
+    /// The request head is over the cap (431).
+    HeadTooLarge = "head_too_large",
 }
 
 impl fmt::Display for ErrorCode {

@@ -3,7 +3,9 @@
 //!
 //! Slugs become parts of container, network and volume names, so they are held to the
 //! strictest rule those names share: a lower-case DNS label of at most [`MAX_LEN`] characters
-//! (`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`).
+//! (`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`). A *workspace's* slug is also never of a warm-pool
+//! member's form (`pool-` and ten hex digits, [`is_pool_member`]): [`workspace`] checks both,
+//! and is what every entry point that names a workspace uses.
 
 /// The longest slug accepted.
 pub const MAX_LEN: usize = 32;
@@ -50,9 +52,75 @@ pub fn parse(raw: &str) -> Result<&str, SlugError> {
     }
 }
 
+/// Why a slug of a pool member's form is refused (see [`workspace`]).
+pub const RESERVED_FOR_MEMBERS: &str =
+    "names of the form pool-<10 hex digits> are reserved for warm-pool members";
+
+/// The hint for a slug refused as [`RESERVED_FOR_MEMBERS`].
+pub const RESERVED_HINT: &str =
+    "pick another name: pool-<10 hex digits> names the warm pool's members";
+
+/// Whether `slug` has the form of a warm-pool member's id: `pool-` and ten lower-case hex
+/// digits. hearth names and labels a member's engine objects with it, so no workspace may be
+/// called that.
+pub fn is_pool_member(slug: &str) -> bool {
+    slug.strip_prefix("pool-").is_some_and(|hex| {
+        hex.len() == 10
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Checks `raw` as a workspace's slug: the slug rule ([`parse`]), and not of a pool member's
+/// form ([`is_pool_member`]).
+///
+/// # Errors
+/// [`SlugError`] naming what is wrong with it; `why` is [`RESERVED_FOR_MEMBERS`] for a
+/// member's form.
+pub fn workspace(raw: &str) -> Result<&str, SlugError> {
+    let ok = parse(raw)?;
+    if is_pool_member(ok) {
+        return Err(SlugError {
+            slug: ok.to_owned(),
+            why: RESERVED_FOR_MEMBERS,
+        });
+    }
+    Ok(ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_member_ids_are_reserved_and_nothing_else() {
+        for reserved in ["pool-0123456789", "pool-deadbeef00", "pool-ffffffffff"] {
+            assert!(is_pool_member(reserved), "{reserved}");
+            let err = workspace(reserved).expect_err(reserved);
+            assert_eq!(err.why, RESERVED_FOR_MEMBERS);
+            assert!(
+                parse(reserved).is_ok(),
+                "still a slug, only not a workspace's"
+            );
+        }
+        for ok in [
+            "pool",
+            "pool-a",
+            "pool-deadbeef0",
+            "pool-deadbeef000",
+            "pool-deadbeefzz",
+            "xpool-deadbeef00",
+        ] {
+            assert!(!is_pool_member(ok), "{ok}");
+            assert_eq!(workspace(ok), Ok(ok));
+        }
+        assert!(!is_pool_member("pool-DEADBEEF00"));
+        assert!(
+            workspace("pool-DEADBEEF00").is_err(),
+            "upper case is no slug"
+        );
+    }
 
     #[test]
     fn accepts_dns_labels() {

@@ -32,9 +32,12 @@ pub async fn json_errors(response: Response) -> Response {
         }),
     )
         .into_response();
-    // Headers the framework set for a reason (Allow on 405) stay.
-    if let Some(allow) = parts.headers.get(header::ALLOW) {
-        out.headers_mut().insert(header::ALLOW, allow.clone());
+    // Every header set on the way out stays (Allow on a 405, and whatever a layer inside
+    // this one added, such as a caller's security headers): only the body changes.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
     }
     out
 }
@@ -48,7 +51,7 @@ fn is_json(response: &Response) -> bool {
 }
 
 /// The code, message and hint for a framework answer with `status` and body `text`.
-fn shape(status: StatusCode, text: String) -> ErrorBody {
+pub(crate) fn shape(status: StatusCode, text: String) -> ErrorBody {
     let (code, hint) = match status {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
             ErrorCode::InvalidRequest,
@@ -66,6 +69,14 @@ fn shape(status: StatusCode, text: String) -> ErrorBody {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             ErrorCode::UnsupportedMediaType,
             Some("send the body as JSON with Content-Type: application/json"),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            ErrorCode::RequestTimeout,
+            Some("send the whole body at once; the connection is closed after this answer"),
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            ErrorCode::HeadTooLarge,
+            Some("send fewer or shorter headers; the cap is in the book's Security model"),
         ),
         s if s.is_server_error() => (ErrorCode::Internal, None),
         _ => (ErrorCode::InvalidRequest, None),

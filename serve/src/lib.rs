@@ -3,7 +3,9 @@
 //! all three binaries stop.
 //!
 //! - [`bounds`]: [`Limits`] and [`serve`], an HTTP/1 accept loop with a header read timeout
-//!   (which also closes idle keep-alive connections), a header size cap and a connection cap.
+//!   (which also closes idle keep-alive connections), a body read timeout, a header size cap,
+//!   a connection cap at which the longest-waiting connection makes room, and headers put on
+//!   every answer (`intake` and `slots` hold the per-connection parts).
 //! - [`errors`]: [`json_errors`], the layer that puts every error answer — the framework's own
 //!   rejections included — in the `{"error":{code,message,retryable,hint}}` shape.
 //! - [`shutdown`]: [`shutdown::on_signal`], SIGINT/SIGTERM as a cancellation token, and
@@ -13,8 +15,10 @@
 
 pub mod bounds;
 pub mod errors;
+mod intake;
 pub mod private;
 pub mod shutdown;
+mod slots;
 
 pub use bounds::{serve, Limits};
 pub use errors::json_errors;

@@ -1,7 +1,8 @@
 //! Files and directories only their owner may touch, whatever the umask: state directories
 //! are created 0700 and refused (as ssh refuses a loose `~/.ssh`) when someone else could
 //! write in them, since whoever can write a daemon's directory can move its socket aside or
-//! rewrite its state; state files are written 0600, atomically where they are replaced.
+//! rewrite its state; state files are written 0600, atomically where they are replaced; and
+//! a file trusted with where a secret goes is read only when its owner alone may write it.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
@@ -22,6 +23,12 @@ pub enum PrivateError {
     /// The directory belongs to another user, who could loosen it at any time.
     #[error("{} belongs to uid {owner}, not to this user (uid {me}); refusing to keep state or a socket there (hint: chown it, or choose another directory)", path.display())]
     ForeignOwner { path: PathBuf, owner: u32, me: u32 },
+    /// A file whose contents decide where a secret goes is writable by someone else.
+    #[error("{} is writable by group or others (mode {mode:o}); refusing to trust it (hint: chmod 600 {})", path.display(), path.display())]
+    FileOpenToOthers { path: PathBuf, mode: u32 },
+    /// A file whose contents decide where a secret goes belongs to another user.
+    #[error("{} belongs to uid {owner}, not to this user (uid {me}); refusing to trust it (hint: remove it and restart its writer)", path.display())]
+    FileForeignOwner { path: PathBuf, owner: u32, me: u32 },
     #[error("cannot {attempted} {}: {source}", path.display())]
     Io {
         attempted: &'static str,
@@ -36,6 +43,9 @@ impl PrivateError {
         match self {
             PrivateError::OpenToOthers { .. } | PrivateError::ForeignOwner { .. } => {
                 "insecure_directory"
+            }
+            PrivateError::FileOpenToOthers { .. } | PrivateError::FileForeignOwner { .. } => {
+                "insecure_file"
             }
             PrivateError::Io { .. } => "io",
         }
@@ -92,6 +102,37 @@ pub fn check_dir(dir: &Path) -> Result<(), PrivateError> {
         });
     }
     Ok(())
+}
+
+/// Reads a file only if this user owns it and nobody else may write it: for files whose
+/// contents are trusted with a secret (where to send a token). The checks and the read are
+/// on one open file, so it cannot be swapped between them.
+///
+/// # Errors
+/// [`PrivateError::FileForeignOwner`], [`PrivateError::FileOpenToOthers`], or
+/// [`PrivateError::Io`] when it cannot be opened or read.
+pub fn read_owned(path: &Path) -> Result<String, PrivateError> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(io("open", path))?;
+    let meta = file.metadata().map_err(io("read the mode of", path))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(PrivateError::FileForeignOwner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(PrivateError::FileOpenToOthers {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io("read", path))?;
+    Ok(text)
 }
 
 /// Opens `path` for appending, creating it 0600.
@@ -157,6 +198,22 @@ mod tests {
         private_dir(&dir).expect("sticky is fine");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
         private_dir(&dir).expect("readable by others is fine");
+    }
+
+    #[test]
+    fn an_owned_file_is_read_only_while_nobody_else_may_write_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("console.url");
+        write_atomic(&p, b"http://127.0.0.1:1\n").expect("write");
+        assert_eq!(read_owned(&p).expect("read"), "http://127.0.0.1:1\n");
+        for loose in [0o620, 0o602, 0o666] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(loose)).expect("chmod");
+            let err = read_owned(&p).expect_err("loose");
+            assert_eq!(err.code(), "insecure_file", "{loose:o}");
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).expect("chmod");
+        read_owned(&p).expect("readable by others is fine");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use hearth_protocol::hatch::payload::{
     DecommissionStarted, Decommissioned, Payload, ProvisioningStarted, Timing, WorkspaceRef,
 };
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Tier};
+use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Status, Tier};
 use hearth_protocol::verb::{Shape, Verb};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -66,17 +66,24 @@ fn elapsed_ms(started: Instant) -> u64 {
     started.elapsed().as_millis() as u64
 }
 
-/// Refuses a slug hearth would refuse, with the one rule of `hearth_protocol::slug`, before
-/// anything is logged or called, so junk never reaches the audit log.
+/// Refuses a slug hearth would refuse as a workspace's — the one rule of
+/// `hearth_protocol::slug::workspace`, pool members' reserved form included — before anything
+/// is logged or called, so junk never reaches the audit log.
 pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
-    hearth_protocol::slug::parse(slug)
-        .map(|_| ())
-        .map_err(|e| ApiError::Hearth {
+    use hearth_protocol::slug;
+    slug::workspace(slug).map(|_| ()).map_err(|e| {
+        let hint = if e.why == slug::RESERVED_FOR_MEMBERS {
+            slug::RESERVED_HINT
+        } else {
+            slug::HINT
+        };
+        ApiError::Hearth {
             code: ErrorCode::InvalidSlug,
             message: e.to_string(),
-            hint: Some(hearth_protocol::slug::HINT.to_owned()),
+            hint: Some(hint.to_owned()),
             http_status: Some(400),
-        })
+        }
+    })
 }
 
 /// `POST /api/hearth/workspaces {slug, tier}`.
@@ -141,12 +148,33 @@ pub(super) async fn show(
     Ok(Json(state.hearth.get(&slug).await?))
 }
 
-/// `DELETE /api/hearth/workspaces/{slug}`.
+/// `DELETE /api/hearth/workspaces/{slug}`: 404 with nothing written for a slug hearth does
+/// not know, 200 with nothing written for one already torn down, else the teardown framed by
+/// its events.
+///
+/// hearth's own `/v1/teardown` stays idempotent on any slug (the Go hearth's wire, which
+/// scripts retry blindly); the console's API is a resource API whose audit log must only
+/// record acts on workspaces, so it asks hearth first. A teardown racing another for the same
+/// slug between the two calls is still framed by events, as hearth did act on it.
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_slug(&slug)?;
+    // A console that can no longer record acts asks hearth nothing on their behalf either.
+    if let Some(reason) = state.sink.poisoned() {
+        return Err(ApiError::HatchUnavailable(reason));
+    }
+    let known = match state.hearth.get(&slug).await {
+        Ok(r) => r,
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(ApiError::NotFound(format!("workspace {slug:?}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if known.last_status == Status::TierTornDown {
+        return Ok(Json(json!({"ok": true, "slug": slug, "already": true})));
+    }
     detached(&state, decommission(state.clone(), slug))
         .await
         .map(Json)

@@ -2,6 +2,10 @@
 //! reads what `console serve` left in the state directory — the admin token
 //! (`console.token`) and the address it listens on (`console.url`) — and asks that console,
 //! over loopback and with the token, for a new single-use code.
+//!
+//! `console.url` decides where the admin token is sent, so it is trusted only as far as
+//! `console.token` is: it must belong to this user and be writable by nobody else, and the
+//! address it names must be a loopback one — otherwise nothing is sent anywhere.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,6 +43,12 @@ pub enum UiError {
     /// The console did not answer.
     #[error("the console at {url} did not answer: {reason} — is it running?")]
     Unreachable { url: String, reason: String },
+    /// `console.url` could have been written by someone else.
+    #[error("{0} — `console ui` sends the admin token where that file points, so it must be this user's alone")]
+    Untrusted(#[from] hearth_serve::private::PrivateError),
+    /// `console.url` names an address off this machine's loopback.
+    #[error("{path} names {url}, which is not a loopback address; refusing to send the admin token there (hint: pass --url to name a console yourself)")]
+    NotLoopback { path: PathBuf, url: String },
     /// The console answered with an error.
     #[error("the console at {url} refused ({status}): {body}")]
     Refused {
@@ -53,6 +63,8 @@ impl UiError {
     pub fn code(&self) -> &'static str {
         match self {
             UiError::State { .. } => "state_unreadable",
+            UiError::Untrusted(e) => e.code(),
+            UiError::NotLoopback { .. } => "not_loopback",
             UiError::Unreachable { .. } => "console_unreachable",
             UiError::Refused { .. } => "console_refused",
         }
@@ -69,10 +81,11 @@ pub fn base_url(addr: std::net::SocketAddr) -> String {
     }
 }
 
-/// Records `url` in `state_dir` for `console ui` (best effort: the page works without it).
+/// Records `url` in `state_dir` for `console ui`, 0600 whatever the umask (best effort: the
+/// page works without it).
 pub fn write_url_file(state_dir: &Path, url: &str) {
     let path = state_dir.join(URL_FILE);
-    if let Err(e) = std::fs::write(&path, format!("{url}\n")) {
+    if let Err(e) = hearth_serve::private::write_atomic(&path, format!("{url}\n").as_bytes()) {
         tracing::warn!(path = %path.display(), error = %e, "cannot record the console's URL; `console ui` will need --url");
     }
 }
@@ -84,6 +97,44 @@ pub fn remove_url_file(state_dir: &Path, url: &str) {
     if std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == url) {
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// The URL `console serve` recorded, if this user alone could have written it and it names
+/// a loopback address.
+fn recorded_url(state_dir: &Path) -> Result<String, UiError> {
+    let path = state_dir.join(URL_FILE);
+    if !path.exists() {
+        return Err(UiError::State {
+            reason: "no such file".to_owned(),
+            path,
+            dir: state_dir.to_owned(),
+        });
+    }
+    hearth_serve::private::check_dir(state_dir)?;
+    let url = hearth_serve::private::read_owned(&path)?.trim().to_owned();
+    if !is_loopback_url(&url) {
+        return Err(UiError::NotLoopback { path, url });
+    }
+    Ok(url)
+}
+
+/// Whether `url` is plain `http` to a loopback address (`127.0.0.0/8`, `::1`, `localhost`),
+/// with nothing (user info) that could make a client read the host differently.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    // The parser has already normalised the host (`127.1` → `127.0.0.1`, IPv6 in brackets).
+    let host = parsed.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback_host = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    };
+    parsed.scheme() == "http"
+        && loopback_host
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,7 +161,7 @@ pub async fn login_line(args: &UiArgs) -> Result<String, UiError> {
     let token = read(TOKEN_FILE)?;
     let url = match &args.url {
         Some(u) => u.trim_end_matches('/').to_owned(),
-        None => read(URL_FILE)?,
+        None => recorded_url(&args.state_dir)?,
     };
     let unreachable = |e: reqwest::Error| UiError::Unreachable {
         url: url.clone(),
@@ -137,4 +188,36 @@ pub async fn login_line(args: &UiArgs) -> Result<String, UiError> {
     }
     let answer: CodeAnswer = resp.json().await.map_err(unreachable)?;
     Ok(format!("ui {url}{}", answer.login_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn only_plain_http_to_loopback_is_trusted() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1:1",
+            "http://[::1]:9",
+            "http://localhost:5",
+            "http://LOCALHOST:5",
+        ] {
+            assert!(is_loopback_url(ok), "{ok}");
+        }
+        for bad in [
+            "http://0.0.0.0:1",
+            "http://10.0.0.1:80",
+            "http://example.com:80",
+            "http://127.0.0.1.example.com:80",
+            "http://127.0.0.1@example.com:80",
+            "http://user:pw@127.0.0.1:80",
+            "https://example.com",
+            "ftp://127.0.0.1",
+            "127.0.0.1:80",
+            "",
+        ] {
+            assert!(!is_loopback_url(bad), "{bad}");
+        }
+    }
 }

@@ -18,7 +18,7 @@ mod live;
 pub mod login;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -60,19 +60,26 @@ pub fn is_open_route(method: &Method, path: &str) -> bool {
         && (path == "/login" || ASSETS.iter().any(|(p, _, _)| *p == path))
 }
 
-/// Headers every console answer carries, page or JSON: the CSP, no framing, no referrer
-/// (a login code must never leak through one).
-pub fn security_headers(h: &mut HeaderMap) {
-    h.insert(
+/// Headers every console answer carries, page or JSON, the framework's and the connection
+/// bounds' own refusals included (the server puts them on last, see
+/// `hearth_serve::Limits::answer_headers`): the CSP, no sniffing, no framing, no referrer (a
+/// login code must never leak through one), and nothing kept in a cache.
+pub static SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
+    (
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
-    );
-}
+    ),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+];
 
 /// The page's routes, merged into the console's router behind the same gate.
 pub fn routes() -> Router<AppState> {

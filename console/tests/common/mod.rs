@@ -2,6 +2,8 @@
 //! state dirs, and kills them on drop.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -225,6 +227,16 @@ impl Api {
             serde_json::json!({"slug": slug, "tier": "solo"}),
         )
         .await
+    }
+    /// Opens a live tail of the HATCH log (`GET /api/hatch/events` as SSE).
+    pub async fn tail(&self) -> Result<reqwest::Response> {
+        Ok(self
+            .http
+            .get(self.url("/api/hatch/events"))
+            .bearer_auth(&self.token)
+            .header("accept", "text/event-stream")
+            .send()
+            .await?)
     }
     pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
         self.send(self.http.get(self.url(path))).await

@@ -91,8 +91,13 @@ pub struct ServeArgs {
     /// requests [env: HEARTH_HEADER_TIMEOUT_MS] [default: 10000]
     #[arg(long, env = "HEARTH_HEADER_TIMEOUT_MS")]
     pub header_timeout_ms: Option<u64>,
-    /// Connections served at once; more wait in the backlog [env: HEARTH_MAX_CONNECTIONS]
-    /// [default: 1024]
+    /// Milliseconds a request body may take to arrive whole, counted from its head; past it
+    /// the request is answered 408 and the connection closed [env: HEARTH_BODY_TIMEOUT_MS]
+    /// [default: 10000]
+    #[arg(long, env = "HEARTH_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Connections served at once; at the cap a new client takes the slot of the connection
+    /// that has waited on its client the longest [env: HEARTH_MAX_CONNECTIONS] [default: 1024]
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Keep N workspaces of TIER made ahead, paused, for provisions to claim (repeatable,

@@ -16,24 +16,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::HearthError;
 use crate::store::write_json;
 
-/// Why a slug of a member's form is refused (see [`refuse_member_id`]).
-pub const RESERVED_FOR_MEMBERS: &str =
-    "names of the form pool-<10 hex digits> are reserved for warm-pool members";
+/// Why a slug of a member's form is refused (the rule lives in `hearth_protocol::slug`, so
+/// the console refuses the same slugs before it writes anything).
+pub use hearth_protocol::slug::{is_pool_member as is_member_id, RESERVED_FOR_MEMBERS};
 
 /// A new member's id: `pool-` and ten hex digits. It is also the slug its engine objects are
 /// named and labelled with, so no workspace may be called that ([`refuse_member_id`]).
 pub fn new_member_id() -> String {
     format!("pool-{:010x}", rand::random::<u64>() & 0xff_ffff_ffff)
-}
-
-/// Whether `slug` has the form of a member id.
-pub fn is_member_id(slug: &str) -> bool {
-    slug.strip_prefix("pool-").is_some_and(|hex| {
-        hex.len() == 10
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
 }
 
 /// Refuses a workspace slug of a member's form, so a workspace can never share engine
