@@ -10,14 +10,13 @@ use crate::config::FileConfig;
 
 /// A value outside its range: the key it came from, the value, and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key} = {value} is out of range: allowed {min} to {max} {unit} (hint: {hint})")]
+#[error("{key} = {value} is out of range: allowed {allowed} (hint: {hint})")]
 pub(crate) struct OutOfRange {
     /// Where the value came from: `limits.memory_mb`, `--op-timeout`, `HEARTH_IDLE_EXIT`.
     pub(crate) key: String,
     pub(crate) value: String,
-    pub(crate) min: String,
-    pub(crate) max: String,
-    pub(crate) unit: &'static str,
+    /// `6 to 1048576 MiB`.
+    pub(crate) allowed: String,
     /// What the range protects, so the fix is obvious.
     pub(crate) hint: &'static str,
 }
@@ -40,14 +39,17 @@ impl<T: PartialOrd + Display + Copy> Range<T> {
         if self.min <= value && value <= self.max {
             return Ok(value);
         }
-        Err(OutOfRange {
+        Err(self.refusal(key, value))
+    }
+
+    /// The error for `value` of `key`, out of this range.
+    fn refusal(&self, key: &str, value: T) -> OutOfRange {
+        OutOfRange {
             key: key.to_owned(),
             value: value.to_string(),
-            min: self.min.to_string(),
-            max: self.max.to_string(),
-            unit: self.unit,
+            allowed: format!("{} to {} {}", self.min, self.max, self.unit),
             hint: self.hint,
-        })
+        }
     }
 
     /// [`Range::check`] for a value that may be absent.
@@ -204,14 +206,7 @@ pub(crate) fn memory_bytes(key: &str, mb: u64) -> Result<i64, OutOfRange> {
     let mb = MEMORY_MB.check(key, mb)?;
     mb.checked_mul(1024 * 1024)
         .and_then(|b| i64::try_from(b).ok())
-        .ok_or_else(|| OutOfRange {
-            key: key.to_owned(),
-            value: mb.to_string(),
-            min: MEMORY_MB.min.to_string(),
-            max: MEMORY_MB.max.to_string(),
-            unit: MEMORY_MB.unit,
-            hint: MEMORY_MB.hint,
-        })
+        .ok_or_else(|| MEMORY_MB.refusal(key, mb))
 }
 
 /// Whole nanocpus for a checked CPU count.
@@ -254,11 +249,7 @@ mod tests {
     #[test]
     fn every_range_names_its_key_and_its_bounds() {
         let err = PIDS.check("limits.pids", -1).expect_err("unlimited");
-        assert_eq!(
-            (err.min.as_str(), err.max.as_str()),
-            ("1", "4194304"),
-            "{err}"
-        );
+        assert_eq!(err.allowed, "1 to 4194304 processes", "{err}");
         assert!(TIMEOUT_SECS.check("--op-timeout", 0).is_err());
         assert!(TIMEOUT_SECS.check("--op-timeout", u64::MAX).is_err());
         assert!(PORT.check("service_port", 0).is_err());

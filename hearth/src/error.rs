@@ -54,8 +54,9 @@ pub enum HearthError {
     Credentials {
         role: String,
         image: String,
+        /// Boxed: a pull's error stays small on the happy path's stack.
         #[source]
-        source: CredentialError,
+        source: Box<CredentialError>,
     },
 
     #[error("image for role {role} drifted from the lock: locked {locked}, found {found}")]
@@ -219,9 +220,9 @@ impl HearthError {
             ),
             HearthError::Credentials {
                 image,
-                source: CredentialError::Helper { .. },
+                source,
                 ..
-            } => format!(
+            } if matches!(**source, CredentialError::Helper { .. }) => format!(
                 "the credential helper's own message says why; check it with `docker pull \
                  {image}`, or `docker login {}` again",
                 crate::driver::docker::registry_of(image)

@@ -127,7 +127,7 @@ pub async fn registry_digest(
         .map_err(|source| HearthError::Credentials {
             role: role.to_owned(),
             image: image.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     match docker.inspect_registry_image(image, creds).await {
         Ok(d) => Ok(format!(

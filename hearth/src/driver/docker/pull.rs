@@ -200,7 +200,7 @@ impl OnePull<'_> {
             HearthError::Credentials {
                 role: self.role.to_owned(),
                 image: self.image.to_owned(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let options = CreateImageOptions {
