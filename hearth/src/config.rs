@@ -205,6 +205,7 @@ impl Settings {
             file.docker_host.as_deref(),
             path.as_deref(),
         );
+        crate::bounds::check_serve(args, &file)?;
         let state_dir = args
             .state_dir
             .clone()
@@ -343,19 +344,13 @@ fn images(args: &ServeArgs, file: &FileImages, docker: &mut DockerConfig) -> any
 /// `[limits]`.
 fn limits(file: &FileLimits, docker: &mut DockerConfig) -> anyhow::Result<()> {
     if let Some(mb) = file.memory_mb {
-        docker.memory_bytes = i64::try_from(mb * 1024 * 1024).context("limits.memory_mb")?;
+        docker.memory_bytes = crate::bounds::memory_bytes("limits.memory_mb", mb)?;
     }
     if let Some(cpus) = file.cpus {
-        if !(cpus > 0.0 && cpus <= 64.0) {
-            anyhow::bail!("limits.cpus must be between 0 and 64, not {cpus}");
-        }
-        // Whole nanocpus: the engine takes an integer.
-        #[allow(clippy::cast_possible_truncation)]
-        let nano = (cpus * 1e9) as i64;
-        docker.nano_cpus = nano;
+        docker.nano_cpus = crate::bounds::nano_cpus("limits.cpus", cpus)?;
     }
     if let Some(pids) = file.pids {
-        docker.pids_limit = pids;
+        docker.pids_limit = crate::bounds::PIDS.check("limits.pids", pids)?;
     }
     Ok(())
 }
@@ -399,6 +394,9 @@ fn pool_config(
     for spec in &specs {
         pool.add_spec(spec).map_err(anyhow::Error::msg)?;
     }
+    for (tier, n) in &pool.sizes {
+        crate::bounds::POOL_SIZE.check(&format!("--pool / HEARTH_POOL {tier}"), *n)?;
+    }
     if let Some(secs) = args.pool_max_age {
         pool.max_age = Some(Duration::from_secs(secs));
     }
@@ -436,6 +434,7 @@ fn idle_exit(flag: Option<u64>, deadlines: &Deadlines) -> anyhow::Result<Option<
             _ => 0,
         },
     };
+    crate::bounds::IDLE_EXIT_SECS.check("--idle-exit (or HEARTH_IDLE_EXIT)", secs)?;
     if secs == 0 {
         return Ok(None);
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hearth_protocol::hearth::{ErrorBody, ErrorCode, Status, Tier};
 
+use crate::driver::docker::credentials::CredentialError;
 use crate::driver::error::DriverError;
 
 /// Everything that can go wrong in hearth, as a caller sees it.
@@ -45,6 +46,19 @@ pub enum HearthError {
         detail: String,
     },
 
+    /// The registry credentials for an image could not be had. The source never holds
+    /// credential material (see [`CredentialError`]).
+    #[error(
+        "the registry credentials for image {image} (role {role}) could not be read: {source}"
+    )]
+    Credentials {
+        role: String,
+        image: String,
+        /// Boxed: a pull's error stays small on the happy path's stack.
+        #[source]
+        source: Box<CredentialError>,
+    },
+
     #[error("image for role {role} drifted from the lock: locked {locked}, found {found}")]
     ImageDrift {
         role: String,
@@ -74,6 +88,15 @@ pub enum HearthError {
     /// No engine endpoint could be chosen (an unknown context, a missing socket, …).
     #[error(transparent)]
     Engine(#[from] crate::driver::engine::ResolveError),
+    /// A lock file someone else could have written: refused, since whoever can write it
+    /// picks the images hearth runs.
+    #[error("lock file {} {why}; whoever can write it picks the images hearth runs", path.display())]
+    UntrustedLock {
+        path: std::path::PathBuf,
+        why: String,
+        /// The command that makes it trusted.
+        fix: String,
+    },
 }
 
 /// Why an image could not be had, as `image_unavailable` names it.
@@ -115,12 +138,16 @@ impl HearthError {
             HearthError::TierMismatch { .. } => ErrorCode::TierMismatch,
             HearthError::NotFound { .. } => ErrorCode::NotFound,
             HearthError::Conflict { .. } => ErrorCode::Conflict,
-            HearthError::ImageUnavailable { .. } => ErrorCode::ImageUnavailable,
+            HearthError::ImageUnavailable { .. } | HearthError::Credentials { .. } => {
+                ErrorCode::ImageUnavailable
+            }
             HearthError::ImageDrift { .. } => ErrorCode::ImageDrift,
             HearthError::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             HearthError::Canceled { .. } => ErrorCode::ContextCanceled,
             HearthError::Driver(e) => e.code(),
-            HearthError::State { .. } => ErrorCode::StateUnavailable,
+            HearthError::State { .. } | HearthError::UntrustedLock { .. } => {
+                ErrorCode::StateUnavailable
+            }
             HearthError::Engine(e) => e.code(),
         }
     }
@@ -131,9 +158,11 @@ impl HearthError {
             HearthError::InvalidRequest { .. } | HearthError::InvalidSlug { .. } => 400,
             HearthError::NotFound { .. } => 404,
             HearthError::TierMismatch { .. } | HearthError::Conflict { .. } => 409,
-            HearthError::ImageUnavailable { .. } | HearthError::ImageDrift { .. } => 424,
+            HearthError::ImageUnavailable { .. }
+            | HearthError::Credentials { .. }
+            | HearthError::ImageDrift { .. } => 424,
             HearthError::Canceled { .. } => 499,
-            HearthError::State { .. } => 500,
+            HearthError::State { .. } | HearthError::UntrustedLock { .. } => 500,
             HearthError::Driver(e) => e.http_status(),
             HearthError::DeadlineExceeded { .. } => 504,
             HearthError::Engine(_) => 503,
@@ -151,8 +180,10 @@ impl HearthError {
             | HearthError::NotFound { .. }
             | HearthError::Conflict { .. }
             | HearthError::ImageUnavailable { .. }
+            | HearthError::Credentials { .. }
             | HearthError::ImageDrift { .. }
             | HearthError::State { .. }
+            | HearthError::UntrustedLock { .. }
             | HearthError::Engine(_) => false,
         }
     }
@@ -195,6 +226,20 @@ impl HearthError {
                  set HEARTH_IMAGE_{}=hearth-standin:local (or pull the image yourself)",
                 role.to_uppercase()
             ),
+            HearthError::Credentials {
+                image,
+                source,
+                ..
+            } if matches!(**source, CredentialError::Helper { .. }) => format!(
+                "the credential helper's own message says why; check it with `docker pull \
+                 {image}`, or `docker login {}` again",
+                crate::driver::docker::registry_of(image)
+            ),
+            HearthError::Credentials { image, .. } => format!(
+                "fix the docker config at the place named (or remove the entry and `docker \
+                 login {}` again); hearth never repeats what is in it",
+                crate::driver::docker::registry_of(image)
+            ),
             HearthError::ImageDrift { .. } => {
                 "rebuild or pull the locked image, or re-lock with `hearth lock`".into()
             }
@@ -207,6 +252,7 @@ impl HearthError {
             HearthError::Driver(e) => e.hint(),
             HearthError::State { .. } => "check that hearth's --state-dir is writable".into(),
             HearthError::Engine(e) => e.hint(),
+            HearthError::UntrustedLock { fix, .. } => fix.clone(),
         };
         Some(hint)
     }
@@ -250,10 +296,12 @@ impl HearthError {
             | HearthError::TierMismatch { .. }
             | HearthError::NotFound { .. }
             | HearthError::ImageUnavailable { .. }
+            | HearthError::Credentials { .. }
             | HearthError::ImageDrift { .. }
             | HearthError::DeadlineExceeded { .. }
             | HearthError::Canceled { .. }
             | HearthError::State { .. }
+            | HearthError::UntrustedLock { .. }
             | HearthError::Engine(_) => false,
         }
     }

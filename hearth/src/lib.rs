@@ -9,9 +9,11 @@
 //!   lock.
 //! - [`pool`]: the warm pool of workspaces made ahead, claimed by provision.
 //! - [`server`]: the RPC on the unix socket; [`client`]: the same RPC from the other side.
-//! - [`config`]: flags, environment and config file, merged.
+//! - [`config`]: flags, environment and config file, merged; `bounds`: the range of every
+//!   number they carry.
 //! - [`error`]: the one error type with its wire codes.
 
+mod bounds;
 pub mod cli;
 /// The RPC client, its own crate (`hearth-client`) so callers depend on the wire, not on
 /// the daemon and its engine library.

@@ -8,16 +8,26 @@
 //! ```text
 //! verb       from                  action     while         done           failed                 restart
 //! provision  none, failed, torn    provision  provisioning  ready          failed (rolled back)   roll back, failed
-//! upgrade    ready                 upgrade    upgrading     ready          failed¹                failed, data kept
+//! upgrade    ready                 upgrade    upgrading     ready          failed¹ ²              failed, data kept
 //! teardown   any but torn down     teardown   tearing_down  tier_torn_down tearing_down           finish it
-//! pause      ready                 pause      (unchanged)   paused         failed²                ask the engine
-//! resume     paused                resume     (unchanged)   ready          failed²                ask the engine
+//! pause      ready                 pause      (unchanged)   paused         what is now true³      ask the engine
+//! resume     paused                resume     (unchanged)   ready          what is now true³      ask the engine
 //! resume     hibernated, failed    wake       provisioning  ready          failed²                failed, data kept
-//! hibernate  ready                 hibernate  (unchanged)   hibernated     failed²                ask the engine
+//! hibernate  ready                 hibernate  (unchanged)   hibernated     what is now true³      ask the engine
 //!
-//! ¹ unchanged if the backend cannot upgrade at all  ² unchanged if the engine refused
+//! ¹ unchanged if the backend cannot upgrade at all (and so for every verb it cannot do)
+//! ² what is now true³ if the engine refused: a refusal changed nothing the verb cannot see
+//! ³ the engine is asked once the verb has done what it could on every role: the status its
+//!   roles add up to (ready, paused, hibernated when they agree; failed for a mix); unchanged
+//!   (refused) or failed (anything else) only if the engine cannot say
 //! provision of a live workspace (same tier) and teardown of a torn-down one: already done.
 //! ```
+//!
+//! The rule for a verb refused half-way (one role changed behind hearth's back): it does what
+//! it can on every role (one refusal does not stop the others), and the record says what the
+//! roles are now — never `failed` for a workspace whose roles all agree. Wake and upgrade
+//! also wait for readiness, which a container's state cannot show, so only their refusals
+//! are settled by asking the engine.
 
 use serde::{Deserialize, Serialize};
 
@@ -143,8 +153,40 @@ impl Action {
         }
     }
 
-    /// The status a failure leaves, the workspace having been `from` before.
-    pub fn after_failure(self, from: Option<Status>, failure: Failure) -> Status {
+    /// Whether, after failing so, the engine is asked what the workspace is now, its answer
+    /// deciding the record ([`Action::after_failure`]).
+    pub fn observes_after(self, failure: Failure) -> bool {
+        match (self, failure) {
+            // Nothing was touched, or nothing of value is left to describe.
+            (_, Failure::Unsupported) | (Action::Provision | Action::Teardown, _) => false,
+            // Pause, unpause and stop are what the container states show.
+            (Action::Pause | Action::Resume | Action::Hibernate, Failure::Refused)
+            | (Action::Pause | Action::Resume | Action::Hibernate, Failure::Broke)
+            | (Action::Wake | Action::Upgrade, Failure::Refused) => true,
+            // Ready means a probe passed, which container states cannot tell.
+            (Action::Wake | Action::Upgrade, Failure::Broke) => false,
+        }
+    }
+
+    /// The status a failure leaves, the workspace having been `from` before and the engine
+    /// saying `observed` afterwards (`None`: not asked, or it could not say).
+    pub fn after_failure(
+        self,
+        from: Option<Status>,
+        failure: Failure,
+        observed: Option<Status>,
+    ) -> Status {
+        if let Some(now) = observed.filter(|_| self.observes_after(failure)) {
+            return match now {
+                Status::Ready | Status::Paused | Status::Hibernated => now,
+                // A mix of roles, some missing, or none left: not usable as it is.
+                Status::Provisioning
+                | Status::Upgrading
+                | Status::TearingDown
+                | Status::Failed
+                | Status::TierTornDown => Status::Failed,
+            };
+        }
         let unchanged = from.unwrap_or(Status::Failed);
         match (self, failure) {
             // A teardown that did not finish is still tearing down: call it again.
@@ -412,25 +454,69 @@ mod tests {
     fn a_refusal_changes_nothing_but_a_failure_fails() {
         let ready = Some(Status::Ready);
         assert_eq!(
-            Action::Pause.after_failure(ready, Failure::Refused),
+            Action::Pause.after_failure(ready, Failure::Refused, None),
             Status::Ready
         );
         assert_eq!(
-            Action::Pause.after_failure(ready, Failure::Broke),
+            Action::Pause.after_failure(ready, Failure::Broke, None),
             Status::Failed
         );
         assert_eq!(
-            Action::Upgrade.after_failure(ready, Failure::Unsupported),
+            Action::Upgrade.after_failure(ready, Failure::Unsupported, Some(Status::Paused)),
             Status::Ready
         );
         assert_eq!(
-            Action::Upgrade.after_failure(ready, Failure::Refused),
+            Action::Upgrade.after_failure(ready, Failure::Refused, None),
             Status::Failed
         );
         assert_eq!(
-            Action::Teardown.after_failure(ready, Failure::Broke),
+            Action::Teardown.after_failure(ready, Failure::Broke, Some(Status::Ready)),
             Status::TearingDown
         );
+    }
+
+    #[test]
+    fn a_verb_refused_half_way_records_what_the_roles_are_now() {
+        let ready = Some(Status::Ready);
+        // Pause with cairnet paused behind hearth's back: lore paused too, both paused.
+        for failure in [Failure::Refused, Failure::Broke] {
+            assert_eq!(
+                Action::Pause.after_failure(ready, failure, Some(Status::Paused)),
+                Status::Paused
+            );
+            assert_eq!(
+                Action::Hibernate.after_failure(ready, failure, Some(Status::Ready)),
+                Status::Ready,
+                "never failed for roles that all agree"
+            );
+        }
+        assert_eq!(
+            Action::Resume.after_failure(
+                Some(Status::Paused),
+                Failure::Refused,
+                Some(Status::Ready)
+            ),
+            Status::Ready
+        );
+        // A mix of roles is not usable as it is.
+        assert_eq!(
+            Action::Pause.after_failure(ready, Failure::Refused, Some(Status::Failed)),
+            Status::Failed
+        );
+        // A wake or upgrade that broke is not ready because its containers run.
+        assert_eq!(
+            Action::Wake.after_failure(
+                Some(Status::Hibernated),
+                Failure::Broke,
+                Some(Status::Ready)
+            ),
+            Status::Failed
+        );
+        assert_eq!(
+            Action::Upgrade.after_failure(ready, Failure::Refused, Some(Status::Ready)),
+            Status::Ready
+        );
+        assert!(!Action::Provision.observes_after(Failure::Refused));
     }
 
     #[test]

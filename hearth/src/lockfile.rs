@@ -41,6 +41,7 @@ impl ImageLock {
     /// # Errors
     /// [`HearthError::State`] naming the file if it is unreadable or malformed.
     pub fn load(path: &Path) -> Result<ImageLock, HearthError> {
+        trusted(path)?;
         let bytes = std::fs::read(path).map_err(|e| HearthError::State {
             attempted: "read".into(),
             detail: format!("lock file {}: {e}", path.display()),
@@ -72,17 +73,58 @@ impl ImageLock {
             detail: e.to_string(),
         })?;
         text.push('\n');
-        // Written aside and renamed over, so a running daemon never reads half a lock.
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".new");
-        let aside = PathBuf::from(aside);
-        std::fs::write(&aside, text)
-            .and_then(|()| std::fs::rename(&aside, path))
-            .map_err(|e| HearthError::State {
-                attempted: "written".into(),
-                detail: format!("lock file {}: {e}", path.display()),
-            })
+        // Written aside and renamed over, so a running daemon never reads half a lock; 0644
+        // by explicit mode, whatever the umask: whoever can write the lock picks the images.
+        hearth_serve::private::write_atomic_mode(
+            path,
+            text.as_bytes(),
+            hearth_serve::private::SHARED_FILE_MODE,
+        )
+        .map_err(|e| HearthError::State {
+            attempted: "written".into(),
+            detail: format!("lock file {}: {e}", path.display()),
+        })
     }
+}
+
+/// Refuses a lock file someone else could have written: one writable by its group or by
+/// others, or owned by another user than this one (or root). A daemon following such a file
+/// would run whatever images that someone picked.
+///
+/// # Errors
+/// [`HearthError::UntrustedLock`] naming the file and the fix.
+fn trusted(path: &Path) -> Result<(), HearthError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // A missing or unreadable file is reported by the read that follows.
+        return Ok(());
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let refuse = |why: String, fix: String| HearthError::UntrustedLock {
+        path: path.to_owned(),
+        why,
+        fix,
+    };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(refuse(
+            format!(
+                "belongs to uid {}, not to this user (uid {me}) or root",
+                meta.uid()
+            ),
+            format!(
+                "check who wrote it, then write it again as this user: `hearth lock --out {}`",
+                path.display()
+            ),
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(refuse(
+            format!("is writable by its group or by others (mode {mode:o})"),
+            format!("check its pins, then `chmod go-w {}`", path.display()),
+        ));
+    }
+    Ok(())
 }
 
 /// What a file looked like when it was last read: a change to any of these means read it
@@ -165,7 +207,7 @@ impl LiveLock {
                 seen.bytes = bytes;
             }
             Err(e) => {
-                warn!(lock = %self.path.display(), error = %e, "the image lock changed but cannot be read; keeping the pins it had");
+                warn!(lock = %self.path.display(), error = %e, hint = %e.hint().unwrap_or_default(), "the image lock changed but cannot be read or is not trusted; keeping the pins it had");
             }
         }
         Arc::clone(&seen.lock)
@@ -175,6 +217,7 @@ impl LiveLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn round_trips_and_refuses_other_versions() {
@@ -200,6 +243,34 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_others_can_write_is_refused_and_a_live_lock_keeps_its_pins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hearth.lock");
+        ImageLock {
+            version: 1,
+            roles: BTreeMap::new(),
+        }
+        .save(&path)
+        .expect("save");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let live = LiveLock::open(&path).expect("a 0644 lock is trusted");
+        for loose in [0o666, 0o664, 0o646] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).expect("chmod");
+            let err = ImageLock::load(&path).expect_err("loose");
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+            assert!(text.contains("chmod go-w"), "{text}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+        }
+        // Rewritten with other pins while loose: the daemon keeps the ones it trusted.
+        std::fs::write(&path, r#"{"version":1,"roles":{"lore":{"image":"evil","digest":"sha256:e","id":"sha256:e"}}}"#).expect("rewrite");
+        assert!(
+            live.current().roles.is_empty(),
+            "the loose lock is not followed"
+        );
+    }
+
+    #[test]
     fn a_live_lock_follows_the_file_and_keeps_its_pins_when_the_file_breaks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("hearth.lock");
@@ -220,6 +291,7 @@ mod tests {
         pinned("sha256:b").save(&path).expect("relock");
         assert_eq!(*live.current(), pinned("sha256:b"), "a new lock is read");
         std::fs::write(&path, "{ half a lo").expect("break");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         assert_eq!(
             *live.current(),
             pinned("sha256:b"),

@@ -1,7 +1,7 @@
 //! One engine, more than one hearth: two daemons hold the same slug at once and never touch
 //! each other's objects; workspaces made before names carried the instance are still found
 //! and torn down; the engine refusing a verb (a container paused behind hearth's back) is a
-//! `conflict` that keeps the workspace's status; a non-hearth container holding hearth's name
+//! `conflict` after which the record says what the engine holds; a non-hearth container holding hearth's name
 //! is a `conflict` with a hint, and nothing is left. All against the real engine.
 
 mod support;
@@ -214,8 +214,9 @@ async fn workspaces_under_the_old_names_are_found_and_torn_down() {
 }
 
 /// The engine refusing a verb is a refusal, not a failure: with the containers paused behind
-/// hearth's back, `pause` answers `conflict` with the engine's reason and the record keeps
-/// `ready`; thawed behind its back, `resume` is refused and the record keeps `paused`.
+/// hearth's back, `pause` answers `conflict` with the engine's reason and the record says
+/// `paused`, as the engine does (never `failed`); thawed behind its back, `resume` is refused
+/// and the record says `ready`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refusal_keeps_the_status() {
     if !support::e2e("an_engine_refusal_keeps_the_status") {
@@ -244,13 +245,15 @@ async fn an_engine_refusal_keeps_the_status() {
         err.hint().unwrap_or_default().contains("hearth status"),
         "{err:?}"
     );
-    assert_eq!(recorded(&b, "refused"), Status::Ready, "not failed");
+    assert_eq!(recorded(&b, "refused"), Status::Paused, "what is true");
     assert_eq!(
         b.dispatcher.status("refused").await.expect("status"),
         Status::Paused
     );
 
-    // The engine stops a paused container: hibernate from here is carried out.
+    // Resumed, then hibernated: the engine stops a paused container too, but hearth refuses
+    // to hibernate a paused workspace.
+    b.dispatcher.resume("refused").await.expect("resume");
     b.dispatcher.hibernate("refused").await.expect("hibernate");
     assert_eq!(recorded(&b, "refused"), Status::Hibernated);
     b.dispatcher.resume("refused").await.expect("wake");
@@ -266,7 +269,7 @@ async fn an_engine_refusal_keeps_the_status() {
         .await
         .expect_err("not paused");
     assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
-    assert_eq!(recorded(&b, "refused"), Status::Paused);
+    assert_eq!(recorded(&b, "refused"), Status::Ready, "what is true");
     b.dispatcher.teardown("refused").await.expect("teardown");
     assert!(engine_objects(&b.instance).is_empty());
 }

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 pub const DIR_MODE: u32 = 0o700;
 /// Mode of a file hearth creates.
 pub const FILE_MODE: u32 = 0o600;
+/// Mode of a file written for others to read but only its owner to change (the image lock
+/// `hearth lock --out` writes, which a daemon of another user may follow).
+pub const SHARED_FILE_MODE: u32 = 0o644;
 
 /// Why a private directory or file could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +173,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
     fs::rename(&tmp, path).map_err(io("replace", path))
 }
 
+/// As [`write_atomic`], the file getting exactly `mode`: set on the open file before a byte
+/// is written, so neither the umask (which only ever removes bits) nor a file of the same
+/// name that was there decides it.
+///
+/// # Errors
+/// [`PrivateError::Io`].
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PrivateError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = fs::remove_file(&tmp);
+    // Created 0600 (never looser than the owner alone while it is being written), then
+    // given its mode.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(&tmp)
+        .map_err(io("create", &tmp))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io("set the mode of", &tmp))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io("write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("replace", path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +259,16 @@ mod tests {
         let log = dir.path().join("log");
         drop(open_append(&log).expect("append"));
         assert_eq!(mode(&log), 0o600);
+    }
+
+    #[test]
+    fn a_shared_file_gets_its_mode_exactly() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("hearth.lock");
+        fs::write(&p, b"old").expect("write");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).expect("chmod");
+        write_atomic_mode(&p, b"new", SHARED_FILE_MODE).expect("replace");
+        assert_eq!(fs::read(&p).expect("read"), b"new");
+        assert_eq!(mode(&p), 0o644);
     }
 }

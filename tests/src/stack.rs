@@ -48,6 +48,10 @@ pub struct StackConfig {
     pub worker_faults: Vec<String>,
     /// Give the worker a key file that differs from the console's (bearer drift).
     pub worker_keys_differ: bool,
+    /// `(cairnet, lore)` images for hearth instead of the stand-in (engine drivers only).
+    pub hearth_images: Option<(String, String)>,
+    /// Extra environment for hearth alone (e.g. a `PATH` with a credential helper on it).
+    pub hearth_env: Vec<(String, String)>,
 }
 
 impl StackConfig {
@@ -61,6 +65,8 @@ impl StackConfig {
             teardown_timeout: None,
             worker_faults: Vec::new(),
             worker_keys_differ: false,
+            hearth_images: None,
+            hearth_env: Vec::new(),
         }
     }
 
@@ -192,10 +198,13 @@ impl<'a> Launch<'a> {
             .instance(&self.instance)
             .test_label();
         if self.cfg.driver != DriverKind::Fake {
-            serve = serve.images(
-                &engine::test_image_for("cairnet"),
-                &engine::test_image_for("lore"),
-            );
+            let (cairnet, lore) = self.cfg.hearth_images.clone().unwrap_or_else(|| {
+                (
+                    engine::test_image_for("cairnet"),
+                    engine::test_image_for("lore"),
+                )
+            });
+            serve = serve.images(&cairnet, &lore);
         }
         if let Some(secs) = self.cfg.teardown_timeout {
             serve = serve.args(["--teardown-timeout", &secs.to_string()]);
@@ -205,6 +214,7 @@ impl<'a> Launch<'a> {
         if let Some(host) = &self.cfg.docker_host {
             cmd.env("DOCKER_HOST", host);
         }
+        cmd.envs(self.cfg.hearth_env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -314,6 +324,24 @@ impl Stack {
         self.dir.path()
     }
 
+    /// The HOME every child runs with (`HOME/.docker/config.json` is hearth's docker config).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// `hearth --socket S ARGS` (the client) under the stack's empty environment.
+    ///
+    /// # Errors
+    /// When the binary cannot be run.
+    pub fn hearth_cli(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        clean_command(&self.hearth_bin, &self.home)
+            .arg("--socket")
+            .arg(&self.hearth_socket)
+            .args(args)
+            .output()
+            .context("cannot run the hearth client")
+    }
+
     /// Each child's exit status (if it died) and stderr tail, for failure messages.
     pub fn diagnose(&mut self) -> String {
         format!(
@@ -345,6 +373,14 @@ impl Stack {
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Answer { status, body })
+    }
+
+    /// `GET PATH` on the console, with the admin token.
+    ///
+    /// # Errors
+    /// When the console does not answer at all.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        self.call(reqwest::Method::GET, path, None).await
     }
 
     /// `POST /api/hearth/workspaces {slug, tier}`.

@@ -7,6 +7,7 @@
 
 mod in_flight;
 mod reconcile;
+mod settle;
 
 pub use in_flight::{InFlight, Running};
 pub use reconcile::Reconciled;
@@ -17,18 +18,18 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ErrorCode, LifecycleEvent, ProvisioningProfile, Status,
+    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status,
 };
 use hearth_protocol::verb::Shape;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, instrument, warn};
+use tracing::{instrument, warn};
 
 use crate::driver::Driver;
 use crate::error::HearthError;
 use crate::journal::{Journal, Steps};
-use crate::lifecycle::{guard, Action, Failure, Guard, Rules, Verb};
+use crate::lifecycle::{guard, Action, Guard, Rules, Verb};
 use crate::slug::Slug;
 use crate::store::{Record, Store};
 
@@ -373,6 +374,7 @@ impl Dispatcher {
         let running = self.in_flight.enter();
         let task = self.tasks.spawn(async move {
             let outcome = this.run(&slug, &op, &record, from, &steps, cancel).await;
+            let outcome = this.observe(&record, action, outcome).await;
             let saved = this.settle(&slug, verb, record, from, &steps, outcome);
             drop((lock, running));
             saved
@@ -469,65 +471,6 @@ impl Dispatcher {
             }
         }
         outcome
-    }
-
-    /// Records the outcome of a verb.
-    fn settle(
-        &self,
-        slug: &Slug,
-        verb: Verb,
-        before: Record,
-        from: Option<Status>,
-        steps: &Steps,
-        outcome: Result<DeploymentRef, HearthError>,
-    ) -> Result<DeploymentRef, HearthError> {
-        let action = verb.action(from);
-        match outcome {
-            Ok(reference) => {
-                let status = action.settles_to();
-                if action == Action::Wake {
-                    steps.record("woken", None, None);
-                }
-                steps.record(&format!("{verb}_done"), None, None);
-                info!(workspace = %slug, %verb, %status, "done");
-                let profile = match verb {
-                    Verb::Upgrade => ProvisioningProfile {
-                        tier: reference.tier,
-                        resource_caps: reference.resource_caps.clone(),
-                        ..before.profile.clone()
-                    },
-                    _ => before.profile.clone(),
-                };
-                let saved = self.store.put(Record {
-                    reference,
-                    profile,
-                    status,
-                    error: None,
-                    pending: None,
-                    updated: Utc::now(),
-                })?;
-                Ok(saved.reference)
-            }
-            Err(err) => {
-                steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
-                warn!(workspace = %slug, %verb, code = %err.code(), error = %err, "failed");
-                let failure = if err.code() == ErrorCode::Unsupported {
-                    Failure::Unsupported
-                } else if err.is_refusal() {
-                    Failure::Refused
-                } else {
-                    Failure::Broke
-                };
-                let status = action.after_failure(from, failure);
-                self.store.put(Record {
-                    status,
-                    error: Some(err.to_body()),
-                    pending: None,
-                    ..before
-                })?;
-                Err(err)
-            }
-        }
     }
 }
 

@@ -4,13 +4,15 @@
 //! the docker CLI finds it (`driver::engine::resolve`). Everything is labelled with this daemon's instance and found by label.
 //!
 //! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
-//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them),
+//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them;
+//! `credential_helper` runs the helpers),
 //! `pins` (what `hearth lock` pins), `create` (provision, upgrade, wake), `objects` (listing
 //! and removal), `subnets` (hearth's own address pool). The engine connection
 //! (`driver::engine`) and the HTTP readiness check (`driver::readiness`) belong to no single
 //! driver, and so does telling Docker from Podman (`driver::flavor`).
 
 pub(crate) mod create;
+mod credential_helper;
 pub mod credentials;
 pub(crate) mod images;
 pub(crate) mod objects;

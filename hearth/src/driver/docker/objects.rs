@@ -9,7 +9,7 @@ use bollard::query_parameters::{
     StopContainerOptions,
 };
 use bollard::Docker;
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::DeploymentRef;
 
 use super::LocalDocker;
@@ -309,7 +309,10 @@ pub(crate) async fn each_container(
             "none exist; they were removed outside hearth",
         ));
     }
-    try_join_all(list.iter().map(|c| async move {
+    // Every role is acted on, even when the engine refuses one: a refusal of one role must
+    // not leave what happens to the others to chance (the dispatcher then records what the
+    // roles are, asking the engine).
+    let done = join_all(list.iter().map(|c| async move {
         let (res, verb, step) = match action {
             Action::Pause => (docker.pause_container(&c.id).await, "pause", Step::Paused),
             Action::Unpause => (
@@ -340,6 +343,6 @@ pub(crate) async fn each_container(
         steps.step(step, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))
-    .await?;
-    Ok(())
+    .await;
+    done.into_iter().collect()
 }

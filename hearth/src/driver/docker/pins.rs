@@ -124,7 +124,11 @@ pub async fn registry_digest(
     };
     let creds = credentials::for_image(image)
         .await
-        .map_err(|e| unavailable(ImageCause::Failed, e))?;
+        .map_err(|source| HearthError::Credentials {
+            role: role.to_owned(),
+            image: image.to_owned(),
+            source: Box::new(source),
+        })?;
     match docker.inspect_registry_image(image, creds).await {
         Ok(d) => Ok(format!(
             "{}@{}",

@@ -196,9 +196,13 @@ impl OnePull<'_> {
     /// Asks the engine to pull, with the credentials the docker CLI would send, and follows
     /// its progress messages into `layers` until the engine says it is done.
     async fn stream(&self, docker: &Docker, layers: &mut Layers) -> Result<(), HearthError> {
-        let creds = credentials::for_image(self.image)
-            .await
-            .map_err(|e| self.unavailable(ImageCause::Failed, e))?;
+        let creds = credentials::for_image(self.image).await.map_err(|source| {
+            HearthError::Credentials {
+                role: self.role.to_owned(),
+                image: self.image.to_owned(),
+                source: Box::new(source),
+            }
+        })?;
         let options = CreateImageOptions {
             from_image: Some(self.image.to_owned()),
             ..Default::default()

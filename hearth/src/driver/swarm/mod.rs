@@ -176,7 +176,8 @@ impl Swarm {
             }
             running.push((s.role.clone(), task.container_id));
         }
-        futures::future::try_join_all(running.iter().map(|(role, id)| async move {
+        // Every role is acted on, even when the engine refuses one (see the lifecycle table).
+        let done = futures::future::join_all(running.iter().map(|(role, id)| async move {
             let res = if pause {
                 docker.pause_container(id).await
             } else {
@@ -188,8 +189,8 @@ impl Swarm {
             steps.step(step, Some(role), None);
             Ok::<(), HearthError>(())
         }))
-        .await?;
-        Ok(())
+        .await;
+        done.into_iter().collect()
     }
 
     /// Opens again the relays of workspaces that were live when the daemon last stopped, on
