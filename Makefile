@@ -46,7 +46,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help build images lint fmt test e2e demo bench clean-docker ci deb deb-test fuzz fuzz-check
+.PHONY: help build images lint fmt docs test e2e demo bench clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
 	@echo "hearth — make targets:"
@@ -62,14 +62,28 @@ images: ## build the offline stand-in image hearth-standin:local (no registry ne
 	@bash images/build.sh
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)
-# and marks `pub` only what another crate can reach.
-lint: fuzz-check ## rustfmt check and clippy with warnings as errors (fuzz targets must compile)
+# and marks `pub` only what another crate can reach. The book must build, its links resolve.
+lint: fuzz-check docs ## rustfmt check and clippy with warnings as errors (fuzz targets must compile, the book build)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines -W unreachable_pub
 
 fmt: ## format the workspace
 	$(CARGO) fmt --all
+
+# docs: the manual, an mdBook under docs/ (docs/src/SUMMARY.md lists the chapters), built
+# into <target dir>/book with mdbook from crates.io (installed here if missing, without the
+# serve/watch/search features it does not need), then the link check: every relative link of
+# README.md and the book names a file, and every #anchor a heading, that exists
+# (tests/tests/docs_links.rs, which `make test` runs too).
+# 0.4.52: the newest mdbook whose rust-version (1.82) is within the workspace's (1.85).
+MDBOOK_VERSION := 0.4.52
+BOOK_DIR := $(or $(CARGO_TARGET_DIR),target)/book
+docs: ## build the book (docs/ → target/book) with mdbook and check its links
+	@command -v mdbook >/dev/null || $(CARGO) install mdbook --locked --version $(MDBOOK_VERSION) --no-default-features
+	mdbook build docs --dest-dir "$(abspath $(BOOK_DIR))"
+	$(CARGO) test -q -p hearth-e2e --test docs_links
+	@echo "docs: the book is at $(BOOK_DIR)/index.html"
 
 # Every test, Docker-backed included (HEARTH_E2E=1). Leftovers of this run (labelled
 # dev.hearth.test=$$HEARTH_TEST_RUN) are swept after, whether the tests passed or not; the
