@@ -169,9 +169,9 @@ clean-docker: ## remove this test run's swarm services, containers, networks and
 # fuzz: every target under fuzz/ for FUZZ_SECONDS each (cargo-fuzz, libFuzzer). cargo-fuzz
 # needs nightly features; RUSTC_BOOTSTRAP=1 lends them to the stable toolchain. New corpus
 # entries land in fuzz/corpus/TARGET, crashes in fuzz/artifacts/TARGET: commit both, and
-# `make test` replays them (console/tests/fuzz_corpus.rs).
+# `make test` replays them (console/tests/fuzz_corpus.rs, hearth/tests/fuzz_corpus.rs).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := bearer_verify bearer_mutation kahn_frame hatch_read sse_reader slug_parse rpc_shapes
+FUZZ_TARGETS := bearer_verify bearer_mutation kahn_frame hatch_read sse_reader slug_parse rpc_shapes hatch_verify console_request config_file lock_file
 fuzz: ## run each fuzz target for FUZZ_SECONDS (default 60; needs cargo install cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || { echo "fuzz: cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2; exit 1; }
 	@cd fuzz && for t in $(FUZZ_TARGETS); do \

@@ -54,6 +54,13 @@ pub enum ApiError {
     /// The worker could not be reached.
     #[error("the worker could not be reached: {0}")]
     WorkerUnreachable(String),
+    /// The worker answered with something the console will not use (a run id breaking the
+    /// identifier rule, say); nothing it named was passed on.
+    #[error("the worker's answer was refused: {0}")]
+    WorkerBadAnswer(String),
+    /// A number the console read from outside (its HATCH log) is past the protocol's limit.
+    #[error("{0}")]
+    OutOfRange(String),
     /// A bug or an unexpected failure; logged, answered opaquely.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,6 +82,8 @@ impl ApiError {
             ApiError::Hearth { code, .. } => code.clone(),
             ApiError::SubmitRejected { .. } => ErrorCode::SubmitRejected,
             ApiError::WorkerUnreachable(_) => ErrorCode::WorkerUnreachable,
+            ApiError::WorkerBadAnswer(_) => ErrorCode::BadAnswer,
+            ApiError::OutOfRange(_) => ErrorCode::OutOfRange,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -89,25 +98,30 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::OutOfRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::HatchUnavailable(_) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::Hearth {
                 code, http_status, ..
             } => hearth_status(code, *http_status),
-            ApiError::SubmitRejected { .. } | ApiError::WorkerUnreachable(_) => {
-                StatusCode::BAD_GATEWAY
-            }
+            ApiError::SubmitRejected { .. }
+            | ApiError::WorkerUnreachable(_)
+            | ApiError::WorkerBadAnswer(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
     /// Whether the same request may succeed later unchanged: the console or what it calls
     /// was unavailable, not the request wrong.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self.status(),
-            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
-        )
+        // A worker that answers out of protocol will answer the same way again.
+        !matches!(self, ApiError::WorkerBadAnswer(_))
+            && matches!(
+                self.status(),
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            )
     }
 
     /// What the caller can do about it.
@@ -152,6 +166,16 @@ impl ApiError {
             ApiError::WorkerUnreachable(_) => {
                 Some("check that the worker runs at --worker-url".to_owned())
             }
+            ApiError::WorkerBadAnswer(_) => Some(
+                "the worker at --worker-url does not speak the worker protocol as documented \
+                 (run ids are 1-128 of [A-Za-z0-9._-]); see ralph.submit_rejected in HATCH"
+                    .to_owned(),
+            ),
+            ApiError::OutOfRange(_) => Some(
+                "the HATCH log names a run no console submits (over the protocol's prompt \
+                 cap): check it with `console hatch verify`, and see the book's HATCH chapter"
+                    .to_owned(),
+            ),
             ApiError::PayloadTooLarge { .. }
             | ApiError::BadRequest(_)
             | ApiError::NotFound(_)

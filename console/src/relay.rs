@@ -12,6 +12,7 @@ use eventsource_stream::Event as SseEvent;
 use futures::StreamExt;
 use hearth_protocol::hatch::payload::{FrameRejected, NodeEnded, Payload, RunEnded};
 use hearth_protocol::hatch::types;
+use hearth_protocol::ident;
 use hearth_protocol::kahn::{
     Frame, NodeState, NodeTransition, RunEnded as RunEndedFrame, RunOutcome,
 };
@@ -26,8 +27,12 @@ pub const MAX_RECONNECTS: u32 = 5;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between reconnects.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// How much of a rejected frame goes into the log.
+/// How much of a rejected frame (and of the reason it was rejected) goes into the log.
 pub const RAW_FRAME_LOG_BYTES: usize = 512;
+/// Rejected frames logged one by one per run (HATCH and the console's log); the rest are
+/// counted, and the count goes into one `rejections_suppressed` summary before the run's end,
+/// so a worker sending junk cannot grow the audit log without bound.
+pub const MAX_REJECTED_EVENTS: u32 = 16;
 /// A worker stream that yields no event for this long is treated as dropped (and resumed with
 /// `Last-Event-ID`): a half-open connection must not keep a run "running" forever.
 pub const STREAM_IDLE: Duration = Duration::from_secs(300);
@@ -193,6 +198,13 @@ impl Relay {
             return Ok(None);
         }
         *stream_prev_id = Some(event.id.clone());
+        // The id goes back to the worker as Last-Event-ID and into HATCH and the log: one
+        // that breaks the identifier rule is refused here, before it reaches any of them.
+        if let Err(e) = ident::check("frame id", &event.id) {
+            self.reject(None, "invalid_frame_id", &e.to_string(), &event.data)
+                .await?;
+            return Ok(None);
+        }
         if !progress.seen_ids.insert(event.id.clone()) {
             tracing::debug!(run_id = %self.run_id, frame_id = %event.id, "duplicate frame skipped");
             return Ok(None);
@@ -200,7 +212,7 @@ impl Relay {
         progress.last_id = Some(event.id.clone());
         let frame = match Frame::parse(&event.data) {
             Ok(frame) if frame.run_id() != self.run_id => {
-                let msg = format!("frame names run {}", frame.run_id());
+                let msg = format!("frame names run {}", ident::preview(frame.run_id()));
                 self.reject(Some(&event.id), "run_id_mismatch", &msg, &event.data)
                     .await?;
                 return Ok(None);
@@ -230,7 +242,8 @@ impl Relay {
         .then(|| {
             format!(
                 "node {} (index {}) is not one of the run's {expected} nodes",
-                t.node, t.index
+                ident::preview(&t.node),
+                t.index
             )
         })
     }
@@ -298,6 +311,7 @@ impl Relay {
             RunOutcome::Succeeded => "succeeded",
             RunOutcome::Failed => "failed",
         };
+        self.summarise_rejections().await?;
         let mut data = self.counts(started);
         // The worker's word is not taken for what the console could not see: a run whose
         // nodes did not all arrive intact is incomplete.
@@ -315,7 +329,8 @@ impl Relay {
         Ok(())
     }
 
-    /// Records a frame that is not counted.
+    /// Records a frame that is not counted: one `ralph.frame_rejected` each for the first
+    /// [`MAX_REJECTED_EVENTS`], then only the count (see [`Relay::summarise_rejections`]).
     async fn reject(
         &self,
         frame_id: Option<&str>,
@@ -323,14 +338,50 @@ impl Relay {
         message: &str,
         raw: &str,
     ) -> Result<(), SinkError> {
+        let count = self
+            .slot
+            .update(|r| {
+                r.frames_rejected = r.frames_rejected.saturating_add(1);
+                r.frames_rejected
+            })
+            .unwrap_or(u32::MAX);
+        if count > MAX_REJECTED_EVENTS {
+            tracing::debug!(run_id = %self.run_id, reason, count, "KAHN frame rejected (past the cap: counted only)");
+            return Ok(());
+        }
         tracing::warn!(run_id = %self.run_id, frame_id = ?frame_id, reason, "KAHN frame rejected");
-        self.slot.update(|r| r.frames_rejected += 1);
         let data = FrameRejected {
             run_id: self.run_id.clone(),
             frame_id: frame_id.map(str::to_owned),
             reason: reason.to_owned(),
-            message: message.to_owned(),
+            message: truncate(message, RAW_FRAME_LOG_BYTES).to_owned(),
             raw: truncate(raw, RAW_FRAME_LOG_BYTES).to_owned(),
+            suppressed: None,
+        };
+        self.sink
+            .append(types::FRAME_REJECTED, &self.run_id, data.to_data())
+            .await
+            .map(|_| ())
+    }
+
+    /// Writes the one summary of the rejected frames past the cap, if there were any; called
+    /// right before the run's `ralph.run.ended`, whichever way it ends.
+    async fn summarise_rejections(&self) -> Result<(), SinkError> {
+        let total = self.slot.snapshot().map_or(0, |r| r.frames_rejected);
+        let Some(suppressed) = total.checked_sub(MAX_REJECTED_EVENTS).filter(|n| *n > 0) else {
+            return Ok(());
+        };
+        tracing::warn!(run_id = %self.run_id, total, suppressed, "KAHN frames rejected past the per-run cap");
+        let data = FrameRejected {
+            run_id: self.run_id.clone(),
+            frame_id: None,
+            reason: "rejections_suppressed".to_owned(),
+            message: format!(
+                "{suppressed} more rejected frames after the first {MAX_REJECTED_EVENTS} were \
+                 counted but not logged one by one ({total} in all)"
+            ),
+            raw: String::new(),
+            suppressed: Some(u64::from(suppressed)),
         };
         self.sink
             .append(types::FRAME_REJECTED, &self.run_id, data.to_data())
@@ -341,6 +392,7 @@ impl Relay {
     /// Records the run as lost.
     async fn lost(&self, reason: &str, started: Instant) -> Result<(), SinkError> {
         tracing::error!(run_id = %self.run_id, reason, "run lost");
+        self.summarise_rejections().await?;
         let mut data = self.counts(started);
         data.outcome = "lost".to_owned();
         data.reason = Some(reason.to_owned());

@@ -12,7 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use hearth_protocol::hatch::{read_log, HatchEvent, ReadLog, CONSOLE_SOURCE};
+use hearth_protocol::hatch::{read_log, HatchEvent, ReadError, ReadLog, CONSOLE_SOURCE};
+use hearth_protocol::ident;
 use tokio::sync::broadcast;
 
 /// Why the sink could not open or append.
@@ -21,9 +22,28 @@ pub enum SinkError {
     /// The log file could not be opened or read at start.
     #[error("cannot open HATCH log {path}: {reason}")]
     Open { path: PathBuf, reason: String },
-    /// A line before the last does not parse; the console will not append to it.
-    #[error("HATCH log {path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    /// A line before the last does not parse; the console will not append to it. The
+    /// message names the line and the way to recover (the book's "HATCH" chapter).
+    #[error(
+        "HATCH log {path} is corrupt: {reason}. The console will not append after a corrupt \
+         line (every later line would be unreadable too). Keep the file as evidence and \
+         recover: `console hatch verify {path}` shows the line; then either move the log aside \
+         (`mv {path} {path}.corrupt`; the next start begins a new log at seq 1) or keep the \
+         lines before it (`head -n {keep} {path} > {path}.new`, move the old file aside, move \
+         the new one in; seq continues)",
+        path = path.display(),
+        keep = line.saturating_sub(1)
+    )]
+    Corrupt {
+        path: PathBuf,
+        /// The first bad line, 1-based.
+        line: usize,
+        reason: String,
+    },
+    /// The event breaks the envelope rule its reader applies (a control character or an
+    /// over-long subject, say): it is not written, and the sink stays usable.
+    #[error("HATCH refused the event: {0}")]
+    Refused(String),
     /// A write or fsync failed now or earlier; the sink no longer writes.
     #[error("HATCH log is unavailable: {0}")]
     Unavailable(String),
@@ -35,6 +55,7 @@ impl SinkError {
         match self {
             SinkError::Open { .. } => "hatch_open_failed",
             SinkError::Corrupt { .. } => "hatch_corrupt",
+            SinkError::Refused(_) => "hatch_event_refused",
             SinkError::Unavailable(_) => "hatch_unavailable",
         }
     }
@@ -99,10 +120,7 @@ impl HatchSink {
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(open_err)?;
-        let log = read_log(&bytes).map_err(|e| SinkError::Corrupt {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        let log = read_log(&bytes).map_err(|e| corrupt(&path, &e))?;
         if let Some(torn) = &log.torn_tail {
             tracing::warn!(
                 path = %path.display(),
@@ -176,7 +194,12 @@ impl HatchSink {
             w.next_seq,
             data,
         );
-        let line = event.to_line();
+        // The reader's own rule, applied before the write: a line it would refuse is never
+        // written (it would take the whole log down with it).
+        let line = event.encode_line().map_err(|reason| {
+            tracing::warn!(event_type, subject = ?ident::preview(subject), %reason, "HATCH event refused");
+            SinkError::Refused(reason)
+        })?;
         let result = w
             .file
             .write_all(line.as_bytes())
@@ -216,10 +239,7 @@ impl HatchSink {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        read_log(&bytes).map_err(|e| SinkError::Corrupt {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })
+        read_log(&bytes).map_err(|e| corrupt(&self.path, &e))
     }
 
     /// Replaces the file handle (tests use a read-only one to make writes fail). The old
@@ -241,6 +261,15 @@ impl HatchSink {
                 .map_err(|(_, e)| e)
                 .expect("lock the swapped-in file");
         }
+    }
+}
+
+fn corrupt(path: &Path, e: &ReadError) -> SinkError {
+    let ReadError::Corrupt { line_no, reason } = e;
+    SinkError::Corrupt {
+        path: path.to_owned(),
+        line: *line_no,
+        reason: format!("line {line_no} is not a HATCH event ({reason})"),
     }
 }
 

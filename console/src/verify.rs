@@ -53,6 +53,10 @@ pub enum VerifyError {
     Unreadable { path: PathBuf, reason: String },
     #[error("{path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// The prompt count (`--prompts`, or a log's `ralph.run.started`) is past the protocol's
+    /// cap, so no chain is built for it.
+    #[error("{0} (pass --prompts the run's prompt count)")]
+    TooManyPrompts(#[from] play::TooManyPrompts),
 }
 
 impl VerifyError {
@@ -61,6 +65,7 @@ impl VerifyError {
         match self {
             VerifyError::Unreadable { .. } => "hatch_unreadable",
             VerifyError::Corrupt { .. } => "hatch_corrupt",
+            VerifyError::TooManyPrompts(e) => e.code(),
         }
     }
 }
@@ -70,7 +75,7 @@ fn is_node(e: &HatchEvent) -> bool {
 }
 
 /// The acts of `chain`, as the protocol defines the play's.
-fn acts(chain: Chain, prompts: usize) -> Vec<Act> {
+fn acts(chain: Chain, prompts: usize) -> Result<Vec<Act>, play::TooManyPrompts> {
     match chain {
         Chain::ProvisionThenRalph => play::chain(prompts),
     }
@@ -127,7 +132,8 @@ pub struct Verdict {
 /// Checks the log at `path`. A missing file is a verdict (nothing ran), not an error.
 ///
 /// # Errors
-/// [`VerifyError`] when the file exists but cannot be read, or a line before the last is bad.
+/// [`VerifyError`] when the file exists but cannot be read, a line before the last is bad, or
+/// `prompts` is past the protocol's cap.
 pub fn check_file(path: &Path, chain: Chain, prompts: usize) -> Result<Verdict, VerifyError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -143,7 +149,7 @@ pub fn check_file(path: &Path, chain: Chain, prompts: usize) -> Result<Verdict, 
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    let mut verdict = check_events(&log.events, chain, prompts);
+    let mut verdict = check_events(&log.events, chain, prompts)?;
     verdict.file = path.to_owned();
     if let Some(torn) = log.torn_tail {
         verdict.notes.insert(
@@ -159,8 +165,15 @@ pub fn check_file(path: &Path, chain: Chain, prompts: usize) -> Result<Verdict, 
 }
 
 /// Checks parsed events against `chain`.
-pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verdict {
-    let chain_acts = acts(chain, prompts);
+///
+/// # Errors
+/// [`VerifyError::TooManyPrompts`] when `prompts` is past the protocol's cap.
+pub fn check_events(
+    events: &[HatchEvent],
+    chain: Chain,
+    prompts: usize,
+) -> Result<Verdict, VerifyError> {
+    let chain_acts = acts(chain, prompts)?;
     let walk = walk(events, &chain_acts);
     let gap = chain_acts.get(walk.next).map(|act| {
         let ctx = Context {
@@ -182,7 +195,7 @@ pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verd
         }
     });
     let notes = notes(events, &walk);
-    Verdict {
+    Ok(Verdict {
         file: PathBuf::new(),
         chain,
         prompts,
@@ -192,7 +205,7 @@ pub fn check_events(events: &[HatchEvent], chain: Chain, prompts: usize) -> Verd
         matched: walk.matched,
         gap,
         notes,
-    }
+    })
 }
 
 /// How far the log follows the chain.

@@ -7,13 +7,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
-use hearth_protocol::bearer::Keyring;
+use hearth_protocol::bearer::{audience_of, Keyring};
+use hearth_protocol::ident;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 /// The largest SSE event the console accepts from the worker.
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// The largest answer body (to a submit, or an error) the console reads from the worker.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A failed worker call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +71,9 @@ struct SubmitAnswer {
 #[derive(Debug, Clone)]
 pub struct WorkerClient {
     base: Url,
+    /// The worker's origin, which every bearer is signed for (v2), so a bearer captured on
+    /// its way here is refused by any other worker holding the same keys.
+    audience: String,
     http: reqwest::Client,
     /// First key signs; shared with nothing else.
     keys: Arc<Keyring>,
@@ -79,9 +86,8 @@ impl WorkerClient {
     /// A message when `base` is not an http(s) URL.
     pub fn new(base: &str, keys: Keyring) -> Result<Self, String> {
         let mut base = Url::parse(base).map_err(|e| format!("--worker-url {base:?}: {e}"))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("--worker-url {base} must be http(s)"));
-        }
+        let audience =
+            audience_of(base.as_str()).map_err(|e| format!("--worker-url {base}: {e}"))?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
@@ -97,16 +103,29 @@ impl WorkerClient {
             .map_err(|e| e.to_string())?;
         Ok(WorkerClient {
             base,
+            audience,
             http,
             keys: Arc::new(keys),
         })
     }
 
-    fn url(&self, rel: &str) -> Result<(Url, String), WorkerError> {
-        let url = self
-            .base
-            .join(rel)
-            .map_err(|e| WorkerError::Unreachable(format!("bad worker path {rel}: {e}")))?;
+    /// The URL of `segments` under the base, each percent-encoded as one path segment (a run
+    /// id holding `/`, `?` or `..` cannot change the path), and the path with query it signs.
+    fn url(&self, segments: &[&str]) -> Result<(Url, String), WorkerError> {
+        // The URL parser drops `.` and `..` segments: refused, so a path never shrinks.
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(WorkerError::BadAnswer(format!(
+                "{} is not a path segment",
+                ident::preview(bad)
+            )));
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                WorkerError::Unreachable(format!("worker URL {} has no path", self.base))
+            })?
+            .pop_if_empty()
+            .extend(segments);
         let mut signed = url.path().to_owned();
         if let Some(q) = url.query() {
             signed.push('?');
@@ -126,14 +145,14 @@ impl WorkerClient {
         endpoint: &str,
         prompts: &[String],
     ) -> Result<String, WorkerError> {
-        let (url, path) = self.url("runs")?;
+        let (url, path) = self.url(&["runs"])?;
         let body = serde_json::to_vec(&SubmitBody {
             workspace,
             endpoint,
             prompts,
         })
         .map_err(|e| WorkerError::BadAnswer(e.to_string()))?;
-        let bearer = self.keys.sign("POST", &path, &body);
+        let bearer = self.keys.sign(&self.audience, "POST", &path, &body);
         let resp = self
             .http
             .post(url)
@@ -145,9 +164,11 @@ impl WorkerClient {
             .await
             .map_err(|e| WorkerError::Unreachable(e.to_string()))?;
         let resp = check(resp).await?;
-        let answer: SubmitAnswer = resp
-            .json()
-            .await
+        let body = read_capped(resp, MAX_ANSWER_BYTES).await?;
+        let answer: SubmitAnswer =
+            serde_json::from_slice(&body).map_err(|e| WorkerError::BadAnswer(e.to_string()))?;
+        // The id goes into URLs, log lines and HATCH from here on: checked once, here.
+        ident::check("run id", &answer.run_id)
             .map_err(|e| WorkerError::BadAnswer(e.to_string()))?;
         Ok(answer.run_id)
     }
@@ -161,11 +182,14 @@ impl WorkerClient {
         run_id: &str,
         last_event_id: Option<&str>,
     ) -> Result<EventStream, WorkerError> {
-        let (url, path) = self.url(&format!("runs/{run_id}/events"))?;
+        let (url, path) = self.url(&["runs", run_id, "events"])?;
         let mut req = self
             .http
             .get(url)
-            .header(AUTHORIZATION, self.keys.sign("GET", &path, b""))
+            .header(
+                AUTHORIZATION,
+                self.keys.sign(&self.audience, "GET", &path, b""),
+            )
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
@@ -196,7 +220,10 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response, WorkerError
     if status.is_success() {
         return Ok(resp);
     }
-    let text = resp.text().await.unwrap_or_default();
+    let text = read_capped(resp, MAX_ANSWER_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let err = value.get("error").unwrap_or(&value);
     let code = err
@@ -212,6 +239,25 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response, WorkerError
         code,
         message,
     })
+}
+
+/// The answer's body, refused once it passes `cap` bytes (a worker's answer is outside data:
+/// it is not read whole into memory on its word).
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, WorkerError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| WorkerError::Unreachable(e.to_string()))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(WorkerError::BadAnswer(format!(
+                "the answer is over {cap} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Counts the bytes of the SSE event being received and fails the stream once one passes
@@ -291,8 +337,26 @@ mod tests {
     fn base_url_gets_a_trailing_slash_and_paths_are_signed_whole() {
         let keys = Keyring::parse("k1:secret-secret-secret-secret\n").expect("keys");
         let c = WorkerClient::new("http://127.0.0.1:9/prefix", keys).expect("client");
-        let (url, path) = c.url("runs/r1/events").expect("url");
+        let (url, path) = c.url(&["runs", "r1", "events"]).expect("url");
         assert_eq!(url.as_str(), "http://127.0.0.1:9/prefix/runs/r1/events");
         assert_eq!(path, "/prefix/runs/r1/events");
+        assert_eq!(c.audience, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn a_hostile_segment_stays_one_segment() {
+        let keys = Keyring::parse("k1:secret-secret-secret-secret\n").expect("keys");
+        let c = WorkerClient::new("http://127.0.0.1:9", keys).expect("client");
+        for dots in ["..", ".", ""] {
+            assert!(c.url(&["runs", dots, "events"]).is_err(), "{dots:?}");
+        }
+        for hostile in ["../../healthz?x=", "a/b#c", "%2e%2e", "a?b"] {
+            let (url, path) = c.url(&["runs", hostile, "events"]).expect("url");
+            assert!(url.query().is_none() && url.fragment().is_none(), "{url}");
+            let segs: Vec<&str> = url.path_segments().expect("segments").collect();
+            assert_eq!(segs.len(), 3, "{url}");
+            assert_eq!((segs[0], segs[2]), ("runs", "events"), "{url}");
+            assert_eq!(path, url.path(), "{url}");
+        }
     }
 }

@@ -4,6 +4,8 @@
 
 #[path = "../../fuzz/checks.rs"]
 mod checks;
+#[path = "../../fuzz/checks_console.rs"]
+mod checks_console;
 
 use std::path::Path;
 
@@ -11,7 +13,7 @@ use std::path::Path;
 fn every_committed_fuzz_input_passes_its_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut replayed = 0usize;
-    for (target, check) in checks::TARGETS {
+    for (target, check) in checks::TARGETS.iter().chain(checks_console::TARGETS) {
         for dir in ["corpus", "artifacts"] {
             let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
                 continue;
@@ -26,7 +28,7 @@ fn every_committed_fuzz_input_passes_its_target() {
         }
     }
     assert!(
-        replayed >= checks::TARGETS.len(),
+        replayed >= checks::TARGETS.len() + checks_console::TARGETS.len(),
         "the committed corpora are missing: only {replayed} inputs under {}",
         root.display()
     );

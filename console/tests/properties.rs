@@ -81,7 +81,7 @@ proptest! {
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(&garbage);
         if let Ok(log) = read_log(&bytes) {
-            let verdict = check_events(&log.events, Chain::ProvisionThenRalph, prompts);
+            let verdict = check_events(&log.events, Chain::ProvisionThenRalph, prompts).expect("in range");
             prop_assert!(!verdict.ok || verdict.matched.len() == verdict.acts);
             let _ = render_text(&verdict);
         }

@@ -53,7 +53,7 @@ fn whole() -> Log {
 
 #[test]
 fn a_whole_chain_passes() {
-    let v = check_events(&whole().0, Chain::ProvisionThenRalph, 4);
+    let v = check_events(&whole().0, Chain::ProvisionThenRalph, 4).expect("verdict");
     assert!(v.ok, "{v:?}");
     assert_eq!(v.matched.len(), 10);
     assert_eq!(v.acts, 10);
@@ -70,7 +70,7 @@ fn failed_nodes_still_count_but_are_noted() {
         .push(types::NODE_SUCCEEDED, RUN, json!({}))
         .push(types::RUN_ENDED, RUN, json!({}))
         .torn_down();
-    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4);
+    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4).expect("verdict");
     assert!(v.ok);
     assert!(
         v.notes.iter().any(|n| n.contains("1 node(s) ended failed")),
@@ -80,7 +80,7 @@ fn failed_nodes_still_count_but_are_noted() {
 }
 
 fn gap_code(log: &Log, prompts: usize) -> (String, String, usize) {
-    let v = check_events(&log.0, Chain::ProvisionThenRalph, prompts);
+    let v = check_events(&log.0, Chain::ProvisionThenRalph, prompts).expect("verdict");
     let g = v.gap.expect("a gap");
     (g.code, g.cause, g.position)
 }
@@ -159,7 +159,7 @@ fn out_of_order_acts_are_named_with_what_was_found() {
         .provisioned()
         .push(types::DECOMMISSION_STARTED, "test", json!({}))
         .push(types::DECOMMISSIONED, "test", json!({}));
-    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4);
+    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4).expect("verdict");
     let g = v.gap.expect("gap");
     assert_eq!(g.act, "ralph.run.started");
     assert!(
@@ -189,7 +189,7 @@ fn other_workspaces_events_are_not_part_of_the_chain() {
         .push(types::PROVISIONED, "test", json!({}))
         .run(4)
         .torn_down();
-    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4);
+    let v = check_events(&log.0, Chain::ProvisionThenRalph, 4).expect("verdict");
     assert!(v.ok, "{v:?}");
     assert!(v.notes.iter().any(|n| n.contains("other workspaces")));
 }
@@ -215,6 +215,28 @@ fn a_missing_file_is_a_verdict_and_a_corrupt_one_an_error() {
     std::fs::write(&path, format!("garbage\n{}", whole().text())).expect("write");
     let err = check_file(&path, Chain::ProvisionThenRalph, 4).expect_err("corrupt");
     assert_eq!(err.code(), "hatch_corrupt");
+}
+
+#[test]
+fn a_prompt_count_past_the_protocol_cap_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, whole().text()).expect("write");
+    for n in ["65", "150000000", "1000000000000", "18446744073709551615"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_console"))
+            .args(["hatch", "verify", "--prompts", n])
+            .arg(&good)
+            .output()
+            .expect("run console");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{n}: {stderr}");
+        assert!(
+            stderr.contains("cap of 64") && stderr.contains("too_many_prompts"),
+            "{n}: {stderr}"
+        );
+    }
+    let err = check_file(&good, Chain::ProvisionThenRalph, usize::MAX).expect_err("over the cap");
+    assert_eq!(err.code(), "too_many_prompts");
 }
 
 fn verify_bin(file: &Path, extra: &[&str]) -> (i32, String) {

@@ -97,6 +97,9 @@ codes! {
     SubmitRejected = "submit_rejected",
     /// The worker could not be reached (502).
     WorkerUnreachable = "worker_unreachable",
+    /// A number from outside (a HATCH log's prompt count, say) is past the protocol's limit
+    /// (422).
+    OutOfRange = "out_of_range",
     /// A bug or unexpected failure (500).
     Internal = "internal",
     // Either server, for the framework's own rejections.

@@ -15,6 +15,10 @@ pub mod payload;
 /// The CloudEvents spec version every HATCH line carries.
 pub const SPECVERSION: &str = "1.0";
 
+/// Longest `id`, `source`, `type` or `subject` a line may carry, in bytes (subjects are slugs
+/// and run ids, both far shorter).
+pub const MAX_FIELD_BYTES: usize = 256;
+
 /// The `source` the console stamps on the events it writes.
 pub const CONSOLE_SOURCE: &str = "urn:hearth:console";
 
@@ -130,34 +134,61 @@ impl HatchEvent {
         line
     }
 
+    /// The event as one log line, newline included, if its reader would take it back: the
+    /// sink writes only what this returns, so it never writes a line [`read_log`] refuses.
+    ///
+    /// # Errors
+    /// The reason the envelope is not one a reader accepts (as [`check`](Self::check)).
+    pub fn encode_line(&self) -> Result<String, String> {
+        self.check()?;
+        Ok(self.to_line())
+    }
+
     /// Parses one line (without its newline) and checks the envelope.
     ///
     /// # Errors
     /// The reason the line is not a HATCH event.
     pub fn parse_line(line: &str) -> Result<Self, String> {
         let event: HatchEvent = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        if event.specversion != SPECVERSION {
+        event.check()?;
+        Ok(event)
+    }
+
+    /// The envelope rule, one definition for the writer ([`encode_line`](Self::encode_line))
+    /// and the reader ([`parse_line`](Self::parse_line)).
+    ///
+    /// # Errors
+    /// Which rule the envelope breaks.
+    pub fn check(&self) -> Result<(), String> {
+        if self.specversion != SPECVERSION {
             return Err(format!(
                 "specversion {:?}, expected \"1.0\"",
-                event.specversion
+                self.specversion
             ));
         }
-        if event.seq == 0 {
+        if self.seq == 0 {
             return Err("seq 0 (seq starts at 1)".to_owned());
         }
         // These fields become SSE fields (`event:`, `id:`) and log fields downstream: a line
-        // break in one would split a frame, so a line holding one is not a HATCH event.
+        // break in one would split a frame, so a line holding one is not a HATCH event. The
+        // cap keeps one outside value from making every line it names huge.
         for (field, value) in [
-            ("id", &event.id),
-            ("source", &event.source),
-            ("type", &event.event_type),
-            ("subject", &event.subject),
+            ("id", &self.id),
+            ("source", &self.source),
+            ("type", &self.event_type),
+            ("subject", &self.subject),
         ] {
             if !is_field_text(value) {
                 return Err(format!("{field} holds a control character"));
             }
+            if value.len() > MAX_FIELD_BYTES {
+                return Err(format!(
+                    "{field} is {} bytes, over the cap of {MAX_FIELD_BYTES}",
+                    value.len()
+                ));
+            }
         }
-        Ok(event)
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`replay`]: the nonces a verifier accepted, journalled so a restart keeps refusing them.
 //! - [`play`]: the play's HATCH chain, which `hatch verify` checks and the e2e tests assert.
 //! - [`labels`]: the label keys on hearth's engine objects (and on a test run's).
+//! - [`ident`]: the one rule for identifiers a worker hands the console (run ids, frame ids).
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 //! - [`verb`]: the lifecycle verbs, shared by hearth's routes and CLI, the client and the console.
 
@@ -16,6 +17,7 @@ pub mod bearer;
 pub mod error_code;
 pub mod hatch;
 pub mod hearth;
+pub mod ident;
 pub mod kahn;
 pub mod labels;
 pub mod limits;

@@ -4,6 +4,7 @@
 //! against it and the end-to-end tests assert it, from this one list.
 
 use crate::hatch::types;
+use crate::limits::MAX_PROMPTS;
 
 /// The node events' common prefix (`ralph.node.succeeded`, `ralph.node.failed`).
 pub const NODE_PREFIX: &str = "ralph.node.";
@@ -70,12 +71,47 @@ pub fn is_node(event_type: &str) -> bool {
     event_type.starts_with(NODE_PREFIX)
 }
 
+/// A prompt count no run can have: past [`MAX_PROMPTS`], which the console and the worker
+/// both refuse at the door. A log (or a `--prompts`) naming one did not come from a real run,
+/// and a chain of that length is not built (it would be gigabytes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{prompts} prompts is over the protocol's cap of {MAX_PROMPTS} a run (limits::MAX_PROMPTS); \
+     no run the console submits can have that many"
+)]
+pub struct TooManyPrompts {
+    /// The count asked for, as it came (a log's number may not fit a `usize`).
+    pub prompts: u64,
+}
+
+impl TooManyPrompts {
+    /// The stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        "too_many_prompts"
+    }
+}
+
+/// `prompts` as a count a chain can be built for.
+///
+/// # Errors
+/// [`TooManyPrompts`] past [`MAX_PROMPTS`].
+pub fn prompt_count(prompts: u64) -> Result<usize, TooManyPrompts> {
+    usize::try_from(prompts)
+        .ok()
+        .filter(|n| *n <= MAX_PROMPTS)
+        .ok_or(TooManyPrompts { prompts })
+}
+
 /// The play's chain for `prompts` prompts.
-pub fn chain(prompts: usize) -> Vec<Act> {
+///
+/// # Errors
+/// [`TooManyPrompts`] past [`MAX_PROMPTS`].
+pub fn chain(prompts: usize) -> Result<Vec<Act>, TooManyPrompts> {
+    let prompts = prompt_count(prompts as u64)?;
     let mut acts: Vec<Act> = OPENING.into_iter().map(Act::Event).collect();
     acts.extend((1..=prompts).map(|n| Act::Node { n, of: prompts }));
     acts.extend(CLOSING.into_iter().map(Act::Event));
-    acts
+    Ok(acts)
 }
 
 /// Whether an event of type `event_type` is one of the chain's acts (evidence events such as
@@ -90,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_chain_frames_one_node_per_prompt() {
-        let kinds: Vec<&str> = chain(2).into_iter().map(Act::kind).collect();
+        let kinds: Vec<&str> = chain(2).expect("2").into_iter().map(Act::kind).collect();
         assert_eq!(
             kinds,
             [
@@ -104,7 +140,24 @@ mod tests {
                 "hearth.decommissioned",
             ]
         );
-        assert_eq!(chain(2)[4].label(), "ralph.node.* (2 of 2)");
+        assert_eq!(chain(2).expect("2")[4].label(), "ralph.node.* (2 of 2)");
         assert!(is_act("ralph.node.failed") && !is_act(types::FAILED));
+    }
+
+    #[test]
+    fn a_chain_past_the_prompt_cap_is_refused_not_built() {
+        assert_eq!(chain(MAX_PROMPTS).map(|c| c.len()), Ok(MAX_PROMPTS + 6));
+        for n in [
+            MAX_PROMPTS as u64 + 1,
+            150_000_000,
+            1_000_000_000_000,
+            u64::MAX,
+        ] {
+            let e = prompt_count(n).expect_err("over the cap");
+            assert_eq!(e, TooManyPrompts { prompts: n });
+            assert!(e.to_string().contains("cap of 64"), "{e}");
+            assert_eq!(e.code(), "too_many_prompts");
+        }
+        assert!(chain(150_000_000).is_err() && chain(usize::MAX).is_err());
     }
 }

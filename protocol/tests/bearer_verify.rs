@@ -48,7 +48,7 @@ fn malformed_headers() {
     let cases = [
         token.to_string(),                                       // no scheme
         format!("Basic {token}"),                                // wrong scheme
-        format!("Bearer v2{}", &token[2..]),                     // wrong version
+        format!("Bearer v3{}", &token[2..]),                     // wrong version
         format!("Bearer {token}.extra"),                         // six parts
         good.replace(".1750000000.", ".-1750000000."),           // signed timestamp
         good.replace(&nonce(0xab), &nonce(0xab).to_uppercase()), // upper-case nonce
@@ -168,8 +168,9 @@ fn two_live_keys_rotate_without_downtime() {
     // Each key's secret is its own.
     assert!(check(&v, &signed("k2", "secret-one", NOW, 3)).is_err());
     // A live signature from the keyring verifies against a keyring holding that key.
-    let header = keys.sign("POST", "/runs", BODY);
-    let old_side = Verifier::new(Keyring::parse("k2:secret-two").expect("keys"));
+    let header = keys.sign("http://127.0.0.1:9", "POST", "/runs", BODY);
+    let old_side = Verifier::new(Keyring::parse("k2:secret-two").expect("keys"))
+        .with_audiences(vec!["http://127.0.0.1:9".to_owned()]);
     let now = hearth_protocol::bearer::unix_now();
     assert_eq!(
         old_side.verify(Some(&header), "POST", "/runs", BODY, now),

@@ -8,7 +8,7 @@ use hearth_protocol::hearth::{
     DeploymentRef, ErrorResponse, ProvisionRequest, RefRequest, UpgradeRequest,
 };
 use hearth_protocol::kahn::{Frame, RunStarted};
-use hearth_protocol::slug;
+use hearth_protocol::{ident, slug};
 use proptest::prelude::*;
 
 const SECRET: &[u8] = b"property-secret-property-secret";
@@ -116,6 +116,54 @@ proptest! {
             }
             (Err(e), Some(i)) => prop_assert!(e.to_string().contains(&format!("line {}", i + 1)), "{}", e),
             (Err(e), None) => prop_assert!(false, "a clean log was refused: {}", e),
+        }
+    }
+
+    /// The writer and the reader share one rule: whatever the fields (control characters,
+    /// ESC, huge subjects, any data), `encode_line` either refuses the event or writes a line
+    /// that `read_log` takes back as exactly that event; it never writes a line the reader
+    /// refuses. This is what keeps one worker answer from taking the audit log out.
+    #[test]
+    fn the_sink_never_writes_a_line_its_reader_refuses(
+        ty in "\\PC{0,12}|[a-z.]{1,8}[\\x00-\\x1f\\x7f\\u{85}][a-z]{0,3}",
+        subject in "\\PC{0,40}|run-[\\x00-\\x1f\\x7f]-x|[a-z]{250,300}",
+        id in "\\PC{0,40}",
+        seq in 0u64..4,
+        data in "\\PC{0,40}",
+    ) {
+        let event = HatchEvent::new(id, "urn:x", ty, subject, seq, serde_json::json!({"d": data}));
+        match event.encode_line() {
+            Ok(line) => {
+                prop_assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+                let log = read_log(line.as_bytes());
+                prop_assert!(log.is_ok(), "the reader refused what the writer wrote: {:?}", log);
+                let log = log.expect("read");
+                prop_assert!(log.torn_tail.is_none());
+                prop_assert_eq!(log.events, vec![event]);
+            }
+            Err(reason) => {
+                // Refused by the writer: the reader refuses the same line with the same reason.
+                let refused = HatchEvent::parse_line(event.to_line().trim_end_matches('\n'));
+                prop_assert_eq!(refused.expect_err("reader refuses it too"), reason);
+            }
+        }
+    }
+
+    /// Worker-supplied identifiers: what the rule accepts is a clean HATCH subject and one
+    /// URL path segment that needs no escaping; what it refuses never reaches either.
+    #[test]
+    fn an_accepted_identifier_is_a_clean_subject_and_one_segment(
+        id in "[A-Za-z0-9][A-Za-z0-9._-]{0,140}|\\PC{0,40}|[./?#%\\x00-\\x1f]{1,4}",
+    ) {
+        if ident::check("run id", &id).is_ok() {
+            prop_assert!(id.len() <= ident::MAX_IDENT_BYTES && is_field_text(&id));
+            prop_assert!(id != "." && id != "..");
+            prop_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+            let e = HatchEvent::new("x", "urn:x", "ralph.run.started", id.clone(), 1, serde_json::json!({}));
+            prop_assert!(e.encode_line().is_ok());
+        } else {
+            let e = ident::check("run id", &id).expect_err("refused");
+            prop_assert!(!e.to_string().chars().any(char::is_control), "{}", e);
         }
     }
 

@@ -76,7 +76,7 @@ pub fn render(events: &[HatchEvent]) -> String {
 /// # Errors
 /// A message showing the expected and the found chain.
 pub fn assert_play_chain(events: &[HatchEvent], slug: &str, prompts: usize) -> anyhow::Result<()> {
-    let expected: Vec<&str> = play::chain(prompts).into_iter().map(Act::kind).collect();
+    let expected: Vec<&str> = play::chain(prompts)?.into_iter().map(Act::kind).collect();
     let found: Vec<&str> = events
         .iter()
         .map(|e| {

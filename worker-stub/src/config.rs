@@ -89,6 +89,9 @@ pub struct Config {
     pub max_prompt_bytes: usize,
     /// Most bytes a request body may have.
     pub max_body_bytes: usize,
+    /// The URLs the console addresses this worker by (`--audience`); a v2 bearer must be
+    /// signed for one of their origins. Empty: the bound address's own origin.
+    pub audiences: Vec<String>,
     /// Where accepted bearer nonces are journalled, so a replay is refused across a restart
     /// too; `None` keeps them in memory only.
     pub replay_journal: Option<std::path::PathBuf>,
@@ -104,6 +107,7 @@ impl Config {
             max_prompts: hearth_protocol::limits::MAX_PROMPTS,
             max_prompt_bytes: hearth_protocol::limits::MAX_PROMPT_BYTES,
             max_body_bytes: 256 * 1024,
+            audiences: Vec::new(),
             replay_journal: None,
         }
     }

@@ -2,12 +2,13 @@
 //! one mock node per prompt against the workspace's endpoint, and streams KAHN frames over SSE.
 //!
 //! - [`config`]: keys, limits and the `--fault` switches.
-//! - [`routes`]: the HTTP surface and the bearer check.
+//! - [`routes`]: the HTTP surface; `auth`: the bearer check and the worker's audiences.
 //! - [`executor`]: the mock run that writes the frames.
 //! - [`runs`]: each run's frames, kept for replay after `Last-Event-ID`.
 //! - [`sse`]: a run's frames as an SSE stream.
 //! - [`error`]: refusals as `{"error":{"code","message"}}`.
 
+mod auth;
 pub mod config;
 pub mod error;
 pub mod executor;
@@ -47,7 +48,10 @@ pub async fn run(
         .map_err(std::io::Error::other)?;
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let mut verifier = Verifier::new(config.keys.clone());
+    let audiences = auth::audiences(&config.audiences, listener.local_addr()?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    tracing::info!(?audiences, "v2 bearers are accepted for these audiences");
+    let mut verifier = Verifier::new(config.keys.clone()).with_audiences(audiences);
     match &config.replay_journal {
         Some(path) => {
             verifier = verifier

@@ -47,6 +47,11 @@ struct ServeArgs {
     /// across a restart; without it the journal is in memory only.
     #[arg(long, env = "WORKER_STUB_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// The URL the console addresses this worker by (repeatable); bearers (v2) are signed for
+    /// its origin. Default: the listen address's own (`http://127.0.0.1:PORT`, and
+    /// `http://localhost:PORT` on loopback). Set it behind a proxy or a DNS name.
+    #[arg(long = "audience", env = "WORKER_STUB_AUDIENCE", value_name = "URL")]
+    audiences: Vec<String>,
     /// Seconds a node waits for the workspace endpoint to answer.
     #[arg(long, default_value_t = 2)]
     node_timeout_secs: u64,
@@ -71,6 +76,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let keys = Keyring::load(&args.keys).context("loading --keys")?;
     let mut config = Config::new(keys).with_faults(&args.faults);
     config.node_timeout = std::time::Duration::from_secs(args.node_timeout_secs);
+    config.audiences = args.audiences;
     if let Some(dir) = &args.state_dir {
         hearth_serve::private::private_dir(dir)?;
         config.replay_journal = Some(dir.join("replay.log"));

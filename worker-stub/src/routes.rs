@@ -6,17 +6,17 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hearth_protocol::bearer::{unix_now, Verifier};
+use hearth_protocol::bearer::Verifier;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -66,7 +66,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Checks the request's bearer; one log line per refusal, here where it is decided.
 fn authorize(
     state: &AppState,
     headers: &HeaderMap,
@@ -74,20 +73,7 @@ fn authorize(
     uri: &Uri,
     body: &[u8],
 ) -> Result<String, ApiError> {
-    let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    match state
-        .verifier
-        .verify(header, method.as_str(), path, body, unix_now())
-    {
-        Ok(key_id) => Ok(key_id),
-        Err(e) => {
-            warn!(code = e.code(), %method, path, error = %e, "request refused");
-            Err(e.into())
-        }
-    }
+    crate::auth::authorize(&state.verifier, headers, method, uri, body)
 }
 
 fn body_bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {

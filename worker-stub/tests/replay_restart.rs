@@ -2,9 +2,10 @@
 //! `POST /runs` replayed against a worker killed (-9) and started again on the same state dir
 //! is refused 401 `replayed`, while a fresh bearer still passes.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use hearth_protocol::bearer::Keyring;
 
@@ -20,26 +21,15 @@ impl Drop for Worker {
     }
 }
 
+const AUDIENCE: &str = "http://replay.test:9000";
+
 fn start(keys: &Path, state: &Path) -> Worker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_worker-stub"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys)
-        .arg("--state-dir")
-        .arg(state)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn worker-stub");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    // Both starts answer as one audience (a restart on another port is the same worker to
+    // the console), so the captured v2 bearer is refused as a replay, not as meant for
+    // another worker.
+    let state = state.to_str().expect("utf-8 state dir");
+    let extra = ["--state-dir", state, "--audience", AUDIENCE];
+    let (child, base) = common::spawn_binary(keys, &extra, false);
     Worker { child, base }
 }
 
@@ -69,7 +59,7 @@ async fn a_captured_submit_replayed_after_a_kill_9_restart_is_401() {
         "workspace": "acme", "endpoint": "http://127.0.0.1:9", "prompts": ["one"]
     }))
     .expect("json");
-    let captured = keys.sign("POST", "/runs", &body);
+    let captured = keys.sign(AUDIENCE, "POST", "/runs", &body);
 
     let mut first = start(&keys_path, &state);
     assert_eq!(
@@ -87,7 +77,7 @@ async fn a_captured_submit_replayed_after_a_kill_9_restart_is_401() {
         (401, "replayed".to_owned()),
         "the captured bearer replayed after a restart"
     );
-    let fresh = keys.sign("POST", "/runs", &body);
+    let fresh = keys.sign(AUDIENCE, "POST", "/runs", &body);
     assert_eq!(
         post(&second, &fresh, &body).await.0,
         200,

@@ -123,7 +123,7 @@ async fn unknown_run_is_404_and_bad_last_event_id_is_400() {
     let path = format!("/runs/{run_id}/events");
     let resp = reqwest::Client::new()
         .get(format!("{}{path}", w.base))
-        .header("authorization", w.keys.sign("GET", &path, b""))
+        .header("authorization", w.keys.sign(&w.base, "GET", &path, b""))
         .header("last-event-id", "seven")
         .send()
         .await

@@ -165,7 +165,8 @@ async fn rejected(state: &AppState, workspace: &str, prompts: usize, e: WorkerEr
             status,
             worker_code: code,
         },
-        WorkerError::Unreachable(m) | WorkerError::BadAnswer(m) => ApiError::WorkerUnreachable(m),
+        WorkerError::Unreachable(m) => ApiError::WorkerUnreachable(m),
+        WorkerError::BadAnswer(m) => ApiError::WorkerBadAnswer(m),
     }
 }
 

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hearth_protocol::hatch::payload::{Payload, RunStarted};
 use hearth_protocol::hatch::{types, HatchEvent};
+use hearth_protocol::play;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -48,14 +49,22 @@ pub(super) fn of_workspace(events: &[HatchEvent], slug: &str) -> Vec<HatchEvent>
         .collect()
 }
 
-/// The prompt count the first run in `events` declared.
-fn prompts_of(events: &[HatchEvent]) -> usize {
-    events
+/// The prompt count the first run in `events` declared, checked against the protocol's cap
+/// before a chain is built for it (a log is outside data: its number is not taken on trust).
+fn prompts_of(events: &[HatchEvent]) -> Result<usize, ApiError> {
+    let Some((seq, declared)) = events
         .iter()
         .find(|e| e.event_type == types::RUN_STARTED)
-        .and_then(|e| RunStarted::of(e)?.prompts)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(DEFAULT_PROMPTS)
+        .and_then(|e| Some((e.seq, RunStarted::of(e)?.prompts?)))
+    else {
+        return Ok(DEFAULT_PROMPTS);
+    };
+    play::prompt_count(declared).map_err(|e| {
+        ApiError::OutOfRange(format!(
+            "HATCH line #{seq} ({}) is out of range: {e}",
+            types::RUN_STARTED
+        ))
+    })
 }
 
 /// `GET /api/ui/chain[?workspace=SLUG]` → `{workspace, workspaces, summary, verdict, junit}`:
@@ -84,7 +93,9 @@ pub(super) async fn chain(
         Some(slug) => of_workspace(&log.events, slug),
         None => log.events.clone(),
     };
-    let mut verdict = verify::check_events(&events, Chain::ProvisionThenRalph, prompts_of(&events));
+    let prompts = prompts_of(&events)?;
+    let mut verdict = verify::check_events(&events, Chain::ProvisionThenRalph, prompts)
+        .map_err(|e| ApiError::OutOfRange(e.to_string()))?;
     verdict.file = state.sink.path().to_owned();
     Ok(Json(json!({
         "workspace": q.workspace,
@@ -180,12 +191,31 @@ mod tests {
         let mine = of_workspace(&events, "a");
         let seqs: Vec<u64> = mine.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 3, 5, 7, 8, 9, 10]);
-        assert_eq!(prompts_of(&mine), 1);
-        let v = verify::check_events(&mine, Chain::ProvisionThenRalph, prompts_of(&mine));
+        assert_eq!(prompts_of(&mine).expect("in range"), 1);
+        let v = verify::check_events(&mine, Chain::ProvisionThenRalph, 1).expect("verdict");
         assert_eq!(verify::summary(&v), "OK — all 7 acts in order");
         let theirs = of_workspace(&events, "b");
-        let v = verify::check_events(&theirs, Chain::ProvisionThenRalph, prompts_of(&theirs));
+        let n = prompts_of(&theirs).expect("in range");
+        let v = verify::check_events(&theirs, Chain::ProvisionThenRalph, n).expect("verdict");
         assert!(!v.ok);
         assert!(verify::summary(&v).starts_with("BROKEN at act 2 of 15"));
+    }
+
+    #[test]
+    fn a_log_declaring_more_prompts_than_the_cap_is_an_error_not_an_allocation() {
+        for n in [65u64, 150_000_000, 1_000_000_000_000, u64::MAX] {
+            let events = vec![ev(
+                7,
+                types::RUN_STARTED,
+                "r",
+                json!({"workspace": "a", "prompts": n}),
+            )];
+            let e = prompts_of(&events).expect_err("out of range");
+            assert_eq!(e.code(), "out_of_range");
+            assert!(
+                e.to_string().contains("#7") && e.to_string().contains("cap of 64"),
+                "{e}"
+            );
+        }
     }
 }

@@ -151,11 +151,16 @@ pub struct FrameRejected {
     pub run_id: String,
     /// The frame's SSE id; `null` when it had none.
     pub frame_id: Option<String>,
-    /// Stable code (`missing_id`, `run_id_mismatch`, `node_out_of_range`, a KAHN code, …).
+    /// Stable code (`missing_id`, `invalid_frame_id`, `run_id_mismatch`, `node_out_of_range`,
+    /// a KAHN code, …; `rejections_suppressed` for the one summary after the cap).
     pub reason: String,
     pub message: String,
     /// The start of the frame's raw text.
     pub raw: String,
+    /// On the summary event only: how many rejected frames past the per-run cap were counted
+    /// but not logged one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
 }
 
 /// `ralph.run.ended`: the run ended (or was lost), with what the console counted.

@@ -12,6 +12,54 @@ use hearth_protocol::kahn::Frame;
 use tokio::sync::oneshot;
 use worker_stub::{Config, Fault};
 
+/// Spawns the worker-stub binary (`serve --listen 127.0.0.1:0 --keys KEYS` and `extra`) and
+/// reads its `listening` line: the child and its base URL. Its log (stderr) is piped when
+/// `capture_log` is set, for the test to read after a kill, and inherited otherwise.
+pub fn spawn_binary(
+    keys: &std::path::Path,
+    extra: &[&str],
+    capture_log: bool,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_worker-stub"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
+        .arg(keys)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .env_remove("WORKER_STUB_AUDIENCE")
+        .stdout(Stdio::piped())
+        .stderr(if capture_log {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
+        .spawn()
+        .expect("spawn worker-stub");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let base = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, base)
+}
+
+/// How many runs the worker at `base` holds (its `/healthz`).
+pub async fn runs_at(base: &str) -> u64 {
+    let v: serde_json::Value = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["ok"], true);
+    v["runs"].as_u64().expect("runs")
+}
+
 /// Two live keys, as during a rotation: `test-key` (new, signs) and `old-key` (still accepted).
 pub const KEYS: &str = "test-key:test-secret-0123456789\nold-key:old-secret\n";
 
@@ -52,20 +100,13 @@ impl Worker {
     }
 
     pub async fn runs_count(&self) -> u64 {
-        let v: serde_json::Value = reqwest::get(format!("{}/healthz", self.base))
-            .await
-            .expect("healthz")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(v["ok"], true);
-        v["runs"].as_u64().expect("runs")
+        runs_at(&self.base).await
     }
 
     /// POST /runs signed with `keys`, returning the response.
     pub async fn submit_with(&self, keys: &Keyring, body: &serde_json::Value) -> reqwest::Response {
         let body = serde_json::to_vec(body).expect("json");
-        let auth = keys.sign("POST", "/runs", &body);
+        let auth = keys.sign(&self.base, "POST", "/runs", &body);
         reqwest::Client::new()
             .post(format!("{}/runs", self.base))
             .header("authorization", auth)
@@ -91,7 +132,10 @@ impl Worker {
         let path = format!("/runs/{run_id}/events");
         let mut req = reqwest::Client::new()
             .get(format!("{}{path}", self.base))
-            .header("authorization", self.keys.sign("GET", &path, b""));
+            .header(
+                "authorization",
+                self.keys.sign(&self.base, "GET", &path, b""),
+            );
         if let Some(id) = last_id {
             req = req.header("last-event-id", id.to_string());
         }
