@@ -90,7 +90,8 @@ pub struct Config {
     /// Most bytes a request body may have.
     pub max_body_bytes: usize,
     /// Where accepted bearer nonces are journalled, so a replay is refused across a restart
-    /// too; `None` keeps them in memory only.
+    /// too; `None` keeps them in memory only (the binary always gives one, in its
+    /// [`StateDir`](crate::state::StateDir)).
     pub replay_journal: Option<std::path::PathBuf>,
 }
 
