@@ -48,7 +48,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help tools build images lint doc fmt test test-quick test-suites e2e demo bench \
+.PHONY: help tools build images lint fmt test test-quick test-suites e2e demo bench \
   clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
@@ -72,17 +72,14 @@ images: ## build the offline stand-in image hearth-standin:local (no registry ne
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)
 # and marks `pub` only what another crate can reach.
-# The fuzz targets' libFuzzer is built with a C++ compiler (installed when missing).
+# The fuzz targets' libFuzzer is built with a C++ compiler (installed when missing). The API
+# docs are built too: a broken intra-doc link or a malformed doc comment is an error.
 lint: ## rustfmt, clippy and rustdoc with warnings as errors (fuzz targets must compile)
 	@CARGO="$(CARGO)" bash .ci/tools.sh install lint
 	$(MAKE) --no-print-directory fuzz-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines -W unreachable_pub
-	$(MAKE) --no-print-directory doc
-
-# doc: the API docs; a broken intra-doc link or a malformed doc comment is an error.
-doc: ## cargo doc --workspace --no-deps with warnings as errors
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 
 fmt: ## format the workspace

@@ -77,7 +77,7 @@ impl Engine {
     /// The negotiated client.
     ///
     /// # Errors
-    /// [`HearthError::DockerUnavailable`] if the engine does not answer.
+    /// [`DriverError::Unavailable`] (as a [`HearthError::Driver`]) if the engine does not answer.
     pub async fn client(&self) -> Result<&Docker, HearthError> {
         self.client
             .get_or_try_init(|| async {
