@@ -48,7 +48,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help tools build images lint fmt test test-quick test-suites e2e demo bench \
+.PHONY: help tools build images lint fmt docs test test-quick test-suites e2e demo bench \
   clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
@@ -59,10 +59,10 @@ help: ## list the targets
 	      "STANDIN=$(STANDIN), HEARTH_TEST_IMAGE=$(HEARTH_TEST_IMAGE)"
 
 # tools: every program the lint and the tests drive besides cargo and the engine, installed
-# when missing (one apt-get update; as root or with sudo -n; cargo-deb with cargo install).
+# when missing (one apt-get update; as root or with sudo -n; cargo-deb, mdbook: cargo install).
 # Where that cannot be done it fails at once, naming the packages and the command to run.
-tools: ## install what lint and test drive (Debian packages, cargo-deb) when missing
-	@CARGO="$(CARGO)" bash .ci/tools.sh install lint test
+tools: ## install what lint and test drive (Debian packages, cargo-deb, mdbook) when missing
+	@CARGO="$(CARGO)" bash .ci/tools.sh install
 
 build: ## build every binary of the workspace (debug)
 	$(CARGO) build --workspace --bins
@@ -71,19 +71,32 @@ images: ## build the offline stand-in image hearth-standin:local (no registry ne
 	@bash images/build.sh
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)
-# and marks `pub` only what another crate can reach.
+# and marks `pub` only what another crate can reach. The book must build, its links resolve.
 # The fuzz targets' libFuzzer is built with a C++ compiler (installed when missing). The API
 # docs are built too: a broken intra-doc link or a malformed doc comment is an error.
-lint: ## rustfmt, clippy and rustdoc with warnings as errors (fuzz targets must compile)
+lint: ## rustfmt, clippy and rustdoc with warnings as errors (fuzz targets must compile, the book build)
 	@CARGO="$(CARGO)" bash .ci/tools.sh install lint
 	$(MAKE) --no-print-directory fuzz-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines -W unreachable_pub
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	$(MAKE) --no-print-directory docs
 
 fmt: ## format the workspace
 	$(CARGO) fmt --all
+
+# docs: the manual, an mdBook under docs/ (docs/src/SUMMARY.md lists the chapters), built
+# into <target dir>/book with mdbook from crates.io (.ci/tools.sh installs the pinned version
+# if missing, without the serve/watch/search features it does not need), then the link check:
+# every relative link of README.md and the book names a file, and every #anchor a heading,
+# that exists (tests/tests/docs_links.rs, which `make test` runs too).
+BOOK_DIR := $(or $(CARGO_TARGET_DIR),target)/book
+docs: ## build the book (docs/ → target/book) with mdbook and check its links
+	@CARGO="$(CARGO)" bash .ci/tools.sh install docs
+	mdbook build docs --dest-dir "$(abspath $(BOOK_DIR))"
+	$(CARGO) test -q -p hearth-e2e --test docs_links
+	@echo "docs: the book is at $(BOOK_DIR)/index.html"
 
 # Every test, on every engine, none skipped (HEARTH_E2E=1): `make tools` first, then the
 # suites inside .ci/tools.sh run, which makes the engine a single-node swarm for the run when

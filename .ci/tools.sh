@@ -3,7 +3,7 @@
 # calls it; CI (.ci/run) adds nothing to it.
 #
 #   bash .ci/tools.sh install [GROUP...]  # make tools: what GROUPs drive, installed if missing
-#                                         # (default: lint test). Fails in its first seconds,
+#                                         # (default: all four). Fails in its first seconds,
 #                                         # naming the packages and the command, when it cannot.
 #   bash .ci/tools.sh check [GROUP...]    # the same check; installs nothing, exits 1 if short
 #   bash .ci/tools.sh run -- CMD [ARG...] # CMD with every engine the suites use: the Docker
@@ -15,13 +15,15 @@
 #                                         # starts is stopped on exit, failure and Ctrl-C too.
 #                                         # HEARTH_SWARM=0: no swarm.
 #
-# Groups: lint (the C++ compiler libFuzzer needs), test (the Debian packages below and
-# cargo-deb), deb (cargo-deb alone, for make deb).
+# Groups: lint (the C++ compiler libFuzzer needs), docs (mdbook, for make docs), test (the
+# Debian packages below and cargo-deb), deb (cargo-deb alone, for make deb).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 CARGO="${CARGO:-cargo}"
 CARGO_DEB_VERSION=3.8.0
+# The newest mdbook whose rust-version (1.82) is within the workspace's (1.85).
+MDBOOK_VERSION=0.4.52
 # Bounds, in seconds: waiting for another run's swarm set-up or tear-down; swarm init/leave.
 SWARM_LOCK_WAIT=300
 SWARM_CALL=60
@@ -56,8 +58,8 @@ dpkg-deb dpkg
 curl curl
 EOF
       ;;
-    deb) ;;
-    *) die "unknown group '$1' (lint, test or deb)" ;;
+    deb | docs) ;;
+    *) die "unknown group '$1' (lint, docs, test or deb)" ;;
   esac
 }
 
@@ -116,28 +118,43 @@ apt_install() {
   fi
 }
 
+# `cargo install`s the crate CMD comes from when CMD is missing.
+cargo_tool() {
+  local cmd="$1" crate="$2" version="$3"
+  shift 3
+  command -v "$cmd" >/dev/null && return 0
+  say "installing $crate $version (cargo install, a few minutes)"
+  "$CARGO" install "$crate" --locked --version "$version" --quiet "$@" ||
+    die "cargo install $crate --locked --version $version $* failed"
+}
+
 install() {
   local groups=("$@") group
-  ((${#groups[@]})) || groups=(lint test)
+  ((${#groups[@]})) || groups=(lint docs test)
   local missing
   mapfile -t missing < <(missing_packages "${groups[@]}")
   if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
   mapfile -t missing < <(missing_packages "${groups[@]}")
   ((${#missing[@]} == 0)) || die "still missing after apt-get: ${missing[*]}"
   for group in "${groups[@]}"; do
-    if [[ "$group" == test || "$group" == deb ]] && ! command -v cargo-deb >/dev/null; then
-      say "installing cargo-deb $CARGO_DEB_VERSION (cargo install, a few minutes)"
-      "$CARGO" install cargo-deb --locked --version "$CARGO_DEB_VERSION" --quiet ||
-        die "cargo install cargo-deb --locked --version $CARGO_DEB_VERSION failed"
-    fi
+    case "$group" in
+      test | deb) cargo_tool cargo-deb cargo-deb "$CARGO_DEB_VERSION" ;;
+      docs) cargo_tool mdbook mdbook "$MDBOOK_VERSION" --no-default-features ;;
+    esac
   done
   say "ready: ${groups[*]}"
 }
 
 check() {
-  local groups=("$@") missing
-  ((${#groups[@]})) || groups=(lint test)
+  local groups=("$@") missing group
+  ((${#groups[@]})) || groups=(lint docs test)
   mapfile -t missing < <(missing_packages "${groups[@]}")
+  for group in "${groups[@]}"; do
+    case "$group" in
+      test | deb) command -v cargo-deb >/dev/null || missing+=("cargo-deb (cargo install)") ;;
+      docs) command -v mdbook >/dev/null || missing+=("mdbook (cargo install)") ;;
+    esac
+  done
   ((${#missing[@]} == 0)) || die "missing: ${missing[*]} (make tools installs them)"
   say "nothing missing for: ${groups[*]}"
 }

@@ -154,7 +154,7 @@ impl HearthError {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             HearthError::InvalidRequest { .. } => {
-                "see `hearth --help` or the README's RPC section for the request shapes".into()
+                "see `hearth --help` or the book's RPC section (docs/src/daemon.md) for the request shapes".into()
             }
             HearthError::InvalidSlug { why, .. } if *why == crate::pool::RESERVED_FOR_MEMBERS => {
                 "pick another name: pool-<10 hex digits> names the warm pool's members".into()

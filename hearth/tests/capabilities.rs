@@ -137,7 +137,10 @@ fn observed(what: &str, result: Result<impl std::fmt::Debug, HearthError>) -> Ce
             let text = e.to_string();
             assert!(text.contains("podman "), "names the engine: {what}: {text}");
             assert!(text.contains("rootless on cgroup v1"), "{what}: {text}");
-            assert!(e.hint().unwrap_or_default().contains("docs/backends.md"));
+            assert!(e
+                .hint()
+                .unwrap_or_default()
+                .contains("docs/src/backends.md"));
             assert_eq!(e.to_body().code, "unsupported");
             Cell::Unsupported
         }
@@ -254,7 +257,7 @@ async fn rootless_podman_on_cgroup_v1_answers_unsupported() {
         assert_eq!(
             c,
             cell(Column::PodmanRootlessV1, feature),
-            "docs/backends.md, {:?}: the matrix and the engine disagree",
+            "docs/src/backends.md, {:?}: the matrix and the engine disagree",
             feature.heading()
         );
     }

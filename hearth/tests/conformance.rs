@@ -21,7 +21,7 @@ fn proves(b: &Backend, feature: Feature) {
     assert_eq!(
         expect(b.kind, feature),
         Cell::Yes,
-        "docs/backends.md and support/matrix.rs say {feature:?} is not done on {:?}",
+        "docs/src/backends.md and support/matrix.rs say {feature:?} is not done on {:?}",
         b.kind
     );
 }

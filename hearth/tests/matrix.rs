@@ -1,4 +1,4 @@
-//! The parity matrix in `docs/backends.md` says what the conformance suite proves: every cell
+//! The parity matrix in `docs/src/backends.md` says what the conformance suite proves: every cell
 //! there (✔, ✘ or `unsupported`) equals the cell of the table in code
 //! (`support/matrix.rs`) that the scenarios assert against.
 
@@ -7,8 +7,8 @@ mod support;
 use support::matrix::{cell, Cell, Column, Feature};
 
 fn doc() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/backends.md");
-    std::fs::read_to_string(path).expect("docs/backends.md")
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/src/backends.md");
+    std::fs::read_to_string(path).expect("docs/src/backends.md")
 }
 
 /// The rows of the first markdown table: cells trimmed, separator row dropped.
@@ -68,7 +68,7 @@ fn docs_backends_md_matches_what_the_suite_asserts() {
     }
     assert!(
         wrong.is_empty(),
-        "docs/backends.md is wrong:\n{}",
+        "docs/src/backends.md is wrong:\n{}",
         wrong.join("\n")
     );
 }

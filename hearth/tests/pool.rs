@@ -51,7 +51,7 @@ fn proves_pool(b: &PoolBackend) {
     assert_eq!(
         expect(b.kind, Feature::WarmPool),
         Cell::Yes,
-        "docs/backends.md says the warm pool is not done on {:?}",
+        "docs/src/backends.md says the warm pool is not done on {:?}",
         b.kind
     );
 }

@@ -52,7 +52,7 @@ fn shape(status: StatusCode, text: String) -> ErrorBody {
     let (code, hint) = match status {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => (
             ErrorCode::InvalidRequest,
-            Some("check the path and the JSON body against the README's API table"),
+            Some("check the path and the JSON body against the API tables in the book (docs/src/)"),
         ),
         StatusCode::NOT_FOUND => (ErrorCode::NotFound, None),
         StatusCode::METHOD_NOT_ALLOWED => (
@@ -61,7 +61,7 @@ fn shape(status: StatusCode, text: String) -> ErrorBody {
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             ErrorCode::PayloadTooLarge,
-            Some("send a smaller body; the cap is in the README"),
+            Some("send a smaller body; the caps are in the book (docs/src/security.md)"),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             ErrorCode::UnsupportedMediaType,

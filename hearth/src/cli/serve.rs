@@ -24,7 +24,7 @@ use crate::store::Store;
 /// Flags of `hearth serve`. Each also reads the environment variable named in its help.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// TOML config file (see the README) [env: HEARTH_CONFIG]
+    /// TOML config file (see docs/src/configuration.md) [env: HEARTH_CONFIG]
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Where hearth keeps its record of workspaces [env: HEARTH_STATE_DIR] [default:

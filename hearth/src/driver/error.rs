@@ -143,7 +143,7 @@ impl DriverError {
                  again"
                 .into(),
             DriverError::Unsupported { .. } => "this backend cannot do it; see \
-                 docs/backends.md for what each backend supports"
+                 docs/src/backends.md for what each backend supports"
                 .into(),
             DriverError::Engine { .. } | DriverError::Failed { .. } => "run `hearth events \
                  SLUG` to see which step failed, and the engine's own logs for why"

@@ -1,7 +1,7 @@
 //! The parity matrix as code: what each backend does for each feature. The conformance
 //! scenarios read their expectation from here (a cell `Unsupported` makes a scenario assert
 //! the `unsupported` answer instead of the feature), and `tests/matrix.rs` checks that
-//! `docs/backends.md` says exactly the same. Change a cell here and in the document together.
+//! `docs/src/backends.md` says exactly the same. Change a cell here and in the document together.
 
 use super::Kind;
 
@@ -28,7 +28,7 @@ impl Column {
         Column::Swarm,
     ];
 
-    /// The column's heading in `docs/backends.md`.
+    /// The column's heading in `docs/src/backends.md`.
     pub fn heading(self) -> &'static str {
         match self {
             Column::Fake => "Fake",
@@ -82,7 +82,7 @@ impl Feature {
         Feature::WarmPool,
     ];
 
-    /// The row's first cell in `docs/backends.md`.
+    /// The row's first cell in `docs/src/backends.md`.
     pub fn heading(self) -> &'static str {
         match self {
             Feature::Provision => "provision, ready = every service answers HTTP",
