@@ -43,12 +43,12 @@ else
 IMAGE_DEPS :=
 endif
 ifeq ($(HEARTH_E2E),1)
-TEST_DEPS := tools build $(IMAGE_DEPS)
+TEST_DEPS := tools preflight build $(IMAGE_DEPS)
 else
 TEST_DEPS := build
 endif
 
-.PHONY: help tools build images lint fmt docs test test-quick test-suites e2e demo bench \
+.PHONY: help tools preflight build images lint fmt docs test test-quick test-suites e2e demo bench \
   clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
@@ -63,6 +63,11 @@ help: ## list the targets
 # Where that cannot be done it fails at once, naming the packages and the command to run.
 tools: ## install what lint and test drive (Debian packages, cargo-deb, mdbook) when missing
 	@CARGO="$(CARGO)" bash .ci/tools.sh install
+
+# preflight: what make test needs that no install gives (root for the Podman services, an
+# engine answering, no swarm worker), checked before anything is built.
+preflight:
+	@bash .ci/tools.sh preflight
 
 build: ## build every binary of the workspace (debug)
 	$(CARGO) build --workspace --bins

@@ -6,6 +6,7 @@
 #                                         # (default: all four). Fails in its first seconds,
 #                                         # naming the packages and the command, when it cannot.
 #   bash .ci/tools.sh check [GROUP...]    # the same check; installs nothing, exits 1 if short
+#   bash .ci/tools.sh preflight           # root, an engine that answers and is no swarm worker
 #   bash .ci/tools.sh run -- CMD [ARG...] # CMD with every engine the suites use: the Docker
 #                                         # engine a single-node swarm manager (made for the
 #                                         # run if it is in no swarm, left after only if a
@@ -169,8 +170,6 @@ stop_podman() {
 }
 start_podman() {
   local image="${HEARTH_TEST_IMAGE:-hearth-standin:local}" env
-  [[ "$(id -u)" == 0 ]] ||
-    die "the Podman suites run rootful private Podman services: run make test as root (sudo -E make test)"
   env="$(bash .ci/podman.sh start)" || die "the private Podman service did not start (.ci/podman.sh start)"
   eval "$env"
   podman_dir="$HEARTH_PODMAN_DIR"
@@ -179,11 +178,23 @@ start_podman() {
   say "podman $(podman --version | awk '{print $3}') at $HEARTH_PODMAN_HOST with $image"
 }
 
+# What `run` needs that no install gives, checked before make test builds anything: root
+# (for the Podman services) and an engine that answers and is no swarm worker.
+preflight() {
+  [[ "$(id -u)" == 0 ]] ||
+    die "the Podman suites run rootful private Podman services: run make test as root (sudo -E make test), or make test-quick for the tests that need no engine"
+  timeout 20 docker info >/dev/null 2>&1 ||
+    die "no Docker engine answers at ${DOCKER_HOST:-unix:///var/run/docker.sock}: start it (sudo systemctl start docker, or sudo dockerd &)"
+  local state
+  state="$(swarm_state)"
+  [[ "$state" == "active true" || "$state" == "inactive false" ]] ||
+    die "the engine is in a swarm but not as its manager ($state): the Swarm suites need a manager (docker swarm leave, or run on a manager)"
+}
+
 run() {
   [[ "${1:-}" == "--" ]] && shift
   (($#)) || die "usage: $0 run -- CMD [ARG...]"
-  timeout 20 docker info >/dev/null 2>&1 ||
-    die "no Docker engine answers at ${DOCKER_HOST:-unix:///var/run/docker.sock}: start it (sudo systemctl start docker, or sudo dockerd &)"
+  preflight
   trap 'stop_podman; swarm_release' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -203,6 +214,7 @@ shift || true
 case "$cmd" in
   install) install "$@" ;;
   check) check "$@" ;;
+  preflight) preflight ;;
   run) run "$@" ;;
-  *) die "usage: $0 install [GROUP...] | check [GROUP...] | run -- CMD [ARG...]" ;;
+  *) die "usage: $0 install [GROUP...] | check [GROUP...] | preflight | run -- CMD [ARG...]" ;;
 esac
