@@ -1,7 +1,9 @@
 # hearth — the commands users and CI run. CI (.ci/run) calls these same targets, so one
 # `make lint test` on your machine reproduces CI. `make` alone lists the targets.
 #
-# Needs only: cargo/rustc (with rustfmt and clippy), a Docker engine, bash, make, curl.
+# Needs: cargo/rustc (with rustfmt and clippy), a Docker engine, bash, make, curl. What the
+# tests drive besides (chromium, docker-registry, Podman, …) `make tools` installs, and
+# `make test` runs it first (.ci/tools.sh): on Debian/Ubuntu, as root or with `sudo -n`.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -41,12 +43,13 @@ else
 IMAGE_DEPS :=
 endif
 ifeq ($(HEARTH_E2E),1)
-TEST_DEPS := build $(IMAGE_DEPS)
+TEST_DEPS := tools preflight build $(IMAGE_DEPS)
 else
 TEST_DEPS := build
 endif
 
-.PHONY: help build images lint fmt docs test e2e demo bench clean-docker ci deb deb-test fuzz fuzz-check
+.PHONY: help tools preflight build images lint fmt docs test test-quick test-suites e2e demo bench \
+  clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
 	@echo "hearth — make targets:"
@@ -54,6 +57,17 @@ help: ## list the targets
 	@echo
 	@echo "variables: HEARTH_E2E=$(HEARTH_E2E) (1 = Docker-backed tests run)," \
 	      "STANDIN=$(STANDIN), HEARTH_TEST_IMAGE=$(HEARTH_TEST_IMAGE)"
+
+# tools: every program the lint and the tests drive besides cargo and the engine, installed
+# when missing (one apt-get update; as root or with sudo -n; cargo-deb, mdbook: cargo install).
+# Where that cannot be done it fails at once, naming the packages and the command to run.
+tools: ## install what lint and test drive (Debian packages, cargo-deb, mdbook) when missing
+	@CARGO="$(CARGO)" bash .ci/tools.sh install
+
+# preflight: what make test needs that no install gives (root for the Podman services, an
+# engine answering, no swarm worker), checked before anything is built.
+preflight:
+	@bash .ci/tools.sh preflight
 
 build: ## build every binary of the workspace (debug)
 	$(CARGO) build --workspace --bins
@@ -63,41 +77,58 @@ images: ## build the offline images hearth-standin:local and hearth-busybox:loca
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)
 # and marks `pub` only what another crate can reach. The book must build, its links resolve.
-lint: fuzz-check docs ## rustfmt check and clippy with warnings as errors (fuzz targets must compile, the book build)
+# The fuzz targets' libFuzzer is built with a C++ compiler (installed when missing). The API
+# docs are built too: a broken intra-doc link or a malformed doc comment is an error.
+lint: ## rustfmt, clippy and rustdoc with warnings as errors (fuzz targets must compile, the book build)
+	@CARGO="$(CARGO)" bash .ci/tools.sh install lint
+	$(MAKE) --no-print-directory fuzz-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines -W unreachable_pub
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	$(MAKE) --no-print-directory docs
 
 fmt: ## format the workspace
 	$(CARGO) fmt --all
 
 # docs: the manual, an mdBook under docs/ (docs/src/SUMMARY.md lists the chapters), built
-# into <target dir>/book with mdbook from crates.io (installed here if missing, without the
-# serve/watch/search features it does not need), then the link check: every relative link of
-# README.md and the book names a file, and every #anchor a heading, that exists
-# (tests/tests/docs_links.rs, which `make test` runs too).
-# 0.4.52: the newest mdbook whose rust-version (1.82) is within the workspace's (1.85).
-MDBOOK_VERSION := 0.4.52
+# into <target dir>/book with mdbook from crates.io (.ci/tools.sh installs the pinned version
+# if missing, without the serve/watch/search features it does not need), then the link check:
+# every relative link of README.md and the book names a file, and every #anchor a heading,
+# that exists (tests/tests/docs_links.rs, which `make test` runs too).
 BOOK_DIR := $(or $(CARGO_TARGET_DIR),target)/book
 docs: ## build the book (docs/ → target/book) with mdbook and check its links
-	@command -v mdbook >/dev/null || $(CARGO) install mdbook --locked --version $(MDBOOK_VERSION) --no-default-features
+	@CARGO="$(CARGO)" bash .ci/tools.sh install docs
 	mdbook build docs --dest-dir "$(abspath $(BOOK_DIR))"
 	$(CARGO) test -q -p hearth-e2e --test docs_links
 	@echo "docs: the book is at $(BOOK_DIR)/index.html"
 
-# Every test, Docker-backed included (HEARTH_E2E=1). Leftovers of this run (labelled
-# dev.hearth.test=$$HEARTH_TEST_RUN) are swept after, whether the tests passed or not; the
-# exit status is cargo's.
-test: $(TEST_DEPS) ## run every test (Docker-backed too unless HEARTH_E2E=0)
+# Every test, on every engine, none skipped (HEARTH_E2E=1): `make tools` first, then the
+# suites inside .ci/tools.sh run, which makes the engine a single-node swarm for the run when
+# it is in none, starts a private Podman service with the test image loaded, and sets
+# HEARTH_SWARM=1 HEARTH_PODMAN=1 (an engine missing is then a failure, not a skip); it
+# stops and leaves what it started, also on failure. HEARTH_E2E=0 is `make test-quick`.
+test: $(TEST_DEPS) ## run every test: Docker, Podman, Swarm, browser, registry, .deb (installs what they drive)
 ifeq ($(HEARTH_E2E),1)
-	@echo "test run $(HEARTH_TEST_RUN): its objects are labelled $(TEST_LABEL)"
-	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
-	  $(MAKE) --no-print-directory clean-docker QUIET=1; exit $$status
+	@CARGO="$(CARGO)" bash .ci/tools.sh run -- $(MAKE) --no-print-directory test-suites
 else
 	$(CARGO) test --workspace --no-fail-fast
+	@echo "test: HEARTH_E2E=0 ran the tests that need no engine; the engine, browser," \
+	  "registry and packaging tests did not run (make test runs them)"
 endif
-	@if command -v dpkg-deb >/dev/null; then $(MAKE) --no-print-directory deb-test; \
-	  else echo "test: dpkg-deb absent, the packaging test (make deb-test) did not run"; fi
+
+test-quick: ## run only the tests that need no engine (installs nothing; HEARTH_E2E=0)
+	@$(MAKE) --no-print-directory test HEARTH_E2E=0
+
+# test-suites: what `make test` runs once the engines are up (call `make test`, not this).
+# Leftovers of this run (labelled dev.hearth.test=$$HEARTH_TEST_RUN) are swept after, whether
+# the tests passed or not; then the packaging test. The exit status is the first failure's.
+test-suites:
+	@echo "test run $(HEARTH_TEST_RUN): its objects are labelled $(TEST_LABEL)"
+	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
+	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
+	  deb=0; $(MAKE) --no-print-directory deb-test || deb=$$?; \
+	  [[ $$status != 0 ]] || status=$$deb; exit $$status
 
 # e2e: the end-to-end play and fault drills only (the tests crate), always against Docker.
 # The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and
@@ -126,18 +157,17 @@ bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.
 	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
 
-# deb: target/debian/hearth_VERSION_ARCH.deb with cargo-deb (installed here if missing): the
+# deb: target/debian/hearth_VERSION_ARCH.deb with cargo-deb (.ci/tools.sh installs it if missing): the
 # three binaries, the systemd user units (packaging/systemd/), completions and man pages
 # generated from the binaries' clap definitions into <profile dir>/assets, README, licence.
 # DEB_PROFILE=dev packages the debug build (what the packaging test does, to build nothing
 # twice); DEB_ARGS passes flags to cargo-deb (e.g. --fast).
-CARGO_DEB_VERSION := 3.8.0
 DEB_PROFILE ?= release
 DEB_BUILD ?= -p hearth -p console -p worker-stub --bins
 DEB_ARGS ?=
 DEB_DIR := $(or $(CARGO_TARGET_DIR),target)/$(if $(filter dev,$(DEB_PROFILE)),debug,$(DEB_PROFILE))
 deb: ## build the Debian package (target/debian/hearth_*.deb)
-	@command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --locked --version $(CARGO_DEB_VERSION)
+	@CARGO="$(CARGO)" bash .ci/tools.sh install deb
 	$(CARGO) build --profile $(DEB_PROFILE) $(DEB_BUILD)
 	@rm -rf "$(DEB_DIR)/assets"
 	@for bin in hearth console worker-stub; do \

@@ -103,7 +103,9 @@ impl Stack {
         let mut worker = Command::new(&bins.worker);
         worker
             .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(&keys);
+            .arg(&keys)
+            .arg("--state-dir")
+            .arg(dir.path().join("worker-state"));
         for fault in worker_faults {
             worker.args(["--fault", fault]);
         }

@@ -469,11 +469,7 @@ pub fn default_socket() -> PathBuf {
 /// Where state lives when nobody says: `$XDG_STATE_HOME/hearth`, else
 /// `~/.local/state/hearth`.
 pub fn default_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("hearth");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local/state/hearth")
+    hearth_serve::private::default_state_dir("hearth")
 }
 
 /// This daemon's instance id: given, or made once and kept in the state dir, so a restarted

@@ -49,7 +49,7 @@ impl Verb {
         n
     };
 
-    /// Every verb, in the order the CLI and the docs list them: walked from [`Verb::after`], so
+    /// Every verb, in the order the CLI and the docs list them: walked from `Verb::after`, so
     /// a new verb is in it as soon as the compiler has made `after` name it.
     pub const ALL: [Verb; Verb::COUNT] = {
         let mut all = [Verb::Provision; Verb::COUNT];

@@ -138,6 +138,16 @@ pub fn read_owned(path: &Path) -> Result<String, PrivateError> {
     Ok(text)
 }
 
+/// Where a binary's state lives when nobody says: `$XDG_STATE_HOME/NAME`, else
+/// `~/.local/state/NAME` (the XDG base directory default; `./.local/state/NAME` with no `HOME`).
+pub fn default_state_dir(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join(name);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/state").join(name)
+}
+
 /// Opens `path` for appending, creating it 0600.
 ///
 /// # Errors

@@ -111,7 +111,7 @@ fn serve(dir: &Path) -> Child {
         .unwrap_or_else(|e| {
             panic!(
                 "cannot start docker-registry ({e}): the registry tests need Debian's \
-                 registry — apt-get install docker-registry (bash .ci/run installs it)"
+                 registry — apt-get install docker-registry (make tools installs it)"
             )
         })
 }

@@ -60,7 +60,7 @@ impl Browser {
             if !bin.is_file() {
                 bail!(
                     "HEARTH_E2E=1 asks for the browser test, but {what} is not at {} — install \
-                     Debian's packages (apt-get install chromium chromium-driver; .ci/run does) \
+                     Debian's packages (apt-get install chromium chromium-driver; make tools does) \
                      or point {} at it. This test never skips when HEARTH_E2E=1.",
                     bin.display(),
                     what.to_uppercase()

@@ -246,7 +246,9 @@ impl<'a> Launch<'a> {
     fn worker(&self, keys: &Path) -> anyhow::Result<(Proc, String)> {
         let mut cmd = clean_command(&self.worker_bin, &self.home);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(keys);
+            .arg(keys)
+            .arg("--state-dir")
+            .arg(self.path("worker-state"));
         for f in &self.cfg.worker_faults {
             cmd.args(["--fault", f]);
         }

@@ -93,7 +93,8 @@ pub struct Config {
     /// signed for one of their origins. Empty: the bound address's own origin.
     pub audiences: Vec<String>,
     /// Where accepted bearer nonces are journalled, so a replay is refused across a restart
-    /// too; `None` keeps them in memory only.
+    /// too; `None` keeps them in memory only (the binary always gives one, in its
+    /// [`StateDir`](crate::state::StateDir)).
     pub replay_journal: Option<std::path::PathBuf>,
 }
 

@@ -6,6 +6,7 @@
 //! - [`executor`]: the mock run that writes the frames.
 //! - [`runs`]: each run's frames, kept for replay after `Last-Event-ID`.
 //! - [`sse`]: a run's frames as an SSE stream.
+//! - [`state`]: the state directory that keeps the replay journal across restarts.
 //! - [`error`]: refusals as `{"error":{"code","message"}}`.
 
 mod auth;
@@ -15,6 +16,7 @@ pub mod executor;
 pub mod routes;
 pub mod runs;
 pub mod sse;
+pub mod state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -61,7 +63,7 @@ pub async fn run(
                 })?;
         }
         None => tracing::warn!(
-            "no --state-dir: replayed bearers are refused until a restart, not after it"
+            "no replay journal: replayed bearers are refused until a restart, not after it"
         ),
     }
     let state = Arc::new(routes::AppState {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hearth_protocol::bearer::Keyring;
+use worker_stub::state::StateDir;
 use worker_stub::{Config, Fault};
 
 /// Stand-in for `ralph serve`: accepts HMAC-signed runs and streams KAHN frames over SSE.
@@ -43,8 +44,9 @@ struct ServeArgs {
     /// closed after N frames), `slow=MS` (each node takes MS ms).
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<Fault>,
-    /// Directory (created 0700) for the replay journal, so a captured bearer stays refused
-    /// across a restart; without it the journal is in memory only.
+    /// Directory (created 0700, one worker at a time) for the replay journal, so a captured
+    /// bearer stays refused across a restart. [default: $XDG_STATE_HOME/hearth-worker or
+    /// ~/.local/state/hearth-worker]
     #[arg(long, env = "WORKER_STUB_STATE_DIR")]
     state_dir: Option<PathBuf>,
     /// The URL the console addresses this worker by (repeatable); bearers (v2) are signed for
@@ -77,10 +79,11 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let mut config = Config::new(keys).with_faults(&args.faults);
     config.node_timeout = std::time::Duration::from_secs(args.node_timeout_secs);
     config.audiences = args.audiences;
-    if let Some(dir) = &args.state_dir {
-        hearth_serve::private::private_dir(dir)?;
-        config.replay_journal = Some(dir.join("replay.log"));
-    }
+    let dir = args.state_dir.unwrap_or_else(StateDir::default_path);
+    // Held until the worker stops: the lock keeps a second worker off this journal.
+    let state = StateDir::open(&dir)
+        .context("worker-stub refuses to start: it cannot keep its replay journal")?;
+    config.replay_journal = Some(state.journal());
     let stop = hearth_serve::shutdown::on_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -91,8 +94,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         writeln!(out, "listening http://{addr}")?;
         out.flush()?;
     }
-    tracing::info!(%addr, faults = ?args.faults, "worker-stub serving");
+    tracing::info!(%addr, faults = ?args.faults, state_dir = %dir.display(), "worker-stub serving");
     worker_stub::run(listener, config, stop.cancelled_owned()).await?;
+    drop(state);
     tracing::info!("worker-stub stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -122,6 +122,8 @@ fn the_binary_prints_its_address_first_and_stops_on_sigterm() {
         Command::new(env!("CARGO_BIN_EXE_worker-stub"))
             .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
             .arg(&keys)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
             .args(["--fault", "slow=10", "--fault", "fail-node=0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

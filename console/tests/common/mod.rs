@@ -161,12 +161,17 @@ pub fn spawn_daemon(mut cmd: Command, socket: &Path) -> Result<Proc> {
     Ok(proc)
 }
 
-/// Starts worker-stub with `keys` and `faults`.
+/// Starts worker-stub with `keys` and `faults`, its replay journal in a state dir of its own
+/// beside the keys file (in the test's temp dir, never the user's state home).
 pub fn start_worker(keys: &Path, faults: &[&str]) -> Result<Proc> {
+    static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WORKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut cmd = Command::new(bin("worker-stub")?);
     cmd.env("RUST_LOG", "warn")
         .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys);
+        .arg(keys)
+        .arg("--state-dir")
+        .arg(keys.with_file_name(format!("worker-state-{n}")));
     for f in faults {
         cmd.args(["--fault", f]);
     }

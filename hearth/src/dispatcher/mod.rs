@@ -1,5 +1,5 @@
 //! The one way through: every lifecycle verb (from the RPC, the CLI or the console) goes
-//! through [`Dispatcher::dispatch`], which takes the workspace's lock, checks the guard,
+//! through `Dispatcher::dispatch`, which takes the workspace's lock, checks the guard,
 //! records the interim status before touching the engine, calls the driver under a deadline,
 //! rolls back a failed or abandoned provision, and records the outcome and its steps.
 //! Startup reconciliation (`reconcile`), the dispatcher's own recovery path, runs before the

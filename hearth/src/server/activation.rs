@@ -2,7 +2,7 @@
 //! process, hearth serves on the socket it was handed (fd 3) instead of binding its own, and
 //! tells the service manager when it is ready (`sd_notify`). The socket file belongs to the
 //! manager: hearth checks its mode (tightening a loose one) and never unlinks it. Otherwise it
-//! binds as always ([`super::socket::bind`]).
+//! binds as always (`socket::bind`).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -65,7 +65,7 @@ pub fn cli_ok(host: Option<&str>, args: &[&str]) -> bool {
 }
 
 /// Whether Swarm-backed tests run: HEARTH_E2E=1 (see [`e2e`]) and the engine a swarm manager.
-/// An engine outside a swarm skips them with a message, unless HEARTH_SWARM=1 (as `.ci/run`
+/// An engine outside a swarm skips them with a message, unless HEARTH_SWARM=1 (as `make test`
 /// sets after `docker swarm init`), which makes that a loud failure.
 pub fn swarm_e2e(test: &str) -> bool {
     if !e2e(test) {

@@ -27,7 +27,7 @@ pub fn e2e(test: &str) -> bool {
         assert!(
             !required,
             "HEARTH_PODMAN=1 but HEARTH_E2E!=1 or HEARTH_PODMAN_HOST is unset: start the \
-             service with `eval \"$(bash .ci/podman.sh start)\"` (or `make podman-service`)"
+             service with `eval \"$(bash .ci/podman.sh start)\"` (make test starts one)"
         );
         eprintln!(
             "{test}: skipped (Podman-backed; set HEARTH_E2E=1 and HEARTH_PODMAN_HOST to run it)"
