@@ -14,7 +14,9 @@ use worker_stub::{Config, Fault};
 
 /// Spawns the worker-stub binary (`serve --listen 127.0.0.1:0 --keys KEYS` and `extra`) and
 /// reads its `listening` line: the child and its base URL. Its log (stderr) is piped when
-/// `capture_log` is set, for the test to read after a kill, and inherited otherwise.
+/// `capture_log` is set, for the test to read after a kill, and inherited otherwise. Unless
+/// `extra` names a `--state-dir`, each worker gets one of its own beside the keys file: a
+/// state dir holds one worker at a time, so two workers on the default one would not start.
 pub fn spawn_binary(
     keys: &std::path::Path,
     extra: &[&str],
@@ -22,10 +24,17 @@ pub fn spawn_binary(
 ) -> (std::process::Child, String) {
     use std::io::BufRead;
     use std::process::Stdio;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_worker-stub"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_worker-stub"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--keys"])
         .arg(keys)
-        .args(extra)
+        .args(extra);
+    if !extra.contains(&"--state-dir") {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = keys.parent().expect("keys in a dir").join(format!("state-{n}"));
+        cmd.arg("--state-dir").arg(dir);
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .env_remove("WORKER_STUB_AUDIENCE")
         .stdout(Stdio::piped())
