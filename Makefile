@@ -36,11 +36,15 @@ else
 SWEEP_LABEL := $(TEST_LABEL)
 endif
 
-# `make images` only matters when the tests use the stand-in built here.
+# `make images` only matters when the tests use the stand-in built here. The play (demo, e2e,
+# bench) needs the stand-in alone, so a newcomer's `make demo` needs no Debian package; the
+# image tests also run busybox's httpd (hearth-busybox:local, which `make tools` provides for).
 ifeq ($(HEARTH_TEST_IMAGE),hearth-standin:local)
 IMAGE_DEPS := images
+PLAY_IMAGE_DEPS := standin-image
 else
 IMAGE_DEPS :=
+PLAY_IMAGE_DEPS :=
 endif
 ifeq ($(HEARTH_E2E),1)
 TEST_DEPS := tools preflight build $(IMAGE_DEPS)
@@ -48,7 +52,7 @@ else
 TEST_DEPS := build
 endif
 
-.PHONY: help tools preflight build images lint fmt docs test test-quick test-suites e2e demo bench \
+.PHONY: help tools preflight build images standin-image lint fmt docs test test-quick test-suites e2e demo bench \
   clean-docker ci deb deb-test fuzz fuzz-check
 
 help: ## list the targets
@@ -74,6 +78,9 @@ build: ## build every binary of the workspace (debug)
 
 images: ## build the offline images hearth-standin:local and hearth-busybox:local (no registry needed; IMAGES=standin for one)
 	@bash images/build.sh
+
+standin-image: ## build only hearth-standin:local (what the play needs)
+	@IMAGES=standin bash images/build.sh
 
 # Library and binary code (not tests) also keeps each function within 80 lines (clippy.toml)
 # and marks `pub` only what another crate can reach. The book must build, its links resolve.
@@ -134,7 +141,7 @@ test-suites:
 # The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and
 # target/e2e/junit.xml (written by the tests themselves) for CI to keep as artifacts.
 E2E_DIR := $(or $(CARGO_TARGET_DIR),target)/e2e
-e2e: build $(IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
+e2e: build $(PLAY_IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
 	@rm -rf "$(E2E_DIR)" && mkdir -p "$(E2E_DIR)"
 	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast || status=$$?; \
 	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
@@ -145,7 +152,7 @@ e2e: build $(IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hear
 # removes what it made, and keeps its HATCH log at target/demo/hatch.jsonl.
 # DEMO_ARGS=--break-keys (or --bad-frames) breaks it on purpose to show a diagnosis.
 DEMO_ARGS ?=
-demo: build $(IMAGE_DEPS) ## run the play once, narrated, against the local engine
+demo: build $(PLAY_IMAGE_DEPS) ## run the play once, narrated, against the local engine
 	HEARTH_E2E=1 $(CARGO) run -q -p hearth-e2e --bin demo -- $(DEMO_ARGS)
 
 # bench: hearth (release build) against the engine floor and the docker CLI, side by side,
@@ -153,7 +160,7 @@ demo: build $(IMAGE_DEPS) ## run the play once, narrated, against the local engi
 # BENCH.md. BENCH_ARGS passes flags on, e.g. BENCH_ARGS="--runs 7 --scale 1,8".
 # Every object it creates is labelled dev.hearth.test=1 and swept by the bench itself.
 BENCH_ARGS ?=
-bench: $(IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.md)
+bench: $(PLAY_IMAGE_DEPS) ## benchmark hearth against the engine floor (writes BENCH.md)
 	$(CARGO) build --release -p hearth -p console -p worker-stub --bins
 	$(CARGO) run --release -q -p hearth-bench -- $(BENCH_ARGS)
 

@@ -38,7 +38,8 @@ say() { printf 'tools: %s\n' "$*"; }
 # htpasswd file from apache2-utils; Podman is the second real engine (.ci/podman.sh): runc
 # (crun 1.8 refuses hybrid cgroup hosts), catatonit for --init, netavark and aardvark-dns for
 # its networks, uidmap for its user namespaces; the packaging test runs hearth under
-# systemd-socket-activate and builds the .deb with dpkg-deb.
+# systemd-socket-activate and builds the .deb with dpkg-deb; make images builds
+# hearth-busybox:local from Debian's busybox-static (/bin/busybox).
 apt_needs() {
   case "$1" in
     lint) echo "c++ g++" ;;
@@ -57,6 +58,7 @@ newuidmap uidmap
 systemd-socket-activate systemd
 dpkg-deb dpkg
 curl curl
+/bin/busybox busybox-static
 EOF
       ;;
     deb | docs) ;;

@@ -177,6 +177,11 @@ pub(crate) fn check_serve(args: &ServeArgs, file: &FileConfig) -> Result<(), Out
         "--header-timeout-ms (or HEARTH_HEADER_TIMEOUT_MS)",
         args.header_timeout_ms,
     )?;
+    // The body bound shares the head's range: both end a connection that sends too slowly.
+    HEADER_TIMEOUT_MS.check_opt(
+        "--body-timeout-ms (or HEARTH_BODY_TIMEOUT_MS)",
+        args.body_timeout_ms,
+    )?;
     MAX_CONNECTIONS.check_opt(
         "--max-connections (or HEARTH_MAX_CONNECTIONS)",
         args.max_connections,
