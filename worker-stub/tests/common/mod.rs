@@ -31,7 +31,10 @@ pub fn spawn_binary(
         .args(extra);
     if !extra.contains(&"--state-dir") {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = keys.parent().expect("keys in a dir").join(format!("state-{n}"));
+        let dir = keys
+            .parent()
+            .expect("keys in a dir")
+            .join(format!("state-{n}"));
         cmd.arg("--state-dir").arg(dir);
     }
     let mut child = cmd
