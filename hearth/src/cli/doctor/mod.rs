@@ -2,7 +2,7 @@
 //! or fail, and a hint): the engine (where, why, reachable, what it is), the socket's
 //! permission, each role's image, the lock, the state dir, a daemon on the socket, the
 //! address pools. Every check is bounded and the engine's and the local checks run side by
-//! side, so the whole run ends within [`WHOLE_RUN`] even with a dead engine or registry.
+//! side, so the whole run ends within `WHOLE_RUN` even with a dead engine or registry.
 //! Exit 0 when nothing failed, 1 when something did; `-o json` for scripts.
 
 mod engine;

@@ -62,7 +62,7 @@ impl Engine {
         Engine::resolved(&Inputs::from_env(None))
     }
 
-    /// The engine `inputs` choose (see [`resolve`]).
+    /// The engine `inputs` choose (see [`resolve()`]).
     pub fn resolved(inputs: &Inputs) -> Self {
         Engine::with(resolve(inputs))
     }
@@ -125,7 +125,7 @@ impl Engine {
     /// The negotiated client.
     ///
     /// # Errors
-    /// [`HearthError::DockerUnavailable`] if the engine does not answer (a certificate that
+    /// `docker_unavailable` (a [`HearthError::Driver`]) if the engine does not answer (a certificate that
     /// does not verify says so, with the TLS library's reason), or the resolution error.
     pub async fn client(&self) -> Result<&Docker, HearthError> {
         let endpoint = self.endpoint()?;
