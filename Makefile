@@ -141,9 +141,11 @@ test-suites:
 # The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and
 # target/e2e/junit.xml (written by the tests themselves) for CI to keep as artifacts.
 E2E_DIR := $(or $(CARGO_TARGET_DIR),target)/e2e
+# E2E_ARGS goes to the test binaries (e.g. --skip NAME).
+E2E_ARGS ?=
 e2e: build $(PLAY_IMAGE_DEPS) ## run the end-to-end play and fault drills (crate hearth-e2e)
 	@rm -rf "$(E2E_DIR)" && mkdir -p "$(E2E_DIR)"
-	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast || status=$$?; \
+	@status=0; HEARTH_E2E=1 $(CARGO) test -p hearth-e2e --no-fail-fast -- $(E2E_ARGS) || status=$$?; \
 	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
 	  echo "e2e: HATCH log $(E2E_DIR)/hatch.jsonl, JUnit report $(E2E_DIR)/junit.xml"; \
 	  exit $$status
