@@ -167,20 +167,7 @@ pub fn open_append(path: &Path) -> Result<File, PrivateError> {
 /// # Errors
 /// [`PrivateError::Io`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .open(&tmp)
-        .map_err(io("create", &tmp))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io("write", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("replace", path))
+    write_atomic_mode(path, bytes, FILE_MODE)
 }
 
 /// As [`write_atomic`], the file getting exactly `mode`: set on the open file before a byte
