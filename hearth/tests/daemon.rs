@@ -545,6 +545,8 @@ async fn teardown_does_not_claim_a_volume_it_could_not_remove() {
             "run",
             "-d",
             "--init",
+            "--network",
+            "none",
             "--name",
             &blocker,
             "--label",

@@ -64,10 +64,12 @@ fn docker(args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// A container (and optionally a volume) removed when the test ends, passed or not.
+/// A container (and optionally a volume) removed when the test ends, passed or not; with
+/// the network of its own it runs on when the test named none (dropped after the container).
 struct Running {
     id: String,
     volume: Option<String>,
+    _network: Option<Network>,
 }
 
 impl Drop for Running {
@@ -101,13 +103,18 @@ fn run_image(
     let label = label();
     // A name of its own: when `run` creates the container but cannot start it, the guard
     // still removes it (and the volume) by that name.
-    let name = format!(
-        "hearth-standin-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("hearth-standin-test-{}-{n}", std::process::id());
     let published: Vec<String> = publish.iter().map(|p| format!("127.0.0.1::{p}")).collect();
+    // Never the engine's default bridge: the test's objects are its own, and an engine whose
+    // docker0 is gone (seen on CI hosts) still runs containers on a network it creates.
+    let network = (!extra.iter().any(|a| a.starts_with("--network")))
+        .then(|| Network::create(&format!("c{n}")));
+    let network_name = network.as_ref().map(|n| n.0.clone());
     let mut args = vec!["run", "-d", "--label", &label, "--name", &name];
+    if let Some(n) = &network_name {
+        args.extend(["--network", n.as_str()]);
+    }
     for p in &published {
         args.extend(["-p", p.as_str()]);
     }
@@ -117,6 +124,7 @@ fn run_image(
     let guard = Running {
         id: name.clone(),
         volume,
+        _network: network,
     };
     docker(&args).expect("docker run");
     guard

@@ -23,8 +23,10 @@ fn listening(c: &Running) -> Vec<u16> {
         let text = fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            // Columns: sl local_address rem_address st …; st 0A is LISTEN.
-            if cols.get(3) == Some(&"0A") {
+            // Columns: sl local_address rem_address st …; st 0A is LISTEN. Docker's embedded
+            // DNS listens on 127.0.0.11 (0B00007F) in every container of a user network.
+            let dns = cols.get(1).is_some_and(|a| a.starts_with("0B00007F:"));
+            if cols.get(3) == Some(&"0A") && !dns {
                 let port = cols[1].rsplit_once(':').map(|(_, p)| p).unwrap_or("");
                 ports.push(u16::from_str_radix(port, 16).expect("hex port"));
             }
