@@ -31,5 +31,6 @@ pub mod pool;
 pub mod server;
 pub mod slug;
 mod store;
+pub mod template;
 /// hearth's record of workspaces, which a [`dispatcher::Dispatcher`] is built over.
 pub use store::Store;

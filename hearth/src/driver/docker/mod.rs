@@ -32,6 +32,7 @@ use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::lockfile::LiveLock;
 use crate::slug::Slug;
+use crate::template::{Template, Templates};
 
 pub use crate::driver::engine::Engine;
 pub use crate::driver::flavor::{Capability, EngineKind, Flavor};
@@ -70,6 +71,9 @@ pub struct DockerConfig {
     pub extra_labels: Vec<(String, String)>,
     /// Where workspace networks go once the engine's default address pools are used up.
     pub subnet_pool: SubnetPool,
+    /// The config file's `[tiers]`; a tier with none runs the default template (`images`
+    /// on `service_port`).
+    pub templates: Templates,
 }
 
 impl Default for DockerConfig {
@@ -92,7 +96,16 @@ impl Default for DockerConfig {
             stop_timeout_secs: 10,
             extra_labels: Vec::new(),
             subnet_pool: SubnetPool::default(),
+            templates: Templates::default(),
         }
+    }
+}
+
+impl DockerConfig {
+    /// The workspace shape of `tier`: its `[tiers.<tier>]` template, or the default one.
+    pub fn template(&self, tier: hearth_protocol::hearth::Tier) -> Template {
+        self.templates
+            .for_tier(tier, &self.images, self.service_port)
     }
 }
 
