@@ -12,6 +12,17 @@ use hearth_protocol::play::{self, Act};
 use serde::Serialize;
 use serde_json::Value;
 
+/// The gaps that only mean the play has not got that far yet (a workspace still being made,
+/// a run still going, no teardown asked for), not that something broke: the page shows them
+/// as progress.
+pub const NOT_YET: [&str; 5] = [
+    "provision_unfinished",
+    "no_run",
+    "run_unfinished",
+    "no_teardown",
+    "teardown_unfinished",
+];
+
 /// The chains `verify` knows.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Chain {

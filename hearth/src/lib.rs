@@ -30,6 +30,7 @@ pub mod names;
 pub mod pool;
 pub mod server;
 pub mod slug;
+pub mod step;
 mod store;
 pub mod template;
 /// hearth's record of workspaces, which a [`dispatcher::Dispatcher`] is built over.

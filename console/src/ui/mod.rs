@@ -16,6 +16,7 @@ mod chain;
 pub mod cli;
 mod live;
 pub mod login;
+pub mod meta;
 
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
@@ -57,7 +58,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// (which is how a session starts).
 pub fn is_open_route(method: &Method, path: &str) -> bool {
     (*method == Method::GET || *method == Method::HEAD)
-        && (path == "/login" || ASSETS.iter().any(|(p, _, _)| *p == path))
+        && (path == "/login" || path == meta::PATH || ASSETS.iter().any(|(p, _, _)| *p == path))
 }
 
 /// Headers every console answer carries, page or JSON, the framework's and the connection
@@ -90,7 +91,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/ui/workspaces/{slug}/steps", get(live::steps))
         .route("/api/ui/chain", get(chain::chain))
         .route("/api/hatch/log", get(chain::download_log))
-        .route("/api/hatch/junit", get(chain::download_junit));
+        .route("/api/hatch/junit", get(chain::download_junit))
+        .route(
+            meta::PATH,
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    meta::META.as_str(),
+                )
+            }),
+        );
     for (path, content_type, body) in ASSETS {
         router = router.route(
             path,

@@ -31,6 +31,7 @@ use crate::error::HearthError;
 use crate::journal::{Journal, Steps};
 use crate::lifecycle::{guard, Action, Guard, Rules, Verb};
 use crate::slug::Slug;
+use crate::step::Step;
 use crate::store::{Record, Store};
 
 /// How long each kind of verb may take before it is abandoned with `deadline_exceeded`.
@@ -363,8 +364,8 @@ impl Dispatcher {
             ..record
         })?;
 
-        let steps = self.journal.steps(&slug);
-        steps.record(&format!("{verb}_started"), None, None);
+        let steps = self.journal.operation(&slug, verb);
+        steps.begin();
         let cancel = CancellationToken::new();
         // Only what can be undone completely (a provision) is abandoned with its caller. The
         // other verbs finish (or hit their deadline) even if nobody waits for the answer.
@@ -446,7 +447,7 @@ impl Dispatcher {
             }),
         };
         if outcome.is_err() && action.rolls_back() {
-            steps.record("rollback_started", None, None);
+            steps.step(Step::RollbackStarted, None, None);
             let rollback = async {
                 match self.driver.teardown(slug, steps).await {
                     // A create the engine was still finishing when the provision stopped can
@@ -459,14 +460,14 @@ impl Dispatcher {
                 }
             };
             match tokio::time::timeout(self.deadlines.teardown, rollback).await {
-                Ok(Ok(())) => steps.record("rolled_back", None, None),
+                Ok(Ok(())) => steps.step(Step::RolledBack, None, None),
                 Ok(Err(e)) => {
                     warn!(workspace = %slug, error = %e, "rollback failed; objects may remain until the next start");
-                    steps.record("rollback_failed", None, Some(e.to_string()));
+                    steps.step(Step::RollbackFailed, None, Some(e.to_string()));
                 }
                 Err(_) => {
                     warn!(workspace = %slug, "rollback exceeded its deadline; objects may remain until the next start");
-                    steps.record("rollback_failed", None, Some("deadline exceeded".into()));
+                    steps.step(Step::RollbackFailed, None, Some("deadline exceeded".into()));
                 }
             }
         }
