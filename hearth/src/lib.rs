@@ -19,9 +19,14 @@ pub mod cli;
 /// the daemon and its engine library.
 pub use hearth_client as client;
 pub mod config;
+pub mod credential_error;
 pub mod dispatcher;
 pub mod driver;
+pub mod driver_error;
+pub mod engine_error;
 pub mod error;
+pub mod image_ref;
+pub mod in_flight;
 pub mod journal;
 pub mod labels;
 pub mod lifecycle;

@@ -5,11 +5,10 @@
 //! Startup reconciliation (`reconcile`), the dispatcher's own recovery path, runs before the
 //! daemon serves and writes the same record.
 
-mod in_flight;
 mod reconcile;
 mod settle;
 
-pub use in_flight::{InFlight, Running};
+pub use crate::in_flight::{InFlight, Running};
 pub use reconcile::Reconciled;
 
 use std::collections::HashMap;

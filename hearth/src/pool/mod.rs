@@ -31,9 +31,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::dispatcher::InFlight;
 use crate::driver::Driver;
 use crate::error::HearthError;
+use crate::in_flight::InFlight;
 use crate::journal::Steps;
 use crate::slug::Slug;
 use crate::step::Step;
