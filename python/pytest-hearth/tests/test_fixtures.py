@@ -244,3 +244,42 @@ def test_hearth_proc_finds_and_removes_leftovers(pytester: pytest.Pytester, bin_
             ["docker", *ls, "--filter", label], capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == "", f"{ls} still lists {out.stdout!r}"
+
+
+def test_each_test_verifies_its_own_slice_of_the_log(
+    pytester: pytest.Pytester, bin_dir: Path
+) -> None:
+    """Two plays in one session, one console, one HATCH file: each chain checks out alone."""
+    pytester.makeconftest(FAKE)
+    play = """
+def test_{slug}(workspace, hatch):
+    ws = workspace("{slug}")
+    ws.run(2)
+    ws.teardown()
+    hatch.assert_chain(prompts=2)
+    assert hatch.events[0].type == "hearth.provisioning_started"
+    assert {{e.subject for e in hatch.of_type("hearth.")}} == {{"{slug}"}}
+"""
+    pytester.makepyfile(play.format(slug="one") + play.format(slug="two"))
+    result = pytester.runpytest_subprocess(f"--hearth-bin-dir={bin_dir}")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_child_that_does_not_start_is_named_with_its_stderr(
+    pytester: pytest.Pytester, bin_dir: Path
+) -> None:
+    """hearth refusing its flags: a setup error naming it, its exit status and its stderr."""
+    pytester.makeconftest(
+        "from pytest_hearth import factories\n"
+        'hearth_proc = factories.hearth_proc(driver="fake", args=["--pool", "nonsense"])\n'
+    )
+    pytester.makepyfile(WHICH_HEARTH)
+    result = pytester.runpytest_subprocess(f"--hearth-bin-dir={bin_dir}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "hearth exited with status 1 before it would answer GET /v1/healthz (start_failed)",
+            "its stderr ends:",
+            '*pool "nonsense" is not TIER=N*',
+        ]
+    )

@@ -106,7 +106,7 @@ class Console:
             resp = self.http.request(method, path, json=body)
         except httpx.HTTPError as e:
             raise HearthError(
-                f"{act}: the console at {self.proc.url} did not answer: {e}; "
+                f"{act}: the console at {self.proc.url} did not answer: {e}\n"
                 f"{self.proc.child.diagnose()}",
                 code="console_unreachable",
             ) from None

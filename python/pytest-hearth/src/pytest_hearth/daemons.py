@@ -199,7 +199,7 @@ def read_token(state: Path, child: Child) -> str:
         mode = stat.S_IMODE(path.stat().st_mode)
         token = path.read_text().strip()
     except OSError as e:
-        raise StartFailed(f"the console wrote no token at {path}: {e}; {child.diagnose()}") from e
+        raise StartFailed(f"the console wrote no token at {path}: {e}\n{child.diagnose()}") from e
     if mode & 0o077:
         raise StartFailed(f"the console's token file {path} has mode {mode:04o}, not 0600")
     return token

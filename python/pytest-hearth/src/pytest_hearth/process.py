@@ -47,11 +47,14 @@ class Child:
         return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def diagnose(self) -> str:
-        """Its exit status (if it exited) and stderr tail."""
+        """Its state (running, or its exit status), then the tail of its stderr."""
         code = self.proc.poll()
         state = "is running" if code is None else f"exited with status {code}"
+        return f"{self.name} {state}{self._tail_lines()}"
+
+    def _tail_lines(self) -> str:
         tail = self.tail()
-        return f"{self.name} {state}" + (f"; its stderr ends:\n{tail}" if tail else "")
+        return f"\nits stderr ends:\n{tail}" if tail else ""
 
     def wait_until(self, ready: Callable[[], bool], what: str, deadline: float) -> None:
         """Polls ``ready`` until it holds; raises :class:`StartFailed` if the child exits first
@@ -59,11 +62,15 @@ class Child:
         """
         until = time.monotonic() + deadline
         while not ready():
-            if self.proc.poll() is not None:
-                raise StartFailed(f"{self.name} exited before {what}: {self.diagnose()}")
+            code = self.proc.poll()
+            if code is not None:
+                raise StartFailed(
+                    f"{self.name} exited with status {code} before it would {what}"
+                    f"{self._tail_lines()}"
+                )
             if time.monotonic() > until:
                 raise StartFailed(
-                    f"{self.name} did not {what} within {deadline:.0f} s: {self.diagnose()}"
+                    f"{self.name} did not {what} within {deadline:.0f} s{self._tail_lines()}"
                 )
             time.sleep(POLL)
 
@@ -78,8 +85,8 @@ class Child:
             first = text.splitlines()[0]
             if not first.startswith("listening "):
                 raise StartFailed(
-                    f"{self.name} printed {first!r} where `listening http://…` was expected: "
-                    f"{self.diagnose()}"
+                    f"{self.name} printed {first!r} where `listening http://…` was expected"
+                    f"{self._tail_lines()}"
                 )
             url.append(first.removeprefix("listening ").strip())
             return True
