@@ -17,7 +17,7 @@ import httpx
 
 from pytest_hearth.config import Binaries
 from pytest_hearth.errors import HearthError, StartFailed
-from pytest_hearth.process import START_DEADLINE, Child
+from pytest_hearth.process import START_DEADLINE, Child, run_bounded
 
 #: The drivers that put workspaces on an engine (and so are checked for leftovers).
 ENGINE_DRIVERS = ("local-docker", "swarm")
@@ -50,13 +50,7 @@ class HearthProc:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``hearth --socket SOCKET ARGS…`` (the daemon's own client)."""
-        return subprocess.run(
-            [str(self.binaries.hearth), "--socket", str(self.socket), *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return run_bounded([self.binaries.hearth, "--socket", self.socket, *args], 300)
 
     def status(self, slug: str) -> str:
         """``hearth status SLUG -o json`` → the status (``ready``, ``tier_torn_down`` …)."""

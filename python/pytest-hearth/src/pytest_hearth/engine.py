@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from pytest_hearth.errors import EngineUnavailable, LeftBehind
+from pytest_hearth.process import run_bounded
 
 #: The label every object a hearth daemon makes carries, with its instance id as value.
 INSTANCE_LABEL = "dev.hearth.instance"
@@ -43,7 +43,7 @@ def check_engine(hearth_bin: Path, image: str, docker_host: str | None) -> None:
         ]
         if docker_host:
             argv += ["--docker-host", docker_host]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        out = run_bounded(argv, 120)
     try:
         checks = json.loads(out.stdout)["checks"]
     except (ValueError, KeyError, TypeError):
@@ -67,9 +67,7 @@ def _docker(args: list[str], docker_host: str | None) -> list[str]:
     env = dict(os.environ)
     if docker_host:
         env["DOCKER_HOST"] = docker_host
-    out = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    out = run_bounded(["docker", *args], 60, env)
     return out.stdout.split() if out.returncode == 0 else []
 
 

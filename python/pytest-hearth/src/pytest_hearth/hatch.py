@@ -6,12 +6,12 @@ with its diagnosis when the chain breaks.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_hearth.errors import ChainBroken, HearthError
+from pytest_hearth.process import run_bounded
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Hatch:
             "json",
             str(self._slice()),
         ]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        out = run_bounded(argv, 60)
         try:
             verdict = json.loads(out.stdout)
         except ValueError:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_hearth.errors import StartFailed
+from pytest_hearth.errors import HearthError, StartFailed
 
 #: How long a child may take to come up.
 START_DEADLINE = 60.0
@@ -19,6 +19,25 @@ START_DEADLINE = 60.0
 STOP_GRACE = 10.0
 #: How often a waiting fixture looks again.
 POLL = 0.02
+
+
+def run_bounded(
+    argv: Sequence[str | Path], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs a command to its end, its output captured; a :class:`HearthError` naming it when
+    it cannot be started or outlasts ``timeout`` seconds.
+    """
+    cmd = [str(a) for a in argv]
+    try:
+        return subprocess.run(
+            cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise HearthError(
+            f"`{' '.join(cmd[:3])} …` did not finish within {timeout:.0f} s", code="timeout"
+        ) from None
+    except OSError as e:
+        raise HearthError(f"cannot run {cmd[0]}: {e}", code="start_failed") from None
 
 
 class Child:
