@@ -283,3 +283,28 @@ def test_a_child_that_does_not_start_is_named_with_its_stderr(
             '*pool "nonsense" is not TIER=N*',
         ]
     )
+
+
+@pytest.mark.e2e
+def test_factories_naming_their_bin_dir_need_no_option(
+    pytester: pytest.Pytester, bin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The e2e play with every binary named by the factories alone (no option, no env, not
+    on PATH): the marker's engine check leaves the binaries to the fixtures, and it passes.
+    """
+    monkeypatch.delenv("HEARTH_BIN_DIR", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    pytester.makeconftest(f"""
+from pytest_hearth import factories
+
+hearth_proc = factories.hearth_proc({str(bin_dir)!r})
+worker_proc = factories.worker_proc({str(bin_dir)!r})
+console_proc = factories.console_proc(bin_dir={str(bin_dir)!r})
+""")
+    pytester.makepyfile(
+        test_play="import pytest\n\n"
+        + PLAY.replace("def test_play", "@pytest.mark.e2e\ndef test_play")
+    )
+    image = os.environ.get("HEARTH_TEST_IMAGE") or "hearth-standin:local"
+    result = pytester.runpytest_subprocess(f"--hearth-image={image}")
+    result.assert_outcomes(passed=1)

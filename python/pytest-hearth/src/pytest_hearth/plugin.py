@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_hearth import config, engine, factories
-from pytest_hearth.errors import HearthError
+from pytest_hearth.errors import BinaryNotFound, HearthError
 
 #: The plugin's own source directory: its frames are left out of a gap's report.
 _HERE = Path(__file__).resolve().parent
@@ -38,11 +38,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _engine_verdict(item: pytest.Item) -> HearthError | None:
-    """Once a session: the binary or engine gap that stops an e2e test, if any."""
+    """Once a session: the engine gap (``hearth doctor``'s failing check) that stops an e2e
+    test, if any.
+    """
     stash = item.config.stash
     if _E2E_VERDICT not in stash:
         try:
             bins = config.find_binaries(item.config, None)
+        except BinaryNotFound:
+            # A factory may name its own bin_dir: the fixtures report a binary they miss.
+            stash[_E2E_VERDICT] = None
+            return None
+        # The engine as the user's environment names it (DOCKER_HOST, the docker context …).
+        try:
             engine.check_engine(bins.hearth, config.image(item.config, None), None)
             stash[_E2E_VERDICT] = None
         except HearthError as e:
