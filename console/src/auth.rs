@@ -2,6 +2,7 @@
 //! opens. No IdP and no cloud: holding the token (readable only by the console's user) is
 //! what makes a caller the local admin.
 
+use hearth_protocol::hearth::ErrorCode;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -42,11 +43,11 @@ pub enum AuthError {
 
 impl AuthError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Io { .. } => "token_io",
-            AuthError::TooOpen { .. } => "token_too_open",
-            AuthError::Malformed { .. } => "token_malformed",
+            AuthError::Io { .. } => ErrorCode::TokenIo,
+            AuthError::TooOpen { .. } => ErrorCode::TokenTooOpen,
+            AuthError::Malformed { .. } => ErrorCode::TokenMalformed,
             AuthError::InsecureDir(e) => e.code(),
         }
     }

@@ -125,14 +125,10 @@ impl From<SinkError> for ApiError {
 
 /// Healthy while the audit log accepts appends: a console that can no longer record what it
 /// does answers 503 here, so a supervisor restarts it.
-async fn healthz(State(state): State<AppState>) -> Response {
+async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
     match state.sink.poisoned() {
-        None => Json(json!({"ok": true})).into_response(),
-        Some(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ok": false, "error": {"code": "hatch_unavailable", "message": reason}})),
-        )
-            .into_response(),
+        None => Ok(Json(json!({"ok": true})).into_response()),
+        Some(reason) => Err(ApiError::Unhealthy(reason)),
     }
 }
 

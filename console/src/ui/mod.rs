@@ -19,7 +19,7 @@ pub mod login;
 pub mod meta;
 
 use axum::extract::State;
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -53,13 +53,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/ui/app.css", "text/css; charset=utf-8", APP_CSS),
     ("/ui/favicon.svg", "image/svg+xml", FAVICON_SVG),
 ];
-
-/// Whether `path` is served without a session: the page's files and the login exchange
-/// (which is how a session starts).
-pub fn is_open_route(method: &Method, path: &str) -> bool {
-    (*method == Method::GET || *method == Method::HEAD)
-        && (path == "/login" || path == meta::PATH || ASSETS.iter().any(|(p, _, _)| *p == path))
-}
 
 /// Headers every console answer carries, page or JSON, the framework's and the connection
 /// bounds' own refusals included (the server puts them on last, see

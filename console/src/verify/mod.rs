@@ -7,6 +7,7 @@ mod diagnose;
 mod render;
 
 use diagnose::{describe, diagnose, Context};
+use hearth_protocol::hearth::ErrorCode;
 pub use render::{render_text, run, summary};
 
 use std::path::{Path, PathBuf};
@@ -75,10 +76,10 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            VerifyError::Unreadable { .. } => "hatch_unreadable",
-            VerifyError::Corrupt { .. } => "hatch_corrupt",
+            VerifyError::Unreadable { .. } => ErrorCode::HatchUnreadable,
+            VerifyError::Corrupt { .. } => ErrorCode::HatchCorrupt,
             VerifyError::TooManyPrompts(e) => e.code(),
         }
     }
