@@ -154,6 +154,15 @@ impl LocalAuth {
     }
 }
 
+/// The `Set-Cookie` value that hands a browser session `id`: HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's page sends it).
+pub fn session_set_cookie(id: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod gate;
 pub mod hearth_api;
 pub mod relay;

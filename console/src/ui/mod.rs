@@ -26,8 +26,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::session_set_cookie;
 use crate::error::ApiError;
-use crate::routes::{session_set_cookie, ApiQuery};
+use crate::extract::ApiQuery;
 use crate::AppState;
 
 /// The header the page adds to every request that changes state. A cookie alone is not
