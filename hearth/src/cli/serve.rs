@@ -33,9 +33,14 @@ pub struct ServeArgs {
     /// $XDG_STATE_HOME/hearth or ~/.local/state/hearth]
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// local-docker, swarm or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
+    /// local-docker, swarm, kustomize or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER]
+    /// [default: local-docker]
     #[arg(long)]
     pub driver: Option<String>,
+    /// kustomize driver: where each workspace's manifests are written, one directory per
+    /// slug [env: HEARTH_KUSTOMIZE_OUT] [default: <state dir>/kustomize]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// The engine's address (unix:///…, tcp://HOST:PORT, ssh://USER@HOST), before DOCKER_HOST
     /// [default: as the docker CLI finds it: DOCKER_HOST, DOCKER_CONTEXT, the current context,
     /// /var/run/docker.sock, then the well-known sockets]
@@ -192,7 +197,7 @@ pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Resu
 /// Chooses the engine once, at start, as the docker CLI would (for the engine drivers), and
 /// says which and why; a name that leads nowhere stops the start, never falls back.
 fn choose_engine(settings: &mut Settings) -> Result<(), HearthError> {
-    if settings.driver == DriverName::Fake {
+    if matches!(settings.driver, DriverName::Fake | DriverName::Kustomize) {
         return Ok(());
     }
     let endpoint = resolve(&Inputs::from_env(settings.engine.clone()))?;
@@ -230,6 +235,19 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
                 "swarm driver: what Swarm cannot do itself"
             );
             let d = Swarm::new(settings.docker.clone(), settings.instance.clone());
+            (Arc::new(d), None)
+        }
+        DriverName::Kustomize => {
+            crate::driver::kustomize::write::out_dir(&settings.kustomize_out)?;
+            info!(
+                out = %settings.kustomize_out.display(),
+                "kustomize driver: writing manifests, applied out-of-band with kubectl apply -k"
+            );
+            let d = crate::driver::kustomize::Kustomize::new(
+                settings.kustomize_out.clone(),
+                settings.docker.clone(),
+                settings.instance.clone(),
+            );
             (Arc::new(d), None)
         }
         DriverName::Fake => {

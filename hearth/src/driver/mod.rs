@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod flavor;
+pub mod kustomize;
 pub mod readiness;
 pub mod swarm;
 
@@ -156,6 +157,8 @@ pub enum ObjectKind {
     Volume,
     /// A Swarm service (its tasks' containers are listed as containers).
     Service,
+    /// A manifest file the kustomize driver wrote (or a temp dir it left).
+    Manifest,
 }
 
 /// One engine object a driver owns.

@@ -38,11 +38,15 @@ pub enum Step {
     ServiceRemoved,
     NetworkRemoved,
     VolumeRemoved,
+    /// Kustomize: a workspace's manifests were written (detail: the directory).
+    ManifestsWritten,
+    /// Kustomize: a workspace's manifests were removed (detail: the directory).
+    ManifestsRemoved,
 }
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 21] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -62,6 +66,8 @@ impl Step {
         Step::ServiceRemoved,
         Step::NetworkRemoved,
         Step::VolumeRemoved,
+        Step::ManifestsWritten,
+        Step::ManifestsRemoved,
     ];
 
     /// The name the journal carries.
@@ -86,6 +92,8 @@ impl Step {
             Step::ServiceRemoved => "service_removed",
             Step::NetworkRemoved => "network_removed",
             Step::VolumeRemoved => "volume_removed",
+            Step::ManifestsWritten => "manifests_written",
+            Step::ManifestsRemoved => "manifests_removed",
         }
     }
 }
