@@ -238,6 +238,18 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
             (Arc::new(d), None)
         }
         DriverName::Kustomize => {
+            if !settings.pool.sizes.is_empty() {
+                return Err(
+                    HearthError::Driver(crate::driver::error::DriverError::Unsupported {
+                        engine: "the kustomize driver".into(),
+                        what: "keep a warm pool".into(),
+                        reason: "a pool member is held paused, and nothing runs here to pause; \
+                             drop --pool / [pool]"
+                            .into(),
+                    })
+                    .into(),
+                );
+            }
             crate::driver::kustomize::write::out_dir(&settings.kustomize_out)?;
             info!(
                 out = %settings.kustomize_out.display(),

@@ -177,7 +177,8 @@ impl Driver for Kustomize {
         let created = existing
             .as_ref()
             .and_then(Kustomization::created)
-            .unwrap_or_else(Utc::now);
+            // To the microsecond, as the kustomization keeps it.
+            .unwrap_or_else(|| chrono::SubsecRound::trunc_subsecs(Utc::now(), 6));
         self.write(slug, profile, created, steps)
     }
 
