@@ -573,6 +573,23 @@ mod tests {
     }
 
     #[test]
+    fn the_kustomize_driver_and_its_out_dir_come_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("hearth.toml");
+        std::fs::write(
+            &p,
+            "driver = \"kustomize\"\n[kustomize]\nout = \"/srv/k8s\"\n",
+        )
+        .expect("write");
+        let c = FileConfig::load(&p).expect("load");
+        assert_eq!(c.driver.as_deref(), Some("kustomize"));
+        assert_eq!(c.kustomize.out.as_deref(), Some(Path::new("/srv/k8s")));
+        assert_eq!("kustomize".parse::<DriverName>(), Ok(DriverName::Kustomize));
+        std::fs::write(&p, "[kustomize]\nouts = \"x\"\n").expect("write");
+        assert!(FileConfig::load(&p).is_err(), "unknown key in [kustomize]");
+    }
+
+    #[test]
     fn config_file_rejects_unknown_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("hearth.toml");

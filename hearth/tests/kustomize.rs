@@ -616,3 +616,68 @@ async fn a_role_that_would_escape_is_refused() {
         "nothing written"
     );
 }
+
+/// Under `hearth.lock`, a role runs its locked `repo@sha256:…`; a lock of a local image ID
+/// (which no cluster can pull) keeps the image as written and says so.
+#[test]
+fn the_lock_pins_the_image() {
+    use hearth::lockfile::{ImageLock, LockedImage};
+    let template = Template::default_for(&BTreeMap::new(), 80);
+    let caps = Tier::Solo.default_caps();
+    let s = slug("locked");
+    let digest = format!("nginx@sha256:{}", "a".repeat(64));
+    let lock = ImageLock {
+        version: 1,
+        roles: [
+            (
+                "cairnet".to_owned(),
+                LockedImage {
+                    image: "nginx:alpine".into(),
+                    digest: digest.clone(),
+                    id: format!("sha256:{}", "b".repeat(64)),
+                },
+            ),
+            (
+                "lore".to_owned(),
+                LockedImage {
+                    image: "nginx:alpine".into(),
+                    digest: format!("sha256:{}", "c".repeat(64)),
+                    id: format!("sha256:{}", "c".repeat(64)),
+                },
+            ),
+        ]
+        .into(),
+    };
+    let emitted = emit(&Workspace {
+        slug: &s,
+        tier: Tier::Solo,
+        caps: &caps,
+        template: &template,
+        instance: "t1",
+        created: Utc::now(),
+        dir: "OUT/locked",
+        limits: TierLimits {
+            memory_bytes: 256 * 1024 * 1024,
+            nano_cpus: 500_000_000,
+            pids: 256,
+        },
+        lock: Some(&lock),
+    })
+    .expect("emit");
+    assert_eq!(emitted.images["cairnet"], digest);
+    let cairnet = &emitted
+        .files
+        .iter()
+        .find(|f| f.name == "cairnet.yaml")
+        .expect("cairnet")
+        .text;
+    assert!(cairnet.contains(&format!("image: {digest}")), "{cairnet}");
+    let lore = &emitted
+        .files
+        .iter()
+        .find(|f| f.name == "lore.yaml")
+        .expect("lore")
+        .text;
+    assert!(lore.contains("image: nginx:alpine"), "{lore}");
+    assert!(lore.contains("local image ID"), "{lore}");
+}
