@@ -149,6 +149,10 @@ pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Resu
     let pool = crate::pool::Pool::new(driver, book, settings.pool.clone());
     let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
     dispatcher.set_pool(Arc::clone(&pool));
+    if let Some(sink) = crate::agent::Sink::from_env().map_err(anyhow::Error::msg)? {
+        info!(url = %sink.url, timeout = ?sink.timeout, "agent projection: each verb call is sent as agent events");
+        dispatcher.set_agent(crate::agent::Projection::start(sink, settings.driver));
+    }
     // Which engine answers (Docker or Podman) and what it cannot do, said once at start; an
     // engine that is down is found (and logged) on first use instead.
     if let Some(d) = &local_docker {
