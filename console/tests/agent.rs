@@ -49,18 +49,7 @@ async fn the_play_with_the_agent_projection_still_verifies() -> Result<()> {
 
     let (status, body) = api.provision("acme").await?;
     assert_eq!(status, 200, "{body}");
-    let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
-    let (status, body) = api
-        .post(
-            "/api/ralph/runs",
-            json!({"workspace": "acme", "prompts": prompts}),
-        )
-        .await?;
-    assert_eq!(status, 200, "{body}");
-    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let (_, run) = api
-        .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
-        .await?;
+    let (_, run) = api.run_prompts("acme", 4).await?;
     assert_eq!(run["status"], "succeeded", "{run}");
     let (status, body) = api.delete("/api/hearth/workspaces/acme").await?;
     assert_eq!(status, 200, "{body}");
