@@ -681,3 +681,75 @@ fn the_lock_pins_the_image() {
     assert!(lore.contains("image: nginx:alpine"), "{lore}");
     assert!(lore.contains("local image ID"), "{lore}");
 }
+
+/// The real daemon, killed with SIGKILL: what it wrote stays whole, and what a write cut
+/// short leaves (a temp dir of this instance beside the workspaces) is removed by the next
+/// start's reconcile. (The cut-short write is planted: a real write takes milliseconds, too
+/// short to kill inside reliably.)
+#[tokio::test]
+async fn a_daemon_killed_with_sigkill_restarts_from_what_is_on_disk() {
+    use hearth_testkit::daemon::{Daemon, Serve};
+    use nix::sys::signal::Signal;
+    let dir = tempfile::Builder::new()
+        .prefix("hk")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let socket = dir.path().join("h.sock");
+    let out = dir.path().join("out");
+    let start = || {
+        let cmd = Serve::new(&socket, &dir.path().join("state"))
+            .driver("kustomize")
+            .instance("k9")
+            .args(["--out".as_ref(), out.as_os_str()])
+            .command(Path::new(env!("CARGO_BIN_EXE_hearth")));
+        Daemon::spawn(cmd, &socket)
+    };
+    let first = start();
+    let client = first.ready(Duration::from_secs(20)).await;
+    let r = client
+        .provision("kept", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect("provision");
+    assert_eq!(
+        r.endpoint,
+        format!("kustomize://{}", out.join("kept").display())
+    );
+    let files = |d: &Path| -> BTreeMap<String, String> {
+        std::fs::read_dir(d)
+            .expect("ls")
+            .map(|e| {
+                let e = e.expect("entry");
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).expect("read"),
+                )
+            })
+            .collect()
+    };
+    let before = files(&out.join("kept"));
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    let cut = out.join(".hearth-k9-cut-0badf00d");
+    std::fs::create_dir(&cut).expect("mkdir");
+    std::fs::write(cut.join("kustomization.yaml"), "apiVersion: kustom").expect("half");
+    let second = start();
+    let client = second.ready(Duration::from_secs(20)).await;
+    assert!(!cut.exists(), "the cut-short write was removed at start");
+    assert_eq!(
+        client.status("kept").await.expect("status"),
+        hearth_protocol::hearth::Status::Ready
+    );
+    assert_eq!(
+        files(&out.join("kept")),
+        before,
+        "the finished workspace is whole"
+    );
+    client
+        .provision("cut", &ProvisioningProfile::for_tier(Tier::Solo))
+        .await
+        .expect("the cut slug provisions afresh");
+    client.teardown("cut").await.expect("teardown");
+    client.teardown("kept").await.expect("teardown");
+    let left: Vec<_> = std::fs::read_dir(&out).expect("ls").collect();
+    assert!(left.is_empty(), "{left:?}");
+}
