@@ -753,3 +753,36 @@ async fn a_daemon_killed_with_sigkill_restarts_from_what_is_on_disk() {
     let left: Vec<_> = std::fs::read_dir(&out).expect("ls").collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Two daemons sharing one out dir never overwrite or remove each other's workspaces.
+#[tokio::test]
+async fn another_instances_workspace_is_left_alone() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let mine = Kustomize::new(out.path(), DockerConfig::default(), "mine");
+    let theirs = Kustomize::new(out.path(), DockerConfig::default(), "theirs");
+    let s = slug("shared");
+    let steps = Journal::default().steps(&s);
+    let solo = ProvisioningProfile::for_tier(Tier::Solo);
+    theirs.provision(&s, &solo, &steps).await.expect("theirs");
+    let before = std::fs::read_to_string(out.path().join("shared/kustomization.yaml")).expect("k");
+    let err = mine
+        .provision(&s, &solo, &steps)
+        .await
+        .expect_err("not mine");
+    assert_eq!(err.code(), "conflict", "{err}");
+    assert!(
+        err.to_string().contains("another hearth instance (theirs)"),
+        "{err}"
+    );
+    let err = mine
+        .teardown(&s, &steps)
+        .await
+        .expect_err("not mine to remove");
+    assert!(err.to_string().contains("another hearth instance"), "{err}");
+    assert!(mine.owned().await.expect("owned").is_empty());
+    assert_eq!(theirs.owned().await.expect("owned").len(), 4);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("shared/kustomization.yaml")).expect("k"),
+        before
+    );
+}

@@ -79,6 +79,19 @@ impl Kustomize {
         }
         let caps = profile.caps();
         let dir = self.dir(slug);
+        if let Some(k) = Kustomization::read(&dir)? {
+            if k.instance() != Some(self.instance.as_str()) {
+                return Err(HearthError::Driver(DriverError::InUse {
+                    attempted: format!("write {}", dir.display()),
+                    detail: format!(
+                        "it holds manifests of another hearth instance ({}); they are left \
+                         alone",
+                        k.instance().unwrap_or("none named")
+                    ),
+                    source: None,
+                }));
+            }
+        }
         let shown = dir.display().to_string();
         let lock = self
             .config
