@@ -26,6 +26,10 @@ CARGO="${CARGO:-cargo}"
 CARGO_DEB_VERSION=3.8.0
 # The newest mdbook whose rust-version (1.82) is within the workspace's (1.85).
 MDBOOK_VERSION=0.4.52
+# The Kubernetes schema validator the kustomize tests run (PyPI; it ships the schemas, so it
+# runs offline), in a venv under the target dir (hearth/tests/kustomize.rs finds it there).
+KUBERNETES_VALIDATE_VERSION=1.37.0
+KUBERNETES_VALIDATE_VENV="${CARGO_TARGET_DIR:-target}/kubernetes-validate"
 # Bounds, in seconds: waiting for another run's swarm set-up or tear-down; swarm init/leave.
 SWARM_LOCK_WAIT=300
 SWARM_CALL=60
@@ -40,7 +44,9 @@ say() { printf 'tools: %s\n' "$*"; }
 # (crun 1.8 refuses hybrid cgroup hosts), catatonit for --init, netavark and aardvark-dns for
 # its networks, uidmap for its user namespaces; the packaging test runs hearth under
 # systemd-socket-activate and builds the .deb with dpkg-deb; make images builds
-# hearth-busybox:local from Debian's busybox-static (/bin/busybox).
+# hearth-busybox:local from Debian's busybox-static (/bin/busybox); the kustomize tests render
+# manifests with kubectl kustomize (kubernetes-client) and validate them with
+# kubernetes-validate in a venv (python3-venv).
 apt_needs() {
   case "$1" in
     lint) echo "c++ g++" ;;
@@ -60,6 +66,7 @@ systemd-socket-activate systemd
 dpkg-deb dpkg
 curl curl
 /bin/busybox busybox-static
+kubectl kubernetes-client
 EOF
       ;;
     # make python's venv (python/pytest-hearth): Debian's python3 has venv and ensurepip only
@@ -127,6 +134,21 @@ apt_install() {
   fi
 }
 
+# The kubernetes-validate venv, made and filled when its command is missing.
+venv_tool() {
+  local bin="$KUBERNETES_VALIDATE_VENV/bin/kubernetes-validate"
+  [[ -x "$bin" ]] && return 0
+  say "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (pip, in a venv at $KUBERNETES_VALIDATE_VENV)"
+  if ! python3 -m venv "$KUBERNETES_VALIDATE_VENV" 2>/dev/null; then
+    rm -rf "$KUBERNETES_VALIDATE_VENV"
+    apt_install python3-venv
+    python3 -m venv "$KUBERNETES_VALIDATE_VENV" ||
+      die "python3 -m venv $KUBERNETES_VALIDATE_VENV failed even with python3-venv installed"
+  fi
+  "$KUBERNETES_VALIDATE_VENV/bin/pip" install --quiet "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ||
+    die "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION failed (in $KUBERNETES_VALIDATE_VENV)"
+}
+
 # `cargo install`s the crate CMD comes from when CMD is missing.
 cargo_tool() {
   local cmd="$1" crate="$2" version="$3"
@@ -150,6 +172,7 @@ install() {
       test | deb) cargo_tool cargo-deb cargo-deb "$CARGO_DEB_VERSION" ;;
       docs) cargo_tool mdbook mdbook "$MDBOOK_VERSION" --no-default-features ;;
     esac
+    [[ "$group" != test ]] || venv_tool
   done
   say "ready: ${groups[*]}"
 }
@@ -160,7 +183,8 @@ check() {
   mapfile -t missing < <(missing_packages "${groups[@]}")
   for group in "${groups[@]}"; do
     case "$group" in
-      test | deb) command -v cargo-deb >/dev/null || missing+=("cargo-deb (cargo install)") ;;
+      test | deb) command -v cargo-deb >/dev/null || missing+=("cargo-deb (cargo install)") ;;&
+      test) [[ -x "$KUBERNETES_VALIDATE_VENV/bin/kubernetes-validate" ]] || missing+=("kubernetes-validate (pip, in $KUBERNETES_VALIDATE_VENV)") ;;
       docs) command -v mdbook >/dev/null || missing+=("mdbook (cargo install)") ;;
     esac
   done

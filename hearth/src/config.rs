@@ -19,7 +19,7 @@ use crate::pool::PoolConfig;
 /// The config file (`--config FILE`, TOML). Every key is optional.
 ///
 /// ```toml
-/// driver = "local-docker"     # or "swarm", "fake"
+/// driver = "local-docker"     # or "swarm", "kustomize", "fake"
 /// state_dir = "/var/lib/hearth"
 /// socket_group = "hearth"
 /// service_port = 80
@@ -48,6 +48,8 @@ use crate::pool::PoolConfig;
 /// solo = 2
 /// max_age = 3600             # seconds; older members are replaced
 /// failure_cap = 3            # failed refills in a row before refilling backs off
+/// [kustomize]                # driver = "kustomize": where the manifests are written
+/// out = "/srv/hearth/k8s"    # default: <state_dir>/kustomize
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +75,15 @@ pub struct FileConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub pool: FilePool,
+    #[serde(default)]
+    pub kustomize: FileKustomize,
+}
+
+/// `[kustomize]`: the kustomize driver's out dir.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileKustomize {
+    pub out: Option<PathBuf>,
 }
 
 /// `[pool]`: members per tier, and how members age and refills give up.
@@ -186,6 +197,8 @@ pub struct Settings {
     pub pool: crate::pool::PoolConfig,
     /// The engine address set by `--docker-host` or the file's `docker_host`, if either is.
     pub engine: Option<crate::driver::engine::Given>,
+    /// Where the kustomize driver writes each workspace's manifests.
+    pub kustomize_out: PathBuf,
 }
 
 impl Settings {
@@ -226,6 +239,12 @@ impl Settings {
         )?;
         let deadlines = deadlines(args, &file);
         let pool = pool_config(args, &file, &deadlines)?;
+        let kustomize_out = args
+            .out
+            .clone()
+            .or_else(|| std::env::var_os("HEARTH_KUSTOMIZE_OUT").map(PathBuf::from))
+            .or_else(|| file.kustomize.out.clone())
+            .unwrap_or_else(|| state_dir.join("kustomize"));
         Ok(Settings {
             socket: socket_path(socket, &file),
             socket_group: args.socket_group.clone().or(file.socket_group.clone()),
@@ -239,6 +258,7 @@ impl Settings {
             limits: serve_limits(args),
             pool,
             engine,
+            kustomize_out,
         })
     }
 }
@@ -550,6 +570,23 @@ mod tests {
             instance_id(dir.path(), Some("x".into())).expect("given"),
             "x"
         );
+    }
+
+    #[test]
+    fn the_kustomize_driver_and_its_out_dir_come_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("hearth.toml");
+        std::fs::write(
+            &p,
+            "driver = \"kustomize\"\n[kustomize]\nout = \"/srv/k8s\"\n",
+        )
+        .expect("write");
+        let c = FileConfig::load(&p).expect("load");
+        assert_eq!(c.driver.as_deref(), Some("kustomize"));
+        assert_eq!(c.kustomize.out.as_deref(), Some(Path::new("/srv/k8s")));
+        assert_eq!("kustomize".parse::<DriverName>(), Ok(DriverName::Kustomize));
+        std::fs::write(&p, "[kustomize]\nouts = \"x\"\n").expect("write");
+        assert!(FileConfig::load(&p).is_err(), "unknown key in [kustomize]");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //!   number they carry.
 //! - [`error`]: the one error type with its wire codes.
 
+pub mod agent;
 mod bounds;
 pub mod cli;
 /// The RPC client, its own crate (`hearth-client`) so callers depend on the wire, not on

@@ -60,11 +60,15 @@ pub enum Step {
     RollbackFailed,
     /// A provision interrupted by a restart is undone before the daemon serves.
     ReconcileRollback,
+    /// Kustomize: a workspace's manifests were written (detail: the directory).
+    ManifestsWritten,
+    /// Kustomize: a workspace's manifests were removed (detail: the directory).
+    ManifestsRemoved,
 }
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 28] = [
+    pub const ALL: [Step; 30] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -93,6 +97,8 @@ impl Step {
         Step::RolledBack,
         Step::RollbackFailed,
         Step::ReconcileRollback,
+        Step::ManifestsWritten,
+        Step::ManifestsRemoved,
     ];
 
     /// The name the journal carries.
@@ -126,6 +132,8 @@ impl Step {
             Step::RolledBack => "rolled_back",
             Step::RollbackFailed => "rollback_failed",
             Step::ReconcileRollback => "reconcile_rollback",
+            Step::ManifestsWritten => "manifests_written",
+            Step::ManifestsRemoved => "manifests_removed",
         }
     }
 

@@ -588,3 +588,351 @@ async fn docker_absent_image_is_image_unavailable() {
     assert!(err.hint().unwrap_or_default().contains("make images"));
     assert!(engine_objects(&b.instance).is_empty());
 }
+
+/// The conformance scenarios that apply to the kustomize driver, whose "engine" is a
+/// directory: each workspace is `<out>/<slug>/`, and the assertions read the files.
+mod kustomize {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use hearth::dispatcher::{Deadlines, Dispatcher};
+    use hearth::driver::docker::DockerConfig;
+    use hearth::driver::kustomize::Kustomize;
+    use hearth::Store;
+    use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+
+    use super::support::matrix::{cell, Cell, Column, Feature};
+    use super::support::Counting;
+
+    struct Backend {
+        dispatcher: Arc<Dispatcher>,
+        driver: Arc<Counting>,
+        state: tempfile::TempDir,
+        out: PathBuf,
+    }
+
+    fn proves(feature: Feature) {
+        assert_eq!(
+            cell(Column::Kustomize, feature),
+            Cell::Yes,
+            "docs/src/backends.md and support/matrix.rs say {feature:?} is not done on kustomize"
+        );
+    }
+
+    fn driver(out: &Path) -> Arc<Counting> {
+        Arc::new(Counting {
+            inner: Arc::new(Kustomize::new(out, DockerConfig::default(), "tk")),
+            calls: AtomicUsize::new(0),
+        })
+    }
+
+    impl Backend {
+        fn new() -> Backend {
+            let state = tempfile::tempdir().expect("tempdir");
+            let out = state.path().join("k8s");
+            let driver = driver(&out);
+            let store = Store::open(&state.path().join("state")).expect("state");
+            Backend {
+                dispatcher: Dispatcher::new(driver.clone(), store, Deadlines::default()),
+                driver,
+                state,
+                out,
+            }
+        }
+
+        /// The same daemon started again over the same state and out dir.
+        fn restarted(&self) -> Arc<Dispatcher> {
+            let store = Store::open(&self.state.path().join("state")).expect("state");
+            Dispatcher::new(driver(&self.out), store, Deadlines::default())
+        }
+
+        fn calls(&self) -> usize {
+            self.driver.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        /// Every file of `slug` with its content.
+        fn files(&self, slug: &str) -> BTreeMap<String, String> {
+            let dir = self.out.join(slug);
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                return BTreeMap::new();
+            };
+            rd.map(|e| {
+                let e = e.expect("entry");
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).expect("read"),
+                )
+            })
+            .collect()
+        }
+    }
+
+    fn solo() -> ProvisioningProfile {
+        ProvisioningProfile::for_tier(Tier::Solo)
+    }
+
+    #[tokio::test]
+    async fn provision_is_idempotent() {
+        proves(Feature::IdempotentProvision);
+        let b = Backend::new();
+        let first = b
+            .dispatcher
+            .provision("idem", solo())
+            .await
+            .expect("provision");
+        assert_eq!(first.last_status, Status::Ready);
+        assert_eq!(
+            first.endpoint,
+            format!("kustomize://{}", b.out.join("idem").display())
+        );
+        let files = b.files("idem");
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "cairnet.yaml",
+                "kustomization.yaml",
+                "lore.yaml",
+                "namespace.yaml"
+            ]
+        );
+        let calls = b.calls();
+        let again = b.dispatcher.provision("idem", solo()).await.expect("again");
+        assert_eq!(again, first);
+        assert_eq!(b.calls(), calls, "the repeat never reached the driver");
+        assert_eq!(b.files("idem"), files, "nothing rewritten");
+        // A daemon that lost its record (a new state dir) finds the same workspace on disk:
+        // the same files, the same creation time.
+        let other = Dispatcher::new(
+            driver(&b.out),
+            Store::open(&b.state.path().join("other")).expect("state"),
+            Deadlines::default(),
+        );
+        let found = other
+            .provision("idem", solo())
+            .await
+            .expect("from the files");
+        assert_eq!(found.created, first.created);
+        assert_eq!(b.files("idem"), files);
+        b.dispatcher.teardown("idem").await.expect("teardown");
+    }
+
+    #[tokio::test]
+    async fn another_tier_is_a_mismatch() {
+        proves(Feature::TierMismatch);
+        let b = Backend::new();
+        b.dispatcher
+            .provision("tiers", solo())
+            .await
+            .expect("provision");
+        let before = b.files("tiers");
+        let team = ProvisioningProfile::for_tier(Tier::Team);
+        let err = b
+            .dispatcher
+            .provision("tiers", team.clone())
+            .await
+            .expect_err("mismatch");
+        assert_eq!(err.code(), "tier_mismatch");
+        assert!(err.hint().unwrap_or_default().contains("upgrade"));
+        assert_eq!(b.files("tiers"), before);
+        // The driver itself refuses from the files, for a daemon with no record of it.
+        let other = Dispatcher::new(
+            driver(&b.out),
+            Store::open(&b.state.path().join("other")).expect("state"),
+            Deadlines::default(),
+        );
+        let err = other.provision("tiers", team).await.expect_err("mismatch");
+        assert_eq!(err.code(), "tier_mismatch", "{err}");
+        assert_eq!(b.files("tiers"), before);
+        b.dispatcher.teardown("tiers").await.expect("teardown");
+    }
+
+    #[tokio::test]
+    async fn status_is_read_only_and_counts_the_files() {
+        proves(Feature::ReadOnlyStatus);
+        let b = Backend::new();
+        b.dispatcher
+            .provision("ro", solo())
+            .await
+            .expect("provision");
+        let before = b.files("ro");
+        for _ in 0..3 {
+            assert_eq!(
+                b.dispatcher.status("ro").await.expect("status"),
+                Status::Ready
+            );
+        }
+        assert_eq!(b.files("ro"), before);
+        std::fs::remove_file(b.out.join("ro/lore.yaml")).expect("rm");
+        assert_eq!(
+            b.dispatcher.status("ro").await.expect("status"),
+            Status::Provisioning,
+            "some files: provisioning"
+        );
+        for f in ["cairnet.yaml", "kustomization.yaml", "namespace.yaml"] {
+            std::fs::remove_file(b.out.join("ro").join(f)).expect("rm");
+        }
+        assert_eq!(
+            b.dispatcher.status("ro").await.expect("status"),
+            Status::TierTornDown,
+            "no files: torn down"
+        );
+        b.dispatcher.teardown("ro").await.expect("teardown");
+    }
+
+    #[tokio::test]
+    async fn upgrade_keeps_slug_and_created() {
+        proves(Feature::Upgrade);
+        let b = Backend::new();
+        let first = b
+            .dispatcher
+            .provision("up", solo())
+            .await
+            .expect("provision");
+        let up = b
+            .dispatcher
+            .upgrade("up", ProvisioningProfile::for_tier(Tier::Team))
+            .await
+            .expect("upgrade");
+        assert_eq!(up.workspace_slug, "up");
+        assert_eq!(up.tier, Tier::Team);
+        assert_eq!(up.created, first.created);
+        assert_eq!(up.resource_caps.as_ref().map(|c| c.seats), Some(10));
+        let files = b.files("up");
+        assert!(files["kustomization.yaml"].contains("dev.hearth.tier: team"));
+        assert!(
+            files["lore.yaml"].contains("claimName: lore-data"),
+            "volume kept"
+        );
+        assert!(
+            files["lore.yaml"].contains("value: '10'"),
+            "new caps: {}",
+            files["lore.yaml"]
+        );
+        assert_eq!(
+            b.dispatcher.status("up").await.expect("status"),
+            Status::Ready
+        );
+        b.dispatcher.teardown("up").await.expect("teardown");
+    }
+
+    #[tokio::test]
+    async fn teardown_is_idempotent_and_terminal() {
+        proves(Feature::Teardown);
+        let b = Backend::new();
+        b.dispatcher
+            .provision("gone", solo())
+            .await
+            .expect("provision");
+        b.dispatcher.teardown("gone").await.expect("teardown");
+        assert!(!b.out.join("gone").exists());
+        assert_eq!(
+            std::fs::read_dir(&b.out).expect("ls").count(),
+            0,
+            "nothing left in the out dir"
+        );
+        b.dispatcher.teardown("gone").await.expect("again");
+        assert_eq!(
+            b.dispatcher.status("gone").await.expect("status"),
+            Status::TierTornDown
+        );
+        assert_eq!(
+            b.dispatcher.pause("gone").await.expect_err("pause").code(),
+            "conflict"
+        );
+        let again = b.restarted();
+        again.reconcile().await.expect("reconcile");
+        assert_eq!(
+            again.status("gone").await.expect("status"),
+            Status::TierTornDown
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_and_invalid_slugs() {
+        let b = Backend::new();
+        let d = &b.dispatcher;
+        assert_eq!(
+            d.status("nobody").await.expect_err("unknown").code(),
+            "not_found"
+        );
+        d.teardown("nobody").await.expect("teardown of nothing");
+        let calls = b.calls();
+        for bad in ["Bad", "-x", "a_b", "", "../../etc", "a/b", &"x".repeat(40)] {
+            let err = d.provision(bad, solo()).await.expect_err("invalid");
+            assert_eq!(err.code(), "invalid_slug", "{bad}");
+            assert_eq!(
+                d.teardown(bad).await.expect_err("invalid").code(),
+                "invalid_slug"
+            );
+        }
+        assert_eq!(b.calls(), calls, "invalid slugs never reach the driver");
+        assert!(!b.out.exists() || std::fs::read_dir(&b.out).expect("ls").count() == 0);
+    }
+
+    #[tokio::test]
+    async fn pause_resume_hibernate_are_unsupported() {
+        for f in [Feature::PauseResume, Feature::HibernateWake] {
+            assert_eq!(cell(Column::Kustomize, f), Cell::Unsupported);
+        }
+        let b = Backend::new();
+        b.dispatcher
+            .provision("life", solo())
+            .await
+            .expect("provision");
+        let before = b.files("life");
+        for (verb, err) in [
+            (
+                "pause",
+                b.dispatcher.pause("life").await.expect_err("pause"),
+            ),
+            (
+                "hibernate",
+                b.dispatcher.hibernate("life").await.expect_err("hibernate"),
+            ),
+        ] {
+            assert_eq!(err.code(), "unsupported", "{verb}: {err}");
+            assert!(err.to_string().contains("kustomize"), "{err}");
+        }
+        assert_eq!(
+            b.dispatcher.status("life").await.expect("status"),
+            Status::Ready
+        );
+        assert_eq!(b.files("life"), before);
+        b.dispatcher.teardown("life").await.expect("teardown");
+    }
+
+    /// A daemon killed while writing leaves a temp dir (never a mix in the workspace's own
+    /// directory); the next start's reconcile removes it and settles the record.
+    #[tokio::test]
+    async fn reconcile_after_a_crash_settles_from_disk() {
+        let b = Backend::new();
+        b.dispatcher
+            .provision("kept", solo())
+            .await
+            .expect("provision");
+        // What a write cut short leaves: a temp dir of this instance for a slug with no
+        // finished workspace.
+        let temp = b.out.join(".hearth-tk-half-0badf00d");
+        std::fs::create_dir(&temp).expect("mkdir");
+        std::fs::write(temp.join("kustomization.yaml"), "partial").expect("write");
+        let kept = b.files("kept");
+        let again = b.restarted();
+        let done = again.reconcile().await.expect("reconcile");
+        assert!(
+            done.orphans_removed.contains(&"half".to_owned()),
+            "{done:?}"
+        );
+        assert!(!temp.exists(), "the half-written set is gone");
+        assert_eq!(b.files("kept"), kept, "a finished workspace is untouched");
+        assert_eq!(again.status("kept").await.expect("status"), Status::Ready);
+        // A workspace whose files vanished while hearth was down is recorded as lost.
+        std::fs::remove_dir_all(b.out.join("kept")).expect("rm");
+        let third = b.restarted();
+        let done = third.reconcile().await.expect("reconcile");
+        assert_eq!(done.lost, ["kept"], "{done:?}");
+        assert_eq!(third.status("kept").await.expect("status"), Status::Failed);
+    }
+}

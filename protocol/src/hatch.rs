@@ -58,6 +58,13 @@ pub mod types {
     pub const HIBERNATED: &str = "hearth.hibernated";
     /// A workspace moved to another tier.
     pub const UPGRADED: &str = "hearth.upgraded";
+    /// The agent projection, relayed from hearth (see [`crate::agent`]): evidence, never an
+    /// act of a chain.
+    pub const AGENT_REGISTERED: &str = crate::agent::REGISTERED;
+    /// A verb call on hearth began.
+    pub const AGENT_INVOKED: &str = crate::agent::INVOKED;
+    /// A verb call on hearth ended.
+    pub const AGENT_COMPLETED: &str = crate::agent::COMPLETED;
 
     /// Every known type, for validation and documentation.
     pub const ALL: &[&str] = &[
@@ -78,6 +85,9 @@ pub mod types {
         RESUMED,
         HIBERNATED,
         UPGRADED,
+        AGENT_REGISTERED,
+        AGENT_INVOKED,
+        AGENT_COMPLETED,
     ];
 }
 
@@ -411,6 +421,6 @@ mod tests {
         for t in types::ALL {
             assert!(seen.insert(*t), "duplicate {t}");
         }
-        assert_eq!(types::ALL.len(), 17);
+        assert_eq!(types::ALL.len(), 20);
     }
 }

@@ -88,15 +88,19 @@ pub enum DriverName {
     /// Services on a Docker Swarm (the engine hearth talks to is a manager).
     #[serde(rename = "swarm")]
     Swarm,
+    /// Kubernetes manifests written to a directory, applied out-of-band (`kubectl apply -k`).
+    #[serde(rename = "kustomize")]
+    Kustomize,
 }
 
 impl DriverName {
-    /// The wire spelling (`local-docker`, `fake`, `swarm`).
+    /// The wire spelling (`local-docker`, `fake`, `swarm`, `kustomize`).
     pub fn as_str(self) -> &'static str {
         match self {
             DriverName::LocalDocker => "local-docker",
             DriverName::Fake => "fake",
             DriverName::Swarm => "swarm",
+            DriverName::Kustomize => "kustomize",
         }
     }
 }
@@ -114,8 +118,9 @@ impl std::str::FromStr for DriverName {
             "local-docker" | "localdocker" | "docker" => Ok(DriverName::LocalDocker),
             "fake" => Ok(DriverName::Fake),
             "swarm" => Ok(DriverName::Swarm),
+            "kustomize" => Ok(DriverName::Kustomize),
             other => Err(format!(
-                "unknown driver {other:?} (expected local-docker, swarm or fake)"
+                "unknown driver {other:?} (expected local-docker, swarm, kustomize or fake)"
             )),
         }
     }
@@ -513,10 +518,13 @@ mod tests {
         let named: ProvisioningProfile =
             serde_json::from_str(r#"{"tier":"team","driver":"local-docker"}"#).expect("parse");
         assert_eq!(named.driver, Some(DriverName::LocalDocker));
-        assert!(serde_json::from_str::<ProvisioningProfile>(
-            r#"{"tier":"solo","driver":"kustomize"}"#
-        )
-        .is_err());
+        let k: ProvisioningProfile =
+            serde_json::from_str(r#"{"tier":"solo","driver":"kustomize"}"#).expect("parse");
+        assert_eq!(k.driver, Some(DriverName::Kustomize));
+        assert!(
+            serde_json::from_str::<ProvisioningProfile>(r#"{"tier":"solo","driver":"helm"}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
 //! - [`verb`]: the lifecycle verbs, shared by hearth's routes and CLI, the client and the console.
 
+pub mod agent;
 pub mod bearer;
 pub mod error_code;
 pub mod guard;

@@ -1,6 +1,7 @@
 //! The console's HTTP routes: the router, the JSON extractor that answers in the console's
 //! error shape, and the small routes (health, session).
 
+mod agent;
 mod events;
 mod runs;
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ralph/runs", post(runs::submit))
         .route("/api/ralph/runs/{id}", get(runs::show))
         .route("/api/hatch/events", get(events::events))
+        .route("/api/relay/agent", post(agent::relay))
         .merge(crate::ui::routes())
         .fallback(|| async { ApiError::NotFound("route".to_owned()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), gate))

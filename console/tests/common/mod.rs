@@ -233,6 +233,23 @@ impl Api {
         )
         .await
     }
+    /// Runs `n` prompts on `slug`'s workspace and waits (bounded) for the run's end: its id
+    /// and its final state.
+    pub async fn run_prompts(&self, slug: &str, n: usize) -> Result<(String, serde_json::Value)> {
+        let prompts: Vec<String> = (1..=n).map(|i| format!("step {i}")).collect();
+        let (status, body) = self
+            .post(
+                "/api/ralph/runs",
+                serde_json::json!({"workspace": slug, "prompts": prompts}),
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "submit answered {status}: {body}");
+        let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+        let (_, run) = self
+            .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
+            .await?;
+        Ok((run_id, run))
+    }
     /// Opens a live tail of the HATCH log (`GET /api/hatch/events` as SSE).
     pub async fn tail(&self) -> Result<reqwest::Response> {
         Ok(self

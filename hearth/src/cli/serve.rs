@@ -33,9 +33,14 @@ pub struct ServeArgs {
     /// $XDG_STATE_HOME/hearth or ~/.local/state/hearth]
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// local-docker, swarm or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER] [default: local-docker]
+    /// local-docker, swarm, kustomize or fake [env: HEARTH_DRIVER, ROCKY_HEARTH_DRIVER]
+    /// [default: local-docker]
     #[arg(long)]
     pub driver: Option<String>,
+    /// kustomize driver: where each workspace's manifests are written, one directory per
+    /// slug [env: HEARTH_KUSTOMIZE_OUT] [default: <state dir>/kustomize]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// The engine's address (unix:///…, tcp://HOST:PORT, ssh://USER@HOST), before DOCKER_HOST
     /// [default: as the docker CLI finds it: DOCKER_HOST, DOCKER_CONTEXT, the current context,
     /// /var/run/docker.sock, then the well-known sockets]
@@ -144,6 +149,10 @@ pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Resu
     let pool = crate::pool::Pool::new(driver, book, settings.pool.clone());
     let dispatcher = Dispatcher::new(pool.bound(), store, settings.deadlines);
     dispatcher.set_pool(Arc::clone(&pool));
+    if let Some(sink) = crate::agent::Sink::from_env().map_err(anyhow::Error::msg)? {
+        info!(url = %sink.url, timeout = ?sink.timeout, "agent projection: each verb call is sent as agent events");
+        dispatcher.set_agent(crate::agent::Projection::start(sink, settings.driver));
+    }
     // Which engine answers (Docker or Podman) and what it cannot do, said once at start; an
     // engine that is down is found (and logged) on first use instead.
     if let Some(d) = &local_docker {
@@ -192,7 +201,7 @@ pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Resu
 /// Chooses the engine once, at start, as the docker CLI would (for the engine drivers), and
 /// says which and why; a name that leads nowhere stops the start, never falls back.
 fn choose_engine(settings: &mut Settings) -> Result<(), HearthError> {
-    if settings.driver == DriverName::Fake {
+    if matches!(settings.driver, DriverName::Fake | DriverName::Kustomize) {
         return Ok(());
     }
     let endpoint = resolve(&Inputs::from_env(settings.engine.clone()))?;
@@ -230,6 +239,31 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
                 "swarm driver: what Swarm cannot do itself"
             );
             let d = Swarm::new(settings.docker.clone(), settings.instance.clone());
+            (Arc::new(d), None)
+        }
+        DriverName::Kustomize => {
+            if !settings.pool.sizes.is_empty() {
+                return Err(
+                    HearthError::Driver(crate::driver::error::DriverError::Unsupported {
+                        engine: "the kustomize driver".into(),
+                        what: "keep a warm pool".into(),
+                        reason: "a pool member is held paused, and nothing runs here to pause; \
+                             drop --pool / [pool]"
+                            .into(),
+                    })
+                    .into(),
+                );
+            }
+            crate::driver::kustomize::write::out_dir(&settings.kustomize_out)?;
+            info!(
+                out = %settings.kustomize_out.display(),
+                "kustomize driver: writing manifests, applied out-of-band with kubectl apply -k"
+            );
+            let d = crate::driver::kustomize::Kustomize::new(
+                settings.kustomize_out.clone(),
+                settings.docker.clone(),
+                settings.instance.clone(),
+            );
             (Arc::new(d), None)
         }
         DriverName::Fake => {

@@ -97,6 +97,8 @@ pub struct Dispatcher {
     in_flight: Arc<InFlight>,
     /// Every verb's spawned operation, so a shutdown drains the ones whose caller left.
     tasks: TaskTracker,
+    /// The agent projection, when `HEARTH_AGENT_HATCH_URL` asks for one.
+    agent: std::sync::OnceLock<crate::agent::Projection>,
 }
 
 impl Dispatcher {
@@ -111,7 +113,14 @@ impl Dispatcher {
             pool: std::sync::OnceLock::new(),
             in_flight: Arc::default(),
             tasks: TaskTracker::new(),
+            agent: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Projects every verb call from now on as agent events (see [`crate::agent`]). Set
+    /// once, before serving.
+    pub fn set_agent(&self, projection: crate::agent::Projection) {
+        let _ = self.agent.set(projection);
     }
 
     /// Lets provisions claim from `pool` (whose [`crate::pool::Pool::bound`] driver this
@@ -314,8 +323,25 @@ impl Dispatcher {
         locks.entry(slug.to_string()).or_default().clone()
     }
 
-    #[instrument(skip(self, op), fields(workspace = %raw_slug, verb = %op.verb()))]
+    /// [`Dispatcher::carry_out`], projected as an agent's invocation when the daemon has a
+    /// projection (a slug that is not one is refused before, and never projected).
     async fn dispatch(
+        self: &Arc<Self>,
+        raw_slug: &str,
+        op: Op,
+    ) -> Result<DeploymentRef, HearthError> {
+        let Some(agent) = self.agent.get() else {
+            return self.carry_out(raw_slug, op).await;
+        };
+        let slug = Slug::parse(raw_slug)?;
+        let call = agent.invoked(slug.as_str(), op.verb().as_str());
+        let result = self.carry_out(raw_slug, op).await;
+        agent.completed(call, &result);
+        result
+    }
+
+    #[instrument(skip(self, op), fields(workspace = %raw_slug, verb = %op.verb()))]
+    async fn carry_out(
         self: &Arc<Self>,
         raw_slug: &str,
         op: Op,

@@ -76,7 +76,11 @@ impl Dispatcher {
                 slug: slug.to_string(),
             }),
         };
-        if outcome.is_err() && action.rolls_back() {
+        // A driver that refused a provision because the slug is live at another tier (the
+        // kustomize driver reads that from its files, with or without a record here) created
+        // nothing: rolling back would remove the live workspace.
+        let refused = matches!(outcome, Err(HearthError::TierMismatch { .. }));
+        if outcome.is_err() && action.rolls_back() && !refused {
             steps.step(Step::RollbackStarted, None, None);
             let rollback = async {
                 match self.driver.teardown(slug, steps).await {

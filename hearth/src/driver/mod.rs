@@ -20,6 +20,7 @@ pub mod docker;
 pub mod engine;
 pub mod fake;
 pub mod flavor;
+pub mod kustomize;
 pub mod readiness;
 pub mod swarm;
 
@@ -159,6 +160,8 @@ pub enum ObjectKind {
     Volume,
     /// A Swarm service (its tasks' containers are listed as containers).
     Service,
+    /// A manifest file the kustomize driver wrote (or a temp dir it left).
+    Manifest,
 }
 
 /// One engine object a driver owns.

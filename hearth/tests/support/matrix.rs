@@ -16,16 +16,19 @@ pub enum Column {
     PodmanRootlessV1,
     /// Services on a (single-node) swarm.
     Swarm,
+    /// Kubernetes manifests written to a directory (nothing runs on this machine).
+    Kustomize,
 }
 
 impl Column {
     /// Every column, in the document's order.
-    pub const ALL: [Column; 5] = [
+    pub const ALL: [Column; 6] = [
         Column::Fake,
         Column::Docker,
         Column::Podman,
         Column::PodmanRootlessV1,
         Column::Swarm,
+        Column::Kustomize,
     ];
 
     /// The column's heading in `docs/src/backends.md`.
@@ -36,6 +39,7 @@ impl Column {
             Column::Podman => "Podman",
             Column::PodmanRootlessV1 => "Podman rootless, cgroup v1",
             Column::Swarm => "Swarm",
+            Column::Kustomize => "Kustomize",
         }
     }
 
@@ -131,6 +135,22 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
             | Feature::WarmPool,
         ) => Unsupported,
         (Column::PodmanRootlessV1, Feature::ReadOnlyStatus | Feature::Teardown) => Yes,
+        // Nothing runs on this machine: ready means every manifest is written, limits are
+        // the cluster's to enforce, and a provision is one rename with no half-way.
+        (Column::Kustomize, Feature::Provision | Feature::Limits | Feature::AbandonedRollback) => {
+            No
+        }
+        (
+            Column::Kustomize,
+            Feature::IdempotentProvision
+            | Feature::TierMismatch
+            | Feature::ReadOnlyStatus
+            | Feature::Upgrade
+            | Feature::Teardown,
+        ) => Yes,
+        (Column::Kustomize, Feature::PauseResume | Feature::HibernateWake | Feature::WarmPool) => {
+            Unsupported
+        }
     }
 }
 

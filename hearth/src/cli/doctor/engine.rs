@@ -27,6 +27,15 @@ pub(super) async fn checks(settings: &Settings) -> Vec<Check> {
     if settings.driver == DriverName::Fake {
         return vec![Check::ok("engine", "not used: --driver fake")];
     }
+    if settings.driver == DriverName::Kustomize {
+        return vec![Check::ok(
+            "engine",
+            format!(
+                "not used: --driver kustomize writes manifests to {}",
+                settings.kustomize_out.display()
+            ),
+        )];
+    }
     let endpoint = match resolve(&Inputs::from_env(settings.engine.clone())) {
         Ok(e) => e,
         Err(e) => return vec![Check::fail("engine", e.to_string(), e.hint())],
