@@ -48,6 +48,12 @@ use crate::pool::PoolConfig;
 /// solo = 2
 /// max_age = 3600             # seconds; older members are replaced
 /// failure_cap = 3            # failed refills in a row before refilling backs off
+/// [tiers.solo]               # a tier's own workspace (default: cairnet + lore)
+/// front_door = "web"
+/// [tiers.solo.roles.web]     # see `template::file` and docs/src/templates.md
+/// image = "registry.example.com/web:2.0"
+/// port = 8080
+/// ready = { http = "/healthz" }
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +79,9 @@ pub struct FileConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub pool: FilePool,
+    /// `[tiers.<tier>]`: each tier's workspace template (checked by [`FileConfig::templates`]).
+    #[serde(default)]
+    pub tiers: BTreeMap<String, crate::template::file::FileTier>,
 }
 
 /// `[pool]`: members per tier, and how members age and refills give up.
@@ -165,6 +174,26 @@ impl FileConfig {
             message: format!("config file {} is not valid: {e}", path.display()),
         })
     }
+
+    /// The templates of `[tiers]`, read and checked; `images` stands for the image of a
+    /// `cairnet` or `lore` role that names none.
+    ///
+    /// # Errors
+    /// [`HearthError::InvalidRequest`] listing every problem with its key path.
+    pub fn templates(
+        &self,
+        images: &BTreeMap<String, String>,
+        path: Option<&Path>,
+    ) -> Result<crate::template::Templates, HearthError> {
+        crate::template::file::templates(&self.tiers, images).map_err(|p| {
+            HearthError::InvalidRequest {
+                message: match path {
+                    Some(path) => format!("config file {}: {p}", path.display()),
+                    None => p.to_string(),
+                },
+            }
+        })
+    }
 }
 
 /// Everything `hearth serve` runs with, resolved.
@@ -232,7 +261,7 @@ impl Settings {
             state_dir,
             driver,
             instance,
-            docker: docker_config(args, &file)?,
+            docker: docker_config(args, &file, path.as_deref())?,
             deadlines,
             drain: secs(args.drain_timeout, file.timeouts.drain, 10),
             idle_exit: idle_exit(args.idle_exit, &deadlines)?,
@@ -273,9 +302,14 @@ fn driver_name(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<DriverName
 
 /// How the Docker-engine drivers build a workspace: `[images]`, `[limits]`, `[network]`,
 /// `[labels]` and the engine-side timeouts.
-fn docker_config(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<DockerConfig> {
+fn docker_config(
+    args: &ServeArgs,
+    file: &FileConfig,
+    path: Option<&Path>,
+) -> anyhow::Result<DockerConfig> {
     let mut docker = DockerConfig::default();
     images(args, &file.images, &mut docker)?;
+    docker.templates = file.templates(&docker.images, path)?;
     limits(&file.limits, &mut docker)?;
     network(&file.network, &mut docker)?;
     if let Some(port) = args.service_port.or(file.service_port) {

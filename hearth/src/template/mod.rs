@@ -11,6 +11,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub mod check;
+pub mod file;
+pub mod order;
 pub mod refs;
 
 use hearth_protocol::hearth::Tier;
