@@ -179,18 +179,18 @@ impl FileConfig {
     /// `cairnet` or `lore` role that names none.
     ///
     /// # Errors
-    /// [`HearthError::InvalidRequest`] listing every problem with its key path.
+    /// [`crate::template::check::Problems`], every problem with its key path, in the context
+    /// of the file's path.
     pub fn templates(
         &self,
         images: &BTreeMap<String, String>,
         path: Option<&Path>,
-    ) -> Result<crate::template::Templates, HearthError> {
+    ) -> anyhow::Result<crate::template::Templates> {
         crate::template::file::templates(&self.tiers, images).map_err(|p| {
-            HearthError::InvalidRequest {
-                message: match path {
-                    Some(path) => format!("config file {}: {p}", path.display()),
-                    None => p.to_string(),
-                },
+            let e = anyhow::Error::new(p);
+            match path {
+                Some(path) => e.context(format!("config file {}", path.display())),
+                None => e,
             }
         })
     }
@@ -235,6 +235,7 @@ impl Settings {
             path.as_deref(),
         );
         crate::bounds::check_serve(args, &file)?;
+        let docker = docker_config(args, &file, path.as_deref())?;
         let state_dir = args
             .state_dir
             .clone()
@@ -261,7 +262,7 @@ impl Settings {
             state_dir,
             driver,
             instance,
-            docker: docker_config(args, &file, path.as_deref())?,
+            docker,
             deadlines,
             drain: secs(args.drain_timeout, file.timeouts.drain, 10),
             idle_exit: idle_exit(args.idle_exit, &deadlines)?,

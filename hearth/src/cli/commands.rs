@@ -72,6 +72,7 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         }),
         Command::Events(a) => events(client, a).await,
         Command::Lock(a) => return super::lock::run(a).await,
+        Command::Config(super::ConfigCommand::Check(a)) => return super::config_check::run(&a),
         Command::Doctor(a) => return super::doctor::run(client.socket().to_path_buf(), *a).await,
         Command::GenerateAssets(a) => {
             return hearth_cli_kit::assets::run(<super::Cli as clap::CommandFactory>::command(), &a)

@@ -2,6 +2,7 @@
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
 pub mod commands;
+mod config_check;
 pub mod doctor;
 mod lock;
 mod progress;
@@ -77,6 +78,9 @@ pub enum Command {
     /// hint): the engine and why it was chosen, the socket's permission, the images, the
     /// lock, the state dir, a running daemon, the address pools. Exit 1 if a check fails.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Check the config file as `hearth serve` reads it, running nothing.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Write shell completions and man pages (used by `make deb`).
     #[command(hide = true)]
     GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
@@ -218,6 +222,24 @@ pub struct LockArgs {
     /// [default: nginx:alpine]
     #[arg(long)]
     pub lore_image: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `hearth config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the config file and check every tier's template (`[tiers]`): one line per tier
+    /// (its roles, front door and start order), or every problem with its key path and exit 1.
+    Check(ConfigCheckArgs),
+}
+
+/// `config check`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The config file [env: HEARTH_CONFIG]; with none, every tier runs the default template.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

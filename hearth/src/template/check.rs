@@ -353,6 +353,13 @@ depends_on = { lore = "ready", migrate = "completed" }
         refusals(&format!("{OK}{extra}"))
     }
 
+    fn starts(got: &[String], wants: &str) {
+        assert!(
+            got.iter().any(|p| p.starts_with(wants)),
+            "wanted a problem starting {wants:?} in {got:?}"
+        );
+    }
+
     fn one(got: &[String], wants: &str) {
         assert!(
             got.iter().any(|p| p == wants),
@@ -404,22 +411,16 @@ depends_on = { migrate = "completed" }
             &got,
             "tiers.solo.roles.web.depends_on.db: db is not a role of this tier",
         );
-        assert!(
-            got.iter().any(|p| p.starts_with(
-                "tiers.solo.roles.web.depends_on.lore: `completed` waits for a one-shot"
-            )),
-            "{got:?}"
+        starts(
+            &got,
+            "tiers.solo.roles.web.depends_on.lore: `completed` waits for a one-shot",
         );
     }
 
     #[test]
     fn the_front_door_is_a_service_role() {
         let got = with("[tiers.solo]\nfront_door = \"migrate\"\n");
-        assert!(
-            got.iter()
-                .any(|p| p.starts_with("tiers.solo.front_door: migrate is a one-shot")),
-            "{got:?}"
-        );
+        starts(&got, "tiers.solo.front_door: migrate is a one-shot");
         let got = with("[tiers.solo]\nfront_door = \"web\"\n");
         one(
             &got,
@@ -461,10 +462,9 @@ depends_on = { migrate = "completed" }
                     .starts_with("tiers.solo.roles.web.env.C: `{{lore.ip}}` is not a reference")),
             "{got:?}"
         );
-        assert!(
-            got.iter()
-                .any(|p| p.starts_with("tiers.solo.roles.web.env.D: `{{` at byte 0 has no closing")),
-            "{got:?}"
+        starts(
+            &got,
+            "tiers.solo.roles.web.env.D: `{{` at byte 0 has no closing",
         );
         one(
             &got,
@@ -476,19 +476,12 @@ depends_on = { migrate = "completed" }
     #[test]
     fn images_names_and_roles_are_checked() {
         let got = with("[tiers.solo.roles.web]\nimage = \"Registry/App:1\"\nport = 81\n");
-        assert!(
-            got.iter().any(|p| p.starts_with(
-                "tiers.solo.roles.web.image: \"Registry/App:1\" is not an image reference"
-            )),
-            "{got:?}"
+        starts(
+            &got,
+            "tiers.solo.roles.web.image: \"Registry/App:1\" is not an image reference",
         );
         let got = with("[tiers.solo.roles.Web_1]\nimage = \"w\"\nport = 81\n");
-        assert!(
-            got.iter().any(|p| p.starts_with(
-                "tiers.solo.roles.Web_1: \"Web_1\" is not a role name: a DNS label (only a-z, 0-9 and -)"
-            )),
-            "{got:?}"
-        );
+        starts(&got, "tiers.solo.roles.Web_1: \"Web_1\" is not a role name: a DNS label (only a-z, 0-9 and -)");
         let got = with("[tiers.solo.roles.workspace]\nimage = \"w\"\nport = 81\n");
         assert_eq!(got.len(), 1, "{got:?}");
         let got = refusals("[tiers.team]\nfront_door = \"x\"\n");
@@ -503,11 +496,7 @@ depends_on = { migrate = "completed" }
         let got = with(
             "[tiers.solo.roles.w]\nimage = \"w\"\nready = { all = [ { http = \"/\" }, { log = \"(\" } ] }\nvolume = \"data\"\nlimits = { memory_mb = 1, cpus = 0.5 }\n",
         );
-        assert!(
-            got.iter()
-                .any(|p| p.starts_with("tiers.solo.roles.w.ready: an http probe needs a port")),
-            "{got:?}"
-        );
+        starts(&got, "tiers.solo.roles.w.ready: an http probe needs a port");
         assert!(
             got.iter().any(
                 |p| p.starts_with("tiers.solo.roles.w.ready: log regex \"(\" does not compile")

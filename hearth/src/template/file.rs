@@ -525,27 +525,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// The issue's example, as a user writes it.
-    pub(crate) const EXAMPLE: &str = r#"
-[tiers.solo]
-front_door = "cairnet"
-[tiers.solo.roles.lore]
-image = "registry.example.com/lore:1.4"
-port = 9000
-ready = { tcp = 9000 }
-volume = "/var/lib/lore"
-[tiers.solo.roles.migrate]
-image = "registry.example.com/cairnet:2.0"
-command = ["cairnet", "migrate"]
-once = true
-depends_on = { lore = "ready" }
-[tiers.solo.roles.cairnet]
-image = "registry.example.com/cairnet:2.0"
-port = 8080
-env = { LORE_URL = "http://{{lore.host}}:{{lore.port}}", MODE = "e2e" }
-depends_on = { lore = "ready", migrate = "completed" }
-limits = { memory_mb = 512, cpus = 1.0, pids = 512 }
-ready = { all = [ { tcp = 8080 }, { http = "/healthz", status = "200-299" } ], timeout = 60, interval_ms = 100 }
-"#;
+    pub(crate) const EXAMPLE: &str = include_str!("../../tests/templates/three-roles.toml");
 
     #[derive(Deserialize)]
     struct Doc {

@@ -1,0 +1,124 @@
+//! `hearth config check`: the real binary reads a config file as `hearth serve` would and
+//! answers one line per tier (exit 0), or every problem of its `[tiers]` with its key path
+//! (exit 1), running nothing.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hearth");
+
+/// The three-role template: a TCP-ready store, a one-shot migration, a web front.
+const GOOD: &str = include_str!("templates/three-roles.toml");
+
+fn check(dir: &Path, toml: &str, extra: &[&str]) -> Output {
+    let config = dir.join("hearth.toml");
+    std::fs::write(&config, toml).expect("write config");
+    Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .args(extra)
+        .env_remove("HEARTH_CONFIG")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hearth config check")
+}
+
+#[test]
+fn a_good_template_is_summed_up_one_line_per_tier() {
+    let dir = support::short_tempdir();
+    let out = check(dir.path(), GOOD, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "solo: own template, 3 roles (lore:9000, migrate once, cairnet:8080), front door \
+             cairnet, start lore → migrate → cairnet",
+            "team: default template, 2 roles (cairnet:80, lore:80), front door cairnet, start \
+             cairnet + lore",
+            "studio: default template, 2 roles (cairnet:80, lore:80), front door cairnet, start \
+             cairnet + lore",
+            "bespoke: default template, 2 roles (cairnet:80, lore:80), front door cairnet, start \
+             cairnet + lore",
+        ]
+    );
+    let out = check(dir.path(), GOOD, &["-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["ok"], true);
+    assert_eq!(
+        json["tiers"]["solo"]["start_order"],
+        serde_json::json!([["lore"], ["migrate"], ["cairnet"]])
+    );
+    assert_eq!(json["tiers"]["team"]["template"], "default");
+}
+
+#[test]
+fn bad_templates_are_refused_naming_the_key_path_and_the_problem() {
+    let dir = support::short_tempdir();
+    let cases: [(String, &[&str]); 9] = [
+        (
+            GOOD.replace(
+                "depends_on = { lore = \"ready\" }",
+                "depends_on = { cairnet = \"ready\" }",
+            ),
+            &["tiers.solo.roles.migrate.depends_on: cycle migrate → cairnet → migrate"],
+        ),
+        (
+            GOOD.replace("migrate = \"completed\"", "db = \"ready\""),
+            &["tiers.solo.roles.cairnet.depends_on.db: db is not a role of this tier"],
+        ),
+        (
+            GOOD.replace("lore = \"ready\", migrate", "lore = \"completed\", migrate"),
+            &["tiers.solo.roles.cairnet.depends_on.lore: `completed` waits for a one-shot"],
+        ),
+        (
+            GOOD.replace("front_door = \"cairnet\"", "front_door = \"migrate\""),
+            &["tiers.solo.front_door: migrate is a one-shot"],
+        ),
+        (
+            GOOD.replace("port = 8080", "port = 9000"),
+            &["tiers.solo.roles.cairnet.port: 9000 is also role lore's port"],
+        ),
+        (
+            GOOD.replace("ready = { tcp = 9000 }", "ready = { grpc = 9000 }"),
+            &["tiers.solo.roles.lore.ready: unknown probe kind `grpc`"],
+        ),
+        (
+            GOOD.replace("{{lore.host}}", "{{lroe.host}}"),
+            &["tiers.solo.roles.cairnet.env.LORE_URL: `{{lroe.host}}` names no role"],
+        ),
+        (
+            GOOD.replace("registry.example.com/lore:1.4", "registry.example.com/Lore:1.4"),
+            &["tiers.solo.roles.lore.image: \"registry.example.com/Lore:1.4\" is not an image reference"],
+        ),
+        (
+            // Several at once: each is named.
+            GOOD.replace("[tiers.solo.roles.lore]", "[tiers.solo.roles.Lore_]")
+                .replace("front_door = \"cairnet\"", "front_door = \"web\""),
+            &[
+                "problems in [tiers]:",
+                "tiers.solo.front_door: \"web\" is not a role of this tier",
+                "tiers.solo.roles.Lore_: \"Lore_\" is not a role name",
+            ],
+        ),
+    ];
+    for (toml, wants) in &cases {
+        let out = check(dir.path(), toml, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+        assert!(!stderr.contains("panicked"), "a panic: {stderr}");
+        assert!(out.stdout.is_empty(), "no summary for a refused file");
+        for w in *wants {
+            assert!(stderr.contains(w), "stderr names {w:?}: {stderr}");
+        }
+    }
+    // An unknown key of a role is the TOML reader's refusal, naming the key.
+    let out = check(dir.path(), &GOOD.replace("volume =", "volumes ="), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown field `volumes`"), "{stderr}");
+}
