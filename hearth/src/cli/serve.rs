@@ -237,7 +237,8 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
             for f in fake_faults {
                 faults.add(f).map_err(anyhow::Error::msg)?;
             }
-            (Arc::new(FakeDriver::new(faults)), None)
+            let fake = FakeDriver::new(faults).with_templates(settings.docker.templates.clone());
+            (Arc::new(fake), None)
         }
     })
 }

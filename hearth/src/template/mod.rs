@@ -214,9 +214,64 @@ impl Template {
         self.roles.iter().find(|r| r.name == name)
     }
 
+    /// The `driver_flags` of `profile` that override an image, checked: each names a role of
+    /// this template and an image reference the engines can parse.
+    ///
+    /// # Errors
+    /// The first flag that does not, naming it.
+    pub fn check_image_flags(
+        &self,
+        profile: &hearth_protocol::hearth::ProvisioningProfile,
+    ) -> Result<(), String> {
+        for (key, value) in &profile.driver_flags {
+            let Some(role) = key.strip_suffix("_image") else {
+                continue;
+            };
+            if self.role(role).is_none() {
+                return Err(format!(
+                    "driver_flags.{key}: {role} is not a role of this tier (its roles: {})",
+                    self.roles
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let Some(image) = value.as_str() else {
+                return Err(format!(
+                    "driver_flags.{key}: {value} is not an image reference (a string)"
+                ));
+            };
+            if let Err(why) = check::image_reference(image) {
+                return Err(format!(
+                    "driver_flags.{key}: {image:?} is not an image reference: {why}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The roles that run as services (not one-shots), in the file's order.
     pub fn services(&self) -> impl Iterator<Item = &Role> {
         self.roles.iter().filter(|r| !r.once)
+    }
+}
+
+/// The `driver_flags` key that overrides `role`'s image for one workspace (the Go hearth's
+/// `cairnet_image`, `lore_image`, for any role).
+pub fn image_flag(role: &str) -> String {
+    format!("{role}_image")
+}
+
+impl Role {
+    /// The image this role runs for `profile`: its `driver_flags.<role>_image`, else the
+    /// template's.
+    pub fn image_for(&self, profile: &hearth_protocol::hearth::ProvisioningProfile) -> String {
+        profile
+            .driver_flags
+            .get(&image_flag(&self.name))
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| self.image.clone(), str::to_owned)
     }
 }
 

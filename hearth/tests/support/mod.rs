@@ -380,7 +380,9 @@ fn make_driver(
     instance: &str,
 ) -> Arc<Counting> {
     let inner: Arc<dyn Driver> = match kind {
-        Kind::Fake => Arc::new(FakeDriver::new(faults.clone())),
+        Kind::Fake => {
+            Arc::new(FakeDriver::new(faults.clone()).with_templates(config.templates.clone()))
+        }
         Kind::Docker | Kind::Podman => {
             Arc::new(LocalDocker::new(config.clone(), instance.to_owned()))
         }

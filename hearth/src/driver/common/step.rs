@@ -26,6 +26,8 @@ pub enum Step {
     TaskRunning,
     /// A role answers HTTP (detail: its endpoint).
     RoleReady,
+    /// A one-shot role (`once = true`) exited 0.
+    RoleCompleted,
     /// Swarm: a role's service was updated in place (upgrade).
     ServiceUpdated,
     /// Swarm: a role's service was scaled back to one replica (wake).
@@ -42,7 +44,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -53,6 +55,7 @@ impl Step {
         Step::ServiceCreated,
         Step::TaskRunning,
         Step::RoleReady,
+        Step::RoleCompleted,
         Step::ServiceUpdated,
         Step::ScaledUp,
         Step::Paused,
@@ -77,6 +80,7 @@ impl Step {
             Step::ServiceCreated => "service_created",
             Step::TaskRunning => "task_running",
             Step::RoleReady => "role_ready",
+            Step::RoleCompleted => "role_completed",
             Step::ServiceUpdated => "service_updated",
             Step::ScaledUp => "scaled_up",
             Step::Paused => "paused",
