@@ -64,11 +64,12 @@ pub enum Feature {
     HibernateWake,
     Limits,
     WarmPool,
+    Templates,
 }
 
 impl Feature {
     /// Every row, in the document's order.
-    pub const ALL: [Feature; 11] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Provision,
         Feature::IdempotentProvision,
         Feature::TierMismatch,
@@ -80,6 +81,7 @@ impl Feature {
         Feature::HibernateWake,
         Feature::Limits,
         Feature::WarmPool,
+        Feature::Templates,
     ];
 
     /// The row's first cell in `docs/src/backends.md`.
@@ -96,6 +98,9 @@ impl Feature {
             Feature::HibernateWake => "hibernate / wake",
             Feature::Limits => "memory, CPU and PID limits enforced",
             Feature::WarmPool => "warm pool (`--pool`): claim, cold fallback, shrink",
+            Feature::Templates => {
+                "templates (`[tiers]`): N roles in start order, one-shots, references"
+            }
         }
     }
 }
@@ -117,6 +122,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
+        // The engine side of templates (probes, the start-order runner) is not in yet.
+        (Column::Docker | Column::Podman | Column::Swarm, Feature::Templates) => No,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,
@@ -128,7 +135,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
             | Feature::PauseResume
             | Feature::HibernateWake
             | Feature::Limits
-            | Feature::WarmPool,
+            | Feature::WarmPool
+            | Feature::Templates,
         ) => Unsupported,
         (Column::PodmanRootlessV1, Feature::ReadOnlyStatus | Feature::Teardown) => Yes,
     }
