@@ -255,7 +255,8 @@ impl Settings {
                 .or_else(|| file.instance.clone()),
         )?;
         let deadlines = deadlines(args, &file);
-        let pool = pool_config(args, &file, &deadlines)?;
+        let mut pool = pool_config(args, &file, &deadlines)?;
+        pool.templates = docker.templates.fingerprints();
         Ok(Settings {
             socket: socket_path(socket, &file),
             socket_group: args.socket_group.clone().or(file.socket_group.clone()),

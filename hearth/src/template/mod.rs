@@ -209,6 +209,14 @@ impl Template {
         }
     }
 
+    /// A short hash of everything in the template (roles, images, ports, probes, order):
+    /// two templates with the same fingerprint build the same workspace.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{self:?}").as_bytes());
+        hex::encode(&digest[..8])
+    }
+
     /// The role named `name`.
     pub fn role(&self, name: &str) -> Option<&Role> {
         self.roles.iter().find(|r| r.name == name)
@@ -276,6 +284,14 @@ impl Role {
 }
 
 impl Templates {
+    /// The fingerprint of each tier that has a template of its own.
+    pub fn fingerprints(&self) -> BTreeMap<Tier, String> {
+        self.by_tier
+            .iter()
+            .map(|(tier, t)| (*tier, t.fingerprint()))
+            .collect()
+    }
+
     /// The template of `tier`, or the default one built from `images` and `port`.
     pub fn for_tier(&self, tier: Tier, images: &BTreeMap<String, String>, port: u16) -> Template {
         self.by_tier
