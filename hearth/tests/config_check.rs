@@ -122,3 +122,61 @@ fn bad_templates_are_refused_naming_the_key_path_and_the_problem() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unknown field `volumes`"), "{stderr}");
 }
+
+/// `hearth lock --config FILE` pins every role of every tier the file configures, beside
+/// `cairnet` and `lore`; `lock --check` then passes, and names a role added to a template
+/// since (not in the lock) with exit 1.
+#[test]
+fn lock_pins_every_role_of_every_configured_tier() {
+    if !support::e2e("lock_pins_every_role_of_every_configured_tier") {
+        return;
+    }
+    let dir = support::short_tempdir();
+    let image = support::test_image();
+    let config = dir.path().join("hearth.toml");
+    let lock = dir.path().join("hearth.lock");
+    let template = format!(
+        "[tiers.team.roles.store]\nimage = \"{image}\"\nport = 9000\n\
+         [tiers.team.roles.web]\nimage = \"{image}\"\nport = 8080\n"
+    );
+    std::fs::write(&config, &template).expect("write config");
+    let lock_cmd = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("lock")
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(&lock)
+            .args(["--cairnet-image", &image, "--lore-image", &image])
+            .args(extra)
+            .env_remove("HEARTH_CONFIG")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hearth lock")
+    };
+    let out = lock_cmd(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock).expect("lock")).expect("json");
+    let roles: Vec<&str> = written["roles"]
+        .as_object()
+        .expect("roles")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(roles, ["cairnet", "lore", "store", "web"]);
+    assert_eq!(written["roles"]["web"]["image"], image.as_str());
+    let out = lock_cmd(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // A role added since is not pinned: --check says so and fails.
+    std::fs::write(
+        &config,
+        format!("{template}[tiers.team.roles.cache]\nimage = \"{image}\"\nport = 6379\n"),
+    )
+    .expect("write config");
+    let out = lock_cmd(&["--check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stdout.contains("cache    not in the lock"), "{stdout}");
+}

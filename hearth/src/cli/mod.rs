@@ -72,7 +72,8 @@ pub enum Command {
     /// Show a workspace's boot and lifecycle steps with timings.
     Events(EventsArgs),
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses
-    /// (pulling tags the engine lacks); --check reports which tags moved since.
+    /// (pulling tags the engine lacks), every role of every tier --config configures too;
+    /// --check reports which tags moved since (or are not pinned).
     Lock(LockArgs),
     /// Check what `hearth serve` would run with, one line per check (ok, warn, fail, and a
     /// hint): the engine and why it was chosen, the socket's permission, the images, the
@@ -214,6 +215,10 @@ pub struct LockArgs {
     /// Seconds one pull may take before it counts as failed.
     #[arg(long, default_value_t = 60)]
     pub pull_timeout: u64,
+    /// The config file [env: HEARTH_CONFIG]: its `[images]`, and every role of every tier its
+    /// `[tiers]` configures, are pinned (and checked) too.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Image for the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
     /// [default: nginx:alpine]
     #[arg(long)]
