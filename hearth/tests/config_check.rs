@@ -180,3 +180,89 @@ fn lock_pins_every_role_of_every_configured_tier() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(stdout.contains("cache    not in the lock"), "{stdout}");
 }
+
+/// Kills the daemon when the test ends, passed or not.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `hearth serve --driver fake --config FILE` runs the file's template: a provision through
+/// the CLI starts its three roles, `hearth ls` and `hearth status` list them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
+    let dir = support::short_tempdir();
+    let config = dir.path().join("hearth.toml");
+    std::fs::write(&config, GOOD).expect("write config");
+    let socket = dir.path().join("h.sock");
+    let child = Command::new(BIN)
+        .args(["serve", "--driver", "fake", "--instance", "tpl", "--config"])
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env_remove("HEARTH_CONFIG")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut daemon = Daemon(child);
+    let client = hearth::client::HearthClient::new(&socket);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client.healthz().await.is_err() {
+        assert!(
+            daemon.0.try_wait().expect("wait").is_none(),
+            "hearth exited"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hearth never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hearth");
+        assert_eq!(out.status.code(), Some(0), "hearth {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let provisioned = cli(&["provision", "acme"]);
+    assert!(
+        provisioned.starts_with("acme: ready (solo, fake)"),
+        "{provisioned}"
+    );
+    for role in ["lore", "migrate", "cairnet"] {
+        assert!(provisioned.contains(role), "{role} in {provisioned}");
+    }
+    let ls = cli(&["ls"]);
+    assert!(
+        ls.lines().next().is_some_and(|h| h.contains("ROLES")),
+        "{ls}"
+    );
+    assert!(ls.contains("lore, migrate, cairnet"), "{ls}");
+    let status = cli(&["status", "acme"]);
+    assert_eq!(
+        status.trim_end(),
+        "acme: ready\n  roles: lore, migrate, cairnet"
+    );
+    let r = client.get("acme").await.expect("get");
+    let front = r
+        .services
+        .iter()
+        .find(|s| s.role == "cairnet")
+        .expect("cairnet");
+    assert_eq!(r.endpoint, front.endpoint, "the front door's endpoint");
+    cli(&["teardown", "acme"]);
+    drop(daemon);
+}
