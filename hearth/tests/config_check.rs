@@ -264,5 +264,29 @@ async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
         .expect("cairnet");
     assert_eq!(r.endpoint, front.endpoint, "the front door's endpoint");
     cli(&["teardown", "acme"]);
+    // `--image ROLE=IMAGE` overrides any role's image for one workspace.
+    cli(&[
+        "provision",
+        "beta",
+        "--image",
+        "lore=registry.example.com/lore:1.5",
+    ]);
+    let r = client.get("beta").await.expect("get");
+    let lore = r.services.iter().find(|s| s.role == "lore").expect("lore");
+    assert_eq!(lore.image, "registry.example.com/lore:1.5");
+    cli(&["teardown", "beta"]);
+    let out = Command::new(BIN)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["provision", "gamma", "--image", "db=postgres:16"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hearth");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "bad input: {stderr}");
+    assert!(
+        stderr.contains("driver_flags.db_image: db is not a role of this tier"),
+        "{stderr}"
+    );
     drop(daemon);
 }

@@ -173,6 +173,11 @@ async fn provision(
     if let Some(i) = a.lore_image {
         profile.driver_flags.insert("lore_image".into(), i.into());
     }
+    for (role, image) in a.image {
+        profile
+            .driver_flags
+            .insert(crate::template::image_flag(&role), image.into());
+    }
     if a.out.output == Output::Human {
         eprintln!(
             "{} {} ({tier}): waiting until every service answers…",

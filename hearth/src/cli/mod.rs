@@ -186,8 +186,24 @@ pub struct ProvisionArgs {
     /// Image for the lore role, for this workspace only.
     #[arg(long)]
     pub lore_image: Option<String>,
+    /// Image for any role of the tier's template, for this workspace only (repeatable):
+    /// `--image web=registry.example.com/web:2.1` (sent as `driver_flags.web_image`).
+    #[arg(long, value_name = "ROLE=IMAGE", value_parser = role_image)]
+    pub image: Vec<(String, String)>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// `ROLE=IMAGE`.
+fn role_image(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((role, image)) if !role.is_empty() && !image.is_empty() => {
+            Ok((role.to_owned(), image.to_owned()))
+        }
+        _ => Err(format!(
+            "{raw:?} is not ROLE=IMAGE (e.g. web=registry.example.com/web:2.1)"
+        )),
+    }
 }
 
 /// `events`.
