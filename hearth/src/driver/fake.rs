@@ -360,14 +360,27 @@ fn reverse(waves: Vec<Vec<String>>) -> Vec<String> {
     waves.into_iter().rev().flatten().collect()
 }
 
-/// The roles of `t` in start order.
-fn start_order(t: &Template) -> Result<Vec<&Role>, HearthError> {
-    crate::template::order::start_order(t).map_err(|cycle| HearthError::InvalidRequest {
+/// The start waves of `t` (a checked template has no cycle; one is refused, never looped on).
+fn waves(t: &Template) -> Result<Vec<Vec<&Role>>, HearthError> {
+    crate::template::order::waves(t).map_err(|cycle| HearthError::InvalidRequest {
         message: format!(
             "the template's roles wait in a cycle: {}",
             cycle.join(" → ")
         ),
     })
+}
+
+/// The waves by role name, as a workspace keeps them.
+fn wave_names(waves: &[Vec<&Role>]) -> Vec<Vec<String>> {
+    waves
+        .iter()
+        .map(|w| w.iter().map(|r| r.name.clone()).collect())
+        .collect()
+}
+
+/// The roles of `t` in start order.
+fn start_order(t: &Template) -> Result<Vec<&Role>, HearthError> {
+    Ok(waves(t)?.into_iter().flatten().collect())
 }
 
 /// `role`'s `env`, references rendered as the Fake's roles reach each other (each by its
@@ -430,22 +443,13 @@ impl Driver for FakeDriver {
             armed: true,
         };
         let (t, own) = self.template(profile.tier);
-        let waves =
-            crate::template::order::waves(&t).map_err(|cycle| HearthError::InvalidRequest {
-                message: format!(
-                    "the template's roles wait in a cycle: {}",
-                    cycle.join(" → ")
-                ),
-            })?;
+        let waves = waves(&t)?;
         t.check_image_flags(profile)
             .map_err(|message| HearthError::InvalidRequest { message })?;
         self.pace().await;
         self.with(slug.as_str(), |ws| {
             ws.network = true;
-            ws.waves = waves
-                .iter()
-                .map(|w| w.iter().map(|r| r.name.clone()).collect())
-                .collect();
+            ws.waves = wave_names(&waves);
         });
         steps.step(Step::NetworkCreated, None, None);
         let order: Vec<&Role> = waves.into_iter().flatten().collect();
@@ -491,8 +495,23 @@ impl Driver for FakeDriver {
     ) -> Result<DeploymentRef, HearthError> {
         self.gate(Verb::Upgrade).await?;
         let slug = Slug::parse(&r.workspace_slug)?;
+        let (t, _) = self.template(profile.tier);
+        t.check_image_flags(profile)
+            .map_err(|message| HearthError::InvalidRequest { message })?;
+        let waves = waves(&t)?;
         // An upgrade runs the one-shots again (a migration for the new images).
         self.start_all(&slug, profile, steps, true).await?;
+        // Another tier may run other roles: the ones it has no more go (their volumes stay,
+        // as data does across an upgrade, until teardown).
+        self.with(slug.as_str(), |ws| {
+            ws.waves = wave_names(&waves);
+            for s in ws.services.iter_mut().filter(|s| t.role(&s.role).is_none()) {
+                if let Some(h) = s.server.take() {
+                    h.abort();
+                }
+            }
+            ws.services.retain(|s| t.role(&s.role).is_some());
+        });
         let mut out = self.reference(&slug, profile);
         out.created = r.created;
         Ok(out)
@@ -709,5 +728,40 @@ mod tests {
             .await
             .expect("teardown again");
         assert!(again.snapshot(&slug).is_empty());
+    }
+
+    /// An upgrade to a tier with other roles leaves the new tier's roles only, in its order.
+    #[tokio::test]
+    async fn an_upgrade_to_another_template_keeps_only_its_roles() {
+        let templates = crate::template::file::tests::read(crate::template::file::tests::EXAMPLE)
+            .expect("template");
+        let fake = FakeDriver::default().with_templates(templates);
+        let slug = Slug::parse("up").expect("slug");
+        let log = Journal::default();
+        let solo = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Solo);
+        let r = fake
+            .provision(&slug, &solo, &log.steps(&slug))
+            .await
+            .expect("provision");
+        let roles = |r: &DeploymentRef| -> Vec<String> {
+            r.services.iter().map(|s| s.role.clone()).collect()
+        };
+        assert_eq!(roles(&r), ["lore", "migrate", "cairnet"]);
+        assert_eq!(r.services[0].image, "registry.example.com/lore:1.4");
+        let team = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Team);
+        let up = fake
+            .upgrade(&r, &team, &log.steps(&slug))
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            roles(&up),
+            ["cairnet", "lore"],
+            "the default template's roles"
+        );
+        assert!(
+            up.services.iter().all(|s| s.image == "fake"),
+            "the wire as before"
+        );
+        assert_eq!(fake.status(&up).await.expect("status"), Status::Ready);
     }
 }
