@@ -53,7 +53,7 @@ TEST_DEPS := build
 endif
 
 .PHONY: help tools preflight build images standin-image lint fmt docs test test-quick test-suites e2e demo bench \
-  clean-docker ci deb deb-test fuzz fuzz-check
+  clean-docker ci deb deb-test fuzz fuzz-check python python-lint python-test
 
 help: ## list the targets
 	@echo "hearth — make targets:"
@@ -94,6 +94,7 @@ lint: ## rustfmt, clippy and rustdoc with warnings as errors (fuzz targets must 
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines -W unreachable_pub
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory python-lint
 
 fmt: ## format the workspace
 	$(CARGO) fmt --all
@@ -133,9 +134,34 @@ test-quick: ## run only the tests that need no engine (installs nothing; HEARTH_
 test-suites:
 	@echo "test run $(HEARTH_TEST_RUN): its objects are labelled $(TEST_LABEL)"
 	@status=0; $(CARGO) test --workspace --no-fail-fast || status=$$?; \
+	  $(MAKE) --no-print-directory python-test || { [[ $$status != 0 ]] || status=1; }; \
 	  $(MAKE) --no-print-directory clean-docker QUIET=1; \
 	  deb=0; $(MAKE) --no-print-directory deb-test || deb=$$?; \
 	  [[ $$status != 0 ]] || status=$$deb; exit $$status
+
+# python: the venv <target dir>/py (made with $(PYTHON) -m venv when missing; Debian's python3
+# needs python3-venv, which .ci/tools.sh installs), with python/pytest-hearth installed as a
+# user would (pip install ./python/pytest-hearth) and the pinned tools of
+# python/requirements-dev.txt, from PyPI. python-lint: ruff and mypy --strict, then the wheel
+# (into <target dir>/wheels). python-test: the plugin's own tests (pytester sessions against
+# the debug binaries) and the play as a pytest file (examples/), on the engine with HEARTH_E2E=1.
+PYTHON ?= python3
+PY_VENV := $(abspath $(or $(CARGO_TARGET_DIR),target)/py)
+PY_PKG := python/pytest-hearth
+PY_BIN_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target)/debug)
+PY_WHEELS := $(abspath $(or $(CARGO_TARGET_DIR),target)/wheels)
+python: ## make the venv target/py with pytest-hearth and its tools (from PyPI)
+	@PYTHON="$(PYTHON)" bash .ci/tools.sh install python >/dev/null
+	@[[ -x "$(PY_VENV)/bin/python" ]] || $(PYTHON) -m venv "$(PY_VENV)"
+	@"$(PY_VENV)/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt ./$(PY_PKG)
+
+python-lint: python ## ruff, mypy --strict and the wheel of python/pytest-hearth
+	cd $(PY_PKG) && "$(PY_VENV)/bin/ruff" check . && "$(PY_VENV)/bin/ruff" format --check . && "$(PY_VENV)/bin/mypy"
+	"$(PY_VENV)/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$(PY_WHEELS)" ./$(PY_PKG)
+
+python-test: python ## the pytest-hearth tests and the play as a pytest file (needs make build)
+	cd $(PY_PKG) && HEARTH_BIN_DIR="$(PY_BIN_DIR)" "$(PY_VENV)/bin/python" -m pytest -q -p no:cacheprovider \
+	  --hearth-image="$(HEARTH_TEST_IMAGE)"
 
 # e2e: the end-to-end play and fault drills only (the tests crate), always against Docker.
 # The tests leave target/e2e/hatch.jsonl (the Docker play's HATCH log) and

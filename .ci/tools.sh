@@ -3,7 +3,7 @@
 # calls it; CI (.ci/run) adds nothing to it.
 #
 #   bash .ci/tools.sh install [GROUP...]  # make tools: what GROUPs drive, installed if missing
-#                                         # (default: all four). Fails in its first seconds,
+#                                         # (default: lint docs test python). Fails at once,
 #                                         # naming the packages and the command, when it cannot.
 #   bash .ci/tools.sh check [GROUP...]    # the same check; installs nothing, exits 1 if short
 #   bash .ci/tools.sh preflight           # root, an engine that answers and is no swarm worker
@@ -17,7 +17,8 @@
 #                                         # HEARTH_SWARM=0: no swarm.
 #
 # Groups: lint (the C++ compiler libFuzzer needs), docs (mdbook, for make docs), test (the
-# Debian packages below and cargo-deb), deb (cargo-deb alone, for make deb).
+# Debian packages below and cargo-deb), deb (cargo-deb alone, for make deb), python (what
+# make python's venv needs; a command `py:MODULE` means "python3 can import MODULE").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -61,8 +62,11 @@ curl curl
 /bin/busybox busybox-static
 EOF
       ;;
+    # make python's venv (python/pytest-hearth): Debian's python3 has venv and ensurepip only
+    # with python3-venv.
+    python) echo "py:ensurepip python3-venv" ;;
     deb | docs) ;;
-    *) die "unknown group '$1' (lint, docs, test or deb)" ;;
+    *) die "unknown group '$1' (lint, docs, test, deb or python)" ;;
   esac
 }
 
@@ -72,7 +76,9 @@ missing_packages() {
   for group in "$@"; do
     while read -r cmd pkg; do
       [[ -n "$cmd" ]] || continue
-      if [[ "$cmd" == /* ]]; then [[ -x "$cmd" ]] && continue; else command -v "$cmd" >/dev/null && continue; fi
+      if [[ "$cmd" == py:* ]]; then
+        "${PYTHON:-python3}" -c "import ${cmd#py:}" 2>/dev/null && continue
+      elif [[ "$cmd" == /* ]]; then [[ -x "$cmd" ]] && continue; else command -v "$cmd" >/dev/null && continue; fi
       echo "$pkg"
     done < <(apt_needs "$group")
   done | sort -u
@@ -133,7 +139,7 @@ cargo_tool() {
 
 install() {
   local groups=("$@") group
-  ((${#groups[@]})) || groups=(lint docs test)
+  ((${#groups[@]})) || groups=(lint docs test python)
   local missing
   mapfile -t missing < <(missing_packages "${groups[@]}")
   if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
@@ -150,7 +156,7 @@ install() {
 
 check() {
   local groups=("$@") missing group
-  ((${#groups[@]})) || groups=(lint docs test)
+  ((${#groups[@]})) || groups=(lint docs test python)
   mapfile -t missing < <(missing_packages "${groups[@]}")
   for group in "${groups[@]}"; do
     case "$group" in

@@ -4,29 +4,12 @@
 // API scripts use, with the session cookie and the page header the console's gate checks.
 "use strict";
 
-const PAGE_HEADER = "x-hearth-console";
-const TIERS = ["solo", "team", "studio", "bespoke"];
-const HATCH_TYPES = [
-  "hearth.provisioning_started", "hearth.provisioned", "hearth.failed",
-  "hearth.decommission_started", "hearth.decommissioned", "hearth.decommission_failed",
-  "hearth.woken", "hearth.paused", "hearth.resumed", "hearth.hibernated", "hearth.upgraded",
-  "ralph.run.started", "ralph.node.succeeded", "ralph.node.failed", "ralph.run.ended",
-  "ralph.submit_rejected", "ralph.frame_rejected",
-];
-// Which verbs a status allows (hearth's guards decide; this only picks the buttons shown).
-const ACTIONS = {
-  ready: ["pause", "hibernate", "upgrade", "delete"],
-  paused: ["resume", "delete"],
-  hibernated: ["resume", "delete"],
-  failed: ["delete"],
-  provisioning: ["delete"],
-  upgrading: [],
-  tearing_down: [],
-};
+// The wire's constants (the page header, the tiers, the HATCH types, the verbs each status
+// offers, the verdict gaps that only mean "not yet") come from the console, which takes them
+// from hearth's protocol: GET /ui/meta.json, read once before anything else.
+let META = null;
 // Operations the waterfall shows, newest first.
 const MAX_OPS = 6;
-// Gaps that only mean the play has not got that far yet (not that something broke).
-const NOT_YET = ["provision_unfinished", "no_run", "run_unfinished", "no_teardown", "teardown_unfinished"];
 const LABELS = { pause: "Pause", resume: "Resume", hibernate: "Hibernate", upgrade: "Upgrade", delete: "Delete" };
 
 const $ = (id) => document.getElementById(id);
@@ -57,7 +40,7 @@ function el(tag, attrs, ...children) {
 // ---- talking to the console -------------------------------------------------------------
 
 async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { [PAGE_HEADER]: "1", accept: "application/json" } };
+  const init = { method, credentials: "same-origin", headers: { [META.page_header]: "1", accept: "application/json" } };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -100,6 +83,14 @@ function showSignin() {
 }
 
 async function start() {
+  try {
+    const resp = await fetch("/ui/meta.json", { credentials: "same-origin" });
+    if (!resp.ok) throw new Error("HTTP " + resp.status);
+    META = await resp.json();
+  } catch (e) {
+    document.body.textContent = "The console did not answer /ui/meta.json (" + e.message + "): reload the page.";
+    return;
+  }
   try {
     await api("GET", "/api/hearth/workspaces");
   } catch (e) {
@@ -210,10 +201,10 @@ function updateRow(row, ws) {
     const hadFocus = actions.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     actions.dataset.status = status;
     actions.textContent = "";
-    for (const a of ACTIONS[status] || []) {
+    for (const a of META.actions[status] || []) {
       if (a === "upgrade") {
         const pick = el("select", { "aria-label": "Tier to upgrade " + slug + " to", "data-role": "tier" });
-        for (const t of TIERS) if (t !== ws.tier) pick.append(el("option", { value: t, text: t }));
+        for (const t of META.tiers) if (t !== ws.tier) pick.append(el("option", { value: t, text: t }));
         actions.append(pick);
       }
       actions.append(el("button", {
@@ -324,14 +315,14 @@ function scheduleWaterfall() {
   requestAnimationFrame(() => { wfPending = false; renderWaterfall(); });
 }
 
-// Steps grouped into operations: each begins at a `<verb>_started` step.
+// Steps grouped into operations: each begins at a step of phase `started` (hearth stamps
+// every step with its operation's verb, `op`, and its `phase`; the page parses no names).
 function operations() {
   const ops = [];
   const steps = Array.from(state.steps.values()).sort((a, b) => a.seq - b.seq);
   for (const s of steps) {
-    // `container_started` and the like carry a role; an operation's own start does not.
-    if ((!s.role && /_started$/.test(s.step) && !/^rollback/.test(s.step)) || !ops.length) {
-      ops.push({ verb: s.step.replace(/_started$/, ""), at: s.at, steps: [] });
+    if (s.phase === "started" || !ops.length) {
+      ops.push({ verb: s.op || s.step, at: s.at, steps: [] });
     }
     ops[ops.length - 1].steps.push(s);
   }
@@ -350,8 +341,8 @@ function renderWaterfall() {
   if (ops.length > MAX_OPS) box.append(el("p", { class: "muted", text: "The last " + MAX_OPS + " of " + ops.length + " operations, newest first." }));
   shown.forEach((op, i) => {
     const total = Math.max(1, ...op.steps.map((s) => s.elapsed_ms));
-    const last = op.steps[op.steps.length - 1].step;
-    const outcome = /_done$/.test(last) ? "done" : /_failed$|rollback/.test(last) ? "failed" : "in progress";
+    const last = op.steps[op.steps.length - 1].phase;
+    const outcome = last === "done" ? "done" : last === "failed" || last === "rollback" ? "failed" : "in progress";
     const details = el("details", { class: "op", open: i === 0 });
     details.append(el("summary", {}, op.verb + " ", el("span", { class: "muted", text: "· " + outcome + " · " + total + " ms · " + new Date(op.at).toLocaleTimeString() })));
     const grid = el("div", { class: "wf", role: "table", "aria-label": op.verb + " steps" });
@@ -362,9 +353,9 @@ function renderWaterfall() {
       if (s.role && !roles.includes(s.role)) roles.push(s.role);
       // An operation's end spans the whole operation; any other step runs from the one
       // before it in its lane (the role's, or the workspace's for role-less steps).
-      const from = /_done$/.test(s.step) ? 0 : prevByRole.has(lane) ? prevByRole.get(lane) : 0;
+      const from = s.phase === "done" ? 0 : prevByRole.has(lane) ? prevByRole.get(lane) : 0;
       prevByRole.set(lane, s.elapsed_ms);
-      const bar = el("span", { class: "bar " + (/failed/.test(s.step) ? "fail" : s.role ? "r" + (roles.indexOf(s.role) % 4) : "") });
+      const bar = el("span", { class: "bar " + (s.phase === "failed" || s.phase === "rollback" ? "fail" : s.role ? "r" + (roles.indexOf(s.role) % 4) : "") });
       bar.style.left = (100 * from / total).toFixed(2) + "%";
       bar.style.width = (100 * Math.max(0, s.elapsed_ms - from) / total).toFixed(2) + "%";
       grid.append(
@@ -390,7 +381,7 @@ function watchHatch() {
     absorb(e);
     scheduleChain();
   };
-  for (const t of HATCH_TYPES) src.addEventListener(t, onEvent);
+  for (const t of META.hatch_types) src.addEventListener(t, onEvent);
 }
 
 function absorb(e) {
@@ -487,7 +478,7 @@ async function refreshChain() {
   const v = answer.verdict;
   const box = $("verdict");
   // A live workspace whose play has not reached its end is in progress, not broken.
-  const going = v.gap && slug && state.workspaces.has(slug) && NOT_YET.includes(v.gap.code);
+  const going = v.gap && slug && state.workspaces.has(slug) && META.not_yet.includes(v.gap.code);
   box.className = "verdict " + (v.ok ? "ok" : !v.events ? "" : going ? "going" : "broken");
   box.textContent = !(v.events || v.ok) ? "No play in the log yet." :
     going ? "In progress — " + v.matched.length + " of " + v.acts + " acts so far (verify now: " + answer.summary + ")" : answer.summary;

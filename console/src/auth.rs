@@ -2,6 +2,7 @@
 //! opens. No IdP and no cloud: holding the token (readable only by the console's user) is
 //! what makes a caller the local admin.
 
+use hearth_protocol::hearth::ErrorCode;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -42,11 +43,11 @@ pub enum AuthError {
 
 impl AuthError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Io { .. } => "token_io",
-            AuthError::TooOpen { .. } => "token_too_open",
-            AuthError::Malformed { .. } => "token_malformed",
+            AuthError::Io { .. } => ErrorCode::TokenIo,
+            AuthError::TooOpen { .. } => ErrorCode::TokenTooOpen,
+            AuthError::Malformed { .. } => ErrorCode::TokenMalformed,
             AuthError::InsecureDir(e) => e.code(),
         }
     }
@@ -151,6 +152,15 @@ impl LocalAuth {
     fn key(id: &str) -> [u8; 32] {
         Sha256::digest(id.as_bytes()).into()
     }
+}
+
+/// The `Set-Cookie` value that hands a browser session `id`: HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's page sends it).
+pub fn session_set_cookie(id: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    )
 }
 
 #[cfg(test)]

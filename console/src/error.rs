@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The audit log cannot be written, so the console does not act.
     #[error("the HATCH log cannot be written: {0}")]
     HatchUnavailable(String),
+    /// `GET /healthz` while the audit log refuses appends: 503, so a supervisor restarts it.
+    #[error("the HATCH log cannot be written: {0}")]
+    Unhealthy(String),
     /// hearth answered with an error (or could not be reached, or timed out).
     #[error("{message}")]
     Hearth {
@@ -78,7 +81,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::BadRequest(_) => ErrorCode::InvalidRequest,
             ApiError::NotFound(_) => ErrorCode::NotFound,
-            ApiError::HatchUnavailable(_) => ErrorCode::HatchUnavailable,
+            ApiError::HatchUnavailable(_) | ApiError::Unhealthy(_) => ErrorCode::HatchUnavailable,
             ApiError::Hearth { code, .. } => code.clone(),
             ApiError::SubmitRejected { .. } => ErrorCode::SubmitRejected,
             ApiError::WorkerUnreachable(_) => ErrorCode::WorkerUnreachable,
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::HatchUnavailable(_) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ApiError::Unhealthy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Hearth {
                 code, http_status, ..
             } => hearth_status(code, *http_status),
@@ -149,7 +153,7 @@ impl ApiError {
                 "a login link works once, within 2 minutes: run `console ui` for a fresh one"
                     .to_owned(),
             ),
-            ApiError::HatchUnavailable(_) => Some(
+            ApiError::HatchUnavailable(_) | ApiError::Unhealthy(_) => Some(
                 "check that the --hatch file's disk is writable and not full, then restart \
                  the console (the sink stops after a failed write)"
                     .to_owned(),

@@ -12,7 +12,32 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::SESSION_COOKIE;
 use crate::error::ApiError;
+use crate::ui::PAGE_HEADER;
 use crate::AppState;
+
+/// What is served without a token or session — decided here and nowhere else: the health
+/// check, the token-for-session exchange, the page's login exchange, and the page's files
+/// and `/ui/meta.json` (they hold no data). The page's own routes are checked against this
+/// list by a test.
+pub const OPEN_GETS: &[&str] = &[
+    "/healthz",
+    "/login",
+    "/",
+    "/ui/app.js",
+    "/ui/app.css",
+    "/ui/favicon.svg",
+    "/ui/meta.json",
+];
+
+/// Whether `method path` is open (see [`OPEN_GETS`]); `POST /api/session` is how a session
+/// starts.
+pub fn is_open(method: &Method, path: &str) -> bool {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    // Any method on /healthz reaches its route (which answers 405 to all but GET).
+    path == "/healthz"
+        || (read && OPEN_GETS.contains(&path))
+        || (*method == Method::POST && path == "/api/session")
+}
 
 /// What the gate allows.
 #[derive(Debug, Clone)]
@@ -99,19 +124,15 @@ async fn check(state: AppState, req: Request, next: Next) -> Result<Response, Ap
             ));
         }
     }
-    let open_route = req.uri().path() == "/healthz"
-        || (req.uri().path() == "/api/session" && *req.method() == Method::POST)
-        || crate::ui::is_open_route(req.method(), req.uri().path());
+    let open_route = is_open(req.method(), req.uri().path());
     if !open_route {
         match credential(&state, headers) {
             None => return Err(ApiError::Unauthorized),
             // A cookie rides along on any request the browser makes to this origin; a custom
             // header is something only the console's own script can add (another origin
             // would need a CORS preflight, which the console never grants).
-            Some(Credential::Cookie)
-                if state_changing && !headers.contains_key(crate::ui::PAGE_HEADER) =>
-            {
-                return Err(ApiError::PageHeaderMissing(crate::ui::PAGE_HEADER));
+            Some(Credential::Cookie) if state_changing && !headers.contains_key(PAGE_HEADER) => {
+                return Err(ApiError::PageHeaderMissing(PAGE_HEADER));
             }
             Some(_) => {}
         }

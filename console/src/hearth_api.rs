@@ -15,7 +15,7 @@ use crate::error::ApiError;
 /// A failed hearth call, as hearth (or the client) reported it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct HearthError {
+pub struct HearthRefusal {
     /// hearth's wire code, or `hearth_unreachable` / `deadline_exceeded`.
     pub code: ErrorCode,
     pub message: String,
@@ -24,7 +24,7 @@ pub struct HearthError {
     pub http_status: Option<u16>,
 }
 
-impl HearthError {
+impl HearthRefusal {
     /// The error as the payload of `hearth.failed` / `hearth.decommission_failed`, for a call
     /// that took `elapsed_ms`.
     pub fn failure(&self, elapsed_ms: u64) -> HearthFailure {
@@ -37,8 +37,8 @@ impl HearthError {
     }
 }
 
-impl From<HearthError> for ApiError {
-    fn from(e: HearthError) -> Self {
+impl From<HearthRefusal> for ApiError {
+    fn from(e: HearthRefusal) -> Self {
         ApiError::Hearth {
             code: e.code,
             message: e.message,
@@ -56,26 +56,26 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
         &self,
         slug: &str,
         profile: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError>;
+    ) -> Result<DeploymentRef, HearthRefusal>;
     /// The workspace's ref, with its current status.
-    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError>;
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal>;
     /// Every workspace hearth knows.
-    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError>;
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal>;
     /// `POST /v1/teardown`.
-    async fn teardown(&self, slug: &str) -> Result<(), HearthError>;
+    async fn teardown(&self, slug: &str) -> Result<(), HearthRefusal>;
     /// A verb on the slug alone that answers the ref ([`Shape::Act`](hearth_protocol::verb::Shape::Act): `POST /v1/pause`,
     /// `/v1/resume` — which also wakes a hibernated workspace —, `/v1/hibernate`, …).
-    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthError>;
+    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthRefusal>;
     /// `POST /v1/upgrade`.
     async fn upgrade(
         &self,
         slug: &str,
         profile: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError>;
+    ) -> Result<DeploymentRef, HearthRefusal>;
     /// `POST /v1/events` as SSE: the workspace's boot and lifecycle steps so far, then each
     /// new one as hearth records it. Read-only; the page's boot waterfall is drawn from it.
-    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthError> {
-        Err(HearthError {
+    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthRefusal> {
+        Err(HearthRefusal {
             code: ErrorCode::Unsupported,
             message: format!("this hearth cannot stream the steps of {slug}"),
             hint: None,
@@ -85,7 +85,7 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
 }
 
 /// hearth's step events for one workspace, as they happen.
-pub type StepStream = BoxStream<'static, Result<LifecycleEvent, HearthError>>;
+pub type StepStream = BoxStream<'static, Result<LifecycleEvent, HearthRefusal>>;
 
 /// [`Hearth`] over hearth's unix socket, every call bounded by a deadline.
 #[derive(Debug, Clone)]
@@ -109,11 +109,11 @@ impl SocketHearth {
     async fn call<T>(
         &self,
         fut: impl std::future::Future<Output = Result<T, ClientError>>,
-    ) -> Result<T, HearthError> {
+    ) -> Result<T, HearthRefusal> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(client_error(&e)),
-            Err(_) => Err(HearthError {
+            Err(_) => Err(HearthRefusal {
                 code: ErrorCode::DeadlineExceeded,
                 message: format!("hearth did not answer within {:?}", self.timeout),
                 hint: Some(
@@ -126,8 +126,8 @@ impl SocketHearth {
 }
 
 /// A client error as the console reports it.
-fn client_error(e: &ClientError) -> HearthError {
-    HearthError {
+fn client_error(e: &ClientError) -> HearthRefusal {
+    HearthRefusal {
         code: e.code(),
         message: e.message().to_owned(),
         hint: e.hint().map(str::to_owned),
@@ -141,29 +141,29 @@ impl Hearth for SocketHearth {
         &self,
         slug: &str,
         profile: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
+    ) -> Result<DeploymentRef, HearthRefusal> {
         self.call(self.client.provision(slug, profile)).await
     }
-    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         self.call(self.client.get(slug)).await
     }
-    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal> {
         self.call(self.client.list()).await
     }
-    async fn teardown(&self, slug: &str) -> Result<(), HearthError> {
+    async fn teardown(&self, slug: &str) -> Result<(), HearthRefusal> {
         self.call(self.client.teardown(slug)).await
     }
-    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthError> {
+    async fn act(&self, verb: Verb, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         self.call(self.client.act(verb, slug)).await
     }
     async fn upgrade(
         &self,
         slug: &str,
         profile: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
+    ) -> Result<DeploymentRef, HearthRefusal> {
         self.call(self.client.upgrade(slug, profile)).await
     }
-    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthError> {
+    async fn follow_steps(&self, slug: &str) -> Result<StepStream, HearthRefusal> {
         use futures::StreamExt;
         // Only opening the stream is bounded: following it lasts as long as the reader wants.
         let stream = self.call(self.client.follow_events(slug)).await?;
@@ -219,27 +219,27 @@ impl Hearth for StaticHearth {
         &self,
         slug: &str,
         _: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
+    ) -> Result<DeploymentRef, HearthRefusal> {
         Ok(self.answer(slug))
     }
-    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthError> {
+    async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         Ok(self.answer(slug))
     }
-    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthError> {
+    async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal> {
         Ok(Vec::new())
     }
-    async fn teardown(&self, slug: &str) -> Result<(), HearthError> {
+    async fn teardown(&self, slug: &str) -> Result<(), HearthRefusal> {
         self.answer(slug);
         Ok(())
     }
-    async fn act(&self, _: Verb, slug: &str) -> Result<DeploymentRef, HearthError> {
+    async fn act(&self, _: Verb, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         Ok(self.answer(slug))
     }
     async fn upgrade(
         &self,
         slug: &str,
         _: &ProvisioningProfile,
-    ) -> Result<DeploymentRef, HearthError> {
+    ) -> Result<DeploymentRef, HearthRefusal> {
         Ok(self.answer(slug))
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod gate;
 pub mod hearth_api;
 pub mod relay;
@@ -24,6 +25,7 @@ pub mod ui;
 pub mod verify;
 pub mod worker;
 
+use hearth_protocol::hearth::ErrorCode;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,13 +88,13 @@ pub enum ConsoleError {
 
 impl ConsoleError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ConsoleError::Auth(e) => e.code(),
             ConsoleError::Sink(e) => e.code(),
-            ConsoleError::Keys { .. } => "keys_unreadable",
-            ConsoleError::Worker(_) => "invalid_worker_url",
-            ConsoleError::Io(_) => "io",
+            ConsoleError::Keys { .. } => ErrorCode::KeysUnreadable,
+            ConsoleError::Worker(_) => ErrorCode::InvalidWorkerUrl,
+            ConsoleError::Io(_) => ErrorCode::Io,
         }
     }
 }

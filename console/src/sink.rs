@@ -6,6 +6,7 @@
 //! (an fsync is never retried after a failure, because the kernel may have dropped the dirty
 //! pages and a second "success" would lie).
 
+use hearth_protocol::hearth::ErrorCode;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -51,12 +52,12 @@ pub enum SinkError {
 
 impl SinkError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SinkError::Open { .. } => "hatch_open_failed",
-            SinkError::Corrupt { .. } => "hatch_corrupt",
-            SinkError::Refused(_) => "hatch_event_refused",
-            SinkError::Unavailable(_) => "hatch_unavailable",
+            SinkError::Open { .. } => ErrorCode::HatchOpenFailed,
+            SinkError::Corrupt { .. } => ErrorCode::HatchCorrupt,
+            SinkError::Refused(_) => ErrorCode::HatchEventRefused,
+            SinkError::Unavailable(_) => ErrorCode::HatchUnavailable,
         }
     }
 }

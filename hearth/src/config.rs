@@ -175,6 +175,31 @@ impl FileConfig {
         })
     }
 
+    /// Each role's `limits` out of the ranges `[limits]` is held to, by key path.
+    fn role_limit_problems(&self) -> Vec<crate::template::check::Problem> {
+        let mut out = Vec::new();
+        for (tier, t) in &self.tiers {
+            for (role, r) in &t.roles.0 {
+                let Some(l) = r.limits else { continue };
+                let key = |k: &str| format!("tiers.{tier}.roles.{role}.limits.{k}");
+                let errors = [
+                    crate::bounds::MEMORY_MB
+                        .check_opt(&key("memory_mb"), l.memory_mb)
+                        .err(),
+                    crate::bounds::CPUS.check_opt(&key("cpus"), l.cpus).err(),
+                    crate::bounds::PIDS.check_opt(&key("pids"), l.pids).err(),
+                ];
+                out.extend(errors.into_iter().flatten().map(|e| {
+                    crate::template::check::Problem::new(
+                        &e.key,
+                        format!("{} is out of range: allowed {}", e.value, e.allowed),
+                    )
+                }));
+            }
+        }
+        out
+    }
+
     /// The templates of `[tiers]`, read and checked; `images` stands for the image of a
     /// `cairnet` or `lore` role that names none.
     ///
@@ -186,7 +211,16 @@ impl FileConfig {
         images: &BTreeMap<String, String>,
         path: Option<&Path>,
     ) -> anyhow::Result<crate::template::Templates> {
-        crate::template::file::templates(&self.tiers, images).map_err(|p| {
+        let limits = self.role_limit_problems();
+        let read = match crate::template::file::templates(&self.tiers, images) {
+            Ok(t) if limits.is_empty() => Ok(t),
+            Ok(_) => Err(crate::template::check::Problems(limits)),
+            Err(mut p) => {
+                p.0.extend(limits);
+                Err(p)
+            }
+        };
+        read.map_err(|p| {
             let e = anyhow::Error::new(p);
             match path {
                 Some(path) => e.context(format!("config file {}", path.display())),
@@ -585,6 +619,20 @@ mod tests {
         assert_eq!(
             instance_id(dir.path(), Some("x".into())).expect("given"),
             "x"
+        );
+    }
+
+    #[test]
+    fn role_limits_out_of_range_are_named_by_key_path() {
+        let file: FileConfig = toml::from_str(
+            "[tiers.solo.roles.w]\nimage = \"w\"\nport = 80\nlimits = { memory_mb = 1, cpus = 0.5 }\n",
+        )
+        .expect("toml");
+        let err = file.templates(&BTreeMap::new(), None).expect_err("refused");
+        assert_eq!(
+            format!("{err:#}"),
+            "1 problem in [tiers]:\n  tiers.solo.roles.w.limits.memory_mb: 1 is out of range: \
+             allowed 6 to 1048576 MiB"
         );
     }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use hearth_protocol::hearth::{ErrorBody, ErrorCode, Status, Tier};
 
-use crate::driver::docker::credentials::CredentialError;
-use crate::driver::error::DriverError;
+use crate::credential_error::CredentialError;
+use crate::driver_error::DriverError;
+use crate::image_ref::registry_of;
 
 /// Everything that can go wrong in hearth, as a caller sees it.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +88,7 @@ pub enum HearthError {
 
     /// No engine endpoint could be chosen (an unknown context, a missing socket, …).
     #[error(transparent)]
-    Engine(#[from] crate::driver::engine::ResolveError),
+    Engine(#[from] crate::engine_error::ResolveError),
     /// A lock file someone else could have written: refused, since whoever can write it
     /// picks the images hearth runs.
     #[error("lock file {} {why}; whoever can write it picks the images hearth runs", path.display())]
@@ -219,7 +220,7 @@ impl HearthError {
                 "`docker login {}` (hearth reads credentials as the docker CLI does: \
                  $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with credHelpers and \
                  credsStore)",
-                crate::driver::docker::registry_of(image)
+                registry_of(image)
             ),
             HearthError::ImageUnavailable { role, .. } => format!(
                 "no registry answered: run `make images` to build the offline stand-in, then \
@@ -233,12 +234,12 @@ impl HearthError {
             } if matches!(**source, CredentialError::Helper { .. }) => format!(
                 "the credential helper's own message says why; check it with `docker pull \
                  {image}`, or `docker login {}` again",
-                crate::driver::docker::registry_of(image)
+                registry_of(image)
             ),
             HearthError::Credentials { image, .. } => format!(
                 "fix the docker config at the place named (or remove the entry and `docker \
                  login {}` again); hearth never repeats what is in it",
-                crate::driver::docker::registry_of(image)
+                registry_of(image)
             ),
             HearthError::ImageDrift { .. } => {
                 "rebuild or pull the locked image, or re-lock with `hearth lock`".into()

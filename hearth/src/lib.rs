@@ -19,9 +19,14 @@ pub mod cli;
 /// the daemon and its engine library.
 pub use hearth_client as client;
 pub mod config;
+pub mod credential_error;
 pub mod dispatcher;
 pub mod driver;
+pub mod driver_error;
+pub mod engine_error;
 pub mod error;
+pub mod image_ref;
+pub mod in_flight;
 pub mod journal;
 pub mod labels;
 pub mod lifecycle;
@@ -30,6 +35,7 @@ pub mod names;
 pub mod pool;
 pub mod server;
 pub mod slug;
+pub mod step;
 mod store;
 pub mod template;
 /// hearth's record of workspaces, which a [`dispatcher::Dispatcher`] is built over.

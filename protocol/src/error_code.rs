@@ -111,6 +111,43 @@ codes! {
     RequestTimeout = "request_timeout",
     /// The request head is over the cap (431).
     HeadTooLarge = "head_too_large",
+    // What stops the console (or `console ui`, `console hatch verify`) before it serves.
+    /// The admin token file cannot be read or written.
+    TokenIo = "token_io",
+    /// The admin token file is readable by others.
+    TokenTooOpen = "token_too_open",
+    /// The admin token file holds no usable token.
+    TokenMalformed = "token_malformed",
+    /// A private directory is open to others or owned by someone else.
+    InsecureDirectory = "insecure_directory",
+    /// A private file is open to others or owned by someone else.
+    InsecureFile = "insecure_file",
+    /// A file or socket operation failed.
+    Io = "io",
+    /// The HATCH log cannot be opened (or locked).
+    HatchOpenFailed = "hatch_open_failed",
+    /// A HATCH log line is not a CloudEvent the console wrote.
+    HatchCorrupt = "hatch_corrupt",
+    /// The HATCH log cannot be read.
+    HatchUnreadable = "hatch_unreadable",
+    /// The sink refused an event (its shape, its size).
+    HatchEventRefused = "hatch_event_refused",
+    /// The worker's key file cannot be loaded.
+    KeysUnreadable = "keys_unreadable",
+    /// The worker's URL is not a loopback http URL.
+    InvalidWorkerUrl = "invalid_worker_url",
+    /// `console ui`: the console's state (its URL file) cannot be read.
+    StateUnreadable = "state_unreadable",
+    /// `console ui`: the console's URL is not on loopback.
+    NotLoopback = "not_loopback",
+    /// `console ui`: nothing answers at the console's URL.
+    ConsoleUnreachable = "console_unreachable",
+    /// `console ui`: the console refused to mint a login code.
+    ConsoleRefused = "console_refused",
+    /// worker-stub: its state dir is held by another worker.
+    StateDirInUse = "state_dir_in_use",
+    /// A prompt count past the protocol's cap.
+    TooManyPrompts = "too_many_prompts",
 }
 
 impl fmt::Display for ErrorCode {

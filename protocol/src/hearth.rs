@@ -25,6 +25,9 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Every tier, smallest first.
+    pub const ALL: [Tier; 4] = [Tier::Solo, Tier::Team, Tier::Studio, Tier::Bespoke];
+
     /// The wire spelling (`solo`, `team`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -135,6 +138,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status.
+    pub const ALL: [Status; 8] = [
+        Status::Provisioning,
+        Status::Ready,
+        Status::Upgrading,
+        Status::Paused,
+        Status::Hibernated,
+        Status::TearingDown,
+        Status::Failed,
+        Status::TierTornDown,
+    ];
+
     /// The wire spelling (`ready`, `tier_torn_down`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -394,6 +409,52 @@ pub struct LifecycleEvent {
     pub elapsed_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The verb whose operation this step belongs to (absent for steps outside a verb: a
+    /// pool member's build, a reconcile after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<crate::verb::Verb>,
+    /// Where in its operation this step stands, so a reader never parses `step`'s suffix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+}
+
+/// Where a [`LifecycleEvent`] stands in its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The operation began (`provision_started`).
+    Started,
+    /// A step inside it (`container_started`, `role_ready`, `claimed`, …).
+    Step,
+    /// It succeeded (`provision_done`).
+    Done,
+    /// It failed (`provision_failed`).
+    Failed,
+    /// Undoing a provision that did not finish (`rollback_started`, `rolled_back`,
+    /// `rollback_failed`, `reconcile_rollback`).
+    Rollback,
+}
+
+impl Phase {
+    /// Every phase.
+    pub const ALL: [Phase; 5] = [
+        Phase::Started,
+        Phase::Step,
+        Phase::Done,
+        Phase::Failed,
+        Phase::Rollback,
+    ];
+
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Phase::Started => "started",
+            Phase::Step => "step",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+            Phase::Rollback => "rollback",
+        }
+    }
 }
 
 /// Answer to `POST /v1/events`.

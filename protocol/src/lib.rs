@@ -15,6 +15,7 @@
 
 pub mod bearer;
 pub mod error_code;
+pub mod guard;
 pub mod hatch;
 pub mod hearth;
 pub mod ident;

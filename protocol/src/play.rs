@@ -3,6 +3,7 @@
 //! hearth.decommission_started → hearth.decommissioned`. `console hatch verify` checks a log
 //! against it and the end-to-end tests assert it, from this one list.
 
+use crate::error_code::ErrorCode;
 use crate::hatch::types;
 use crate::limits::MAX_PROMPTS;
 
@@ -86,8 +87,8 @@ pub struct TooManyPrompts {
 
 impl TooManyPrompts {
     /// The stable snake_case code.
-    pub fn code(&self) -> &'static str {
-        "too_many_prompts"
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::TooManyPrompts
     }
 }
 

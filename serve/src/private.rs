@@ -4,6 +4,7 @@
 //! rewrite its state; state files are written 0600, atomically where they are replaced; and
 //! a file trusted with where a secret goes is read only when its owner alone may write it.
 
+use hearth_protocol::hearth::ErrorCode;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -42,15 +43,15 @@ pub enum PrivateError {
 
 impl PrivateError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             PrivateError::OpenToOthers { .. } | PrivateError::ForeignOwner { .. } => {
-                "insecure_directory"
+                ErrorCode::InsecureDirectory
             }
             PrivateError::FileOpenToOthers { .. } | PrivateError::FileForeignOwner { .. } => {
-                "insecure_file"
+                ErrorCode::InsecureFile
             }
-            PrivateError::Io { .. } => "io",
+            PrivateError::Io { .. } => ErrorCode::Io,
         }
     }
 }

@@ -182,6 +182,10 @@ async fn drive(
         )
         .await?;
     browser.wait_text("#waterfall", "role_ready", SHOW).await?;
+    // The operation and its outcome come from each step's typed `op` and `phase`.
+    browser
+        .wait_text("#waterfall summary", "provision · done", SHOW)
+        .await?;
     browser.screenshot(shots, "1-ready").await?;
 
     // Pause from the page: the engine shows every container of the ref paused.

@@ -4,6 +4,7 @@
 //! under a lock: two workers appending to one journal would each compact it at start and lose
 //! the other's records.
 
+use hearth_protocol::hearth::ErrorCode;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -43,11 +44,11 @@ pub enum StateError {
 
 impl StateError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             StateError::Unusable { source, .. } => source.code(),
-            StateError::Lock { .. } => "io",
-            StateError::InUse { .. } => "state_dir_in_use",
+            StateError::Lock { .. } => ErrorCode::Io,
+            StateError::InUse { .. } => ErrorCode::StateDirInUse,
         }
     }
 }

@@ -7,19 +7,17 @@ mod runs;
 mod tests;
 mod workspaces;
 
-pub(crate) use workspaces::check_slug;
+pub use crate::extract::{ApiJson, ApiQuery};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{SESSION_COOKIE, SESSION_TTL};
+use crate::auth::{session_set_cookie, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::gate::{gate, session_cookie};
 use crate::sink::SinkError;
@@ -56,54 +54,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A JSON body whose rejections answer in the console's error shape (413 over the cap).
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<T> FromRequest<AppState> for ApiJson<T>
-where
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge {
-                    limit: state.policy.body_limit,
-                })
-            }
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-/// A query string whose rejections answer in the console's error shape.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<T> axum::extract::FromRequestParts<AppState> for ApiQuery<T>
-where
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| ApiQuery(v))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    ApiError::BadRequest(rejection.body_text())
-}
-
 /// Runs an act to completion even if the caller hangs up: a hearth call and its outcome
 /// event are one unit, so the log never misses what hearth did. Shutdown waits for it.
 pub(crate) async fn detached<T: Send + 'static>(
@@ -125,14 +75,10 @@ impl From<SinkError> for ApiError {
 
 /// Healthy while the audit log accepts appends: a console that can no longer record what it
 /// does answers 503 here, so a supervisor restarts it.
-async fn healthz(State(state): State<AppState>) -> Response {
+async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
     match state.sink.poisoned() {
-        None => Json(json!({"ok": true})).into_response(),
-        Some(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ok": false, "error": {"code": "hatch_unavailable", "message": reason}})),
-        )
-            .into_response(),
+        None => Ok(Json(json!({"ok": true})).into_response()),
+        Some(reason) => Err(ApiError::Unhealthy(reason)),
     }
 }
 
@@ -155,15 +101,6 @@ async fn open_session(
         Json(json!({"ok": true})),
     )
         .into_response())
-}
-
-/// The `Set-Cookie` value that hands a browser session `id`: HttpOnly (no script reads it),
-/// SameSite=Strict (no other site's page sends it).
-pub(crate) fn session_set_cookie(id: &str) -> String {
-    format!(
-        "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_TTL.as_secs()
-    )
 }
 
 /// `DELETE /api/session`: ends the caller's session.

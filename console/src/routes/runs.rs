@@ -47,7 +47,7 @@ pub(super) async fn submit(
 /// The limits the worker holds a run to, checked where the request enters: a run refused
 /// here touches neither hearth, the worker nor HATCH.
 fn check_run(req: &SubmitRun) -> Result<(), ApiError> {
-    super::workspaces::check_slug(&req.workspace)?;
+    crate::extract::check_slug(&req.workspace)?;
     if req.prompts.is_empty() || req.prompts.len() > MAX_PROMPTS {
         return Err(ApiError::BadRequest(format!(
             "prompts must hold 1 to {MAX_PROMPTS} entries, got {}",

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::{detached, ApiJson};
 use crate::error::ApiError;
+use crate::extract::check_slug;
 use crate::AppState;
 
 /// `POST /api/hearth/workspaces` body.
@@ -64,26 +65,6 @@ fn timing(started: Instant) -> Timing {
 
 fn elapsed_ms(started: Instant) -> u64 {
     started.elapsed().as_millis() as u64
-}
-
-/// Refuses a slug hearth would refuse as a workspace's — the one rule of
-/// `hearth_protocol::slug::workspace`, pool members' reserved form included — before anything
-/// is logged or called, so junk never reaches the audit log.
-pub(crate) fn check_slug(slug: &str) -> Result<(), ApiError> {
-    use hearth_protocol::slug;
-    slug::workspace(slug).map(|_| ()).map_err(|e| {
-        let hint = if e.why == slug::RESERVED_FOR_MEMBERS {
-            slug::RESERVED_HINT
-        } else {
-            slug::HINT
-        };
-        ApiError::Hearth {
-            code: ErrorCode::InvalidSlug,
-            message: e.to_string(),
-            hint: Some(hint.to_owned()),
-            http_status: Some(400),
-        }
-    })
 }
 
 /// `POST /api/hearth/workspaces {slug, tier}`.

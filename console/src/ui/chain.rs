@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::routes::{check_slug, ApiQuery};
+use crate::extract::{check_slug, ApiQuery};
 use crate::verify::{self, Chain};
 use crate::AppState;
 

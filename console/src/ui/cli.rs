@@ -7,6 +7,7 @@
 //! `console.token` is: it must belong to this user and be writable by nobody else, and the
 //! address it names must be a loopback one — otherwise nothing is sent anywhere.
 
+use hearth_protocol::hearth::ErrorCode;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,13 +61,13 @@ pub enum UiError {
 
 impl UiError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            UiError::State { .. } => "state_unreadable",
+            UiError::State { .. } => ErrorCode::StateUnreadable,
             UiError::Untrusted(e) => e.code(),
-            UiError::NotLoopback { .. } => "not_loopback",
-            UiError::Unreachable { .. } => "console_unreachable",
-            UiError::Refused { .. } => "console_refused",
+            UiError::NotLoopback { .. } => ErrorCode::NotLoopback,
+            UiError::Unreachable { .. } => ErrorCode::ConsoleUnreachable,
+            UiError::Refused { .. } => ErrorCode::ConsoleRefused,
         }
     }
 }

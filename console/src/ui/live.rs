@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
-use crate::routes::check_slug;
+use crate::extract::check_slug;
 use crate::AppState;
 
 /// How often the list is asked for when nothing in HATCH says it changed: a status hearth

@@ -16,17 +16,19 @@ mod chain;
 pub mod cli;
 mod live;
 pub mod login;
+pub mod meta;
 
 use axum::extract::State;
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::session_set_cookie;
 use crate::error::ApiError;
-use crate::routes::{session_set_cookie, ApiQuery};
+use crate::extract::ApiQuery;
 use crate::AppState;
 
 /// The header the page adds to every request that changes state. A cookie alone is not
@@ -52,13 +54,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/ui/app.css", "text/css; charset=utf-8", APP_CSS),
     ("/ui/favicon.svg", "image/svg+xml", FAVICON_SVG),
 ];
-
-/// Whether `path` is served without a session: the page's files and the login exchange
-/// (which is how a session starts).
-pub fn is_open_route(method: &Method, path: &str) -> bool {
-    (*method == Method::GET || *method == Method::HEAD)
-        && (path == "/login" || ASSETS.iter().any(|(p, _, _)| *p == path))
-}
 
 /// Headers every console answer carries, page or JSON, the framework's and the connection
 /// bounds' own refusals included (the server puts them on last, see
@@ -90,7 +85,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/ui/workspaces/{slug}/steps", get(live::steps))
         .route("/api/ui/chain", get(chain::chain))
         .route("/api/hatch/log", get(chain::download_log))
-        .route("/api/hatch/junit", get(chain::download_junit));
+        .route("/api/hatch/junit", get(chain::download_junit))
+        .route(
+            meta::PATH,
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    meta::META.as_str(),
+                )
+            }),
+        );
     for (path, content_type, body) in ASSETS {
         router = router.route(
             path,

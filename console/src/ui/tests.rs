@@ -317,3 +317,16 @@ async fn the_chain_route_gives_verifys_verdict_per_workspace() {
         .contains("hatch.jsonl"));
     assert_eq!(log.text().await.expect("text").lines().count(), 9);
 }
+
+#[test]
+fn the_gate_opens_exactly_the_pages_files_and_exchanges() {
+    let mut served: Vec<&str> = super::ASSETS.iter().map(|(p, _, _)| *p).collect();
+    served.extend(["/login", super::meta::PATH, "/healthz"]);
+    served.sort_unstable();
+    let mut open = crate::gate::OPEN_GETS.to_vec();
+    open.sort_unstable();
+    assert_eq!(
+        open, served,
+        "gate::OPEN_GETS and the page's open routes differ"
+    );
+}

@@ -191,9 +191,7 @@ async fn provision(
         Verb::Provision
     };
     let progress = match a.out.output {
-        Output::Human => {
-            Some(super::progress::Progress::follow(client, &a.slug, verb.as_str()).await)
-        }
+        Output::Human => Some(super::progress::Progress::follow(client, &a.slug, verb).await),
         Output::Json => None,
     };
     let r = if upgrade {

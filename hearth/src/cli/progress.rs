@@ -8,7 +8,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use futures::StreamExt;
-use hearth_protocol::hearth::{ErrorCode, LifecycleEvent};
+use hearth_protocol::hearth::{ErrorCode, LifecycleEvent, Phase};
+use hearth_protocol::verb::Verb;
 use tokio::task::JoinHandle;
 
 use crate::client::HearthClient;
@@ -26,7 +27,7 @@ pub(super) struct Progress {
 impl Progress {
     /// Starts following `slug`'s steps for `verb` (steps already recorded are skipped). Any
     /// failure to follow just means no progress is shown.
-    pub(super) async fn follow(client: &HearthClient, slug: &str, verb: &'static str) -> Progress {
+    pub(super) async fn follow(client: &HearthClient, slug: &str, verb: Verb) -> Progress {
         let after = match client.events(slug).await {
             Ok(past) => past.last().map(|e| e.seq),
             // A workspace hearth has never seen has no past steps to skip.
@@ -50,7 +51,7 @@ impl Progress {
                     let _ = err.write_all(shown.as_bytes());
                     let _ = err.flush();
                 }
-                if e.step == format!("{verb}_done") || e.step == format!("{verb}_failed") {
+                if e.op == Some(verb) && matches!(e.phase, Some(Phase::Done | Phase::Failed)) {
                     break;
                 }
             }
@@ -130,6 +131,8 @@ mod tests {
             role: Some(role.into()),
             elapsed_ms: 10,
             detail: Some(detail.into()),
+            op: Some(Verb::Provision),
+            phase: Some(Phase::Step),
         }
     }
 

@@ -5,11 +5,11 @@
 //! Startup reconciliation (`reconcile`), the dispatcher's own recovery path, runs before the
 //! daemon serves and writes the same record.
 
-mod in_flight;
 mod reconcile;
+mod run;
 mod settle;
 
-pub use in_flight::{InFlight, Running};
+pub use crate::in_flight::{InFlight, Running};
 pub use reconcile::Reconciled;
 
 use std::collections::HashMap;
@@ -24,12 +24,12 @@ use hearth_protocol::verb::Shape;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{instrument, warn};
+use tracing::instrument;
 
 use crate::driver::Driver;
 use crate::error::HearthError;
-use crate::journal::{Journal, Steps};
-use crate::lifecycle::{guard, Action, Guard, Rules, Verb};
+use crate::journal::Journal;
+use crate::lifecycle::{guard, Guard, Rules, Verb};
 use crate::slug::Slug;
 use crate::store::{Record, Store};
 
@@ -363,8 +363,8 @@ impl Dispatcher {
             ..record
         })?;
 
-        let steps = self.journal.steps(&slug);
-        steps.record(&format!("{verb}_started"), None, None);
+        let steps = self.journal.operation(&slug, verb);
+        steps.begin();
         let cancel = CancellationToken::new();
         // Only what can be undone completely (a provision) is abandoned with its caller. The
         // other verbs finish (or hit their deadline) even if nobody waits for the answer.
@@ -384,93 +384,6 @@ impl Dispatcher {
             g.disarm();
         }
         joined.map_err(|e| HearthError::driver(format!("finish {verb}"), e))?
-    }
-
-    /// Runs the driver call under the verb's deadline, rolling back a provision that did not
-    /// finish.
-    async fn run(
-        &self,
-        slug: &Slug,
-        op: &Op,
-        record: &Record,
-        from: Option<Status>,
-        steps: &Steps,
-        cancel: CancellationToken,
-    ) -> Result<DeploymentRef, HearthError> {
-        let verb = op.verb();
-        let action = verb.action(from);
-        let deadline = match verb {
-            Verb::Provision => self.deadlines.provision,
-            Verb::Teardown => self.deadlines.teardown,
-            Verb::Upgrade | Verb::Pause | Verb::Resume | Verb::Hibernate => self.deadlines.other,
-        };
-        let r = &record.reference;
-        let call = async {
-            match action {
-                Action::Provision => {
-                    let profile = op.profile()?;
-                    if from == Some(Status::Failed) {
-                        // A failed workspace may have left objects (a failed upgrade or
-                        // wake); start from a clean slate.
-                        self.driver.teardown(slug, steps).await?;
-                    }
-                    // A warm member if there is one; otherwise (or if the claim fails) cold.
-                    if let Some(claimed) = match self.pool.get() {
-                        Some(pool) => pool.claim(slug, profile, steps).await,
-                        None => None,
-                    } {
-                        return Ok(claimed);
-                    }
-                    self.driver.provision(slug, profile, steps).await
-                }
-                Action::Upgrade => self.driver.upgrade(r, op.profile()?, steps).await,
-                Action::Teardown => self.driver.teardown(slug, steps).await.map(|()| r.clone()),
-                Action::Pause => self.driver.pause(r, steps).await,
-                Action::Resume => self.driver.resume(r, steps).await,
-                Action::Wake => self.driver.wake(r, steps).await,
-                Action::Hibernate => self.driver.hibernate(r, steps).await,
-            }
-        };
-        let outcome = tokio::select! {
-            res = tokio::time::timeout(deadline, call) => res.unwrap_or_else(|_| {
-                Err(HearthError::DeadlineExceeded {
-                    verb: verb.as_str(),
-                    slug: slug.to_string(),
-                    after: deadline,
-                    at: self.journal.last_step(slug),
-                })
-            }),
-            () = cancel.cancelled() => Err(HearthError::Canceled {
-                verb: verb.as_str(),
-                slug: slug.to_string(),
-            }),
-        };
-        if outcome.is_err() && action.rolls_back() {
-            steps.record("rollback_started", None, None);
-            let rollback = async {
-                match self.driver.teardown(slug, steps).await {
-                    // A create the engine was still finishing when the provision stopped can
-                    // land after the first sweep: one more sweep catches it.
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        self.driver.teardown(slug, steps).await
-                    }
-                    ok => ok,
-                }
-            };
-            match tokio::time::timeout(self.deadlines.teardown, rollback).await {
-                Ok(Ok(())) => steps.record("rolled_back", None, None),
-                Ok(Err(e)) => {
-                    warn!(workspace = %slug, error = %e, "rollback failed; objects may remain until the next start");
-                    steps.record("rollback_failed", None, Some(e.to_string()));
-                }
-                Err(_) => {
-                    warn!(workspace = %slug, "rollback exceeded its deadline; objects may remain until the next start");
-                    steps.record("rollback_failed", None, Some("deadline exceeded".into()));
-                }
-            }
-        }
-        outcome
     }
 }
 

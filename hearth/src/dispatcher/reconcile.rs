@@ -11,6 +11,7 @@ use crate::driver::Owned;
 use crate::error::HearthError;
 use crate::lifecycle::{Action, Restart};
 use crate::slug::Slug;
+use crate::step::Step;
 use crate::store::Record;
 
 /// How long after rolling back an interrupted provision the engine gets to land a create the
@@ -123,7 +124,7 @@ impl Dispatcher {
         match interrupted.on_restart() {
             // A provision can be undone completely: nothing of value exists yet.
             Restart::RollBack => {
-                steps.record("reconcile_rollback", None, None);
+                steps.step(Step::ReconcileRollback, None, None);
                 self.driver.teardown(slug, &steps).await?;
                 // A create the killed daemon had sent can still land on the engine after that
                 // sweep (the engine finishes a request whose client died): sweep once more

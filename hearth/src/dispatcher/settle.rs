@@ -14,6 +14,7 @@ use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::lifecycle::{Action, Failure, Rules, Verb};
 use crate::slug::Slug;
+use crate::step::Step;
 use crate::store::Record;
 
 /// How long the engine may take to say what a workspace is after a failed verb; past it the
@@ -80,9 +81,9 @@ impl Dispatcher {
             Ok(reference) => {
                 let status = action.settles_to();
                 if action == Action::Wake {
-                    steps.record("woken", None, None);
+                    steps.step(Step::Woken, None, None);
                 }
-                steps.record(&format!("{verb}_done"), None, None);
+                steps.done();
                 info!(workspace = %slug, %verb, %status, "done");
                 let profile = match verb {
                     Verb::Upgrade => ProvisioningProfile {
@@ -103,7 +104,7 @@ impl Dispatcher {
                 Ok(saved.reference)
             }
             Err(err) => {
-                steps.record(&format!("{verb}_failed"), None, Some(err.to_string()));
+                steps.failed(err.to_string());
                 warn!(workspace = %slug, %verb, code = %err.code(), error = %err, "failed");
                 let status = action.after_failure(from, failure_of(&err), outcome.observed);
                 if let Some(now) = outcome.observed {

@@ -18,11 +18,14 @@
 pub mod common;
 pub mod docker;
 pub mod engine;
-pub mod error;
 pub mod fake;
 pub mod flavor;
 pub mod readiness;
 pub mod swarm;
+
+/// The drivers' own error type lives on hearth's ground floor (`crate::driver_error`), so
+/// `crate::error` needs nothing from this room.
+pub use crate::driver_error as error;
 
 use std::collections::BTreeMap;
 

@@ -31,11 +31,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::dispatcher::InFlight;
 use crate::driver::Driver;
 use crate::error::HearthError;
+use crate::in_flight::InFlight;
 use crate::journal::Steps;
 use crate::slug::Slug;
+use crate::step::Step;
 
 /// The entry of a member's key that holds its tier's template fingerprint (never a role
 /// name: roles are DNS labels).
@@ -279,7 +280,11 @@ impl Pool {
         let member = match self.book.claim(slug.as_str(), now, pick) {
             Ok(Some(m)) => m,
             Ok(None) => {
-                steps.record("pool_empty", None, Some(format!("no ready {tier} member")));
+                steps.step(
+                    Step::PoolEmpty,
+                    None,
+                    Some(format!("no ready {tier} member")),
+                );
                 self.nudge.notify_one();
                 return None;
             }
@@ -291,8 +296,8 @@ impl Pool {
         // Refill while this claim finishes.
         self.nudge.notify_one();
         let age_ms = member.age_ms(now);
-        steps.record(
-            "claimed",
+        steps.step(
+            Step::Claimed,
             None,
             Some(format!("member {} ready for {age_ms} ms", member.id)),
         );
@@ -322,7 +327,7 @@ impl Pool {
             }
             Err(e) => {
                 warn!(workspace = %slug, member = %member.id, error = %e, "pool claim failed; removing the member and provisioning cold");
-                steps.record("claim_failed", None, Some(e.to_string()));
+                steps.step(Step::ClaimFailed, None, Some(e.to_string()));
                 self.discard_claimed(slug, &member, steps).await;
                 None
             }
@@ -358,7 +363,7 @@ impl Pool {
             }
         }
         answers(&engine_ref).await?;
-        steps.record("claim_ready", None, None);
+        steps.step(Step::ClaimReady, None, None);
         Ok(engine_ref)
     }
 

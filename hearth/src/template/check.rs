@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::LazyLock;
 
 use super::refs::{self, Field, Ref};
 use super::{Condition, Probe, Role, Template};
@@ -70,7 +69,7 @@ pub fn template(t: &Template, path: &str) -> Vec<Problem> {
         let at = format!("{path}.roles.{}", role.name);
         name(&role.name, &at, &mut out);
         if !role.image.is_empty() {
-            if let Err(why) = image_reference(&role.image) {
+            if let Err(why) = crate::image_ref::check(&role.image) {
                 out.push(Problem::new(
                     &format!("{at}.image"),
                     format!("{:?} is not an image reference: {why}", role.image),
@@ -102,7 +101,6 @@ pub fn template(t: &Template, path: &str) -> Vec<Problem> {
                 ));
             }
         }
-        limits(role, &at, &mut out);
     }
     if let Err(cycle) = super::order::waves(t) {
         out.push(Problem::new(
@@ -271,68 +269,9 @@ fn probe(p: &Probe, role: &Role, at: &str, out: &mut Vec<Problem>) {
     }
 }
 
-fn limits(role: &Role, at: &str, out: &mut Vec<Problem>) {
-    let Some(l) = role.limits else { return };
-    let key = |k: &str| format!("{at}.limits.{k}");
-    let errors = [
-        crate::bounds::MEMORY_MB
-            .check_opt(&key("memory_mb"), l.memory_mb)
-            .err(),
-        crate::bounds::CPUS.check_opt(&key("cpus"), l.cpus).err(),
-        crate::bounds::PIDS.check_opt(&key("pids"), l.pids).err(),
-    ];
-    for e in errors.into_iter().flatten() {
-        out.push(Problem::new(
-            &e.key,
-            format!("{} is out of range: allowed {}", e.value, e.allowed),
-        ));
-    }
-}
-
-/// The grammar of an image reference, as the engines parse it: `[DOMAIN[:PORT]/]PATH[:TAG]
-/// [@ALGO:HEX]`, path components lower-case.
-static REFERENCE: LazyLock<regex::Regex> = LazyLock::new(|| {
-    let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-    let domain = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?";
-    let tag = r"[\w][\w.-]{0,127}";
-    let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-    let pattern =
-        format!(r"^(?:(?:{domain})/)?{component}(?:/{component})*(?::{tag})?(?:@{digest})?$");
-    regex::Regex::new(&pattern).expect("the reference grammar compiles")
-});
-
-/// Whether `image` is a reference an engine can pull or run.
-///
-/// # Errors
-/// What is wrong with it.
-pub fn image_reference(image: &str) -> Result<(), &'static str> {
-    if image.trim() != image || image.is_empty() {
-        return Err("empty, or spaces around it");
-    }
-    if image.len() > 255 + 128 + 80 {
-        return Err("too long");
-    }
-    // The first component is a registry only if it looks like a host; else it is a path and
-    // must be lower-case (`Foo/bar` is refused by the engine, `Foo.example/bar` is not).
-    if REFERENCE.is_match(image) {
-        let first = image.split('/').next().unwrap_or_default();
-        let is_domain = image.contains('/')
-            && (first.contains('.') || first.contains(':') || first == "localhost");
-        if !is_domain && first.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err("repository names are lower-case");
-        }
-        return Ok(());
-    }
-    if image.bytes().any(|b| b.is_ascii_uppercase()) && !image.contains('/') {
-        return Err("repository names are lower-case");
-    }
-    Err("expected [REGISTRY/]NAME[:TAG][@sha256:DIGEST]")
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::file::tests::refusals;
-    use super::*;
 
     const OK: &str = r#"
 [tiers.solo.roles.lore]
@@ -507,43 +446,6 @@ depends_on = { migrate = "completed" }
             &got,
             "tiers.solo.roles.w.volume: \"data\" is not an absolute path in the container",
         );
-        one(
-            &got,
-            "tiers.solo.roles.w.limits.memory_mb: 1 is out of range: allowed 6 to 1048576 MiB",
-        );
-        assert_eq!(got.len(), 4, "{got:?}");
-    }
-
-    #[test]
-    fn image_references_follow_the_engines_grammar() {
-        for good in [
-            "nginx",
-            "nginx:alpine",
-            "hearth-standin:local",
-            "library/nginx:1.27",
-            "registry.example.com/lore:1.4",
-            "127.0.0.1:5000/app:v1",
-            "localhost/app",
-            "Registry.Example.com/team/app_x__y:1.0-rc.1",
-            "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-            "nginx:alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-        ] {
-            assert_eq!(image_reference(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            " nginx",
-            "Nginx",
-            "nginx:",
-            "nginx:al pine",
-            "-nginx",
-            "nginx@sha256:12",
-            "a//b",
-            "team/App",
-            "nginx:-x",
-            "http://registry/x",
-        ] {
-            assert!(image_reference(bad).is_err(), "{bad:?} should be refused");
-        }
+        assert_eq!(got.len(), 3, "limits are the config's to check: {got:?}");
     }
 }

@@ -250,7 +250,7 @@ impl Template {
                     "driver_flags.{key}: {value} is not an image reference (a string)"
                 ));
             };
-            if let Err(why) = check::image_reference(image) {
+            if let Err(why) = crate::image_ref::check(image) {
                 return Err(format!(
                     "driver_flags.{key}: {image:?} is not an image reference: {why}"
                 ));

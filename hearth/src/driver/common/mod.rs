@@ -5,7 +5,6 @@
 pub mod create;
 pub mod objects;
 pub mod state;
-pub mod step;
 
+pub use crate::step::Step;
 pub use state::{missing_roles, status_from_states, workspace_status, ContainerState};
-pub use step::Step;

@@ -11,6 +11,8 @@ use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
+pub use crate::credential_error::HelperFailure;
+
 /// Bound on one credential helper run: a helper waiting on a locked keychain must not hold a
 /// provision for its whole deadline.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,35 +27,6 @@ const NOT_FOUND: &str = "credentials not found";
 struct HelperAnswer {
     username: String,
     secret: String,
-}
-
-/// Why a credential helper gave no credentials. Holds nothing of the helper's stdout.
-#[derive(Debug, thiserror::Error)]
-pub enum HelperFailure {
-    #[error("cannot run the credential helper {helper}: {source}")]
-    Spawn {
-        helper: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("credential helper {helper} did not answer within {after:?}")]
-    Timeout { helper: String, after: Duration },
-    /// It exited unsuccessfully; `stderr` is what it said there (trimmed, capped).
-    #[error("credential helper {helper} failed for {server} ({exit}){}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
-    Failed {
-        helper: String,
-        server: String,
-        /// `exit code 1`, or `killed by signal 9`.
-        exit: String,
-        stderr: String,
-    },
-    /// It exited 0 but its stdout is not `{"Username": …, "Secret": …}`.
-    #[error("credential helper {helper} answered something other than {{\"Username\", \"Secret\"}} for {server}: {why}")]
-    Answer {
-        helper: String,
-        server: String,
-        why: &'static str,
-    },
 }
 
 /// The future a helper runner returns.

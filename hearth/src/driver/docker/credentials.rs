@@ -19,57 +19,12 @@ use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use super::credential_helper::HelperFailure;
 use super::credential_helper::{run_helper, HelperRun};
+pub use crate::credential_error::{CredentialError, HelperFailure};
+pub use crate::image_ref::registry_of;
 
 /// The key the docker CLI files Docker Hub's credentials under.
 const DOCKER_HUB: &str = "https://index.docker.io/v1/";
-
-/// Why the credentials for a pull could not be had. No variant holds a value read from the
-/// config file or a helper's stdout, so no message, log line, event or audit line made from
-/// one can show a password, a token or `user:password` in base64.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    /// The config file exists but cannot be read.
-    #[error("cannot read the docker config {}: {source}", file.display())]
-    Unreadable {
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The config file is not JSON (truncated, or a syntax error).
-    #[error("the docker config {} is not JSON: {what} at line {line}, column {column}", file.display())]
-    NotJson {
-        file: PathBuf,
-        /// `ends early` or `has a syntax error`.
-        what: &'static str,
-        line: usize,
-        column: usize,
-    },
-    /// A key has a value of the wrong shape: `auths."127.0.0.1:5000"` a string, not an object.
-    #[error("the docker config {} is not a docker config: {path} should be {expected}", file.display())]
-    Shape {
-        file: PathBuf,
-        /// The JSON path of the value, its registry key included.
-        path: String,
-        expected: &'static str,
-    },
-    /// A registry's `auth` field is not base64 of `user:password`.
-    #[error("the docker config {}: the auth entry for {registry} ({path}) {why}", file.display())]
-    BadAuth {
-        file: PathBuf,
-        registry: String,
-        path: String,
-        why: &'static str,
-    },
-    /// The credential helper the config names failed.
-    #[error("{source} (the helper is named in {})", file.display())]
-    Helper {
-        file: PathBuf,
-        #[source]
-        source: HelperFailure,
-    },
-}
 
 /// The parts of the docker CLI's `config.json` that say where credentials are.
 #[derive(Debug, Default, Deserialize)]
@@ -94,18 +49,6 @@ struct AuthEntry {
     password: Option<String>,
     #[serde(default)]
     identitytoken: Option<String>,
-}
-
-/// The registry host an image reference is pulled from, as the docker CLI names it:
-/// `127.0.0.1:5000/app:v1` → `127.0.0.1:5000`, `ghcr.io/o/app` → `ghcr.io`, and
-/// `nginx:alpine` or `library/nginx` → `docker.io`.
-pub fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first
-        }
-        _ => "docker.io",
-    }
 }
 
 /// The `config.json` the docker CLI would read: `$DOCKER_CONFIG/config.json`, else

@@ -6,7 +6,9 @@
 //! hearth's, saying what was being attempted.
 
 pub mod context;
-pub mod error;
+/// Why no engine endpoint could be chosen: on hearth's ground floor (`crate::engine_error`),
+/// so `crate::error` needs nothing from this room.
+pub use crate::engine_error as error;
 pub mod probe;
 pub mod resolve;
 pub mod tls;

@@ -1,12 +1,17 @@
-//! The steps a driver records while it brings a workspace up, changes it or takes it down:
-//! one enum every driver (Fake, LocalDocker on Docker or Podman, Swarm) records, so the step
-//! journal (`hearth events SLUG`) names the same act the same way whatever ran it.
+//! hearth's step vocabulary: every step inside an operation that the journal records — the
+//! drivers' (Fake, LocalDocker on Docker or Podman, Swarm) as they bring a workspace up,
+//! change it or take it down, the warm pool's as it hands out a member, the dispatcher's as it
+//! rolls back — one enum, so the journal (`hearth events SLUG`) names the same act the same
+//! way whatever ran it. An operation's own start and end (`provision_started`,
+//! `provision_done`, `provision_failed`) are its verb and [`Phase`], recorded by
+//! [`crate::journal::Steps`].
 
 use std::fmt;
 
+use hearth_protocol::hearth::Phase;
 use serde::{Deserialize, Serialize};
 
-/// One driver step, written to the journal as its snake_case name (`container_removed`).
+/// One step, written to the journal as its snake_case name (`container_removed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
@@ -40,11 +45,28 @@ pub enum Step {
     ServiceRemoved,
     NetworkRemoved,
     VolumeRemoved,
+    /// A hibernated workspace's services answer again (before `resume_done`).
+    Woken,
+    /// The warm pool had no ready member of the tier (detail: which); the provision goes cold.
+    PoolEmpty,
+    /// A warm member was bound to the workspace (detail: the member and its age).
+    Claimed,
+    /// The claimed member did not become the workspace (detail: why); it is removed.
+    ClaimFailed,
+    /// The claimed member answers as the workspace.
+    ClaimReady,
+    /// A provision that did not finish is being undone.
+    RollbackStarted,
+    RolledBack,
+    /// The undo failed or ran out of time (detail: why); objects may remain until a restart.
+    RollbackFailed,
+    /// A provision interrupted by a restart is undone before the daemon serves.
+    ReconcileRollback,
 }
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 20] = [
+    pub const ALL: [Step; 29] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -65,6 +87,15 @@ impl Step {
         Step::ServiceRemoved,
         Step::NetworkRemoved,
         Step::VolumeRemoved,
+        Step::Woken,
+        Step::PoolEmpty,
+        Step::Claimed,
+        Step::ClaimFailed,
+        Step::ClaimReady,
+        Step::RollbackStarted,
+        Step::RolledBack,
+        Step::RollbackFailed,
+        Step::ReconcileRollback,
     ];
 
     /// The name the journal carries.
@@ -90,6 +121,27 @@ impl Step {
             Step::ServiceRemoved => "service_removed",
             Step::NetworkRemoved => "network_removed",
             Step::VolumeRemoved => "volume_removed",
+            Step::Woken => "woken",
+            Step::PoolEmpty => "pool_empty",
+            Step::Claimed => "claimed",
+            Step::ClaimFailed => "claim_failed",
+            Step::ClaimReady => "claim_ready",
+            Step::RollbackStarted => "rollback_started",
+            Step::RolledBack => "rolled_back",
+            Step::RollbackFailed => "rollback_failed",
+            Step::ReconcileRollback => "reconcile_rollback",
+        }
+    }
+
+    /// Where it stands in its operation: a rollback's steps are [`Phase::Rollback`], every
+    /// other one a [`Phase::Step`].
+    pub const fn phase(self) -> Phase {
+        match self {
+            Step::RollbackStarted
+            | Step::RolledBack
+            | Step::RollbackFailed
+            | Step::ReconcileRollback => Phase::Rollback,
+            _ => Phase::Step,
         }
     }
 }

@@ -1,0 +1,79 @@
+//! hearth's ground floor owns its vocabulary: the files every room builds on (errors, the
+//! step journal and its steps, slugs, names, labels, the record, the lifecycle table, the
+//! verbs-in-flight counter, the template model) import nothing from a room above them — not
+//! the drivers, the dispatcher, the pool, the server, the CLI or the config. Read from the
+//! sources, so a wrong-way `use` fails here, named, before it becomes an import circle.
+
+use std::path::Path;
+
+/// The ground floor's modules (files under `hearth/src`, without `.rs`; a folder's `mod.rs`
+/// is the folder).
+const GROUND: &[&str] = &[
+    "credential_error",
+    "driver_error",
+    "engine_error",
+    "error",
+    "image_ref",
+    "in_flight",
+    "journal",
+    "labels",
+    "lifecycle",
+    "lockfile",
+    "names",
+    "slug",
+    "step",
+    "store",
+    "template",
+];
+
+/// The top-level modules a `crate::NAME` path in `text` names.
+fn crate_paths(text: &str) -> Vec<String> {
+    text.match_indices("crate::")
+        .map(|(i, m)| {
+            text[i + m.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+fn files(module: &str, src: &Path) -> Vec<std::path::PathBuf> {
+    let file = src.join(format!("{module}.rs"));
+    if file.is_file() {
+        return vec![file];
+    }
+    let dir = src.join(module);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_ground_floor_imports_nothing_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    for module in GROUND {
+        for file in files(module, &src) {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for used in crate_paths(&text) {
+                if !GROUND.contains(&used.as_str()) {
+                    wrong.push(format!("{} uses crate::{used}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "wrong-way imports:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_check_sees_a_wrong_way_path() {
+    assert_eq!(
+        crate_paths("use crate::driver::Step; x crate::slug::Slug"),
+        ["driver", "slug"]
+    );
+}
