@@ -50,6 +50,12 @@ use crate::pool::PoolConfig;
 /// failure_cap = 3            # failed refills in a row before refilling backs off
 /// [kustomize]                # driver = "kustomize": where the manifests are written
 /// out = "/srv/hearth/k8s"    # default: <state_dir>/kustomize
+/// [tiers.solo]               # a tier's own workspace (default: cairnet + lore)
+/// front_door = "web"
+/// [tiers.solo.roles.web]     # see `template::file` and docs/src/templates.md
+/// image = "registry.example.com/web:2.0"
+/// port = 8080
+/// ready = { http = "/healthz" }
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +81,9 @@ pub struct FileConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub pool: FilePool,
+    /// `[tiers.<tier>]`: each tier's workspace template (checked by [`FileConfig::templates`]).
+    #[serde(default)]
+    pub tiers: BTreeMap<String, crate::template::file::FileTier>,
     #[serde(default)]
     pub kustomize: FileKustomize,
 }
@@ -176,6 +185,60 @@ impl FileConfig {
             message: format!("config file {} is not valid: {e}", path.display()),
         })
     }
+
+    /// Each role's `limits` out of the ranges `[limits]` is held to, by key path.
+    fn role_limit_problems(&self) -> Vec<crate::template::check::Problem> {
+        let mut out = Vec::new();
+        for (tier, t) in &self.tiers {
+            for (role, r) in &t.roles.0 {
+                let Some(l) = r.limits else { continue };
+                let key = |k: &str| format!("tiers.{tier}.roles.{role}.limits.{k}");
+                let errors = [
+                    crate::bounds::MEMORY_MB
+                        .check_opt(&key("memory_mb"), l.memory_mb)
+                        .err(),
+                    crate::bounds::CPUS.check_opt(&key("cpus"), l.cpus).err(),
+                    crate::bounds::PIDS.check_opt(&key("pids"), l.pids).err(),
+                ];
+                out.extend(errors.into_iter().flatten().map(|e| {
+                    crate::template::check::Problem::new(
+                        &e.key,
+                        format!("{} is out of range: allowed {}", e.value, e.allowed),
+                    )
+                }));
+            }
+        }
+        out
+    }
+
+    /// The templates of `[tiers]`, read and checked; `images` stands for the image of a
+    /// `cairnet` or `lore` role that names none.
+    ///
+    /// # Errors
+    /// [`crate::template::check::Problems`], every problem with its key path, in the context
+    /// of the file's path.
+    pub fn templates(
+        &self,
+        images: &BTreeMap<String, String>,
+        path: Option<&Path>,
+    ) -> anyhow::Result<crate::template::Templates> {
+        let limits = self.role_limit_problems();
+        let read = match crate::template::file::templates(&self.tiers, images) {
+            Ok(t) if limits.is_empty() => Ok(t),
+            Ok(_) => Err(crate::template::check::Problems(limits)),
+            Err(mut p) => {
+                p.0.extend(limits);
+                Err(p)
+            }
+        };
+        read.map_err(|p| {
+            let e = anyhow::Error::new(p);
+            match path {
+                Some(path) => e.context(format!("config file {}", path.display())),
+                None => e,
+            }
+        })
+    }
 }
 
 /// Everything `hearth serve` runs with, resolved.
@@ -219,6 +282,7 @@ impl Settings {
             path.as_deref(),
         );
         crate::bounds::check_serve(args, &file)?;
+        let docker = docker_config(args, &file, path.as_deref())?;
         let state_dir = args
             .state_dir
             .clone()
@@ -238,20 +302,21 @@ impl Settings {
                 .or_else(|| file.instance.clone()),
         )?;
         let deadlines = deadlines(args, &file);
-        let pool = pool_config(args, &file, &deadlines)?;
+        let mut pool = pool_config(args, &file, &deadlines)?;
         let kustomize_out = args
             .out
             .clone()
             .or_else(|| std::env::var_os("HEARTH_KUSTOMIZE_OUT").map(PathBuf::from))
             .or_else(|| file.kustomize.out.clone())
             .unwrap_or_else(|| state_dir.join("kustomize"));
+        pool.templates = docker.templates.fingerprints();
         Ok(Settings {
             socket: socket_path(socket, &file),
             socket_group: args.socket_group.clone().or(file.socket_group.clone()),
             state_dir,
             driver,
             instance,
-            docker: docker_config(args, &file)?,
+            docker,
             deadlines,
             drain: secs(args.drain_timeout, file.timeouts.drain, 10),
             idle_exit: idle_exit(args.idle_exit, &deadlines)?,
@@ -293,9 +358,14 @@ fn driver_name(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<DriverName
 
 /// How the Docker-engine drivers build a workspace: `[images]`, `[limits]`, `[network]`,
 /// `[labels]` and the engine-side timeouts.
-fn docker_config(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<DockerConfig> {
+fn docker_config(
+    args: &ServeArgs,
+    file: &FileConfig,
+    path: Option<&Path>,
+) -> anyhow::Result<DockerConfig> {
     let mut docker = DockerConfig::default();
     images(args, &file.images, &mut docker)?;
+    docker.templates = file.templates(&docker.images, path)?;
     limits(&file.limits, &mut docker)?;
     network(&file.network, &mut docker)?;
     if let Some(port) = args.service_port.or(file.service_port) {
@@ -587,6 +657,20 @@ mod tests {
         assert_eq!("kustomize".parse::<DriverName>(), Ok(DriverName::Kustomize));
         std::fs::write(&p, "[kustomize]\nouts = \"x\"\n").expect("write");
         assert!(FileConfig::load(&p).is_err(), "unknown key in [kustomize]");
+    }
+
+    #[test]
+    fn role_limits_out_of_range_are_named_by_key_path() {
+        let file: FileConfig = toml::from_str(
+            "[tiers.solo.roles.w]\nimage = \"w\"\nport = 80\nlimits = { memory_mb = 1, cpus = 0.5 }\n",
+        )
+        .expect("toml");
+        let err = file.templates(&BTreeMap::new(), None).expect_err("refused");
+        assert_eq!(
+            format!("{err:#}"),
+            "1 problem in [tiers]:\n  tiers.solo.roles.w.limits.memory_mb: 1 is out of range: \
+             allowed 6 to 1048576 MiB"
+        );
     }
 
     #[test]

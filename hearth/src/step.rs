@@ -31,6 +31,8 @@ pub enum Step {
     TaskRunning,
     /// A role answers HTTP (detail: its endpoint).
     RoleReady,
+    /// A one-shot role (`once = true`) exited 0.
+    RoleCompleted,
     /// Swarm: a role's service was updated in place (upgrade).
     ServiceUpdated,
     /// Swarm: a role's service was scaled back to one replica (wake).
@@ -68,7 +70,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 30] = [
+    pub const ALL: [Step; 31] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -79,6 +81,7 @@ impl Step {
         Step::ServiceCreated,
         Step::TaskRunning,
         Step::RoleReady,
+        Step::RoleCompleted,
         Step::ServiceUpdated,
         Step::ScaledUp,
         Step::Paused,
@@ -114,6 +117,7 @@ impl Step {
             Step::ServiceCreated => "service_created",
             Step::TaskRunning => "task_running",
             Step::RoleReady => "role_ready",
+            Step::RoleCompleted => "role_completed",
             Step::ServiceUpdated => "service_updated",
             Step::ScaledUp => "scaled_up",
             Step::Paused => "paused",

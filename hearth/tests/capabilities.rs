@@ -190,6 +190,7 @@ async fn rootless_podman_on_cgroup_v1_answers_unsupported() {
         Feature::AbandonedRollback,
         Feature::Limits,
         Feature::WarmPool,
+        Feature::Templates,
         Feature::ReadOnlyStatus,
         Feature::Upgrade,
         Feature::PauseResume,
@@ -207,7 +208,8 @@ async fn rootless_podman_on_cgroup_v1_answers_unsupported() {
             | Feature::TierMismatch
             | Feature::AbandonedRollback
             | Feature::Limits
-            | Feature::WarmPool => {
+            | Feature::WarmPool
+            | Feature::Templates => {
                 let r = d.provision("fresh", solo()).await;
                 let c = observed("provision", r);
                 assert!(

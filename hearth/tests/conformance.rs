@@ -398,6 +398,195 @@ async fn limits_are_enforced(b: Backend) {
     b.dispatcher.teardown("caps").await.expect("teardown");
 }
 
+/// The three-role template every backend runs: a TCP-ready store, a one-shot migration that
+/// waits for it, and a web front behind a slow health path that waits for both and reaches
+/// the store by reference. `@IMAGE@` is the stand-in image; its knobs come from `env`.
+const THREE_ROLES: &str = r#"
+[tiers.solo]
+front_door = "web"
+[tiers.solo.roles.store]
+image = "@IMAGE@"
+port = 9000
+env = { PORT = "9000" }
+ready = { tcp = 9000 }
+[tiers.solo.roles.migrate]
+image = "@IMAGE@"
+once = true
+env = { ONESHOT_EXIT = "0", ONESHOT_MS = "300" }
+depends_on = { store = "ready" }
+[tiers.solo.roles.web]
+image = "@IMAGE@"
+port = 8080
+env = { PORT = "8080", HEALTH_DELAY_MS = "1000", STORE_URL = "{{store.url}}", SLUG = "{{workspace.slug}}", TIER = "{{tier}}" }
+depends_on = { store = "ready", migrate = "completed" }
+ready = { http = "/healthz", status = "200-299", timeout = 30 }
+volume = "/data"
+"#;
+
+/// The position of the first event `step` of `role`, or a panic naming what is missing.
+fn at(steps: &[hearth_protocol::hearth::LifecycleEvent], step: &str, role: &str) -> usize {
+    steps
+        .iter()
+        .position(|e| e.step == step && e.role.as_deref() == Some(role))
+        .unwrap_or_else(|| panic!("no {step} of {role} in {steps:?}"))
+}
+
+/// A template's roles start in dependency order, the one-shot completes before its
+/// dependent starts, the front door is the workspace's endpoint, references are rendered,
+/// and teardown goes in reverse order and leaves nothing.
+async fn template_roles_start_in_order(b: Backend) {
+    if expect(b.kind, Feature::Templates) != Cell::Yes {
+        return;
+    }
+    let b = b.templated(THREE_ROLES);
+    let d = &b.dispatcher;
+    let r = d.provision("tpl", solo()).await.expect("provision");
+    assert_eq!(r.last_status, Status::Ready);
+    let roles: Vec<&str> = r.services.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(
+        roles,
+        ["store", "migrate", "web"],
+        "every role, the file's order"
+    );
+    let web = r.services.iter().find(|s| s.role == "web").expect("web");
+    assert_eq!(r.endpoint, web.endpoint, "the front door is web");
+    assert_eq!(
+        http_status(&format!("{}/healthz", r.endpoint)).await,
+        Ok(200)
+    );
+    let env: serde_json::Value = reqwest::get(format!("{}/env", r.endpoint))
+        .await
+        .expect("GET /env")
+        .json()
+        .await
+        .expect("json");
+    let store_url = env["STORE_URL"].as_str().expect("STORE_URL rendered");
+    assert!(
+        store_url.starts_with("http://") && store_url.ends_with(":9000"),
+        "{{{{store.url}}}} rendered: {store_url}"
+    );
+    assert_eq!(env["SLUG"], "tpl");
+    assert_eq!(env["TIER"], "solo");
+
+    let steps = d.events("tpl").expect("events");
+    assert!(at(&steps, "role_ready", "store") < at(&steps, "container_started", "migrate"));
+    assert!(at(&steps, "role_completed", "migrate") < at(&steps, "container_started", "web"));
+    assert!(at(&steps, "role_completed", "migrate") < at(&steps, "role_ready", "web"));
+    let objects = b.objects("tpl").await;
+    let count = |k: ObjectKind| objects.iter().filter(|o| o.kind == k).count();
+    assert_eq!(count(ObjectKind::Network), 1, "{objects:?}");
+    assert_eq!(
+        count(ObjectKind::Volume),
+        1,
+        "only web has a volume: {objects:?}"
+    );
+    assert_eq!(
+        d.status("tpl").await.expect("status"),
+        Status::Ready,
+        "the one-shot's exit is not a failure"
+    );
+
+    // Hibernate and wake: the services come back, the one-shot is not run again.
+    d.hibernate("tpl").await.expect("hibernate");
+    let before = d.events("tpl").expect("events").len();
+    let woken = d.resume("tpl").await.expect("wake");
+    assert_eq!(woken.last_status, Status::Ready);
+    let after = d.events("tpl").expect("events");
+    assert!(
+        !after[before..]
+            .iter()
+            .any(|e| e.step == "role_completed" || e.role.as_deref() == Some("migrate")),
+        "wake left the completed one-shot alone: {:?}",
+        &after[before..]
+    );
+    assert_eq!(
+        http_status(&format!("{}/healthz", woken.endpoint)).await,
+        Ok(200)
+    );
+
+    let before = d.events("tpl").expect("events").len();
+    d.teardown("tpl").await.expect("teardown");
+    let after = d.events("tpl").expect("events");
+    let removed: Vec<&str> = after[before..]
+        .iter()
+        .filter(|e| e.step == "container_removed")
+        .filter_map(|e| e.role.as_deref())
+        .collect();
+    assert_eq!(removed, ["web", "migrate", "store"], "reverse start order");
+    b.wait_gone("tpl").await;
+}
+
+/// Bad templates are refused before anything runs, and a per-workspace image override
+/// (`driver_flags.<role>_image`) must name a role of the tier and an image reference.
+async fn template_refusals_leave_nothing(b: Backend) {
+    if expect(b.kind, Feature::Templates) != Cell::Yes {
+        return;
+    }
+    for (toml, wants) in [
+        (
+            THREE_ROLES.replace(
+                "depends_on = { store = \"ready\" }",
+                "depends_on = { web = \"ready\" }",
+            ),
+            "tiers.solo.roles.migrate.depends_on: cycle migrate → web → migrate",
+        ),
+        (
+            THREE_ROLES.replace("ready = { tcp = 9000 }", "ready = { grpc = 9000 }"),
+            "tiers.solo.roles.store.ready: unknown probe kind `grpc`",
+        ),
+        (
+            THREE_ROLES.replace("{{store.url}}", "{{db.url}}"),
+            "tiers.solo.roles.web.env.STORE_URL: `{{db.url}}` names no role of this tier",
+        ),
+    ] {
+        let file: hearth::config::FileConfig = toml::from_str(&toml).expect("toml");
+        let err = file
+            .templates(&Default::default(), None)
+            .expect_err("refused");
+        assert!(format!("{err:#}").contains(wants), "{wants:?} in {err:#}");
+    }
+    let b = b.templated(THREE_ROLES);
+    for (flag, image, wants) in [
+        (
+            "web_image",
+            "Not A Reference",
+            "driver_flags.web_image: \"Not A Reference\" is not an image reference",
+        ),
+        (
+            "db_image",
+            "db:1",
+            "driver_flags.db_image: db is not a role of this tier",
+        ),
+    ] {
+        let mut profile = solo();
+        profile.driver_flags.insert(flag.into(), image.into());
+        let err = b
+            .dispatcher
+            .provision("refused", profile)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), "invalid_request", "{err}");
+        assert!(err.to_string().contains(wants), "{wants:?} in {err}");
+        assert!(b.objects("refused").await.is_empty(), "nothing was created");
+    }
+    assert!(b.engine_objects().is_empty(), "nothing on the engine");
+    // An override of any role works: web runs the image it names.
+    let mut profile = solo();
+    let image = hearth_testkit::run::test_image();
+    profile
+        .driver_flags
+        .insert("web_image".into(), image.clone().into());
+    let r = b
+        .dispatcher
+        .provision("override", profile)
+        .await
+        .expect("provision");
+    let web = r.services.iter().find(|s| s.role == "web").expect("web");
+    assert_eq!(web.image, image);
+    b.dispatcher.teardown("override").await.expect("teardown");
+    b.wait_gone("override").await;
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod fake {
@@ -455,6 +644,8 @@ conformance!(
     abandoned_provision_leaves_nothing,
     pause_resume_hibernate_wake,
     limits_are_enforced,
+    template_roles_start_in_order,
+    template_refusals_leave_nothing,
 );
 
 /// Status answers the recorded status while a verb is under way, not the engine's mix of

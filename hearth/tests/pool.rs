@@ -987,3 +987,46 @@ async fn a_new_lock_drains_the_pool_live(kind: Kind) {
     b.dispatcher.teardown("fresh").await.expect("teardown");
     b.dispatcher.teardown("warm").await.expect("teardown");
 }
+
+/// A daemon restarted with a changed template for a pooled tier drains the members built
+/// from the old one (the template's fingerprint is part of the members' key) and refills
+/// from the new one; a claim then hands out a new member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_a_changed_template_drains_old_members() {
+    let mut b = PoolBackend::new(Kind::Fake, FakeFaults::default(), sized(2));
+    b.pool.refill_once().await;
+    let old = b.ready();
+    assert_eq!(old.len(), 2);
+    let mut changed = sized(2);
+    changed
+        .templates
+        .insert(Tier::Solo, "0123456789abcdef".to_owned());
+    b.restart(changed).await;
+    b.pool.refill_once().await;
+    let now = b.ready();
+    assert_eq!(now.len(), 2, "refilled");
+    assert!(
+        now.iter().all(|m| !old.contains(m)),
+        "every old member drained: {old:?} {now:?}"
+    );
+    for m in &old {
+        assert!(
+            b.objects_of(m).await.is_empty(),
+            "drained member {m} left nothing"
+        );
+    }
+    let report = b.pool.report();
+    assert_eq!(
+        report[0]
+            .digests
+            .get(hearth::pool::TEMPLATE_KEY)
+            .map(String::as_str),
+        Some("0123456789abcdef")
+    );
+    let warm = b.dispatcher.provision("warm", solo()).await.expect("claim");
+    assert!(
+        warm.pool.is_some(),
+        "a member of the new template is claimed"
+    );
+    b.dispatcher.teardown("warm").await.expect("teardown");
+}

@@ -160,3 +160,29 @@ async fn a_lock_only_its_owner_can_write_is_served_with() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A template `hearth config check` refuses, `hearth serve` refuses at start with the same
+/// key path, before it serves anything.
+#[test]
+fn a_bad_template_is_refused_at_start_naming_the_key_path() {
+    let dir = support::short_tempdir();
+    let config = dir.path().join("hearth.toml");
+    std::fs::write(
+        &config,
+        "[tiers.solo.roles.web]\nimage = \"w:1\"\nport = 80\ndepends_on = { db = \"ready\" }\n",
+    )
+    .expect("write config");
+    let out = serve_exits(
+        dir.path(),
+        &["--config", config.to_str().expect("utf-8")],
+        &[],
+    );
+    refused(
+        &out,
+        &[
+            "hearth.toml",
+            "tiers.solo.roles.web.depends_on.db: db is not a role of this tier",
+        ],
+    );
+    assert!(!dir.path().join("h.sock").exists(), "nothing served");
+}

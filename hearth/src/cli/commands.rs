@@ -29,11 +29,25 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         Command::Serve(_) => unreachable_serve(),
         Command::Provision(a) => provision(client, a, false).await,
         Command::Upgrade(a) => provision(client, a, true).await,
-        Command::Status(a) => client.status(&a.slug).await.map(|s| {
-            print_as(a.out.output, &serde_json::json!({ "status": s }), || {
-                format!("{}: {s}", a.slug)
-            });
-        }),
+        Command::Status(a) => match client.status(&a.slug).await {
+            Ok(s) => {
+                // The roles come from the workspace's ref; a workspace without one (torn
+                // down) has none to list.
+                let roles = match client.get(&a.slug).await {
+                    Ok(r) => role_names(&r),
+                    Err(_) => String::new(),
+                };
+                print_as(a.out.output, &serde_json::json!({ "status": s }), || {
+                    if roles.is_empty() {
+                        format!("{}: {s}", a.slug)
+                    } else {
+                        format!("{}: {s}\n  roles: {roles}", a.slug)
+                    }
+                });
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
         Command::Teardown(a) => client.teardown(&a.slug).await.map(|()| {
             print_as(a.out.output, &serde_json::json!({ "ok": true }), || {
                 format!(
@@ -59,10 +73,11 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
                             r.tier.to_string(),
                             r.last_status.to_string(),
                             r.endpoint.clone(),
+                            role_names(r),
                         ]
                     })
                     .collect();
-                super::table::render(&["SLUG", "TIER", "STATUS", "ENDPOINT"], &rows)
+                super::table::render(&["SLUG", "TIER", "STATUS", "ENDPOINT", "ROLES"], &rows)
             });
         }),
         Command::Pool(o) => client.pool().await.map(|pools| {
@@ -72,6 +87,7 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         }),
         Command::Events(a) => events(client, a).await,
         Command::Lock(a) => return super::lock::run(a).await,
+        Command::Config(super::ConfigCommand::Check(a)) => return super::config_check::run(&a),
         Command::Doctor(a) => return super::doctor::run(client.socket().to_path_buf(), *a).await,
         Command::GenerateAssets(a) => {
             return hearth_cli_kit::assets::run(<super::Cli as clap::CommandFactory>::command(), &a)
@@ -157,6 +173,11 @@ async fn provision(
     if let Some(i) = a.lore_image {
         profile.driver_flags.insert("lore_image".into(), i.into());
     }
+    for (role, image) in a.image {
+        profile
+            .driver_flags
+            .insert(crate::template::image_flag(&role), image.into());
+    }
     if a.out.output == Output::Human {
         eprintln!(
             "{} {} ({tier}): waiting until every service answers…",
@@ -212,6 +233,15 @@ fn print_ref(output: Output, r: &DeploymentRef) {
         }
         out
     });
+}
+
+/// A workspace's roles, as its ref lists them: `store, migrate, web`.
+fn role_names(r: &DeploymentRef) -> String {
+    r.services
+        .iter()
+        .map(|s| s.role.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn short(digest: &str) -> &str {

@@ -2,6 +2,7 @@
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
 pub mod commands;
+mod config_check;
 pub mod doctor;
 mod lock;
 mod progress;
@@ -71,12 +72,16 @@ pub enum Command {
     /// Show a workspace's boot and lifecycle steps with timings.
     Events(EventsArgs),
     /// Pin each role's image to its digest in a lock file that `hearth serve` then uses
-    /// (pulling tags the engine lacks); --check reports which tags moved since.
+    /// (pulling tags the engine lacks), every role of every tier --config configures too;
+    /// --check reports which tags moved since (or are not pinned).
     Lock(LockArgs),
     /// Check what `hearth serve` would run with, one line per check (ok, warn, fail, and a
     /// hint): the engine and why it was chosen, the socket's permission, the images, the
     /// lock, the state dir, a running daemon, the address pools. Exit 1 if a check fails.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Check the config file as `hearth serve` reads it, running nothing.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Write shell completions and man pages (used by `make deb`).
     #[command(hide = true)]
     GenerateAssets(hearth_cli_kit::assets::GenerateArgs),
@@ -181,8 +186,24 @@ pub struct ProvisionArgs {
     /// Image for the lore role, for this workspace only.
     #[arg(long)]
     pub lore_image: Option<String>,
+    /// Image for any role of the tier's template, for this workspace only (repeatable):
+    /// `--image web=registry.example.com/web:2.1` (sent as `driver_flags.web_image`).
+    #[arg(long, value_name = "ROLE=IMAGE", value_parser = role_image)]
+    pub image: Vec<(String, String)>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// `ROLE=IMAGE`.
+fn role_image(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((role, image)) if !role.is_empty() && !image.is_empty() => {
+            Ok((role.to_owned(), image.to_owned()))
+        }
+        _ => Err(format!(
+            "{raw:?} is not ROLE=IMAGE (e.g. web=registry.example.com/web:2.1)"
+        )),
+    }
 }
 
 /// `events`.
@@ -210,6 +231,10 @@ pub struct LockArgs {
     /// Seconds one pull may take before it counts as failed.
     #[arg(long, default_value_t = 60)]
     pub pull_timeout: u64,
+    /// The config file [env: HEARTH_CONFIG]: its `[images]`, and every role of every tier its
+    /// `[tiers]` configures, are pinned (and checked) too.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Image for the cairnet role [env: HEARTH_IMAGE_CAIRNET, ROCKY_HEARTH_IMAGE_CAIRNET]
     /// [default: nginx:alpine]
     #[arg(long)]
@@ -218,6 +243,24 @@ pub struct LockArgs {
     /// [default: nginx:alpine]
     #[arg(long)]
     pub lore_image: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `hearth config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the config file and check every tier's template (`[tiers]`): one line per tier
+    /// (its roles, front door and start order), or every problem with its key path and exit 1.
+    Check(ConfigCheckArgs),
+}
+
+/// `config check`.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The config file [env: HEARTH_CONFIG]; with none, every tier runs the default template.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

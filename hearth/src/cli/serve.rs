@@ -178,6 +178,10 @@ pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Resu
         version = hearth_cli_kit::VERSION,
         "hearth serving"
     );
+    for (tier, t) in &settings.docker.templates.by_tier {
+        let roles: Vec<&str> = t.roles.iter().map(|r| r.name.as_str()).collect();
+        info!(%tier, ?roles, front_door = %t.front_door, fingerprint = %t.fingerprint(), "tier runs its own template");
+    }
     let watch = IdleWatch::default();
     let shutdown = stop_when(settings.idle_exit, guard.activated(), watch.clone(), stop);
     activation::notify_ready();
@@ -271,7 +275,8 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
             for f in fake_faults {
                 faults.add(f).map_err(anyhow::Error::msg)?;
             }
-            (Arc::new(FakeDriver::new(faults)), None)
+            let fake = FakeDriver::new(faults).with_templates(settings.docker.templates.clone());
+            (Arc::new(fake), None)
         }
     })
 }

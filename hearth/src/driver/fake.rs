@@ -1,9 +1,11 @@
-//! The Fake driver: workspaces in memory, each service a real HTTP listener on a loopback port
-//! (so a worker's request to the endpoint works as it would against containers). It can be
-//! told to fail, hang or be slow on any verb, and it passes the same conformance suite as
-//! LocalDocker.
+//! The Fake driver: workspaces in memory, each service role of the tier's template a real HTTP
+//! listener on a loopback port (so a worker's request to the endpoint works as it would
+//! against containers; `GET /env` answers the role's rendered environment, as the stand-in
+//! image does). Roles start in the template's order, one-shots are marked done at once. It
+//! can be told to fail, hang or be slow on any verb, and it passes the same conformance suite
+//! as LocalDocker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,14 +13,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use chrono::Utc;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status, Tier,
+};
 use hearth_protocol::verb::Verb;
 
 use super::common::{status_from_states, ContainerState, Step};
-use super::{front_door, Driver, ObjectKind, Owned, SOLO_ROLES};
+use super::{Driver, ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
+use crate::template::{refs, Role, Template, Templates};
 
 /// Where an injected fault strikes: a verb (a wake counts as `resume`), or `refill`, the
 /// provision of a warm-pool member.
@@ -78,8 +83,11 @@ impl FakeFaults {
 
 #[derive(Debug)]
 struct Service {
-    role: &'static str,
-    port: u16,
+    role: String,
+    /// The loopback port of its listener; `None` for a one-shot, which listens on nothing.
+    port: Option<u16>,
+    /// The image it runs (the override, the template's, or `fake` for the default template).
+    image: String,
     state: ContainerState,
     /// Answers 503 while set, like a frozen container that cannot serve.
     paused: Arc<AtomicBool>,
@@ -90,8 +98,10 @@ struct Service {
 #[derive(Debug, Default)]
 struct Workspace {
     network: bool,
-    volumes: Vec<&'static str>,
+    volumes: Vec<String>,
     services: Vec<Service>,
+    /// The roles' start waves (teardown and hibernate walk them backwards).
+    waves: Vec<Vec<String>>,
 }
 
 /// The in-memory driver.
@@ -103,6 +113,8 @@ pub struct FakeDriver {
     /// The digest every role's image has now; a test changes it to stand for an image
     /// rebuilt under the same tag (or a new lock).
     digest: Mutex<String>,
+    /// The configured templates (`[tiers]`); a tier without one runs the default two roles.
+    templates: Templates,
 }
 
 /// The Fake's image digest until a test says otherwise.
@@ -121,7 +133,21 @@ impl FakeDriver {
             faults,
             workspaces: Arc::default(),
             digest: Mutex::new(FAKE_DIGEST.to_owned()),
+            templates: Templates::default(),
         }
+    }
+
+    /// The same fake, running `templates` for the tiers they name.
+    #[must_use]
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// The template `tier` runs, and whether it is the file's (else the default one).
+    fn template(&self, tier: Tier) -> (Template, bool) {
+        let own = self.templates.by_tier.contains_key(&tier);
+        (self.templates.for_tier(tier, &BTreeMap::new(), 80), own)
     }
 
     /// Stands for an image rebuilt under the same tag: services created from now on run
@@ -184,37 +210,104 @@ impl FakeDriver {
         Some(ws)
     }
 
-    async fn start_service(&self, slug: &Slug, role: &'static str) -> Result<(), HearthError> {
+    /// Starts `role` of `slug` as `tier` runs it: a listener for a service, a run that is
+    /// done at once for a one-shot. Records the steps a container engine's driver records.
+    async fn start_role(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        t: &Template,
+        own: bool,
+        role: &Role,
+        steps: &Steps,
+    ) -> Result<(), HearthError> {
+        let image = if own
+            || profile
+                .driver_flags
+                .contains_key(&crate::template::image_flag(&role.name))
+        {
+            role.image_for(profile)
+        } else {
+            "fake".to_owned()
+        };
         let paused = Arc::new(AtomicBool::new(false));
-        let (port, server) = serve(role, paused.clone()).await?;
+        let (port, server, state) = if role.once {
+            (None, None, ContainerState::EXITED)
+        } else {
+            let env = rendered_env(slug, profile.tier, t, role)?;
+            let (port, server) = serve(&role.name, paused.clone(), env).await?;
+            (Some(port), Some(server), ContainerState::RUNNING)
+        };
         self.with(slug.as_str(), |ws| {
-            ws.services.retain(|s| s.role != role);
+            if let Some(old) = ws.services.iter_mut().find(|s| s.role == role.name) {
+                if let Some(h) = old.server.take() {
+                    h.abort();
+                }
+            }
+            ws.services.retain(|s| s.role != role.name);
             ws.services.push(Service {
-                role,
+                role: role.name.clone(),
                 port,
-                state: ContainerState::RUNNING,
+                image,
+                state,
                 paused,
-                server: Some(server),
+                server,
             });
+            // Kept in the template's order, whatever the start order.
+            ws.services
+                .sort_by_key(|s| t.roles.iter().position(|r| r.name == s.role));
         });
+        steps.step(Step::ContainerStarted, Some(&role.name), None);
+        let done = if role.once {
+            Step::RoleCompleted
+        } else {
+            Step::RoleReady
+        };
+        steps.step(done, Some(&role.name), None);
+        Ok(())
+    }
+
+    /// Starts every role of `t` in start order; one-shots again only if `once_too`.
+    async fn start_all(
+        &self,
+        slug: &Slug,
+        profile: &ProvisioningProfile,
+        steps: &Steps,
+        once_too: bool,
+    ) -> Result<(), HearthError> {
+        let (t, own) = self.template(profile.tier);
+        for role in start_order(&t)? {
+            if role.once && !once_too {
+                continue;
+            }
+            self.start_role(slug, profile, &t, own, role, steps).await?;
+        }
         Ok(())
     }
 
     fn reference(&self, slug: &Slug, profile: &ProvisioningProfile) -> DeploymentRef {
         let digest = self.image_digest();
+        let (t, _) = self.template(profile.tier);
         let services: Vec<ServiceRef> = self.with(slug.as_str(), |ws| {
             ws.services
                 .iter()
                 .map(|s| ServiceRef {
-                    role: s.role.to_owned(),
-                    image: "fake".into(),
+                    role: s.role.clone(),
+                    image: s.image.clone(),
                     image_digest: digest.clone(),
                     container_id: format!("fake-{slug}-{}", s.role),
-                    endpoint: format!("http://127.0.0.1:{}", s.port),
+                    endpoint: s
+                        .port
+                        .map(|p| format!("http://127.0.0.1:{p}"))
+                        .unwrap_or_default(),
                 })
                 .collect()
         });
-        let endpoint = front_door(&services);
+        let endpoint = services
+            .iter()
+            .find(|s| s.role == t.front_door)
+            .map(|s| s.endpoint.clone())
+            .unwrap_or_default();
         DeploymentRef {
             workspace_slug: slug.to_string(),
             tier: profile.tier,
@@ -229,13 +322,25 @@ impl FakeDriver {
         }
     }
 
-    /// Moves every service of `slug` to `state`, one role after the other with the configured
-    /// latency between them, as the engine does: in between, the roles disagree.
+    /// Moves every service role of `slug` to `state`, one role after the other with the
+    /// configured latency between them, as the engine does: in between, the roles disagree.
+    /// Pausing and stopping go in reverse start order, resuming in start order; one-shots,
+    /// done, stay as they are.
     async fn set_state(&self, slug: &str, state: ContainerState) {
-        for role in SOLO_ROLES {
+        let waves = self.with(slug, |ws| ws.waves.clone());
+        let order: Vec<String> = if state == ContainerState::RUNNING {
+            waves.into_iter().flatten().collect()
+        } else {
+            reverse(waves)
+        };
+        for role in order {
             self.pace().await;
             self.with(slug, |ws| {
-                for s in ws.services.iter_mut().filter(|s| s.role == role) {
+                for s in ws
+                    .services
+                    .iter_mut()
+                    .filter(|s| s.role == role && s.port.is_some())
+                {
                     s.state = state;
                     s.paused
                         .store(state == ContainerState::PAUSED, Ordering::SeqCst);
@@ -248,6 +353,61 @@ impl FakeDriver {
             });
         }
     }
+}
+
+/// Start waves walked backwards: the last wave first, each wave in the template's order.
+fn reverse(waves: Vec<Vec<String>>) -> Vec<String> {
+    waves.into_iter().rev().flatten().collect()
+}
+
+/// The start waves of `t` (a checked template has no cycle; one is refused, never looped on).
+fn waves(t: &Template) -> Result<Vec<Vec<&Role>>, HearthError> {
+    crate::template::order::waves(t).map_err(|cycle| HearthError::InvalidRequest {
+        message: format!(
+            "the template's roles wait in a cycle: {}",
+            cycle.join(" → ")
+        ),
+    })
+}
+
+/// The waves by role name, as a workspace keeps them.
+fn wave_names(waves: &[Vec<&Role>]) -> Vec<Vec<String>> {
+    waves
+        .iter()
+        .map(|w| w.iter().map(|r| r.name.clone()).collect())
+        .collect()
+}
+
+/// The roles of `t` in start order.
+fn start_order(t: &Template) -> Result<Vec<&Role>, HearthError> {
+    Ok(waves(t)?.into_iter().flatten().collect())
+}
+
+/// `role`'s `env`, references rendered as the Fake's roles reach each other (each by its
+/// name, on the port it listens on in the template).
+fn rendered_env(
+    slug: &Slug,
+    tier: Tier,
+    t: &Template,
+    role: &Role,
+) -> Result<BTreeMap<String, String>, HearthError> {
+    let ctx = refs::Context {
+        slug: slug.to_string(),
+        tier: tier.to_string(),
+        roles: t
+            .roles
+            .iter()
+            .map(|r| (r.name.clone(), (r.name.clone(), r.port)))
+            .collect(),
+    };
+    let mut env = BTreeMap::from([("HEARTH_ROLE".to_owned(), role.name.clone())]);
+    for (k, v) in &role.env {
+        let value = refs::render(v, &ctx).map_err(|e| HearthError::InvalidRequest {
+            message: format!("role {} env {k}: {e}", role.name),
+        })?;
+        env.insert(k.clone(), value);
+    }
+    Ok(env)
 }
 
 /// Removes a half-built workspace if the provision future is dropped before it finishes.
@@ -282,24 +442,32 @@ impl Driver for FakeDriver {
             slug: slug.to_string(),
             armed: true,
         };
+        let (t, own) = self.template(profile.tier);
+        let waves = waves(&t)?;
+        t.check_image_flags(profile)
+            .map_err(|message| HearthError::InvalidRequest { message })?;
         self.pace().await;
-        self.with(slug.as_str(), |ws| ws.network = true);
+        self.with(slug.as_str(), |ws| {
+            ws.network = true;
+            ws.waves = wave_names(&waves);
+        });
         steps.step(Step::NetworkCreated, None, None);
-        for (i, role) in SOLO_ROLES.iter().copied().enumerate() {
+        let order: Vec<&Role> = waves.into_iter().flatten().collect();
+        for (i, role) in order.iter().enumerate() {
             self.pace().await;
             // An injected provision fault strikes half-way, once the network and the first
             // role exist, so that what is tested is the rollback of real leftovers.
-            if i + 1 == SOLO_ROLES.len() {
+            if i + 1 == order.len() {
                 self.fault(FaultOn::Verb(Verb::Provision)).await?;
                 // `fail:refill` strikes only warm-pool members, so cold provisions still work.
                 if super::pool_flag(profile).is_some() {
                     self.fault(FaultOn::Refill).await?;
                 }
             }
-            self.with(slug.as_str(), |ws| ws.volumes.push(role));
-            self.start_service(slug, role).await?;
-            steps.step(Step::ContainerStarted, Some(role), None);
-            steps.step(Step::RoleReady, Some(role), None);
+            if role.volume.is_some() {
+                self.with(slug.as_str(), |ws| ws.volumes.push(role.name.clone()));
+            }
+            self.start_role(slug, profile, &t, own, role, steps).await?;
         }
         guard.armed = false;
         Ok(self.reference(slug, profile))
@@ -309,7 +477,13 @@ impl Driver for FakeDriver {
         let map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
         Ok(match map.get(&r.workspace_slug) {
             None => Status::TierTornDown,
-            Some(ws) => status_from_states(ws.services.iter().map(|s| s.state)),
+            // A one-shot, done, has exited: the workspace's status is its services'.
+            Some(ws) => status_from_states(
+                ws.services
+                    .iter()
+                    .filter(|s| s.port.is_some())
+                    .map(|s| s.state),
+            ),
         })
     }
 
@@ -321,10 +495,23 @@ impl Driver for FakeDriver {
     ) -> Result<DeploymentRef, HearthError> {
         self.gate(Verb::Upgrade).await?;
         let slug = Slug::parse(&r.workspace_slug)?;
-        for role in SOLO_ROLES {
-            self.start_service(&slug, role).await?;
-            steps.step(Step::RoleReady, Some(role), None);
-        }
+        let (t, _) = self.template(profile.tier);
+        t.check_image_flags(profile)
+            .map_err(|message| HearthError::InvalidRequest { message })?;
+        let waves = waves(&t)?;
+        // An upgrade runs the one-shots again (a migration for the new images).
+        self.start_all(&slug, profile, steps, true).await?;
+        // Another tier may run other roles: the ones it has no more go (their volumes stay,
+        // as data does across an upgrade, until teardown).
+        self.with(slug.as_str(), |ws| {
+            ws.waves = wave_names(&waves);
+            for s in ws.services.iter_mut().filter(|s| t.role(&s.role).is_none()) {
+                if let Some(h) = s.server.take() {
+                    h.abort();
+                }
+            }
+            ws.services.retain(|s| t.role(&s.role).is_some());
+        });
         let mut out = self.reference(&slug, profile);
         out.created = r.created;
         Ok(out)
@@ -333,9 +520,20 @@ impl Driver for FakeDriver {
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         self.gate(Verb::Teardown).await?;
         if let Some(ws) = self.remove(slug.as_str()) {
-            // The steps LocalDocker records, in its order: containers, network, volumes.
-            for s in &ws.services {
-                steps.step(Step::ContainerRemoved, Some(s.role), None);
+            // The steps LocalDocker records, in its order: containers (in reverse start
+            // order), network, volumes.
+            let mut removed = reverse(ws.waves.clone());
+            removed.extend(
+                ws.services
+                    .iter()
+                    .map(|s| s.role.clone())
+                    .filter(|r| !ws.waves.iter().flatten().any(|w| w == r)),
+            );
+            for role in removed
+                .iter()
+                .filter(|r| ws.services.iter().any(|s| &s.role == *r))
+            {
+                steps.step(Step::ContainerRemoved, Some(role), None);
             }
             if ws.network {
                 steps.step(Step::NetworkRemoved, None, Some(format!("fake_{slug}")));
@@ -379,14 +577,19 @@ impl Driver for FakeDriver {
     async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
         self.gate(Verb::Resume).await?;
         let slug = Slug::parse(&r.workspace_slug)?;
-        for role in SOLO_ROLES {
-            self.start_service(&slug, role).await?;
-            steps.step(Step::RoleReady, Some(role), None);
-        }
-        let profile = ProvisioningProfile {
+        let mut profile = ProvisioningProfile {
             resource_caps: r.resource_caps.clone(),
             ..ProvisioningProfile::for_tier(r.tier)
         };
+        // The images it ran before it slept, overrides included.
+        for s in r.services.iter().filter(|s| s.image != "fake") {
+            profile.driver_flags.insert(
+                crate::template::image_flag(&s.role),
+                serde_json::Value::String(s.image.clone()),
+            );
+        }
+        // The services again, in start order; a one-shot that completed stays done.
+        self.start_all(&slug, &profile, steps, false).await?;
         let mut out = self.reference(&slug, &profile);
         out.created = r.created;
         Ok(out)
@@ -425,20 +628,23 @@ impl Driver for FakeDriver {
 
     async fn image_digests(
         &self,
-        _profile: &ProvisioningProfile,
+        profile: &ProvisioningProfile,
     ) -> Result<std::collections::BTreeMap<String, String>, HearthError> {
         let digest = self.image_digest();
-        Ok(SOLO_ROLES
+        let (t, _) = self.template(profile.tier);
+        Ok(t.roles
             .iter()
-            .map(|r| ((*r).to_owned(), digest.clone()))
+            .map(|r| (r.name.clone(), digest.clone()))
             .collect())
     }
 }
 
-/// A loopback HTTP listener standing in for one service.
+/// A loopback HTTP listener standing in for one service: `GET /env[?prefix=P]` answers its
+/// environment as one JSON object (as the stand-in image does), anything else its role.
 async fn serve(
-    role: &'static str,
+    role: &str,
     paused: Arc<AtomicBool>,
+    env: BTreeMap<String, String>,
 ) -> Result<(u16, tokio::task::JoinHandle<()>), HearthError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -447,22 +653,36 @@ async fn serve(
         .local_addr()
         .map_err(|e| HearthError::driver("read the bound port", e))?
         .port();
-    let app = axum::Router::new().fallback(move || {
+    let name = role.to_owned();
+    let env = Arc::new(env);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
         let paused = paused.clone();
+        let env = env.clone();
+        let role = name.clone();
         async move {
             if paused.load(Ordering::SeqCst) {
-                (StatusCode::SERVICE_UNAVAILABLE, "paused\n".to_owned())
-            } else {
-                (
-                    StatusCode::OK,
-                    format!("{{\"ok\":true,\"role\":\"{role}\"}}\n"),
-                )
+                return (StatusCode::SERVICE_UNAVAILABLE, "paused\n".to_owned());
             }
+            if uri.path() == "/env" {
+                let prefix = uri
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("prefix=")))
+                    .unwrap_or_default();
+                let picked: BTreeMap<&String, &String> =
+                    env.iter().filter(|(k, _)| k.starts_with(prefix)).collect();
+                let body = serde_json::to_string(&picked).unwrap_or_default();
+                return (StatusCode::OK, body);
+            }
+            (
+                StatusCode::OK,
+                format!("{{\"ok\":true,\"role\":\"{role}\"}}\n"),
+            )
         }
     });
+    let task_role = role.to_owned();
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            tracing::warn!(role, error = %e, "fake service stopped");
+            tracing::warn!(role = %task_role, error = %e, "fake service stopped");
         }
     });
     Ok((port, server))
@@ -508,5 +728,40 @@ mod tests {
             .await
             .expect("teardown again");
         assert!(again.snapshot(&slug).is_empty());
+    }
+
+    /// An upgrade to a tier with other roles leaves the new tier's roles only, in its order.
+    #[tokio::test]
+    async fn an_upgrade_to_another_template_keeps_only_its_roles() {
+        let templates = crate::template::file::tests::read(crate::template::file::tests::EXAMPLE)
+            .expect("template");
+        let fake = FakeDriver::default().with_templates(templates);
+        let slug = Slug::parse("up").expect("slug");
+        let log = Journal::default();
+        let solo = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Solo);
+        let r = fake
+            .provision(&slug, &solo, &log.steps(&slug))
+            .await
+            .expect("provision");
+        let roles = |r: &DeploymentRef| -> Vec<String> {
+            r.services.iter().map(|s| s.role.clone()).collect()
+        };
+        assert_eq!(roles(&r), ["lore", "migrate", "cairnet"]);
+        assert_eq!(r.services[0].image, "registry.example.com/lore:1.4");
+        let team = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Team);
+        let up = fake
+            .upgrade(&r, &team, &log.steps(&slug))
+            .await
+            .expect("upgrade");
+        assert_eq!(
+            roles(&up),
+            ["cairnet", "lore"],
+            "the default template's roles"
+        );
+        assert!(
+            up.services.iter().all(|s| s.image == "fake"),
+            "the wire as before"
+        );
+        assert_eq!(fake.status(&up).await.expect("status"), Status::Ready);
     }
 }

@@ -38,6 +38,10 @@ use crate::journal::Steps;
 use crate::slug::Slug;
 use crate::step::Step;
 
+/// The entry of a member's key that holds its tier's template fingerprint (never a role
+/// name: roles are DNS labels).
+pub const TEMPLATE_KEY: &str = "(template)";
+
 /// How the pools are run (`--pool TIER=N`, `[pool]`).
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -63,6 +67,10 @@ pub struct PoolConfig {
     /// ... but it waits for that quiet at most this long, so a steady stream of verbs never
     /// starves the pool.
     pub max_defer: Duration,
+    /// Each tier's template fingerprint ([`crate::template::Template::fingerprint`]) for the
+    /// tiers with a template of their own: folded into the members' key, so a changed
+    /// template drains the members built from the old one.
+    pub templates: BTreeMap<Tier, String>,
 }
 
 impl Default for PoolConfig {
@@ -78,11 +86,25 @@ impl Default for PoolConfig {
             build_timeout: Duration::from_secs(120),
             quiet: Duration::from_millis(150),
             max_defer: Duration::from_secs(10),
+            templates: BTreeMap::new(),
         }
     }
 }
 
 impl PoolConfig {
+    /// The members' key for `tier` from the driver's image `digests`: the digests, and the
+    /// tier's template fingerprint under [`TEMPLATE_KEY`] when it has its own template.
+    pub fn key_digests(
+        &self,
+        tier: Tier,
+        mut digests: BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        if let Some(f) = self.templates.get(&tier) {
+            digests.insert(TEMPLATE_KEY.to_owned(), f.clone());
+        }
+        digests
+    }
+
     /// Parses `TIER=N` (`solo=2`).
     ///
     /// # Errors
@@ -329,12 +351,13 @@ impl Pool {
         );
         resumed?;
         if let Ok(now) = digests {
+            let now = self.config().key_digests(member.key.tier, now);
             if !now.is_empty() && now != member.key.digests {
                 self.with_health(member.key.tier, |h| h.digests = Some(now.clone()));
                 return Err(HearthError::driver(
                     format!("claim {}", member.id),
                     format!(
-                        "its images changed since it was built (now {now:?}); the pool is drained and refilled"
+                        "its images or template changed since it was built (now {now:?}); the pool is drained and refilled"
                     ),
                 ));
             }

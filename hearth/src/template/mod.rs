@@ -11,6 +11,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub mod check;
+pub mod file;
+pub mod order;
 pub mod refs;
 
 use hearth_protocol::hearth::Tier;
@@ -206,9 +209,54 @@ impl Template {
         }
     }
 
+    /// A short hash of everything in the template (roles, images, ports, probes, order):
+    /// two templates with the same fingerprint build the same workspace.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("{self:?}").as_bytes());
+        hex::encode(&digest[..8])
+    }
+
     /// The role named `name`.
     pub fn role(&self, name: &str) -> Option<&Role> {
         self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The `driver_flags` of `profile` that override an image, checked: each names a role of
+    /// this template and an image reference the engines can parse.
+    ///
+    /// # Errors
+    /// The first flag that does not, naming it.
+    pub fn check_image_flags(
+        &self,
+        profile: &hearth_protocol::hearth::ProvisioningProfile,
+    ) -> Result<(), String> {
+        for (key, value) in &profile.driver_flags {
+            let Some(role) = key.strip_suffix("_image") else {
+                continue;
+            };
+            if self.role(role).is_none() {
+                return Err(format!(
+                    "driver_flags.{key}: {role} is not a role of this tier (its roles: {})",
+                    self.roles
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let Some(image) = value.as_str() else {
+                return Err(format!(
+                    "driver_flags.{key}: {value} is not an image reference (a string)"
+                ));
+            };
+            if let Err(why) = crate::image_ref::check(image) {
+                return Err(format!(
+                    "driver_flags.{key}: {image:?} is not an image reference: {why}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The roles that run as services (not one-shots), in the file's order.
@@ -217,7 +265,33 @@ impl Template {
     }
 }
 
+/// The `driver_flags` key that overrides `role`'s image for one workspace (the Go hearth's
+/// `cairnet_image`, `lore_image`, for any role).
+pub fn image_flag(role: &str) -> String {
+    format!("{role}_image")
+}
+
+impl Role {
+    /// The image this role runs for `profile`: its `driver_flags.<role>_image`, else the
+    /// template's.
+    pub fn image_for(&self, profile: &hearth_protocol::hearth::ProvisioningProfile) -> String {
+        profile
+            .driver_flags
+            .get(&image_flag(&self.name))
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| self.image.clone(), str::to_owned)
+    }
+}
+
 impl Templates {
+    /// The fingerprint of each tier that has a template of its own.
+    pub fn fingerprints(&self) -> BTreeMap<Tier, String> {
+        self.by_tier
+            .iter()
+            .map(|(tier, t)| (*tier, t.fingerprint()))
+            .collect()
+    }
+
     /// The template of `tier`, or the default one built from `images` and `port`.
     pub fn for_tier(&self, tier: Tier, images: &BTreeMap<String, String>, port: u16) -> Template {
         self.by_tier

@@ -68,11 +68,12 @@ pub enum Feature {
     HibernateWake,
     Limits,
     WarmPool,
+    Templates,
 }
 
 impl Feature {
     /// Every row, in the document's order.
-    pub const ALL: [Feature; 11] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Provision,
         Feature::IdempotentProvision,
         Feature::TierMismatch,
@@ -84,6 +85,7 @@ impl Feature {
         Feature::HibernateWake,
         Feature::Limits,
         Feature::WarmPool,
+        Feature::Templates,
     ];
 
     /// The row's first cell in `docs/src/backends.md`.
@@ -100,6 +102,9 @@ impl Feature {
             Feature::HibernateWake => "hibernate / wake",
             Feature::Limits => "memory, CPU and PID limits enforced",
             Feature::WarmPool => "warm pool (`--pool`): claim, cold fallback, shrink",
+            Feature::Templates => {
+                "templates (`[tiers]`): N roles in start order, one-shots, references"
+            }
         }
     }
 }
@@ -121,6 +126,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
+        // The engine side of templates (probes, the start-order runner) is not in yet.
+        (Column::Docker | Column::Podman | Column::Swarm, Feature::Templates) => No,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,
@@ -132,7 +139,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
             | Feature::PauseResume
             | Feature::HibernateWake
             | Feature::Limits
-            | Feature::WarmPool,
+            | Feature::WarmPool
+            | Feature::Templates,
         ) => Unsupported,
         (Column::PodmanRootlessV1, Feature::ReadOnlyStatus | Feature::Teardown) => Yes,
         // Nothing runs on this machine: ready means every manifest is written, limits are
@@ -146,7 +154,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
             | Feature::TierMismatch
             | Feature::ReadOnlyStatus
             | Feature::Upgrade
-            | Feature::Teardown,
+            | Feature::Teardown
+            | Feature::Templates,
         ) => Yes,
         (Column::Kustomize, Feature::PauseResume | Feature::HibernateWake | Feature::WarmPool) => {
             Unsupported

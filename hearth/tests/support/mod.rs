@@ -239,6 +239,17 @@ impl Backend {
         }
     }
 
+    /// A backend of the same kind, faults and deadlines running the templates of `toml`
+    /// (see [`template_config`]).
+    pub fn templated(&self, toml: &str) -> Backend {
+        Backend::with(
+            self.kind,
+            self.faults.clone(),
+            template_config(toml),
+            self.deadlines,
+        )
+    }
+
     /// The same daemon started again: a new dispatcher and driver over the same state dir and
     /// instance (for Fake, the in-memory engine does not survive, as it would not).
     pub fn restarted(&self) -> Arc<Dispatcher> {
@@ -373,6 +384,16 @@ pub fn docker_config() -> DockerConfig {
     c
 }
 
+/// `docker_config()` running the templates of `toml` (a config file's `[tiers]`, `@IMAGE@`
+/// standing for the test image).
+pub fn template_config(toml: &str) -> DockerConfig {
+    let mut c = docker_config();
+    let file: hearth::config::FileConfig =
+        toml::from_str(&toml.replace("@IMAGE@", &test_image())).expect("template toml");
+    c.templates = file.templates(&c.images, None).expect("a valid template");
+    c
+}
+
 fn make_driver(
     kind: Kind,
     faults: &FakeFaults,
@@ -380,7 +401,9 @@ fn make_driver(
     instance: &str,
 ) -> Arc<Counting> {
     let inner: Arc<dyn Driver> = match kind {
-        Kind::Fake => Arc::new(FakeDriver::new(faults.clone())),
+        Kind::Fake => {
+            Arc::new(FakeDriver::new(faults.clone()).with_templates(config.templates.clone()))
+        }
         Kind::Docker | Kind::Podman => {
             Arc::new(LocalDocker::new(config.clone(), instance.to_owned()))
         }
