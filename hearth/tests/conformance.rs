@@ -555,10 +555,12 @@ async fn docker_half_way_failure_rolls_back() {
         .await
         .expect_err("never ready");
     assert_eq!(err.code(), "driver_failure");
+    // The failure names the role, the probe and what it saw.
+    let text = err.to_string();
     assert!(
-        err.to_string().starts_with("cairnet: GET / got no answer")
-            || err.to_string().starts_with("lore: GET / got no answer"),
-        "{err}"
+        (text.starts_with("cairnet: ") || text.starts_with("lore: "))
+            && text.contains("GET / on port 81 got no answer"),
+        "{text}"
     );
     assert!(
         engine_objects(&b.instance).is_empty(),

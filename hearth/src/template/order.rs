@@ -84,15 +84,21 @@ pub struct Unmeetable {
     pub why: &'static str,
 }
 
+impl From<Unmeetable> for crate::error::HearthError {
+    fn from(u: Unmeetable) -> Self {
+        crate::error::HearthError::driver(format!("start role {} in order", u.role), &u)
+    }
+}
+
 /// Brings every role of `template` up in dependency order and returns what each
 /// `bring_up` returned, in the template's role order.
 ///
 /// # Errors
 /// The first role's error (later errors, consequences of the cancellation, are dropped), or an
 /// [`Unmeetable`] dependency.
-pub async fn bring_up<T, E, F, Fut>(template: &Template, bring_up: F) -> Result<Vec<T>, E>
+pub async fn bring_up<'t, T, E, F, Fut>(template: &'t Template, bring_up: F) -> Result<Vec<T>, E>
 where
-    F: Fn(&Role, Signal) -> Fut,
+    F: Fn(&'t Role, Signal) -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: From<Unmeetable>,
 {
