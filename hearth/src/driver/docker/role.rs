@@ -306,8 +306,7 @@ async fn published(
     id: &str,
     role: &str,
 ) -> Result<BTreeMap<u16, SocketAddr>, HearthError> {
-    let info = docker
-        .inspect_container(id, None)
+    let info = probe::container::inspect_settled(docker, id)
         .await
         .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
     let mut out = BTreeMap::new();

@@ -31,10 +31,33 @@ pub struct Container {
     pub published: BTreeMap<u16, SocketAddr>,
 }
 
+/// How often an inspect is tried again while Podman reports its transient `stopped` state.
+const SETTLE_TRIES: u32 = 40;
+
+/// Inspects container `id`, waiting out Podman's transient `stopped` state (a process that
+/// exited before Podman recorded it as `exited`), which bollard's state enum does not know.
+///
+/// # Errors
+/// The engine's error, once it is not that one.
+pub async fn inspect_settled(
+    docker: &Docker,
+    id: &str,
+) -> Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+    let mut tries = 0;
+    loop {
+        match docker.inspect_container(id, None).await {
+            Err(e) if tries < SETTLE_TRIES && e.to_string().contains("variant `stopped`") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Container {
     async fn inspect(&self) -> Result<bollard::models::ContainerState, String> {
-        self.docker
-            .inspect_container(&self.id, None)
+        inspect_settled(&self.docker, &self.id)
             .await
             .map(|i| i.state.unwrap_or_default())
             .map_err(|e| format!("inspect failed: {e}"))
