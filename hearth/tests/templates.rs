@@ -381,6 +381,64 @@ async fn service_exiting_while_waited_on_fails_at_once(kind: Kind) {
     );
 }
 
+/// Upgrade recreates the roles whose container changes and keeps the others, and every role
+/// keeps its volume.
+async fn upgrade_recreates_only_changed_roles(kind: Kind) {
+    let b = backend(
+        kind,
+        three_roles(migrate("0", "3"), cairnet("0")),
+        Duration::from_secs(30),
+    );
+    let first = b
+        .dispatcher
+        .provision("upg", solo())
+        .await
+        .expect("provision");
+    let id_of = |r: &hearth_protocol::hearth::DeploymentRef, role: &str| {
+        r.services
+            .iter()
+            .find(|s| s.role == role)
+            .map(|s| s.container_id.clone())
+            .expect(role)
+    };
+    let volumes = |b: &Backend| -> Vec<String> {
+        b.engine_objects()
+            .into_iter()
+            .filter(|o| o.ends_with("-data"))
+            .collect()
+    };
+    let before = volumes(&b);
+    assert_eq!(before.len(), 3, "one volume per role: {before:?}");
+    // Only cairnet's image reference changes (the same image, by its ID).
+    let image_id = first.services[0].image_digest.clone();
+    let mut profile = solo();
+    profile.driver_flags.insert(
+        "cairnet_image".into(),
+        serde_json::Value::String(image_id.clone()),
+    );
+    let up = b.dispatcher.upgrade("upg", profile).await.expect("upgrade");
+    assert_ne!(
+        id_of(&up, "cairnet"),
+        id_of(&first, "cairnet"),
+        "cairnet recreated"
+    );
+    assert_eq!(
+        id_of(&up, "lore"),
+        id_of(&first, "lore"),
+        "lore unchanged, kept"
+    );
+    assert_eq!(up.services[0].image, image_id);
+    assert_eq!(volumes(&b), before, "volumes kept");
+    assert_eq!(
+        http_status(&format!("{}/healthz", up.endpoint)).await,
+        Ok(200)
+    );
+    let env = body(&format!("{}/env", up.endpoint)).await;
+    assert!(env.contains(r#""LORE_URL":"http://lore:9000""#), "{env}");
+    b.dispatcher.teardown("upg").await.expect("teardown");
+    assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
+}
+
 macro_rules! on_engines {
     ($($name:ident),* $(,)?) => {
         mod docker {
@@ -413,4 +471,5 @@ on_engines!(
     health_that_stays_503_fails_and_rolls_back,
     oneshot_exiting_3_fails_with_code_and_log,
     service_exiting_while_waited_on_fails_at_once,
+    upgrade_recreates_only_changed_roles,
 );

@@ -120,8 +120,8 @@ pub(crate) fn spec(
     let hash = {
         let mut h = Sha256::new();
         let what = format!(
-            "{}|{env:?}|{cmd:?}|{ports:?}|{:?}|{volume:?}|{memory}|{nano_cpus}|{pids}|{}",
-            image.id, role.volume, role.once
+            "{}|{}|{env:?}|{cmd:?}|{ports:?}|{:?}|{volume:?}|{memory}|{nano_cpus}|{pids}|{}",
+            image.image, image.id, role.volume, role.once
         );
         h.update(what.as_bytes());
         hex::encode(&h.finalize()[..8])
