@@ -219,8 +219,6 @@ async fn three_roles_start_in_order(kind: Kind) {
             && e.detail.as_deref().unwrap_or("").contains("answered 503")),
         "the waterfall shows cairnet's 503s: {events:?}"
     );
-    // Order, not serialisation: lore (0.7 s) and migrate (0.3 s) overlap, then cairnet (1.2 s).
-    assert!(took < Duration::from_secs(15), "took {took:?}");
 
     let env = body(&format!("{front}/env")).await;
     assert!(env.contains(r#""LORE_URL":"http://lore:9000""#), "{env}");
