@@ -176,13 +176,11 @@ async fn three_roles_start_in_order(kind: Kind) {
         three_roles(migrate("0", "3"), cairnet("1200")),
         Duration::from_secs(30),
     );
-    let started = Instant::now();
     let r = b
         .dispatcher
         .provision("tpl", solo())
         .await
         .expect("provision");
-    let took = started.elapsed();
     assert_eq!(r.last_status, Status::Ready);
     let roles: Vec<&str> = r.services.iter().map(|s| s.role.as_str()).collect();
     assert_eq!(
@@ -471,3 +469,75 @@ on_engines!(
     service_exiting_while_waited_on_fails_at_once,
     upgrade_recreates_only_changed_roles,
 );
+
+/// A template of software hearth did not write: Debian's busybox-static (`httpd`, `sh`,
+/// `wget`) in a `FROM scratch` image (`make images`). `kv` is ready when it listens inside
+/// and answers its own health check through `exec`; `web` waits for it, gets its address by
+/// reference (checked inside the container, by `exec`) and is ready on an HTTP probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_busybox_template() {
+    if !support::e2e("templates::docker_busybox_template") {
+        return;
+    }
+    let image = "hearth-busybox:local";
+    assert!(
+        support::cli_ok(None, &["image", "inspect", image]),
+        "HEARTH_E2E=1 but {image} is absent: run `make images` (needs busybox-static)"
+    );
+    let busybox = |name: &str, port: u16, probe: Probe| {
+        let mut r = role(name, Some(port), &[], probe);
+        r.image = image.to_owned();
+        r.volume = None;
+        let port = port.to_string();
+        r.command = Some(
+            ["httpd", "-f", "-p", port.as_str(), "-h", "/www"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+        r
+    };
+    let exec = |script: &str| Probe::Exec {
+        command: vec!["sh".into(), "-c".into(), script.to_owned()],
+        timeout: None,
+    };
+    let kv = busybox(
+        "kv",
+        7000,
+        Probe::All(vec![
+            tcp(7000),
+            exec("wget -q -O - http://127.0.0.1:7000/healthz"),
+        ]),
+    );
+    let mut web = busybox(
+        "web",
+        8080,
+        Probe::All(vec![
+            http("/healthz", 200, 299),
+            exec(r#"test "$PEER" = "http://kv:7000""#),
+        ]),
+    );
+    web.env = BTreeMap::from([("PEER".to_owned(), "{{kv.url}}".to_owned())]);
+    web.depends_on = BTreeMap::from([("kv".to_owned(), Condition::Ready)]);
+    let template = Template {
+        front_door: "web".to_owned(),
+        roles: vec![web, kv],
+    };
+    let b = backend(Kind::Docker, template, Duration::from_secs(30));
+    let r = b
+        .dispatcher
+        .provision("bb", solo())
+        .await
+        .expect("provision");
+    assert_eq!(
+        http_status(&format!("{}/healthz", r.endpoint)).await,
+        Ok(200)
+    );
+    let events = b.dispatcher.events("bb").expect("events");
+    let kv_ready = at(&events, "probe_passed", "kv").expect("kv ready");
+    assert!(
+        kv_ready < at(&events, "container_created", "web").expect("web"),
+        "{events:?}"
+    );
+    b.dispatcher.teardown("bb").await.expect("teardown");
+    assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
+}
