@@ -73,7 +73,8 @@ pub struct ServeArgs {
     /// The port each service listens on inside its container [default: 80]
     #[arg(long)]
     pub service_port: Option<u16>,
-    /// Seconds a role may take to answer HTTP after it started [default: 30]
+    /// Seconds a role may take to become ready after it started, when its template sets no
+    /// `ready.timeout` [default: 30]
     #[arg(long)]
     pub readiness_timeout: Option<u64>,
     /// Seconds a provision (or upgrade, wake) may take [default: 120]

@@ -267,7 +267,8 @@ impl FakeDriver {
         Ok(())
     }
 
-    /// Starts every role of `t` in start order; one-shots again only if `once_too`.
+    /// Starts every role of `t` in start order; one-shots again only if `once_too` (a wake
+    /// runs the order again, one-shots included, as the engine drivers do).
     async fn start_all(
         &self,
         slug: &Slug,
@@ -288,9 +289,12 @@ impl FakeDriver {
     fn reference(&self, slug: &Slug, profile: &ProvisioningProfile) -> DeploymentRef {
         let digest = self.image_digest();
         let (t, _) = self.template(profile.tier);
+        // The ref lists the roles that serve: a one-shot is done, not a service (as the
+        // engine drivers answer).
         let services: Vec<ServiceRef> = self.with(slug.as_str(), |ws| {
             ws.services
                 .iter()
+                .filter(|s| s.port.is_some() || t.role(&s.role).is_none_or(|r| !r.once))
                 .map(|s| ServiceRef {
                     role: s.role.clone(),
                     image: s.image.clone(),
@@ -589,7 +593,7 @@ impl Driver for FakeDriver {
             );
         }
         // The services again, in start order; a one-shot that completed stays done.
-        self.start_all(&slug, &profile, steps, false).await?;
+        self.start_all(&slug, &profile, steps, true).await?;
         let mut out = self.reference(&slug, &profile);
         out.created = r.created;
         Ok(out)

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod fake;
 pub mod flavor;
 pub mod kustomize;
+pub mod probe;
 pub mod readiness;
 pub mod swarm;
 

@@ -15,6 +15,7 @@ pub mod check;
 pub mod file;
 pub mod order;
 pub mod refs;
+pub mod waves;
 
 use hearth_protocol::hearth::Tier;
 

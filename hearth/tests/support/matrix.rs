@@ -91,7 +91,9 @@ impl Feature {
     /// The row's first cell in `docs/src/backends.md`.
     pub fn heading(self) -> &'static str {
         match self {
-            Feature::Provision => "provision, ready = every service answers HTTP",
+            Feature::Provision => {
+                "provision, ready = every role's probe passes (HTTP 2xx/3xx by default)"
+            }
             Feature::IdempotentProvision => "provision is idempotent",
             Feature::TierMismatch => "another tier for a live slug is `tier_mismatch`",
             Feature::ReadOnlyStatus => "status is read-only",
@@ -126,8 +128,8 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
-        // The engine side of templates (probes, the start-order runner) is not in yet.
-        (Column::Docker | Column::Podman | Column::Swarm, Feature::Templates) => No,
+        // Swarm runs the default two roles (placed by the template), not a template's own.
+        (Column::Swarm, Feature::Templates) => No,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,
