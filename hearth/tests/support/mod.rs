@@ -92,6 +92,26 @@ pub fn swarm_e2e(test: &str) -> bool {
     false
 }
 
+/// Whether the multi-node swarm suite runs: Docker-backed tests asked for (HEARTH_E2E=1) and
+/// this machine able to make private engines in network namespaces (root, dockerd, nsenter,
+/// ip). With HEARTH_CLUSTER=1, "cannot run here" fails the test instead of skipping it.
+pub fn cluster_e2e(test: &str) -> bool {
+    if !e2e(test) {
+        return false;
+    }
+    match hearth_testkit::cluster::can_run() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var("HEARTH_CLUSTER").as_deref() != Ok("1"),
+                "HEARTH_CLUSTER=1 but {why}"
+            );
+            eprintln!("{test}: skipped (multi-node swarm: {why})");
+            false
+        }
+    }
+}
+
 /// Which driver a backend runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
