@@ -4,7 +4,21 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
+use hearth::dispatcher::Deadlines;
+use hearth::driver::docker::DockerConfig;
+use hearth::slug::Slug;
+use hearth::template::{Template, Templates};
+use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use hearth_protocol::labels;
 use hearth_testkit::cluster::{self, Cluster};
+use hearth_testkit::objects;
+use support::{Backend, Kind};
+
+fn solo() -> ProvisioningProfile {
+    ProvisioningProfile::for_tier(Tier::Solo)
+}
 
 fn cluster() -> Cluster {
     cluster::sweep(&support::test_run());
@@ -76,4 +90,257 @@ fn the_fixture_forms_a_swarm_and_leaves_nothing() {
         0,
         "nothing left to sweep"
     );
+}
+
+/// Runs `f` on this thread inside the manager's network namespace, on a runtime of this thread
+/// alone: hearth's relays listen on the manager's loopback and reach the door on the manager's
+/// `docker_gwbridge`, both of which exist only inside that namespace (as when hearth runs on
+/// the manager's machine).
+fn on_manager<F: std::future::Future<Output = ()>>(netns: std::path::PathBuf, f: F) {
+    let ns = std::fs::File::open(netns).expect("the manager's namespace");
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("enter it");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f);
+}
+
+/// A config for hearth on the cluster's manager, `lore` placed by `placement`.
+fn config_on(c: &Cluster, cairnet: &[&str], lore: &[&str]) -> DockerConfig {
+    let mut config = support::docker_config();
+    config.host = Some(c.manager_host());
+    let mut t = Template::default_for(&config.images, config.service_port);
+    for r in &mut t.roles {
+        let p = if r.name == "lore" { lore } else { cairnet };
+        r.placement = p.iter().map(|s| (*s).to_owned()).collect();
+    }
+    config.templates = Templates {
+        by_tier: [(Tier::Solo, t.clone()), (Tier::Team, t)].into(),
+    };
+    config
+}
+
+/// A Swarm backend on the cluster's manager with `cairnet` placed on the manager and `lore`
+/// on node `worker` (by a node label the worker is given here).
+fn spread(c: &Cluster, worker: usize) -> Backend {
+    let zone = format!("w{worker}");
+    c.label(worker, "zone", &zone).expect("label");
+    let lore = format!("node.labels.zone=={zone}");
+    let config = config_on(c, &["node.role==manager"], &[&lore]);
+    Backend::with(
+        Kind::Swarm,
+        Default::default(),
+        config,
+        Deadlines::default(),
+    )
+}
+
+/// The node (index) the running task of `role` of `instance` is on, asked of each engine.
+fn node_of(c: &Cluster, instance: &str, role: &str) -> Option<usize> {
+    (0..c.nodes.len()).find(|&n| {
+        c.nodes[n]
+            .docker(&[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label={}={instance}", labels::INSTANCE),
+                "--filter",
+                &format!("label={}={role}", labels::ROLE),
+            ])
+            .is_ok_and(|out| !out.is_empty())
+    })
+}
+
+/// The volumes of `instance` on node `n`'s engine.
+fn volumes_on(c: &Cluster, n: usize, instance: &str) -> anyhow::Result<String> {
+    let filter = format!("label={}={instance}", labels::INSTANCE);
+    c.nodes[n].docker(&["volume", "ls", "-q", "--filter", &filter])
+}
+
+/// What of `instance` is left on each node (services only on the manager).
+fn left_on_nodes(c: &Cluster, instance: &str) -> Vec<(usize, Vec<String>)> {
+    (0..c.nodes.len())
+        .map(|n| {
+            (
+                n,
+                objects::instance_objects(Some(&c.nodes[n].engine.host()), instance),
+            )
+        })
+        .filter(|(_, left)| !left.is_empty())
+        .collect()
+}
+
+async fn get(url: &str) -> String {
+    let r = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client")
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    r.text().await.expect("body")
+}
+
+fn endpoint(r: &hearth_protocol::hearth::DeploymentRef, role: &str) -> String {
+    r.services
+        .iter()
+        .find(|s| s.role == role)
+        .map(|s| s.endpoint.clone())
+        .expect("the role's endpoint")
+}
+
+/// A workspace spread over the cluster: `lore` placed on a worker by a node label, reached on
+/// loopback through the door; its data, on the worker, survives hibernate → wake and upgrade
+/// (the task returns to its volume's node); teardown leaves nothing on any node, the worker's
+/// volume removed by a job through the manager.
+#[test]
+fn roles_on_a_worker_keep_their_data_and_leave_nothing_behind() {
+    const NAME: &str = "roles_on_a_worker_keep_their_data_and_leave_nothing_behind";
+    if !support::cluster_e2e(NAME) {
+        return;
+    }
+    let c = cluster();
+    on_manager(c.manager_netns(), async {
+        let b = spread(&c, 1);
+        let d = &b.dispatcher;
+        let r = d.provision("spread", solo()).await.expect("provision");
+        assert_eq!(
+            node_of(&c, &b.instance, "lore"),
+            Some(1),
+            "lore on the worker"
+        );
+        assert_eq!(
+            node_of(&c, &b.instance, "cairnet"),
+            Some(0),
+            "cairnet on the manager"
+        );
+        for s in &r.services {
+            assert!(
+                s.endpoint.starts_with("http://127.0.0.1:"),
+                "{}",
+                s.endpoint
+            );
+            let body = get(&s.endpoint).await;
+            assert!(body.contains(&format!("\"role\":\"{}\"", s.role)), "{body}");
+        }
+        // lore's volume was made by the worker's engine, labelled; the manager has none.
+        let names = hearth::names::Names::new(&b.instance, &Slug::parse("spread").expect("slug"));
+        let volume = names.volume("lore");
+        let on = |n: usize| volumes_on(&c, n, &b.instance).expect("volume ls");
+        assert!(on(1).contains(&volume), "on the worker: {}", on(1));
+        assert!(!on(0).contains(&volume), "not on the manager: {}", on(0));
+        let mountpoint = c.nodes[1]
+            .docker(&["volume", "inspect", "--format", "{{.Mountpoint}}", &volume])
+            .expect("inspect");
+        std::fs::write(std::path::Path::new(&mountpoint).join("marker"), "kept").expect("marker");
+
+        d.hibernate("spread").await.expect("hibernate");
+        assert_eq!(
+            node_of(&c, &b.instance, "lore"),
+            None,
+            "hibernated: no task"
+        );
+        let woken = d.resume("spread").await.expect("wake");
+        let upgraded = d
+            .upgrade("spread", ProvisioningProfile::for_tier(Tier::Team))
+            .await
+            .expect("upgrade");
+        for r in [&woken, &upgraded] {
+            let body = get(&format!("{}/data/marker", endpoint(r, "lore"))).await;
+            assert!(body.contains("kept"), "the data came along: {body}");
+        }
+        assert_eq!(
+            node_of(&c, &b.instance, "lore"),
+            Some(1),
+            "back on its volume's node"
+        );
+
+        d.teardown("spread").await.expect("teardown");
+        assert_eq!(
+            left_on_nodes(&c, &b.instance),
+            vec![],
+            "nothing left on any node"
+        );
+    });
+    c.stop();
+}
+
+/// A worker lost (its engine and everything it ran killed): within 15 s the workspace is
+/// `failed`, the role on the manager still answers, teardown succeeds and records the volume it
+/// could not remove; the node back, its job removes the volume and a restarted daemon's
+/// reconcile the job: nothing left anywhere.
+#[test]
+fn a_lost_node_fails_the_workspace_and_its_volume_goes_when_it_returns() {
+    const NAME: &str = "a_lost_node_fails_the_workspace_and_its_volume_goes_when_it_returns";
+    if !support::cluster_e2e(NAME) {
+        return;
+    }
+    let mut c = cluster();
+    let netns = c.manager_netns();
+    let c = &mut c;
+    on_manager(netns, async {
+        let b = spread(c, 2);
+        let d = &b.dispatcher;
+        let r = d.provision("lossy", solo()).await.expect("provision");
+        assert_eq!(node_of(c, &b.instance, "lore"), Some(2));
+
+        c.kill(2);
+        let lost = Instant::now();
+        loop {
+            let s = d.status("lossy").await.expect("status");
+            if s == Status::Failed {
+                break;
+            }
+            assert!(
+                lost.elapsed() < Duration::from_secs(15),
+                "still {s:?} after 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        eprintln!("failed {:?} after the node was lost", lost.elapsed());
+        let body = get(&endpoint(&r, "cairnet")).await;
+        assert!(
+            body.contains("cairnet"),
+            "the role on the manager answers: {body}"
+        );
+
+        d.teardown("lossy")
+            .await
+            .expect("teardown succeeds with a node down");
+        let events = d.events("lossy").expect("events");
+        let left = events
+            .iter()
+            .find(|e| e.step == "volume_left")
+            .unwrap_or_else(|| panic!("a volume_left step: {events:?}"));
+        let node2 = c.nodes[2].node_id.clone();
+        let detail = left.detail.clone().unwrap_or_default();
+        assert!(
+            detail.contains("lore-data") && detail.contains(&node2),
+            "{detail}"
+        );
+
+        c.restart(2).expect("the node comes back");
+        let back = Instant::now();
+        loop {
+            let vols = volumes_on(c, 2, &b.instance).unwrap_or_else(|e| e.to_string());
+            if vols.is_empty() {
+                break;
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(90),
+                "volume still on the node: {vols}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let done = b.restarted().reconcile().await.expect("reconcile");
+        eprintln!("reconciled: {done:?}");
+        assert_eq!(
+            left_on_nodes(c, &b.instance),
+            vec![],
+            "nothing left on any node"
+        );
+    });
 }

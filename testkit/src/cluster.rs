@@ -22,6 +22,8 @@ const NETNS_PREFIX: &str = "hkc-";
 /// The subnet the nodes share on the switch (each cluster has its own switch, so clusters of
 /// concurrent runs never meet).
 const SUBNET: &str = "10.231.7";
+/// The swarm's dispatcher heartbeat period (`docker swarm init --dispatcher-heartbeat`).
+pub const HEARTBEAT: &str = "2s";
 
 /// One test host: its namespace, its engine, its address on the switch and its swarm node ID.
 #[derive(Debug)]
@@ -167,7 +169,16 @@ impl Cluster {
     /// `swarm init` on the manager, `swarm join` on every worker.
     fn form(&mut self) -> anyhow::Result<()> {
         let manager = &self.nodes[0];
-        manager.docker(&["swarm", "init", "--advertise-addr", &manager.addr])?;
+        // The manager marks a node down after a few missed heartbeats: at Docker's default
+        // (5 s) that is 15-20 s; a test of node loss wants to see it sooner.
+        manager.docker(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            &manager.addr,
+            "--dispatcher-heartbeat",
+            HEARTBEAT,
+        ])?;
         let token = manager.docker(&["swarm", "join-token", "-q", "worker"])?;
         let join_at = format!("{}:2377", manager.addr);
         for node in &self.nodes[1..] {
@@ -190,7 +201,26 @@ impl Cluster {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .context("a node's swarm ID")?;
         }
+        // The nodes share this machine's filesystem, so each engine's socket has a path of its
+        // own: say which, as an operator of nodes with unusual sockets would.
+        for n in 0..self.nodes.len() {
+            let socket = self.nodes[n].engine.socket().to_string_lossy().into_owned();
+            self.label(n, hearth_protocol::labels::ENGINE_SOCKET, &socket)?;
+        }
         Ok(())
+    }
+
+    /// Kills node `n`'s engine and everything it ran, as a lost machine.
+    pub fn kill(&mut self, n: usize) {
+        self.nodes[n].engine.kill();
+    }
+
+    /// Brings node `n` back (the same data root, namespace and swarm membership).
+    ///
+    /// # Errors
+    /// When its engine does not start again.
+    pub fn restart(&mut self, n: usize) -> anyhow::Result<()> {
+        self.nodes[n].engine.restart()
     }
 
     /// Saves `image` from the machine's engine once and loads it on every node.

@@ -130,13 +130,16 @@ impl PrivateDockerd {
         engine.wait_until_it_answers()
     }
 
-    /// Kills the engine with SIGKILL, as a lost node: its directories, its containerd and its
-    /// containers stay, so [`PrivateDockerd::restart`] brings the same node back.
+    /// Kills the engine with SIGKILL, as a lost machine: dockerd, its containerd, the shims
+    /// and the processes of its containers; its directories stay, so
+    /// [`PrivateDockerd::restart`] brings the same node back.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        kill_leftovers(&self.exec_root);
+        kill_containers(&self.dir.join("data").join("containers"));
     }
 
     /// Starts the engine again on the same data root, socket and namespace (after
@@ -299,6 +302,37 @@ fn kill_leftovers(exec_root: &Path) {
         let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmdline.contains(&needle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Kills (SIGKILL) every process in the cgroup of a container whose ID is a directory under
+/// `containers` (an engine's own container list: its IDs are no other engine's).
+fn kill_containers(containers: &Path) {
+    let ids: Vec<String> = std::fs::read_dir(containers)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.len() == 64)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cgroup = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+        if ids.iter().any(|id| cgroup.contains(id.as_str())) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,

@@ -92,6 +92,12 @@ pub fn swarm_e2e(test: &str) -> bool {
     false
 }
 
+/// Whether `o` is (the service or the task container of) a swarm workspace's door, the
+/// forwarder on hearth's node named `<network>__door`.
+pub fn is_door(o: &Owned) -> bool {
+    o.name.contains("__door")
+}
+
 /// Whether the multi-node swarm suite runs: Docker-backed tests asked for (HEARTH_E2E=1) and
 /// this machine able to make private engines in network namespaces (root, dockerd, nsenter,
 /// ip). With HEARTH_CLUSTER=1, "cannot run here" fails the test instead of skipping it.
@@ -286,12 +292,13 @@ impl Backend {
         all
     }
 
-    /// Container states of `slug`, by the engine.
+    /// Container states of `slug`'s roles, by the engine (a swarm workspace's door, which
+    /// is no role, left out).
     pub async fn container_states(&self, slug: &str) -> Vec<String> {
         self.objects(slug)
             .await
             .into_iter()
-            .filter(|o| o.kind == ObjectKind::Container)
+            .filter(|o| o.kind == ObjectKind::Container && !is_door(o))
             .map(|o| o.state.unwrap_or_default())
             .collect()
     }

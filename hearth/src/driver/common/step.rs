@@ -38,11 +38,14 @@ pub enum Step {
     ServiceRemoved,
     NetworkRemoved,
     VolumeRemoved,
+    /// A volume on a swarm node that is down: a job waits there to remove it when the node
+    /// returns (the detail names the volume and the node).
+    VolumeLeft,
 }
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -62,6 +65,7 @@ impl Step {
         Step::ServiceRemoved,
         Step::NetworkRemoved,
         Step::VolumeRemoved,
+        Step::VolumeLeft,
     ];
 
     /// The name the journal carries.
@@ -86,6 +90,7 @@ impl Step {
             Step::ServiceRemoved => "service_removed",
             Step::NetworkRemoved => "network_removed",
             Step::VolumeRemoved => "volume_removed",
+            Step::VolumeLeft => "volume_left",
         }
     }
 }
