@@ -6,23 +6,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hearth::dispatcher::Deadlines;
-use hearth::driver::docker::DockerConfig;
 use hearth::slug::Slug;
-use hearth::template::{Template, Templates};
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use hearth_protocol::labels;
-use hearth_testkit::cluster::{self, Cluster};
-use hearth_testkit::objects;
-use support::{Backend, Kind};
+use hearth_testkit::cluster;
+use support::cluster::{cluster, left_on_nodes, node_of, on_manager, spread, volumes_on};
 
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
-}
-
-fn cluster() -> Cluster {
-    cluster::sweep(&support::test_run());
-    Cluster::start(3, &support::test_image()).expect("a 3-node cluster starts")
 }
 
 /// The fixture itself: a swarm of three nodes, a node label that places a task on a worker,
@@ -90,85 +80,6 @@ fn the_fixture_forms_a_swarm_and_leaves_nothing() {
         0,
         "nothing left to sweep"
     );
-}
-
-/// Runs `f` on this thread inside the manager's network namespace, on a runtime of this thread
-/// alone: hearth's relays listen on the manager's loopback and reach the door on the manager's
-/// `docker_gwbridge`, both of which exist only inside that namespace (as when hearth runs on
-/// the manager's machine).
-fn on_manager<F: std::future::Future<Output = ()>>(netns: std::path::PathBuf, f: F) {
-    let ns = std::fs::File::open(netns).expect("the manager's namespace");
-    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("enter it");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f);
-}
-
-/// A config for hearth on the cluster's manager, `lore` placed by `placement`.
-fn config_on(c: &Cluster, cairnet: &[&str], lore: &[&str]) -> DockerConfig {
-    let mut config = support::docker_config();
-    config.host = Some(c.manager_host());
-    let mut t = Template::default_for(&config.images, config.service_port);
-    for r in &mut t.roles {
-        let p = if r.name == "lore" { lore } else { cairnet };
-        r.placement = p.iter().map(|s| (*s).to_owned()).collect();
-    }
-    config.templates = Templates {
-        by_tier: [(Tier::Solo, t.clone()), (Tier::Team, t)].into(),
-    };
-    config
-}
-
-/// A Swarm backend on the cluster's manager with `cairnet` placed on the manager and `lore`
-/// on node `worker` (by a node label the worker is given here).
-fn spread(c: &Cluster, worker: usize) -> Backend {
-    let zone = format!("w{worker}");
-    c.label(worker, "zone", &zone).expect("label");
-    let lore = format!("node.labels.zone=={zone}");
-    let config = config_on(c, &["node.role==manager"], &[&lore]);
-    Backend::with(
-        Kind::Swarm,
-        Default::default(),
-        config,
-        Deadlines::default(),
-    )
-}
-
-/// The node (index) the running task of `role` of `instance` is on, asked of each engine.
-fn node_of(c: &Cluster, instance: &str, role: &str) -> Option<usize> {
-    (0..c.nodes.len()).find(|&n| {
-        c.nodes[n]
-            .docker(&[
-                "ps",
-                "-q",
-                "--filter",
-                &format!("label={}={instance}", labels::INSTANCE),
-                "--filter",
-                &format!("label={}={role}", labels::ROLE),
-            ])
-            .is_ok_and(|out| !out.is_empty())
-    })
-}
-
-/// The volumes of `instance` on node `n`'s engine.
-fn volumes_on(c: &Cluster, n: usize, instance: &str) -> anyhow::Result<String> {
-    let filter = format!("label={}={instance}", labels::INSTANCE);
-    c.nodes[n].docker(&["volume", "ls", "-q", "--filter", &filter])
-}
-
-/// What of `instance` is left on each node (services only on the manager).
-fn left_on_nodes(c: &Cluster, instance: &str) -> Vec<(usize, Vec<String>)> {
-    (0..c.nodes.len())
-        .map(|n| {
-            (
-                n,
-                objects::instance_objects(Some(&c.nodes[n].engine.host()), instance),
-            )
-        })
-        .filter(|(_, left)| !left.is_empty())
-        .collect()
 }
 
 async fn get(url: &str) -> String {

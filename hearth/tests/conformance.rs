@@ -462,6 +462,50 @@ conformance!(
     limits_are_enforced,
 );
 
+/// The scenarios that hold on a multi-node swarm as they are written, each on a 3-node
+/// cluster of its own (one at a time: three engines each are heavy) with `lore` placed on a
+/// worker, hearth on the manager; afterwards nothing of the run's instance is left on any
+/// node. (The others look at one engine's containers, cgroups or pause, which a role on
+/// another node does not offer: `hearth/tests/cluster.rs` covers placement, data, teardown
+/// on every node and node loss.)
+macro_rules! on_cluster {
+    ($($name:ident),* $(,)?) => {
+        mod cluster {
+            use super::support::cluster::{cluster, left_on_nodes, on_manager, spread};
+
+            /// One cluster at a time in this binary.
+            static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+            $(
+                #[test]
+                fn $name() {
+                    if !super::support::cluster_e2e(concat!("cluster::", stringify!($name))) {
+                        return;
+                    }
+                    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+                    let c = cluster();
+                    on_manager(c.manager_netns(), async {
+                        let b = spread(&c, 1);
+                        let instance = b.instance.clone();
+                        super::$name(b).await;
+                        assert_eq!(left_on_nodes(&c, &instance), vec![], "nothing left on any node");
+                    });
+                    c.stop();
+                }
+            )*
+        }
+    };
+}
+
+on_cluster!(
+    ready_means_every_service_answers,
+    another_tier_is_a_mismatch,
+    status_is_read_only,
+    teardown_is_idempotent_and_terminal,
+    unknown_and_invalid_slugs,
+    abandoned_provision_leaves_nothing,
+);
+
 /// Status answers the recorded status while a verb is under way, not the engine's mix of
 /// roles that are already paused and roles that are not yet.
 #[tokio::test]

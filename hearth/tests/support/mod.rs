@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod matrix;
 pub mod podman;
 
@@ -484,7 +485,11 @@ pub fn cgroup_limits(host: Option<&str>, container: &str) -> (Option<i64>, Optio
 pub fn listeners_on(port: u16) -> Vec<std::net::SocketAddr> {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     let mut out = Vec::new();
-    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+    // The calling thread's namespace: a cluster test runs on a thread inside the manager's.
+    for (file, v6) in [
+        ("/proc/thread-self/net/tcp", false),
+        ("/proc/thread-self/net/tcp6", true),
+    ] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
