@@ -70,6 +70,29 @@ pub enum DriverError {
     /// The driver's own check failed (a role never answered HTTP, a container stopped).
     #[error("failed to {attempted}: {detail}")]
     Failed { attempted: String, detail: String },
+
+    /// A role's readiness probe did not pass in time: the role, the last observation (which
+    /// names the probe: `GET /healthz answered 503`), how long hearth waited and how often it
+    /// looked.
+    #[error("{role}: {observation} for {after} ({attempts} attempts)")]
+    NotReady {
+        role: String,
+        observation: String,
+        /// Rendered (`60 s`, `0.5 s`).
+        after: String,
+        attempts: u32,
+    },
+
+    /// A role's process exited where it should not have: a one-shot with a non-zero code, a
+    /// service while hearth waited on it. Its last log lines say why.
+    #[error("{role}: exited with code {code} {when}; its last log lines:\n{log}")]
+    Exited {
+        role: String,
+        code: i64,
+        /// `while hearth waited for it to be ready`, `before it completed`.
+        when: &'static str,
+        log: String,
+    },
 }
 
 impl DriverError {
@@ -82,7 +105,9 @@ impl DriverError {
             DriverError::Unsupported { .. } => ErrorCode::Unsupported,
             DriverError::Missing { .. }
             | DriverError::Engine { .. }
-            | DriverError::Failed { .. } => ErrorCode::DriverFailure,
+            | DriverError::Failed { .. }
+            | DriverError::NotReady { .. }
+            | DriverError::Exited { .. } => ErrorCode::DriverFailure,
         }
     }
 
@@ -95,7 +120,9 @@ impl DriverError {
             DriverError::Unsupported { .. } => 501,
             DriverError::Missing { .. }
             | DriverError::Engine { .. }
-            | DriverError::Failed { .. } => 500,
+            | DriverError::Failed { .. }
+            | DriverError::NotReady { .. }
+            | DriverError::Exited { .. } => 500,
         }
     }
 
@@ -118,7 +145,9 @@ impl DriverError {
             | DriverError::InUse { .. }
             | DriverError::Timeout { .. }
             | DriverError::Engine { .. }
-            | DriverError::Failed { .. } => false,
+            | DriverError::Failed { .. }
+            | DriverError::NotReady { .. }
+            | DriverError::Exited { .. } => false,
         }
     }
 
@@ -147,6 +176,13 @@ impl DriverError {
                 .into(),
             DriverError::Engine { .. } | DriverError::Failed { .. } => "run `hearth events \
                  SLUG` to see which step failed, and the engine's own logs for why"
+                .into(),
+            DriverError::NotReady { .. } => "the role runs but its probe never passed: check \
+                 the role's `port` and `ready` in the template (path, status, port) against \
+                 what the image does, and `hearth events SLUG` for each attempt"
+                .into(),
+            DriverError::Exited { .. } => "the role's own log lines above say why it exited: \
+                 fix its image, `command` or `env` in the template"
                 .into(),
         }
     }

@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod fake;
 pub mod flavor;
+pub mod probe;
 pub mod readiness;
 pub mod swarm;
 

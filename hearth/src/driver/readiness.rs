@@ -1,5 +1,7 @@
-//! "Ready means ready": a role is ready when it answers HTTP on its endpoint, not when its
-//! container merely runs. Polls start at a few milliseconds (the engine floor is well under a
+//! "Ready means ready": a role is ready when it answers HTTP with a 2xx or 3xx on its
+//! endpoint, not when its container merely runs, nor when it answers a 500 or a 503. This is
+//! the endpoint-only wait (Swarm's published services, the warm pool's health check); a
+//! template's own probes run through `driver::probe`. Polls start at a few milliseconds (the engine floor is well under a
 //! second). Any driver uses it: the driver passes a check that says whether the role's
 //! process still runs, so a service that exits while we wait fails at once instead of running
 //! out the clock.
@@ -12,6 +14,7 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::driver::error::DriverError;
 use crate::error::HearthError;
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
@@ -21,7 +24,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often (in attempts) to ask the driver whether the role still runs.
 const CHECK_EVERY: u32 = 10;
 
-/// Waits until `endpoint` answers any HTTP response, or fails. Every few attempts it awaits
+/// Waits until `endpoint` answers `GET /` with a 2xx or 3xx, or fails. Every few attempts it awaits
 /// `still_running`, whose error (the role stopped) ends the wait.
 ///
 /// # Errors
@@ -47,18 +50,23 @@ where
         attempts += 1;
         let last_error = match tokio::time::timeout(ATTEMPT_TIMEOUT, client.get(uri.clone())).await
         {
-            Ok(Ok(_answer)) => return Ok(()),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
+            Ok(Ok(answer)) if answer.status().is_success() || answer.status().is_redirection() => {
+                return Ok(())
+            }
+            Ok(Ok(answer)) => format!("GET / answered {}", answer.status().as_u16()),
+            Ok(Err(e)) => format!("GET / got no answer ({e})"),
+            Err(_) => format!("GET / got no answer within {ATTEMPT_TIMEOUT:?}"),
         };
         if attempts % CHECK_EVERY == 0 {
             still_running().await?;
         }
         if started.elapsed() >= timeout {
-            return Err(HearthError::driver(
-                format!("wait for role {role} to answer HTTP on {endpoint}"),
-                format!("not ready after {timeout:?} ({attempts} attempts; last: {last_error})"),
-            ));
+            return Err(HearthError::Driver(DriverError::NotReady {
+                role: role.to_owned(),
+                observation: format!("{last_error} on {endpoint}"),
+                after: crate::driver::probe::seconds(started.elapsed()),
+                attempts,
+            }));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 3 / 2).min(MAX_POLL);
@@ -86,7 +94,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answer_is_ready() {
+    async fn a_503_is_not_ready() {
+        let addr = answering("503 Service Unavailable").await;
+        let err = wait_http(
+            "cairnet",
+            &format!("http://{addr}"),
+            Duration::from_millis(300),
+            || async { Ok(()) },
+        )
+        .await
+        .expect_err("503");
+        assert!(
+            err.to_string().starts_with("cairnet: GET / answered 503"),
+            "{err}"
+        );
+    }
+
+    async fn answering(status: &'static str) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -96,11 +120,16 @@ mod tests {
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                    .await;
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = s.write_all(answer.as_bytes()).await;
             }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_ready() {
+        let addr = answering("204 No Content").await;
         wait_http(
             "cairnet",
             &format!("http://{addr}"),

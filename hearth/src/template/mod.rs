@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub mod order;
 pub mod refs;
 
 use hearth_protocol::hearth::Tier;

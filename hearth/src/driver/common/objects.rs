@@ -19,8 +19,16 @@ use crate::slug::Slug;
 pub struct Container {
     pub id: String,
     pub role: String,
+    /// The tier its labels carry (which template it was made from).
+    pub tier: String,
+    /// The spec hash LocalDocker stamps on it (`dev.hearth.spec`), empty if none: an upgrade
+    /// keeps a role whose spec did not change.
+    pub spec: String,
     pub state: ContainerState,
 }
+
+/// The label carrying a container's spec hash.
+pub const SPEC_LABEL: &str = "dev.hearth.spec";
 
 /// The value of label `key` in an engine object's labels (empty if it has none).
 pub fn label_of(labels: Option<&HashMap<String, String>>, key: &str) -> String {
@@ -49,6 +57,8 @@ pub async fn list_containers(
         .map(|c| Container {
             id: c.id.unwrap_or_default(),
             role: label_of(c.labels.as_ref(), labels::ROLE),
+            tier: label_of(c.labels.as_ref(), labels::TIER),
+            spec: label_of(c.labels.as_ref(), SPEC_LABEL),
             state: c.state.unwrap_or(ContainerState::EMPTY),
         })
         .collect())

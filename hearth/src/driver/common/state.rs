@@ -3,8 +3,6 @@
 
 use hearth_protocol::hearth::Status;
 
-use crate::driver::SOLO_ROLES;
-
 /// A container's state as the engine lists it (`running`, `paused`, `exited`, …).
 pub use bollard::models::ContainerSummaryStateEnum as ContainerState;
 
@@ -29,19 +27,23 @@ pub fn status_from_states(states: impl IntoIterator<Item = ContainerState>) -> S
     }
 }
 
-/// The status of a workspace of which `found` role objects (containers, services) exist, in
-/// `states`: none is torn down, fewer than every role is broken (not smaller), else what the
-/// states add up to.
-pub fn workspace_status(found: usize, states: impl IntoIterator<Item = ContainerState>) -> Status {
-    missing_roles(found).unwrap_or_else(|| status_from_states(states))
+/// The status of a workspace of which `found` of its `expected` service roles (containers,
+/// services) exist, in `states`: none is torn down, fewer than every role is broken (not
+/// smaller), else what the states add up to.
+pub fn workspace_status(
+    found: usize,
+    expected: usize,
+    states: impl IntoIterator<Item = ContainerState>,
+) -> Status {
+    missing_roles(found, expected).unwrap_or_else(|| status_from_states(states))
 }
 
-/// The status of a workspace of which only `found` role objects exist, if that already
-/// decides it: none is torn down, fewer than every role is broken (not smaller).
-pub fn missing_roles(found: usize) -> Option<Status> {
+/// The status of a workspace of which only `found` of its `expected` role objects exist, if
+/// that already decides it: none is torn down, fewer than every role is broken (not smaller).
+pub fn missing_roles(found: usize, expected: usize) -> Option<Status> {
     if found == 0 {
         Some(Status::TierTornDown)
-    } else if found < SOLO_ROLES.len() {
+    } else if found < expected {
         Some(Status::Failed)
     } else {
         None
@@ -64,8 +66,9 @@ mod tests {
 
     #[test]
     fn a_missing_role_is_failed() {
-        assert_eq!(workspace_status(0, []), Status::TierTornDown);
-        assert_eq!(workspace_status(1, [RUNNING]), Status::Failed);
-        assert_eq!(workspace_status(2, [RUNNING, RUNNING]), Status::Ready);
+        assert_eq!(workspace_status(0, 2, []), Status::TierTornDown);
+        assert_eq!(workspace_status(1, 2, [RUNNING]), Status::Failed);
+        assert_eq!(workspace_status(2, 2, [RUNNING, RUNNING]), Status::Ready);
+        assert_eq!(workspace_status(3, 3, [RUNNING; 3]), Status::Ready);
     }
 }

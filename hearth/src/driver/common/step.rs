@@ -24,7 +24,14 @@ pub enum Step {
     ServiceCreated,
     /// Swarm: a role's task runs (detail: the task ID).
     TaskRunning,
-    /// A role answers HTTP (detail: its endpoint).
+    /// A role's probe has not passed yet: one step per batch of attempts (detail: the last
+    /// observation and the attempts so far), so the waterfall shows each role's probes.
+    ProbeWaiting,
+    /// A role's probe passed (detail: the probe, attempts and time).
+    ProbePassed,
+    /// A one-shot exited 0 (detail: how long it ran).
+    RoleCompleted,
+    /// A role is ready (detail: its endpoint).
     RoleReady,
     /// Swarm: a role's service was updated in place (upgrade).
     ServiceUpdated,
@@ -45,7 +52,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 20] = [
+    pub const ALL: [Step; 23] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -55,6 +62,9 @@ impl Step {
         Step::ContainerStarted,
         Step::ServiceCreated,
         Step::TaskRunning,
+        Step::ProbeWaiting,
+        Step::ProbePassed,
+        Step::RoleCompleted,
         Step::RoleReady,
         Step::ServiceUpdated,
         Step::ScaledUp,
@@ -80,6 +90,9 @@ impl Step {
             Step::ContainerStarted => "container_started",
             Step::ServiceCreated => "service_created",
             Step::TaskRunning => "task_running",
+            Step::ProbeWaiting => "probe_waiting",
+            Step::ProbePassed => "probe_passed",
+            Step::RoleCompleted => "role_completed",
             Step::RoleReady => "role_ready",
             Step::ServiceUpdated => "service_updated",
             Step::ScaledUp => "scaled_up",

@@ -1,39 +1,38 @@
-//! Bringing services up: provision (network, then every role in parallel: volume, container,
-//! start, HTTP-ready), upgrade (roles recreated on the same network and volumes) and wake
-//! (hibernated containers started and checked again). A provision that fails, or whose future
-//! is dropped, removes what it created.
+//! Bringing a workspace up from its tier's template: provision (network, then the roles in
+//! dependency order through `template::order`, each as `role` brings it up), upgrade (changed
+//! roles recreated, in order, on the same network and volumes; unchanged ones kept) and wake
+//! (hibernated containers started again in order, one-shots run again). A provision that
+//! fails, or whose future is dropped, removes what it created.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount, MountType, NetworkCreateRequest, PortBinding,
-};
-use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
-};
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{RemoveContainerOptions, StopContainerOptions};
 use bollard::Docker;
 use chrono::Utc;
-use futures::future::{join_all, try_join_all};
+use futures::future::try_join_all;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Tier,
 };
 use tracing::warn;
 
 use super::images::{self, Resolved};
+use super::objects::StopOrder;
+use super::role::{self, Workspace};
 use super::{objects, subnets, LocalDocker};
-use crate::driver::common::create::{await_ready, caps_of, create_volume, recorded_image, Started};
-use crate::driver::common::objects::network_id;
+use crate::driver::common::create::{caps_of, recorded_image};
+use crate::driver::common::objects::{network_id, Container};
 use crate::driver::common::{ContainerState, Step};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::flavor::Capability;
-use crate::driver::SOLO_ROLES;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
+use crate::template::{order, Template};
 
 /// Bound on a rollback started from a dropped provision.
 const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,6 +49,7 @@ struct RollbackOnDrop {
     instance: String,
     slug: Slug,
     stop_timeout_secs: i32,
+    order: StopOrder,
     armed: bool,
 }
 
@@ -58,11 +58,12 @@ impl Drop for RollbackOnDrop {
         if !self.armed {
             return;
         }
-        let (docker, instance, slug, t) = (
+        let (docker, instance, slug, t, order) = (
             self.docker.clone(),
             self.instance.clone(),
             self.slug.clone(),
             self.stop_timeout_secs,
+            self.order.clone(),
         );
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
@@ -74,9 +75,9 @@ impl Drop for RollbackOnDrop {
             // Engine calls sent before the drop still land (the engine does not see the
             // caller leave): sweep once now, and once more after they have had time to.
             let undo = async {
-                objects::remove_all(&docker, &instance, &slug, t, &steps).await?;
+                objects::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await?;
                 tokio::time::sleep(LATE_CALL_GRACE).await;
-                objects::remove_all(&docker, &instance, &slug, t, &steps).await
+                objects::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await
             };
             match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
                 Ok(Ok(())) => tracing::info!(workspace = %slug, "abandoned provision rolled back"),
@@ -106,7 +107,7 @@ pub(crate) async fn settle_rollback(pending: &Rollbacks, slug: &Slug) {
     }
 }
 
-/// Creates the workspace and waits until every role answers.
+/// Creates the workspace and waits until every role is ready (or, a one-shot, completed).
 pub(crate) async fn provision(
     d: &LocalDocker,
     slug: &Slug,
@@ -117,19 +118,21 @@ pub(crate) async fn provision(
     // Refused before anything is created: a workspace without its limits is not offered.
     d.engine.flavor().await?.require(Capability::Limits)?;
     settle_rollback(&d.rollbacks, slug).await;
+    let order = StopOrder::of(&d.config);
     let mut guard = RollbackOnDrop {
         pending: d.rollbacks.clone(),
         docker: docker.clone(),
         instance: d.instance.clone(),
         slug: slug.clone(),
         stop_timeout_secs: d.config.stop_timeout_secs,
+        order: order.clone(),
         armed: true,
     };
     let built = build(d, docker, slug, profile, steps).await;
     guard.armed = false;
     if built.is_err() {
-        let undo =
-            objects::remove_all(docker, &d.instance, slug, d.config.stop_timeout_secs, steps);
+        let t = d.config.stop_timeout_secs;
+        let undo = objects::remove_in_order(docker, &d.instance, slug, t, &order, steps);
         if let Err(e) = undo.await {
             warn!(workspace = %slug, error = %e, "rollback after a failed provision failed");
         }
@@ -144,7 +147,9 @@ async fn build(
     profile: &ProvisioningProfile,
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
-    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
+    let template = d.config.template(profile.tier);
+    let resolved =
+        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object, for people reading the engine's lists.
     let mut extra = d.config.extra_labels.clone();
@@ -177,21 +182,45 @@ async fn build(
     steps.step(Step::NetworkCreated, None, Some(names.network()));
 
     let caps = profile.caps();
-    // Every role runs to its end, success or failure, before a failure is returned: a role
-    // dropped in the middle of an engine call could still land on the engine after the
-    // rollback had listed what to remove.
-    let started = join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
-        let net = Net {
-            id: &network_id,
-            tier,
-            labels: &extra,
-        };
-        let volume = names.volume(role);
-        start_role(d, docker, slug, net, &caps, role, volume, image, steps)
-    }))
-    .await;
-    let services = started.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(reference(slug, profile.tier, caps, Utc::now(), services))
+    let refs = role::context(&template, slug, tier);
+    let w = Workspace {
+        d,
+        docker,
+        slug,
+        network_id: &network_id,
+        tier,
+        labels: &extra,
+        caps: &caps,
+        refs: &refs,
+    };
+    let images = images_by_role(&template, resolved);
+    // Every role that started runs to its end (an engine call is never dropped half-way: it
+    // could land after the rollback listed what to remove); the first failure stops the
+    // others at their next wait.
+    let services = order::bring_up(&template, |r, signal| {
+        let image = images[&r.name].clone();
+        let volume = Some(names.volume(&r.name));
+        let w = &w;
+        async move { role::bring_up(w, r, image, volume, steps, &signal).await }
+    })
+    .await?;
+    Ok(reference(
+        &template,
+        slug,
+        profile.tier,
+        caps,
+        Utc::now(),
+        services.into_iter().flatten().collect(),
+    ))
+}
+
+fn images_by_role(template: &Template, resolved: Vec<Resolved>) -> HashMap<String, Resolved> {
+    template
+        .roles
+        .iter()
+        .map(|r| r.name.clone())
+        .zip(resolved)
+        .collect()
 }
 
 /// A stable per-workspace starting point in the subnet pool.
@@ -200,124 +229,6 @@ fn seed_of(slug: &Slug, instance: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (slug.as_str(), instance).hash(&mut h);
     h.finish()
-}
-
-/// The workspace network a role joins, the tier its labels carry and the extra labels.
-#[derive(Clone, Copy)]
-struct Net<'a> {
-    id: &'a str,
-    tier: &'a str,
-    labels: &'a [(String, String)],
-}
-
-/// Volume, container, start, ready: one role.
-#[allow(clippy::too_many_arguments)]
-async fn start_role(
-    d: &LocalDocker,
-    docker: &Docker,
-    slug: &Slug,
-    net: Net<'_>,
-    caps: &ResourceCaps,
-    role: &str,
-    volume: String,
-    image: Resolved,
-    steps: &Steps,
-) -> Result<ServiceRef, HearthError> {
-    let object_labels = labels::for_object(&d.instance, slug, role, net.tier, net.labels);
-    create_volume(docker, &volume, object_labels.clone(), role, steps).await?;
-
-    let port = format!("{}/tcp", d.config.service_port);
-    let host_config = HostConfig {
-        // Docker runs its tini, Podman its catatonit (init_path in containers.conf).
-        init: Some(true),
-        ulimits: d.engine.flavor().await?.ulimits(),
-        memory: Some(d.config.memory_bytes),
-        nano_cpus: Some(d.config.nano_cpus),
-        pids_limit: Some(d.config.pids_limit),
-        port_bindings: Some(HashMap::from([(
-            port.clone(),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some(String::new()),
-            }]),
-        )])),
-        mounts: Some(vec![Mount {
-            target: Some("/data".into()),
-            source: Some(volume),
-            typ: Some(MountType::VOLUME),
-            ..Default::default()
-        }]),
-        network_mode: Some(net.id.to_owned()),
-        ..Default::default()
-    };
-    let body = ContainerCreateBody {
-        image: Some(image.image.clone()),
-        env: Some(env(slug, role, caps)),
-        labels: Some(object_labels),
-        exposed_ports: Some(vec![port]),
-        host_config: Some(host_config),
-        ..Default::default()
-    };
-    let name = Names::new(&d.instance, slug).container(role);
-    let options = CreateContainerOptions {
-        name: Some(name.clone()),
-        ..Default::default()
-    };
-    let created = docker
-        .create_container(Some(options), body)
-        .await
-        .map_err(|e| map_err(format!("create the container of role {role} ({name})"), e))?;
-    steps.step(Step::ContainerCreated, Some(role), Some(name.clone()));
-    docker
-        .start_container(&created.id, None)
-        .await
-        .map_err(|e| map_err(format!("start the container of role {role} ({name})"), e))?;
-    steps.step(Step::ContainerStarted, Some(role), None);
-    ready_service(d, docker, &created.id, role, image, steps).await
-}
-
-/// Reads the published port and waits until the role answers on it.
-async fn ready_service(
-    d: &LocalDocker,
-    docker: &Docker,
-    container_id: &str,
-    role: &str,
-    image: Resolved,
-    steps: &Steps,
-) -> Result<ServiceRef, HearthError> {
-    let endpoint = published_endpoint(docker, container_id, role, d.config.service_port).await?;
-    let started = Started {
-        role: role.to_owned(),
-        container_id: container_id.to_owned(),
-        endpoint,
-        image,
-    };
-    await_ready(&d.engine, d.config.readiness_timeout, started, steps).await
-}
-
-async fn published_endpoint(
-    docker: &Docker,
-    container_id: &str,
-    role: &str,
-    service_port: u16,
-) -> Result<String, HearthError> {
-    let info = docker
-        .inspect_container(container_id, None)
-        .await
-        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
-    let port = info
-        .network_settings
-        .and_then(|n| n.ports)
-        .and_then(|p| p.get(&format!("{service_port}/tcp")).cloned().flatten())
-        .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            HearthError::driver(
-                format!("read the published port of role {role}"),
-                "the engine reported no host port for it",
-            )
-        })?;
-    Ok(format!("http://127.0.0.1:{port}"))
 }
 
 /// The environment of a role's container (shared with the Swarm driver).
@@ -332,17 +243,65 @@ pub(crate) fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
     ]
 }
 
+/// The ref of a ready workspace: its front door is the template's.
 fn reference(
+    template: &Template,
     slug: &Slug,
-    tier: hearth_protocol::hearth::Tier,
+    tier: Tier,
     caps: ResourceCaps,
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services)
+    let mut r =
+        crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services);
+    r.endpoint = r
+        .services
+        .iter()
+        .find(|s| s.role == template.front_door)
+        .map(|s| s.endpoint.clone())
+        .unwrap_or_default();
+    r
 }
 
-/// Recreates every role for `profile` on the same network and volumes.
+/// Stops and removes `c` (an upgrade replacing it).
+async fn replace(
+    d: &LocalDocker,
+    docker: &Docker,
+    c: &Container,
+    steps: &Steps,
+) -> Result<(), HearthError> {
+    let stop = StopContainerOptions {
+        t: Some(d.config.stop_timeout_secs),
+        signal: None,
+    };
+    if c.state == ContainerState::RUNNING {
+        if let Err(e) = docker.stop_container(&c.id, Some(stop)).await {
+            if !is_not_found(&e) {
+                return Err(map_err(format!("stop role {} for the upgrade", c.role), e));
+            }
+        }
+    }
+    let rm = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    match docker.remove_container(&c.id, Some(rm)).await {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => {
+            return Err(map_err(
+                format!("remove role {} for the upgrade", c.role),
+                e,
+            ))
+        }
+    }
+    steps.step(Step::ContainerRemoved, Some(&c.role), None);
+    Ok(())
+}
+
+/// Recreates the roles of `profile`'s template whose container changed (image, command,
+/// env, ports, volume, limits), in order, on the same network and volumes; roles that did
+/// not change are kept (and probed again); roles the template no longer has are removed.
 pub(crate) async fn upgrade(
     d: &LocalDocker,
     r: &DeploymentRef,
@@ -352,38 +311,10 @@ pub(crate) async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     d.engine.flavor().await?.require(Capability::Limits)?;
-    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
-    let old = objects::containers(d, Some(&slug)).await?;
-    try_join_all(old.iter().map(|c| async move {
-        let stop = StopContainerOptions {
-            t: Some(d.config.stop_timeout_secs),
-            signal: None,
-        };
-        if c.state == ContainerState::RUNNING {
-            if let Err(e) = docker.stop_container(&c.id, Some(stop)).await {
-                if !is_not_found(&e) {
-                    return Err(map_err(format!("stop role {} for the upgrade", c.role), e));
-                }
-            }
-        }
-        let rm = RemoveContainerOptions {
-            force: true,
-            ..Default::default()
-        };
-        match docker.remove_container(&c.id, Some(rm)).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(map_err(
-                    format!("remove role {} for the upgrade", c.role),
-                    e,
-                ))
-            }
-        }
-        steps.step(Step::ContainerRemoved, Some(&c.role), None);
-        Ok(())
-    }))
-    .await?;
+    let template = d.config.template(profile.tier);
+    let resolved =
+        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
+    let images = images_by_role(&template, resolved);
     let network_id = network_id(docker, &d.instance, &slug).await?;
     // The roles keep the volumes they have, whatever they are named (a workspace made before
     // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
@@ -391,23 +322,84 @@ pub(crate) async fn upgrade(
     let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();
-    let services = try_join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
-        let net = Net {
-            id: &network_id,
-            tier,
-            labels: &d.config.extra_labels,
-        };
-        let volume = volumes
+    let refs = role::context(&template, &slug, tier);
+    let w = Workspace {
+        d,
+        docker,
+        slug: &slug,
+        network_id: &network_id,
+        tier,
+        labels: &d.config.extra_labels,
+        caps: &caps,
+        refs: &refs,
+    };
+    let volume_of = |role: &str| {
+        volumes
             .iter()
             .find(|(r, _)| r == role)
-            .map_or_else(|| names.volume(role), |(_, v)| v.clone());
-        start_role(d, docker, &slug, net, &caps, role, volume, image, steps)
-    }))
+            .map_or_else(|| names.volume(role), |(_, v)| v.clone())
+    };
+    // What stays: a running service whose spec is what the new template makes of it.
+    let old = objects::containers(d, Some(&slug)).await?;
+    let keep: Vec<&Container> = old
+        .iter()
+        .filter(|c| {
+            template.role(&c.role).is_some_and(|role| {
+                let volume = volume_of(&role.name);
+                !role.once
+                    && c.state == ContainerState::RUNNING
+                    && role::spec(&w, role, &images[&role.name], Some(&volume))
+                        .is_ok_and(|s| s.hash == c.spec)
+            })
+        })
+        .collect();
+    let gone: Vec<Container> = old
+        .iter()
+        .filter(|c| !keep.iter().any(|k| k.id == c.id))
+        .cloned()
+        .collect();
+    // Dependents go first, as in a teardown.
+    let stop = StopOrder::of(&d.config);
+    let mut groups: Vec<Vec<&Container>> = vec![gone.iter().collect()];
+    if let Some(tier_layers) = stop.layers.get(tier) {
+        groups = tier_layers
+            .iter()
+            .map(|l| gone.iter().filter(|c| l.contains(&c.role)).collect())
+            .collect();
+        groups.push(
+            gone.iter()
+                .filter(|c| !tier_layers.iter().flatten().any(|r| *r == c.role))
+                .collect(),
+        );
+    }
+    for group in groups {
+        try_join_all(group.into_iter().map(|c| replace(d, docker, c, steps))).await?;
+    }
+    let services = order::bring_up(&template, |r, signal| {
+        let image = images[&r.name].clone();
+        let kept = keep.iter().find(|c| c.role == r.name).map(|c| c.id.clone());
+        let volume = Some(volume_of(&r.name));
+        let w = &w;
+        async move {
+            match kept {
+                Some(id) => role::wait(w, r, &id, image, steps, &signal).await,
+                None => role::bring_up(w, r, image, volume, steps, &signal).await,
+            }
+        }
+    })
     .await?;
-    Ok(reference(&slug, profile.tier, caps, r.created, services))
+    Ok(reference(
+        &template,
+        &slug,
+        profile.tier,
+        caps,
+        r.created,
+        services.into_iter().flatten().collect(),
+    ))
 }
 
-/// Starts hibernated containers and waits until they answer; ports may have changed.
+/// Starts hibernated containers again in the template's order (one-shots run again) and
+/// waits until each is ready; ports may have changed.
 pub(crate) async fn wake(
     d: &LocalDocker,
     r: &DeploymentRef,
@@ -416,35 +408,67 @@ pub(crate) async fn wake(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     d.engine.flavor().await?.require(Capability::Limits)?;
+    let template = d.config.template(r.tier);
     let list = objects::containers(d, Some(&slug)).await?;
-    if list.len() < SOLO_ROLES.len() {
+    if let Some(missing) = template
+        .roles
+        .iter()
+        .find(|role| !list.iter().any(|c| c.role == role.name))
+    {
         return Err(HearthError::driver(
             format!("wake {slug}"),
-            "some of its containers were removed outside hearth",
+            format!(
+                "the container of role {} was removed outside hearth",
+                missing.name
+            ),
         ));
     }
-    let services = try_join_all(SOLO_ROLES.iter().map(|role| {
-        let c = list.iter().find(|c| c.role == *role);
+    let network_id = network_id(docker, &d.instance, &slug).await?;
+    let caps = caps_of(r);
+    let tier = r.tier.as_str();
+    let refs = role::context(&template, &slug, tier);
+    let w = Workspace {
+        d,
+        docker,
+        slug: &slug,
+        network_id: &network_id,
+        tier,
+        labels: &d.config.extra_labels,
+        caps: &caps,
+        refs: &refs,
+    };
+    let services = order::bring_up(&template, |role, signal| {
+        let c = list.iter().find(|c| c.role == role.name);
+        let image = recorded_image(r, &role.name);
+        let w = &w;
         async move {
             let c = c.ok_or_else(|| {
-                HearthError::driver(format!("wake role {role}"), "its container is missing")
+                HearthError::driver(
+                    format!("wake role {}", role.name),
+                    "its container is missing",
+                )
             })?;
             if c.state == ContainerState::PAUSED {
                 docker
                     .unpause_container(&c.id)
                     .await
-                    .map_err(|e| map_err(format!("unpause role {role}"), e))?;
-            } else if c.state != ContainerState::RUNNING {
-                docker
-                    .start_container(&c.id, None)
-                    .await
-                    .map_err(|e| map_err(format!("start role {role}"), e))?;
+                    .map_err(|e| map_err(format!("unpause role {}", role.name), e))?;
+                steps.step(Step::ContainerStarted, Some(&role.name), None);
+                role::wait(w, role, &c.id, image, steps, &signal).await
+            } else if c.state == ContainerState::RUNNING {
+                role::wait(w, role, &c.id, image, steps, &signal).await
+            } else {
+                role::start(w, role, &c.id, image, steps, &signal).await
             }
-            steps.step(Step::ContainerStarted, Some(role), None);
-            let image = recorded_image(r, role);
-            ready_service(d, docker, &c.id, role, image, steps).await
         }
-    }))
+    })
     .await?;
-    Ok(reference(&slug, r.tier, caps_of(r), r.created, services))
+    Ok(reference(
+        &template,
+        &slug,
+        r.tier,
+        caps,
+        r.created,
+        services.into_iter().flatten().collect(),
+    ))
 }

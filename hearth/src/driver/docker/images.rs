@@ -11,10 +11,10 @@ use super::pull::pull;
 use super::{pins, DockerConfig};
 use crate::driver::common::Step;
 use crate::driver::engine::{is_not_found, map_err, Engine};
-use crate::driver::SOLO_ROLES;
 use crate::error::{HearthError, ImageCause};
 use crate::journal::Steps;
 use crate::lockfile::LockedImage;
+use crate::template::{Role, Template};
 
 /// When to pull an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,21 +61,22 @@ impl Resolved {
     }
 }
 
-/// Resolves the image of every solo role, in role order, recording each as a step.
+/// Resolves the image of every role of `template`, in its order, recording each as a step.
 ///
 /// # Errors
 /// As [`resolve`], for the first role that fails.
 pub(crate) async fn resolve_all(
     engine: &Engine,
     config: &DockerConfig,
+    template: &Template,
     profile: Option<&ProvisioningProfile>,
     steps: &Steps,
 ) -> Result<Vec<Resolved>, HearthError> {
-    try_join_all(SOLO_ROLES.iter().map(|role| async move {
+    try_join_all(template.roles.iter().map(|role| async move {
         let r = resolve(engine, config, profile, role, steps).await?;
         steps.step(
             Step::ImageResolved,
-            Some(role),
+            Some(&role.name),
             Some(format!("{} = {}", r.image, r.id)),
         );
         Ok::<Resolved, HearthError>(r)
@@ -83,9 +84,9 @@ pub(crate) async fn resolve_all(
     .await
 }
 
-/// What each solo role of `profile` would run now, role → image ID (the drivers' answer to
+/// What each role of `profile`'s tier would run now, role → image ID (the drivers' answer to
 /// [`crate::driver::Driver::image_digests`]): resolved as a provision resolves it, so a new
-/// lock, a moved tag or an image rebuilt under the same tag changes it.
+/// lock, a moved tag, an image rebuilt under the same tag or a changed template changes it.
 ///
 /// # Errors
 /// As [`resolve`].
@@ -95,31 +96,29 @@ pub(crate) async fn digests(
     profile: &ProvisioningProfile,
 ) -> Result<std::collections::BTreeMap<String, String>, HearthError> {
     let steps = Steps::detached(&crate::slug::Slug::parse("pool")?);
+    let template = config.template(profile.tier);
     let resolved = try_join_all(
-        SOLO_ROLES
+        template
+            .roles
             .iter()
             .map(|role| resolve(engine, config, Some(profile), role, &steps)),
     )
     .await?;
-    Ok(SOLO_ROLES
+    Ok(template
+        .roles
         .iter()
         .zip(resolved)
-        .map(|(role, r)| ((*role).to_owned(), r.id))
+        .map(|(role, r)| (role.name.clone(), r.id))
         .collect())
 }
 
-/// The image reference `role` should run, before resolution.
-pub(crate) fn wanted(
-    config: &DockerConfig,
-    profile: Option<&ProvisioningProfile>,
-    role: &str,
-) -> String {
+/// The image reference `role` should run, before resolution: the profile's
+/// `driver_flags.<role>_image` (the Go hearth's shape), else the template's.
+pub(crate) fn wanted(profile: Option<&ProvisioningProfile>, role: &Role) -> String {
     profile
-        .and_then(|p| p.driver_flags.get(&format!("{role}_image")))
+        .and_then(|p| p.driver_flags.get(&format!("{}_image", role.name)))
         .and_then(|v| v.as_str())
-        .map(str::to_owned)
-        .or_else(|| config.images.get(role).cloned())
-        .unwrap_or_else(|| "nginx:alpine".to_owned())
+        .map_or_else(|| role.image.clone(), str::to_owned)
 }
 
 /// Resolves `role`'s image to an ID present on the engine, pulling it (with progress in
@@ -132,10 +131,11 @@ pub(crate) async fn resolve(
     engine: &Engine,
     config: &DockerConfig,
     profile: Option<&ProvisioningProfile>,
-    role: &str,
+    role: &Role,
     steps: &Steps,
 ) -> Result<Resolved, HearthError> {
-    let asked = wanted(config, profile, role);
+    let asked = wanted(profile, role);
+    let role = role.name.as_str();
     let lock = config.lock.as_ref().map(crate::lockfile::LiveLock::current);
     if let Some(locked) = lock.as_ref().and_then(|l| l.roles.get(role)) {
         if locked.image != asked {

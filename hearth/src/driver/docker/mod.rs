@@ -18,6 +18,7 @@ pub(crate) mod images;
 pub(crate) mod objects;
 pub mod pins;
 mod pull;
+mod role;
 mod subnets;
 
 use std::collections::BTreeMap;
@@ -155,9 +156,16 @@ impl Driver for LocalDocker {
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
         let slug = Slug::parse(&r.workspace_slug)?;
         let containers = objects::containers(self, Some(&slug)).await?;
+        // A one-shot that completed is not a stopped service: only services count.
+        let template = self.config.template(r.tier);
+        let services: Vec<_> = containers
+            .iter()
+            .filter(|c| !template.role(&c.role).is_some_and(|role| role.once))
+            .collect();
         Ok(workspace_status(
-            containers.len(),
-            containers.iter().map(|c| c.state),
+            services.len(),
+            template.services().count(),
+            services.iter().map(|c| c.state),
         ))
     }
 
@@ -173,11 +181,12 @@ impl Driver for LocalDocker {
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         let docker = self.engine.client().await?;
         create::settle_rollback(&self.rollbacks, slug).await;
-        objects::remove_all(
+        objects::remove_in_order(
             docker,
             &self.instance,
             slug,
             self.config.stop_timeout_secs,
+            &objects::StopOrder::of(&self.config),
             steps,
         )
         .await

@@ -12,7 +12,7 @@ use bollard::Docker;
 use futures::future::{join_all, try_join_all};
 use hearth_protocol::hearth::DeploymentRef;
 
-use super::LocalDocker;
+use super::{DockerConfig, LocalDocker};
 use crate::driver::common::objects::{label_of, list_containers, list_networks, Container};
 use crate::driver::common::{ContainerState, Step};
 use crate::driver::engine::{is_not_found, map_err, map_refusal, Engine};
@@ -22,6 +22,9 @@ use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
+use crate::template::order::reverse_layers;
+use hearth_protocol::hearth::Tier;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The containers of `slug` (or of every workspace) owned by this instance.
 ///
@@ -102,7 +105,54 @@ pub(crate) async fn volumes(
         .collect())
 }
 
-/// Removes every object of `slug` owned by `instance`. Idempotent.
+/// The order a workspace's roles stop in, per tier: the reverse of their start order, and
+/// every role name any template has (to find orphans by name).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StopOrder {
+    /// Tier → groups of roles; a group stops once the groups before it have.
+    pub layers: BTreeMap<String, Vec<Vec<String>>>,
+    pub roles: BTreeSet<String>,
+}
+
+impl StopOrder {
+    /// The stop order of every tier `config` knows.
+    pub(crate) fn of(config: &DockerConfig) -> StopOrder {
+        let mut order = StopOrder::default();
+        for tier in [Tier::Solo, Tier::Team, Tier::Studio, Tier::Bespoke] {
+            let t = config.template(tier);
+            order.roles.extend(t.roles.iter().map(|r| r.name.clone()));
+            order
+                .layers
+                .insert(tier.as_str().to_owned(), reverse_layers(&t));
+        }
+        order
+    }
+
+    /// `containers` in groups to stop one after the other: roles the order does not know
+    /// first, then each layer of their tier's.
+    fn groups<'c>(&self, containers: &'c [Container]) -> Vec<Vec<&'c Container>> {
+        let tier = containers.first().map(|c| c.tier.as_str()).unwrap_or("");
+        let layers = self.layers.get(tier).cloned().unwrap_or_default();
+        let known: BTreeSet<&str> = layers.iter().flatten().map(String::as_str).collect();
+        let mut out = vec![containers
+            .iter()
+            .filter(|c| !known.contains(c.role.as_str()))
+            .collect::<Vec<_>>()];
+        for layer in &layers {
+            out.push(
+                containers
+                    .iter()
+                    .filter(|c| layer.contains(&c.role))
+                    .collect(),
+            );
+        }
+        out.retain(|g| !g.is_empty());
+        out
+    }
+}
+
+/// Removes every object of `slug` owned by `instance`, containers in no particular order.
+/// Idempotent.
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure naming the object.
@@ -113,7 +163,40 @@ pub(crate) async fn remove_all(
     stop_timeout_secs: i32,
     steps: &Steps,
 ) -> Result<(), HearthError> {
+    let order = StopOrder {
+        layers: BTreeMap::new(),
+        roles: SOLO_ROLES.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    remove_in_order(docker, instance, slug, stop_timeout_secs, &order, steps).await
+}
+
+/// Removes every object of `slug` owned by `instance`, its roles stopping in `order`.
+/// Idempotent.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure naming the object.
+pub(crate) async fn remove_in_order(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    stop_timeout_secs: i32,
+    order: &StopOrder,
+    steps: &Steps,
+) -> Result<(), HearthError> {
     let containers = list_containers(docker, instance, Some(slug)).await?;
+    for group in order.groups(&containers) {
+        remove_containers(docker, &group, stop_timeout_secs, steps).await?;
+    }
+    remove_rest(docker, instance, slug, order, steps).await
+}
+
+/// Stops (gracefully) and removes `containers`, in parallel.
+async fn remove_containers(
+    docker: &Docker,
+    containers: &[&Container],
+    stop_timeout_secs: i32,
+    steps: &Steps,
+) -> Result<(), HearthError> {
     try_join_all(containers.iter().map(|c| async move {
         if c.state == ContainerState::PAUSED {
             // A frozen process cannot receive SIGTERM.
@@ -147,7 +230,18 @@ pub(crate) async fn remove_all(
         Ok::<(), HearthError>(())
     }))
     .await?;
+    Ok(())
+}
 
+/// The network and volumes of `slug`, once its containers are gone; then a check that
+/// nothing is left.
+async fn remove_rest(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    order: &StopOrder,
+    steps: &Steps,
+) -> Result<(), HearthError> {
     let networks = list_networks(docker, instance, Some(slug)).await?;
     try_join_all(networks.into_iter().map(|n| async move {
         let id = n.id.unwrap_or_default();
@@ -173,7 +267,7 @@ pub(crate) async fn remove_all(
             }),
     )
     .await?;
-    remove_unlabelled_orphans(docker, instance, slug, steps).await;
+    remove_unlabelled_orphans(docker, instance, slug, &order.roles, steps).await;
     // Whatever is still labelled for the workspace now was not removed: say what.
     let left: Vec<String> = list_containers(docker, instance, Some(slug))
         .await?
@@ -200,9 +294,15 @@ pub(crate) async fn remove_all(
 /// unlabelled, under this instance's name for it. A volume with that exact name and no labels
 /// at all is such an orphan: the name carries this daemon's instance, and hearth's own volumes
 /// always carry labels. Best effort: one that is in use is left, and logged.
-async fn remove_unlabelled_orphans(docker: &Docker, instance: &str, slug: &Slug, steps: &Steps) {
+async fn remove_unlabelled_orphans(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    roles: &BTreeSet<String>,
+    steps: &Steps,
+) {
     let names = Names::new(instance, slug);
-    for role in SOLO_ROLES {
+    for role in roles {
         let name = names.volume(role);
         let Ok(v) = docker.inspect_volume(&name).await else {
             continue;
@@ -214,7 +314,7 @@ async fn remove_unlabelled_orphans(docker: &Docker, instance: &str, slug: &Slug,
             .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
             .await
         {
-            Ok(()) => steps.step(Step::VolumeRemoved, Some(role), Some(name)),
+            Ok(()) => steps.step(Step::VolumeRemoved, Some(role.as_str()), Some(name)),
             Err(e) => {
                 tracing::warn!(workspace = %slug, volume = %name, error = %e, "unlabelled orphan volume left")
             }
@@ -309,10 +409,39 @@ pub(crate) async fn each_container(
             "none exist; they were removed outside hearth",
         ));
     }
-    // Every role is acted on, even when the engine refuses one: a refusal of one role must
-    // not leave what happens to the others to chance (the dispatcher then records what the
-    // roles are, asking the engine).
-    let done = join_all(list.iter().map(|c| async move {
+    // A one-shot that completed has nothing to freeze or thaw.
+    let template = d.config.template(r.tier);
+    let list: Vec<Container> = list
+        .into_iter()
+        .filter(|c| {
+            let once = template.role(&c.role).is_some_and(|r| r.once);
+            !(once && matches!(action, Action::Pause | Action::Unpause))
+        })
+        .collect();
+    // A stop goes in the reverse of the start order (dependents first); pause and thaw
+    // touch every role at once.
+    let groups = match action {
+        Action::Stop => StopOrder::of(&d.config).groups(&list),
+        Action::Pause | Action::Unpause => vec![list.iter().collect()],
+    };
+    let mut done = Vec::new();
+    for group in groups {
+        done.extend(act_on(d, docker, &group, action, steps).await);
+    }
+    done.into_iter().collect()
+}
+
+/// `action` on every container of `group` at once. Every role is acted on, even when the
+/// engine refuses one: a refusal of one role must not leave what happens to the others to
+/// chance (the dispatcher then records what the roles are, asking the engine).
+async fn act_on(
+    d: &LocalDocker,
+    docker: &Docker,
+    group: &[&Container],
+    action: Action,
+    steps: &Steps,
+) -> Vec<Result<(), HearthError>> {
+    join_all(group.iter().map(|c| async move {
         let (res, verb, step) = match action {
             Action::Pause => (docker.pause_container(&c.id).await, "pause", Step::Paused),
             Action::Unpause => (
@@ -343,6 +472,5 @@ pub(crate) async fn each_container(
         steps.step(step, Some(&c.role), None);
         Ok::<(), HearthError>(())
     }))
-    .await;
-    done.into_iter().collect()
+    .await
 }

@@ -44,7 +44,8 @@ pub(super) async fn provision(
     let docker = d.engine.client().await?;
     // Asked first: a daemon whose engine is no manager fails before it creates anything.
     d.node_id().await?;
-    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
+    let resolved =
+        images::resolve_all(&d.engine, &d.config, &solo_shape(d), Some(profile), steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object (services, task containers, network,
     // volumes), as on Docker.
@@ -324,7 +325,8 @@ pub(super) async fn upgrade(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
-    let resolved = images::resolve_all(&d.engine, &d.config, Some(profile), steps).await?;
+    let resolved =
+        images::resolve_all(&d.engine, &d.config, &solo_shape(d), Some(profile), steps).await?;
     let services = services_by_role(d, &slug).await?;
     let template = d.config.template(profile.tier);
     let network_id = network_id(docker, &d.instance, &slug).await?;
@@ -450,4 +452,10 @@ pub(super) async fn wake(
     }))
     .await?;
     Ok(reference(&slug, r.tier, caps_of(r), r.created, refs))
+}
+
+/// The Swarm driver still runs today's two roles whatever the template says (templates on a
+/// swarm are the Swarm driver's next step).
+fn solo_shape(d: &Swarm) -> crate::template::Template {
+    crate::template::Template::default_for(&d.config.images, d.config.service_port)
 }

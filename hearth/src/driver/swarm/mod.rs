@@ -285,7 +285,7 @@ impl Driver for Swarm {
         let slug = Slug::parse(&r.workspace_slug)?;
         let docker = self.engine.client().await?;
         let services = objects::services(docker, &self.instance, Some(&slug)).await?;
-        if let Some(status) = missing_roles(services.len()) {
+        if let Some(status) = missing_roles(services.len(), crate::driver::SOLO_ROLES.len()) {
             return Ok(status);
         }
         let containers = self.containers(&slug).await?;

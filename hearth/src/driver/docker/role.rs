@@ -1,0 +1,331 @@
+//! One role of a template on the engine: its container's spec (image, command and env with
+//! references rendered, ports published on 127.0.0.1, the role's volume, its limits, its alias
+//! on the workspace network, a hash of all that so an upgrade knows what changed), and
+//! bringing it up: create, start, then wait until its probe passes (a service) or it exits 0
+//! (a one-shot).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
+    PortBinding,
+};
+use bollard::query_parameters::CreateContainerOptions;
+use bollard::Docker;
+use hearth_protocol::hearth::{ResourceCaps, ServiceRef};
+use sha2::{Digest, Sha256};
+
+use super::images::Resolved;
+use super::LocalDocker;
+use crate::driver::common::create::create_volume;
+use crate::driver::common::objects::SPEC_LABEL;
+use crate::driver::common::Step;
+use crate::driver::engine::map_err;
+use crate::driver::probe::{self, container::Container, Wait};
+use crate::error::HearthError;
+use crate::journal::Steps;
+use crate::labels;
+use crate::names::Names;
+use crate::slug::Slug;
+use crate::template::order::Signal;
+use crate::template::refs::{self, Context};
+use crate::template::{Probe, Role, Template};
+
+/// What every role of one workspace shares while it is brought up.
+#[derive(Clone, Copy)]
+pub(crate) struct Workspace<'a> {
+    pub d: &'a LocalDocker,
+    pub docker: &'a Docker,
+    pub slug: &'a Slug,
+    pub network_id: &'a str,
+    pub tier: &'a str,
+    pub labels: &'a [(String, String)],
+    pub caps: &'a ResourceCaps,
+    pub refs: &'a Context,
+}
+
+/// The rendering context of `template`: each role reached by its name on the network.
+pub(crate) fn context(template: &Template, slug: &Slug, tier: &str) -> Context {
+    Context {
+        slug: slug.to_string(),
+        tier: tier.to_owned(),
+        roles: template
+            .roles
+            .iter()
+            .map(|r| (r.name.clone(), (r.name.clone(), r.port)))
+            .collect(),
+    }
+}
+
+/// The in-container ports a role publishes: its own and every port a probe asks on.
+fn ports(role: &Role) -> BTreeSet<u16> {
+    fn walk(p: &Probe, out: &mut BTreeSet<u16>) {
+        match p {
+            Probe::Http { port: Some(p), .. } | Probe::Tcp { port: p, .. } => {
+                out.insert(*p);
+            }
+            Probe::All(ps) | Probe::Any(ps) => ps.iter().for_each(|p| walk(p, out)),
+            _ => {}
+        }
+    }
+    let mut out: BTreeSet<u16> = role.port.into_iter().collect();
+    walk(&role.ready.probe, &mut out);
+    out
+}
+
+/// A role's container, ready to create, and the hash of what defines it.
+pub(crate) struct Spec {
+    pub body: ContainerCreateBody,
+    pub hash: String,
+}
+
+/// The container `role` runs with `image`, its volume `volume` (if it has one).
+///
+/// # Errors
+/// A reference the template's roles cannot fill (the config check refuses those first).
+pub(crate) fn spec(
+    w: &Workspace<'_>,
+    role: &Role,
+    image: &Resolved,
+    volume: Option<&str>,
+) -> Result<Spec, HearthError> {
+    let render = |text: &str| {
+        refs::render(text, w.refs).map_err(|e| {
+            HearthError::driver(format!("render the references of role {}", role.name), e)
+        })
+    };
+    let mut env = super::create::env(w.slug, &role.name, w.caps);
+    for (k, v) in &role.env {
+        env.push(format!("{k}={}", render(v)?));
+    }
+    let cmd = match &role.command {
+        Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
+        None => None,
+    };
+    let config = &w.d.config;
+    let memory = role
+        .limits
+        .and_then(|l| l.memory_mb)
+        .map_or(config.memory_bytes, |mb| (mb * 1024 * 1024) as i64);
+    let nano_cpus = role
+        .limits
+        .and_then(|l| l.cpus)
+        .map_or(config.nano_cpus, |c| (c * 1e9) as i64);
+    let pids = role
+        .limits
+        .and_then(|l| l.pids)
+        .unwrap_or(config.pids_limit);
+    let ports: Vec<String> = ports(role).iter().map(|p| format!("{p}/tcp")).collect();
+    let hash = {
+        let mut h = Sha256::new();
+        let what = format!(
+            "{}|{env:?}|{cmd:?}|{ports:?}|{:?}|{volume:?}|{memory}|{nano_cpus}|{pids}|{}",
+            image.id, role.volume, role.once
+        );
+        h.update(what.as_bytes());
+        hex::encode(&h.finalize()[..8])
+    };
+    let mut object_labels = labels::for_object(&w.d.instance, w.slug, &role.name, w.tier, w.labels);
+    object_labels.insert(SPEC_LABEL.to_owned(), hash.clone());
+    let bindings: HashMap<String, Option<Vec<PortBinding>>> = ports
+        .iter()
+        .map(|p| {
+            let loopback = PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            };
+            (p.clone(), Some(vec![loopback]))
+        })
+        .collect();
+    let mounts = match (&role.volume, volume) {
+        (Some(target), Some(source)) => Some(vec![Mount {
+            target: Some(target.clone()),
+            source: Some(source.to_owned()),
+            typ: Some(MountType::VOLUME),
+            ..Default::default()
+        }]),
+        _ => None,
+    };
+    let host_config = HostConfig {
+        // Docker runs its tini, Podman its catatonit (init_path in containers.conf).
+        init: Some(true),
+        memory: Some(memory),
+        nano_cpus: Some(nano_cpus),
+        pids_limit: Some(pids),
+        port_bindings: Some(bindings),
+        mounts,
+        network_mode: Some(w.network_id.to_owned()),
+        ..Default::default()
+    };
+    // The role's name is its host on the workspace network (`{{ROLE.host}}`).
+    let endpoint = EndpointSettings {
+        aliases: Some(vec![role.name.clone()]),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.image.clone()),
+        cmd,
+        env: Some(env),
+        labels: Some(object_labels),
+        exposed_ports: Some(ports),
+        host_config: Some(host_config),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(w.network_id.to_owned(), endpoint)])),
+        }),
+        ..Default::default()
+    };
+    Ok(Spec { body, hash })
+}
+
+/// Volume, container, start, and the wait: one role. `None` for a one-shot (it has no
+/// service to offer once it completed).
+///
+/// # Errors
+/// A failure naming the role: the engine's, the probe's, or the one-shot's exit.
+pub(crate) async fn bring_up(
+    w: &Workspace<'_>,
+    role: &Role,
+    image: Resolved,
+    volume: Option<String>,
+    steps: &Steps,
+    signal: &Signal,
+) -> Result<Option<ServiceRef>, HearthError> {
+    if signal.is_canceled() {
+        return Err(HearthError::driver(
+            format!("start role {}", role.name),
+            "another role failed first",
+        ));
+    }
+    let object_labels = labels::for_object(&w.d.instance, w.slug, &role.name, w.tier, w.labels);
+    let volume = match (&role.volume, volume) {
+        (Some(_), Some(v)) => {
+            create_volume(w.docker, &v, object_labels, &role.name, steps).await?;
+            Some(v)
+        }
+        _ => None,
+    };
+    let mut spec = spec(w, role, &image, volume.as_deref())?;
+    if let Some(host) = spec.body.host_config.as_mut() {
+        host.ulimits = w.d.engine.flavor().await?.ulimits();
+    }
+    let name = Names::new(&w.d.instance, w.slug).container(&role.name);
+    let options = CreateContainerOptions {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    let created = w
+        .docker
+        .create_container(Some(options), spec.body)
+        .await
+        .map_err(|e| {
+            map_err(
+                format!("create the container of role {} ({name})", role.name),
+                e,
+            )
+        })?;
+    steps.step(Step::ContainerCreated, Some(&role.name), Some(name.clone()));
+    start(w, role, &created.id, image, steps, signal).await
+}
+
+/// Starts `role`'s existing container `id` (unless it runs) and waits for it.
+///
+/// # Errors
+/// As [`bring_up`].
+pub(crate) async fn start(
+    w: &Workspace<'_>,
+    role: &Role,
+    id: &str,
+    image: Resolved,
+    steps: &Steps,
+    signal: &Signal,
+) -> Result<Option<ServiceRef>, HearthError> {
+    w.docker
+        .start_container(id, None)
+        .await
+        .map_err(|e| map_err(format!("start the container of role {}", role.name), e))?;
+    steps.step(Step::ContainerStarted, Some(&role.name), None);
+    signal.started();
+    wait(w, role, id, image, steps, signal).await
+}
+
+/// Waits for a started role: a one-shot until it exits 0, a service until its probe passes.
+///
+/// # Errors
+/// As [`bring_up`].
+pub(crate) async fn wait(
+    w: &Workspace<'_>,
+    role: &Role,
+    id: &str,
+    image: Resolved,
+    steps: &Steps,
+    signal: &Signal,
+) -> Result<Option<ServiceRef>, HearthError> {
+    signal.started();
+    let published = if role.once {
+        BTreeMap::new()
+    } else {
+        published(w.docker, id, &role.name).await?
+    };
+    let target = Container {
+        docker: w.docker.clone(),
+        id: id.to_owned(),
+        role: role.name.clone(),
+        slug: w.slug.to_string(),
+        published,
+    };
+    let timeout = role.ready.timeout.unwrap_or(w.d.config.readiness_timeout);
+    if role.once {
+        probe::wait_completed(&target, timeout, steps, Some(signal)).await?;
+        return Ok(None);
+    }
+    let how = Wait {
+        ready: &role.ready,
+        port: role.port,
+        default_timeout: w.d.config.readiness_timeout,
+    };
+    probe::wait_ready(&target, how, steps, Some(signal)).await?;
+    let endpoint = role
+        .port
+        .and_then(|p| target.published.get(&p))
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
+    steps.step(Step::RoleReady, Some(&role.name), Some(endpoint.clone()));
+    Ok(Some(ServiceRef {
+        role: role.name.clone(),
+        image: image.image,
+        image_digest: image.id,
+        container_id: id.to_owned(),
+        endpoint,
+    }))
+}
+
+/// Where each published in-container port of a container is reached on loopback.
+async fn published(
+    docker: &Docker,
+    id: &str,
+    role: &str,
+) -> Result<BTreeMap<u16, SocketAddr>, HearthError> {
+    let info = probe::container::inspect_settled(docker, id)
+        .await
+        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
+    let mut out = BTreeMap::new();
+    for (key, bindings) in info
+        .network_settings
+        .and_then(|n| n.ports)
+        .unwrap_or_default()
+    {
+        let Some(port) = key.strip_suffix("/tcp").and_then(|p| p.parse::<u16>().ok()) else {
+            continue;
+        };
+        let host_port = bindings
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|b| b.host_port)
+            .find_map(|p| p.parse::<u16>().ok());
+        if let Some(hp) = host_port {
+            out.insert(port, SocketAddr::from(([127, 0, 0, 1], hp)));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,416 @@
+//! Template scenarios on the Engine-API backends (Docker and Podman): workspaces of the
+//! user's own shape, modelled with the stand-in's knobs (images/README.md) — a one-shot
+//! migration that leaves a marker, a TCP-ready role that boots slowly, an HTTP role behind a
+//! slow health path that depends on both and reaches the other by name — and the failures a
+//! real service has: a health path that stays 503, a one-shot exiting 3, a service that exits
+//! while it is waited on. Every failure rolls back, checked by label on the engine.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hearth::dispatcher::Deadlines;
+use hearth::driver::fake::FakeFaults;
+use hearth::driver::ObjectKind;
+use hearth::template::{Condition, Probe, Ready, Role, StatusRange, Template};
+use hearth_protocol::hearth::{LifecycleEvent, ProvisioningProfile, Status, Tier};
+use support::{docker_cli, docker_config, http_status, test_image, Backend, Kind};
+
+fn role(name: &str, port: Option<u16>, env: &[(&str, &str)], probe: Probe) -> Role {
+    Role {
+        name: name.to_owned(),
+        image: test_image(),
+        port,
+        command: None,
+        once: false,
+        depends_on: BTreeMap::new(),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        limits: None,
+        ready: Ready {
+            probe,
+            timeout: Some(Duration::from_secs(20)),
+            interval: Some(Duration::from_millis(20)),
+        },
+        volume: Some("/data".to_owned()),
+        placement: Vec::new(),
+    }
+}
+
+fn http(path: &str, low: u16, high: u16) -> Probe {
+    Probe::Http {
+        path: path.to_owned(),
+        port: None,
+        status: StatusRange { low, high },
+        timeout: None,
+    }
+}
+
+fn tcp(port: u16) -> Probe {
+    Probe::Tcp {
+        port,
+        timeout: None,
+    }
+}
+
+/// The one-shot: `migrate` exits `code` after 300 ms of work lines.
+fn migrate(code: &str, lines: &str) -> Role {
+    let mut r = role(
+        "migrate",
+        None,
+        &[
+            ("ONESHOT_EXIT", code),
+            ("ONESHOT_MS", "300"),
+            ("ONESHOT_LINES", lines),
+        ],
+        Probe::None,
+    );
+    r.once = true;
+    r
+}
+
+/// The TCP-ready role: HTTP on 9000, a TCP listener on 9001, both bound only after 700 ms.
+fn lore() -> Role {
+    role(
+        "lore",
+        Some(9000),
+        &[
+            ("PORT", "9000"),
+            ("TCP_PORT", "9001"),
+            ("LISTEN_DELAY_MS", "700"),
+        ],
+        tcp(9001),
+    )
+}
+
+/// The front door: HTTP on 8080 whose /healthz answers 503 for its first 1.2 s, with a
+/// ready line; it needs lore ready and migrate completed, and gets lore's address by reference.
+fn cairnet(health_delay_ms: &str) -> Role {
+    let mut r = role(
+        "cairnet",
+        Some(8080),
+        &[
+            ("PORT", "8080"),
+            ("HEALTH_DELAY_MS", health_delay_ms),
+            ("READY_LINE", "cairnet is ready"),
+            ("LORE_URL", "{{lore.url}}"),
+            ("LORE_HOST", "{{ lore.host }}"),
+            ("WHERE", "{{workspace.slug}}/{{tier}}"),
+        ],
+        Probe::All(vec![
+            tcp(8080),
+            http("/healthz", 200, 299),
+            Probe::Log {
+                regex: "^cairnet is ready$".to_owned(),
+                times: 1,
+                timeout: None,
+            },
+        ]),
+    );
+    r.depends_on = BTreeMap::from([
+        ("lore".to_owned(), Condition::Ready),
+        ("migrate".to_owned(), Condition::Completed),
+    ]);
+    r
+}
+
+fn three_roles(migrate: Role, cairnet: Role) -> Template {
+    Template {
+        front_door: "cairnet".to_owned(),
+        roles: vec![cairnet, lore(), migrate],
+    }
+}
+
+fn backend(kind: Kind, template: Template, readiness: Duration) -> Backend {
+    let mut config = docker_config();
+    config.templates.by_tier.insert(Tier::Solo, template);
+    config.readiness_timeout = readiness;
+    Backend::with(kind, FakeFaults::default(), config, Deadlines::default())
+}
+
+fn solo() -> ProvisioningProfile {
+    ProvisioningProfile::for_tier(Tier::Solo)
+}
+
+/// The seq of the first `step` of `role`.
+fn at(events: &[LifecycleEvent], step: &str, role: &str) -> Option<u64> {
+    events
+        .iter()
+        .find(|e| e.step == step && e.role.as_deref() == Some(role))
+        .map(|e| e.seq)
+}
+
+async fn body(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body")
+}
+
+/// The file `name` in the volume of `role`, read on the host (hearth runs beside the engine).
+fn volume_file(b: &Backend, role: &str, name: &str) -> String {
+    let volume = b
+        .engine_objects()
+        .into_iter()
+        .find(|o| o.ends_with(&format!("_{role}-data")))
+        .unwrap_or_default();
+    let out = docker_cli(b.host())
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &volume])
+        .output()
+        .expect("docker volume inspect");
+    let mountpoint = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    std::fs::read_to_string(format!("{mountpoint}/{name}")).unwrap_or_default()
+}
+
+/// Three roles come up in order, each as its probe says; references render to the names the
+/// roles reach each other by; hibernate and wake go through the order again; teardown leaves
+/// nothing.
+async fn three_roles_start_in_order(kind: Kind) {
+    let b = backend(
+        kind,
+        three_roles(migrate("0", "3"), cairnet("1200")),
+        Duration::from_secs(30),
+    );
+    let started = Instant::now();
+    let r = b
+        .dispatcher
+        .provision("tpl", solo())
+        .await
+        .expect("provision");
+    let took = started.elapsed();
+    assert_eq!(r.last_status, Status::Ready);
+    let roles: Vec<&str> = r.services.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(
+        roles,
+        ["cairnet", "lore"],
+        "the services; the one-shot is done"
+    );
+    let front = &r.services[0].endpoint;
+    assert_eq!(&r.endpoint, front, "cairnet is the front door");
+    assert_eq!(http_status(&format!("{front}/healthz")).await, Ok(200));
+
+    let events = b.dispatcher.events("tpl").expect("events");
+    let cairnet_created = at(&events, "container_created", "cairnet").expect("cairnet created");
+    let completed = at(&events, "role_completed", "migrate").expect("migrate completed");
+    let lore_ready = at(&events, "probe_passed", "lore").expect("lore's probe passed");
+    assert!(
+        completed < cairnet_created,
+        "cairnet waited for the migration: {events:?}"
+    );
+    assert!(
+        lore_ready < cairnet_created,
+        "cairnet waited for lore: {events:?}"
+    );
+    // migrate and lore do not wait for each other: both were created before either was done.
+    let lore_created = at(&events, "container_created", "lore").expect("lore created");
+    let migrate_created = at(&events, "container_created", "migrate").expect("created");
+    assert!(
+        lore_created < completed && migrate_created < lore_ready,
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.step == "probe_waiting"
+            && e.role.as_deref() == Some("cairnet")
+            && e.detail.as_deref().unwrap_or("").contains("answered 503")),
+        "the waterfall shows cairnet's 503s: {events:?}"
+    );
+    // Order, not serialisation: lore (0.7 s) and migrate (0.3 s) overlap, then cairnet (1.2 s).
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    let env = body(&format!("{front}/env")).await;
+    assert!(env.contains(r#""LORE_URL":"http://lore:9000""#), "{env}");
+    assert!(env.contains(r#""LORE_HOST":"lore""#), "{env}");
+    assert!(env.contains(r#""WHERE":"tpl/solo""#), "{env}");
+    assert!(env.contains(r#""ROCKY_SEATS":"1""#), "the caps stay: {env}");
+    let peer = body(&format!("{front}/peer?url=http://lore:9000/healthz")).await;
+    assert!(
+        peer.contains(r#""status":200"#),
+        "cairnet reaches lore by name: {peer}"
+    );
+    let marker = volume_file(&b, "migrate", ".standin-oneshot");
+    assert_eq!(
+        marker.trim(),
+        "role=migrate exit=0",
+        "the one-shot left its marker"
+    );
+    assert_eq!(
+        b.dispatcher.status("tpl").await.expect("status"),
+        Status::Ready
+    );
+
+    b.dispatcher.hibernate("tpl").await.expect("hibernate");
+    let woken = b.dispatcher.resume("tpl").await.expect("wake");
+    assert_eq!(woken.last_status, Status::Ready);
+    assert_eq!(
+        http_status(&format!("{}/healthz", woken.endpoint)).await,
+        Ok(200)
+    );
+    let events = b.dispatcher.events("tpl").expect("events");
+    let stops: Vec<&str> = events
+        .iter()
+        .filter(|e| e.step == "stopped")
+        .filter_map(|e| e.role.as_deref())
+        .collect();
+    assert_eq!(
+        stops.first(),
+        Some(&"cairnet"),
+        "dependents stop first: {stops:?}"
+    );
+
+    b.dispatcher.teardown("tpl").await.expect("teardown");
+    assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
+}
+
+/// A health path that stays 503: the provision fails naming role, probe and observation, and
+/// nothing is left.
+async fn health_that_stays_503_fails_and_rolls_back(kind: Kind) {
+    let mut front = cairnet("600000");
+    front.ready = Ready {
+        probe: http("/healthz", 200, 399),
+        timeout: Some(Duration::from_secs(2)),
+        interval: Some(Duration::from_millis(50)),
+    };
+    let b = backend(
+        kind,
+        three_roles(migrate("0", "3"), front),
+        Duration::from_secs(30),
+    );
+    let err = b
+        .dispatcher
+        .provision("sick", solo())
+        .await
+        .expect_err("503");
+    let text = err.to_string();
+    assert_eq!(err.code(), "driver_failure");
+    assert!(
+        text.starts_with("cairnet: GET /healthz answered 503 for 2 s ("),
+        "{text}"
+    );
+    assert!(text.ends_with(" attempts)"), "{text}");
+    assert!(
+        b.engine_objects().is_empty(),
+        "rolled back: {:?}",
+        b.engine_objects()
+    );
+    assert_eq!(
+        b.dispatcher.status("sick").await.expect("status"),
+        Status::Failed
+    );
+}
+
+/// A one-shot exiting 3 fails at once with its code and its last lines; what depends on it
+/// never starts.
+async fn oneshot_exiting_3_fails_with_code_and_log(kind: Kind) {
+    let b = backend(
+        kind,
+        three_roles(migrate("3", "25"), cairnet("0")),
+        Duration::from_secs(30),
+    );
+    let started = Instant::now();
+    let err = b
+        .dispatcher
+        .provision("mig", solo())
+        .await
+        .expect_err("exit 3");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("migrate: exited with code 3 before it completed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("oneshot done, exit 3"),
+        "its last log lines: {text}"
+    );
+    assert!(
+        text.contains("oneshot work 25/25") && !text.contains("work 1/25\n"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let events = b.dispatcher.events("mig").expect("events");
+    assert_eq!(
+        at(&events, "container_created", "cairnet"),
+        None,
+        "{events:?}"
+    );
+    assert!(
+        b.engine_objects().is_empty(),
+        "rolled back: {:?}",
+        b.engine_objects()
+    );
+}
+
+/// A service that exits while it is waited on fails at once, not at its timeout.
+async fn service_exiting_while_waited_on_fails_at_once(kind: Kind) {
+    let mut dying = role("lore", Some(9000), &[("ONESHOT_EXIT", "5")], tcp(9000));
+    dying.ready.timeout = Some(Duration::from_secs(60));
+    let template = Template {
+        front_door: "lore".to_owned(),
+        roles: vec![dying],
+    };
+    let b = backend(kind, template, Duration::from_secs(60));
+    let started = Instant::now();
+    let err = b
+        .dispatcher
+        .provision("dies", solo())
+        .await
+        .expect_err("exits");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("lore: exited with code 5 while hearth waited for it to be ready"),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        b.engine_objects().is_empty(),
+        "rolled back: {:?}",
+        b.engine_objects()
+    );
+    let left = b.objects("dies").await;
+    assert!(
+        left.iter().all(|o| o.kind != ObjectKind::Container),
+        "{left:?}"
+    );
+}
+
+macro_rules! on_engines {
+    ($($name:ident),* $(,)?) => {
+        mod docker {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::e2e(concat!("templates::docker::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Kind::Docker).await;
+                }
+            )*
+        }
+        mod podman {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::podman::e2e(concat!("templates::podman::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Kind::Podman).await;
+                }
+            )*
+        }
+    };
+}
+
+on_engines!(
+    three_roles_start_in_order,
+    health_that_stays_503_fails_and_rolls_back,
+    oneshot_exiting_3_fails_with_code_and_log,
+    service_exiting_while_waited_on_fails_at_once,
+);
