@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use hearth::slug::Slug;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use hearth_testkit::cluster;
 use support::cluster::{cluster, left_on_nodes, node_of, on_manager, spread, volumes_on};
 
 fn solo() -> ProvisioningProfile {
@@ -67,19 +66,28 @@ fn the_fixture_forms_a_swarm_and_leaves_nothing() {
         !running.is_empty(),
         "the task runs on the labelled worker ({on})"
     );
-    let stem = format!("hkc-{}", support::test_run());
+    // What this cluster made: its namespaces and its engines' directories.
+    let netns: Vec<String> = c.nodes.iter().map(|n| n.netns.clone()).collect();
+    let dirs: Vec<std::path::PathBuf> = c
+        .nodes
+        .iter()
+        .filter_map(|n| n.engine.socket().parent().map(std::path::PathBuf::from))
+        .collect();
     c.stop();
-    let netns = std::process::Command::new("ip")
+    let listed = std::process::Command::new("ip")
         .args(["netns", "list"])
         .output()
         .expect("ip");
-    let netns = String::from_utf8_lossy(&netns.stdout).into_owned();
-    assert!(!netns.contains(&stem), "namespaces left: {netns}");
-    assert_eq!(
-        cluster::sweep(&support::test_run()),
-        0,
-        "nothing left to sweep"
-    );
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for ns in &netns {
+        assert!(
+            !listed.contains(ns.as_str()),
+            "namespace {ns} left: {listed}"
+        );
+    }
+    for d in &dirs {
+        assert!(!d.exists(), "engine directory {} left", d.display());
+    }
 }
 
 async fn get(url: &str) -> String {

@@ -463,7 +463,7 @@ conformance!(
 );
 
 /// The scenarios that hold on a multi-node swarm as they are written, each on a 3-node
-/// cluster of its own (one at a time: three engines each are heavy) with `lore` placed on a
+/// cluster of its own (the test kit runs one at a time: three engines each are heavy) with `lore` placed on a
 /// worker, hearth on the manager; afterwards nothing of the run's instance is left on any
 /// node. (The others look at one engine's containers, cgroups or pause, which a role on
 /// another node does not offer: `hearth/tests/cluster.rs` covers placement, data, teardown
@@ -473,16 +473,12 @@ macro_rules! on_cluster {
         mod cluster {
             use super::support::cluster::{cluster, left_on_nodes, on_manager, spread};
 
-            /// One cluster at a time in this binary.
-            static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
             $(
                 #[test]
                 fn $name() {
                     if !super::support::cluster_e2e(concat!("cluster::", stringify!($name))) {
                         return;
                     }
-                    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
                     let c = cluster();
                     on_manager(c.manager_netns(), async {
                         let b = spread(&c, 1);

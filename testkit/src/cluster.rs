@@ -58,9 +58,15 @@ impl Node {
     }
 }
 
+/// Held by the live cluster of this process: one at a time (three engines each are heavy), and
+/// the sweep of the run's leftovers that starts a cluster must not take another's namespaces.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running cluster; node 0 is the manager.
 #[derive(Debug)]
 pub struct Cluster {
+    /// Released (after the teardown in `Drop`) for the next cluster of this process.
+    _one: std::sync::MutexGuard<'static, ()>,
     /// The namespaces' common stem, `hkc-<run>-<tag>`.
     stem: String,
     pub nodes: Vec<Node>,
@@ -108,16 +114,20 @@ fn ip_in(netns: &str, args: &[&str]) -> anyhow::Result<()> {
 
 impl Cluster {
     /// Starts `nodes` engines (at least 2: one manager, the rest workers), forms the swarm and
-    /// loads `image` from the machine's engine on each.
+    /// loads `image` from the machine's engine on each. Waits for this process's previous
+    /// cluster to be gone, then sweeps what a crashed run with this run's id left.
     ///
     /// # Errors
     /// When a namespace, an engine, the swarm or the image load fails; what was made is torn
     /// down before the error returns.
     pub fn start(nodes: usize, image: &str) -> anyhow::Result<Cluster> {
         anyhow::ensure!(nodes >= 2, "a cluster has at least two nodes");
+        let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let run = crate::run::test_run();
+        sweep(&run);
         let tag: String = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
         let mut cluster = Cluster {
+            _one: one,
             stem: format!("{}{tag}", run_stem(&run)),
             nodes: Vec::new(),
             stopped: false,

@@ -7,14 +7,14 @@ use hearth::driver::docker::DockerConfig;
 use hearth::template::{Template, Templates};
 use hearth_protocol::hearth::Tier;
 use hearth_protocol::labels;
-use hearth_testkit::cluster::{self, Cluster};
+use hearth_testkit::cluster::Cluster;
 use hearth_testkit::objects;
 
 use super::{Backend, Kind};
 
-/// A 3-node cluster (one manager, two workers), after sweeping this run's crashed leftovers.
+/// A 3-node cluster (one manager, two workers); [`Cluster::start`] sweeps this run's crashed
+/// leftovers first, one cluster at a time.
 pub fn cluster() -> Cluster {
-    cluster::sweep(&super::test_run());
     Cluster::start(3, &super::test_image()).expect("a 3-node cluster starts")
 }
 
