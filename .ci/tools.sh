@@ -12,7 +12,9 @@
 #                                         # run if it is in no swarm, left after only if a
 #                                         # run made it), a private Podman service with the
 #                                         # test image loaded, and HEARTH_SWARM=1
-#                                         # HEARTH_PODMAN=1 set so no suite skips. Whatever it
+#                                         # HEARTH_PODMAN=1 HEARTH_CLUSTER=1 set so no suite
+#                                         # skips (the multi-node swarm suite makes its own
+#                                         # private engines, as root). Whatever it
 #                                         # starts is stopped on exit, failure and Ctrl-C too.
 #                                         # HEARTH_SWARM=0: no swarm.
 #
@@ -236,6 +238,9 @@ run() {
     export HEARTH_SWARM=1
   fi
   start_podman
+  # preflight made sure of root: the multi-node suite (hearth/tests/cluster.rs) can run, so it
+  # must.
+  export HEARTH_CLUSTER=1
   local status=0
   "$@" || status=$?
   return "$status"

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use crate::slug::Slug;
 
 pub use hearth_protocol::labels::{
-    INSTANCE, MANAGED_BY, MANAGED_BY_VALUE, POOL, RELAY_PORT, ROLE, TIER, WORKSPACE,
+    ENGINE_SOCKET, INSTANCE, MANAGED_BY, MANAGED_BY_VALUE, POOL, RELAY_PORT, ROLE, SWARM_PART,
+    TIER, WORKSPACE,
 };
 
 /// The labels for one object of `slug`'s workspace, plus the operator's extra labels.

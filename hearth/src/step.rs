@@ -71,11 +71,14 @@ pub enum Step {
     ManifestsWritten,
     /// Kustomize: a workspace's manifests were removed (detail: the directory).
     ManifestsRemoved,
+    /// A volume on a swarm node that is down: a job waits there to remove it when the node
+    /// returns (the detail names the volume and the node).
+    VolumeLeft,
 }
 
 impl Step {
     /// Every step, in the order a workspace's life meets them.
-    pub const ALL: [Step; 33] = [
+    pub const ALL: [Step; 34] = [
         Step::ImageResolved,
         Step::ImagePulling,
         Step::ImagePulled,
@@ -109,6 +112,7 @@ impl Step {
         Step::ReconcileRollback,
         Step::ManifestsWritten,
         Step::ManifestsRemoved,
+        Step::VolumeLeft,
     ];
 
     /// The name the journal carries.
@@ -147,6 +151,7 @@ impl Step {
             Step::ReconcileRollback => "reconcile_rollback",
             Step::ManifestsWritten => "manifests_written",
             Step::ManifestsRemoved => "manifests_removed",
+            Step::VolumeLeft => "volume_left",
         }
     }
 

@@ -42,17 +42,18 @@ async fn provision_is_idempotent(b: Backend) {
         .iter()
         .filter(|o| o.kind == ObjectKind::Service)
         .count();
+    let door = usize::from(b.kind == Kind::Swarm);
     assert_eq!(
         services,
-        if b.kind == Kind::Swarm { 2 } else { 0 },
-        "one service per role on a swarm"
+        if b.kind == Kind::Swarm { 2 + door } else { 0 },
+        "one service per role on a swarm, and the door"
     );
     assert_eq!(
         objects
             .iter()
             .filter(|o| o.kind == ObjectKind::Container)
             .count(),
-        2
+        2 + door
     );
     assert_eq!(
         objects
@@ -351,7 +352,11 @@ async fn pause_resume_hibernate_wake(b: Backend) {
             .filter(|o| o.kind == ObjectKind::Service)
             .map(|o| o.state.clone().unwrap_or_default())
             .collect();
-        assert_eq!(services, vec!["replicas=0", "replicas=0"]);
+        assert_eq!(
+            services,
+            vec!["replicas=0", "replicas=0", "replicas=0"],
+            "both roles and the door"
+        );
     } else {
         assert_eq!(b.container_states("life").await, vec!["exited", "exited"]);
     }
@@ -644,6 +649,46 @@ conformance!(
     limits_are_enforced,
     template_roles_start_in_order,
     template_refusals_leave_nothing,
+);
+
+/// The scenarios that hold on a multi-node swarm as they are written, each on a 3-node
+/// cluster of its own (the test kit runs one at a time: three engines each are heavy) with `lore` placed on a
+/// worker, hearth on the manager; afterwards nothing of the run's instance is left on any
+/// node. (The others look at one engine's containers, cgroups or pause, which a role on
+/// another node does not offer: `hearth/tests/cluster.rs` covers placement, data, teardown
+/// on every node and node loss.)
+macro_rules! on_cluster {
+    ($($name:ident),* $(,)?) => {
+        mod cluster {
+            use super::support::cluster::{cluster, left_on_nodes, on_manager, spread};
+
+            $(
+                #[test]
+                fn $name() {
+                    if !super::support::cluster_e2e(concat!("cluster::", stringify!($name))) {
+                        return;
+                    }
+                    let c = cluster();
+                    on_manager(c.manager_netns(), async {
+                        let b = spread(&c, 1);
+                        let instance = b.instance.clone();
+                        super::$name(b).await;
+                        assert_eq!(left_on_nodes(&c, &instance), vec![], "nothing left on any node");
+                    });
+                    c.stop();
+                }
+            )*
+        }
+    };
+}
+
+on_cluster!(
+    ready_means_every_service_answers,
+    another_tier_is_a_mismatch,
+    status_is_read_only,
+    teardown_is_idempotent_and_terminal,
+    unknown_and_invalid_slugs,
+    abandoned_provision_leaves_nothing,
 );
 
 /// Status answers the recorded status while a verb is under way, not the engine's mix of

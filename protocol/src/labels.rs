@@ -20,6 +20,15 @@ pub const POOL: &str = "dev.hearth.pool";
 /// same port and the endpoint it recorded stays true.
 pub const RELAY_PORT: &str = "dev.hearth.relay-port";
 
+/// On a Swarm service that is no role of the workspace: `door` (the forwarder on hearth's node
+/// that reaches roles on other nodes) or `cleanup` (a one-off job removing the workspace's
+/// volumes on a worker node).
+pub const SWARM_PART: &str = "dev.hearth.swarm-part";
+
+/// On a swarm node (set by its operator): the path of that node's engine socket, which the job
+/// removing a torn-down workspace's volumes there mounts; `/var/run/docker.sock` without it.
+pub const ENGINE_SOCKET: &str = "dev.hearth.engine-socket";
+
 /// Value of [`MANAGED_BY`].
 pub const MANAGED_BY_VALUE: &str = "hearth";
 

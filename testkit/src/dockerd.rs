@@ -32,6 +32,10 @@ pub struct PrivateDockerd {
     child: Option<Child>,
     /// `tcp://127.0.0.1:PORT` when it serves TLS.
     tcp: Option<String>,
+    /// The network namespace it runs in (`/var/run/netns/NAME`), if not the machine's.
+    netns: Option<String>,
+    /// The TLS flags it was started with, so a restart serves the same.
+    tls_args: Vec<std::ffi::OsString>,
 }
 
 impl PrivateDockerd {
@@ -41,6 +45,20 @@ impl PrivateDockerd {
     /// # Errors
     /// When dockerd cannot be started or does not answer in time (its log is in the error).
     pub fn start(tls: Option<&ServerTls>) -> anyhow::Result<PrivateDockerd> {
+        Self::start_with(tls, None)
+    }
+
+    /// Starts an engine inside the network namespace `netns` (entered with `nsenter --net`,
+    /// not `ip netns exec`, which would hide the cgroup mounts); its unix socket stays on the
+    /// shared filesystem, so the machine's namespace still talks to it.
+    ///
+    /// # Errors
+    /// As [`PrivateDockerd::start`].
+    pub fn start_in(netns: &str) -> anyhow::Result<PrivateDockerd> {
+        Self::start_with(None, Some(netns))
+    }
+
+    fn start_with(tls: Option<&ServerTls>, netns: Option<&str>) -> anyhow::Result<PrivateDockerd> {
         let dir = tempfile::Builder::new()
             .prefix(PREFIX)
             .tempdir_in("/tmp")
@@ -51,11 +69,42 @@ impl PrivateDockerd {
             dir,
             child: None,
             tcp: tls.map(|t| format!("tcp://127.0.0.1:{}", t.port)),
+            netns: netns.map(str::to_owned),
+            tls_args: Vec::new(),
         };
         std::fs::write(engine.dir.join("run"), crate::run::test_run())?;
         std::fs::write(engine.dir.join("daemon.json"), "{}")?;
+        if let Some(t) = tls {
+            engine.tls_args = [
+                "--tlsverify".into(),
+                "--tlscacert".into(),
+                t.ca.clone().into_os_string(),
+                "--tlscert".into(),
+                t.cert.clone().into_os_string(),
+                "--tlskey".into(),
+                t.key.clone().into_os_string(),
+                "-H".into(),
+                format!("tcp://127.0.0.1:{}", t.port).into(),
+            ]
+            .into();
+        }
+        engine.spawn()?;
+        Ok(engine)
+    }
+
+    /// Starts (or starts again) the dockerd process on this engine's directories, and waits
+    /// until it answers.
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let engine = self;
         let id = engine.id();
-        let mut cmd = Command::new("dockerd");
+        let mut cmd = match &engine.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}")).arg("dockerd");
+                c
+            }
+            None => Command::new("dockerd"),
+        };
         cmd.arg("--data-root")
             .arg(engine.dir.join("data"))
             .arg("--exec-root")
@@ -68,25 +117,42 @@ impl PrivateDockerd {
             .args(["--containerd-plugins-namespace", &format!("hkd-{id}-p")])
             .args(["--iptables=false", "--bridge=none"])
             .arg("-H")
-            .arg(engine.host());
-        if let Some(t) = tls {
-            cmd.arg("--tlsverify")
-                .arg("--tlscacert")
-                .arg(&t.ca)
-                .arg("--tlscert")
-                .arg(&t.cert)
-                .arg("--tlskey")
-                .arg(&t.key)
-                .arg("-H")
-                .arg(format!("tcp://127.0.0.1:{}", t.port));
-        }
-        let log = std::fs::File::create(engine.dir.join("log"))?;
+            .arg(engine.host())
+            .args(&engine.tls_args);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(engine.dir.join("log"))?;
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         engine.child = Some(cmd.spawn().context("start dockerd (is it installed?)")?);
-        engine.wait_until_it_answers()?;
-        Ok(engine)
+        engine.wait_until_it_answers()
+    }
+
+    /// Kills the engine with SIGKILL, as a lost machine: dockerd, its containerd, the shims
+    /// and the processes of its containers; its directories stay, so
+    /// [`PrivateDockerd::restart`] brings the same node back.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        kill_leftovers(&self.exec_root);
+        kill_containers(&self.dir.join("data").join("containers"));
+    }
+
+    /// Starts the engine again on the same data root, socket and namespace (after
+    /// [`PrivateDockerd::kill`]).
+    ///
+    /// # Errors
+    /// As [`PrivateDockerd::start`].
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        // The killed engine's containerd still holds its socket and pid file.
+        kill_leftovers(&self.exec_root);
+        let _ = std::fs::remove_file(self.dir.join("pid"));
+        self.spawn()
     }
 
     /// The part of its directory name that tells it from the others.
@@ -200,6 +266,7 @@ impl PrivateDockerd {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        kill_leftovers(&self.exec_root);
         remove(&self.dir, &self.exec_root);
     }
 }
@@ -217,6 +284,60 @@ fn terminate(pid: u32) {
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
+    }
+}
+
+/// Kills (SIGKILL) the processes an engine left when it was killed itself: its containerd and
+/// the shims of its containers, told apart from every other process by the engine's own exec
+/// root in their command line (a path made for this engine alone).
+fn kill_leftovers(exec_root: &Path) {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let needle = exec_root.to_string_lossy().into_owned();
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Kills (SIGKILL) every process in the cgroup of a container whose ID is a directory under
+/// `containers` (an engine's own container list: its IDs are no other engine's).
+fn kill_containers(containers: &Path) {
+    let ids: Vec<String> = std::fs::read_dir(containers)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.len() == 64)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return;
+    }
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cgroup = std::fs::read_to_string(p.path().join("cgroup")).unwrap_or_default();
+        if ids.iter().any(|id| cgroup.contains(id.as_str())) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
@@ -264,7 +385,9 @@ pub fn sweep(run: &str) -> usize {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        remove(&dir, Path::new(&format!("{}.x", dir.display())));
+        let exec_root = PathBuf::from(format!("{}.x", dir.display()));
+        kill_leftovers(&exec_root);
+        remove(&dir, &exec_root);
         swept += 1;
     }
     swept

@@ -7,7 +7,8 @@
 //! - [`objects`]: engine objects by label (listed and swept, also from a drop guard).
 //! - [`registry`]: a real registry on loopback, and one that stalls.
 //! - [`dockerd`]: a private dockerd (unix socket, optionally TLS on loopback) and the sweep
-//!   of a run's leftovers; [`certs`]: the CA and certificates a TLS engine test makes.
+//!   of a run's leftovers; [`cluster`]: a multi-node swarm of private engines in network
+//!   namespaces of the run's own; [`certs`]: the CA and certificates a TLS engine test makes.
 //!
 //! The last four need the engine (bollard, and hearth's engine resolver): the `engine`
 //! feature.
@@ -17,6 +18,8 @@
 
 #[cfg(feature = "engine")]
 pub mod certs;
+#[cfg(feature = "engine")]
+pub mod cluster;
 pub mod daemon;
 #[cfg(feature = "engine")]
 pub mod dockerd;

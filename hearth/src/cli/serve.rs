@@ -238,12 +238,19 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
             (Arc::clone(&d) as Arc<dyn Driver>, Some(d))
         }
         DriverName::Swarm => {
+            // The door (and volume cleanup) image: the stand-in unless the operator names one.
+            let door = std::env::var("HEARTH_SWARM_DOOR_IMAGE")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| crate::driver::swarm::DEFAULT_DOOR_IMAGE.to_owned());
             info!(
                 pause = "freezes each task's container on this node",
-                endpoints = "loopback relays owned by hearth",
+                endpoints = "loopback relays owned by hearth, through a door on this node",
+                door_image = %door,
                 "swarm driver: what Swarm cannot do itself"
             );
-            let d = Swarm::new(settings.docker.clone(), settings.instance.clone());
+            let d = Swarm::new(settings.docker.clone(), settings.instance.clone())
+                .with_door_image(door);
             (Arc::new(d), None)
         }
         DriverName::Kustomize => {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod matrix;
 pub mod podman;
 
@@ -90,6 +91,32 @@ pub fn swarm_e2e(test: &str) -> bool {
     );
     eprintln!("{test}: skipped (Swarm-backed; the engine is not a swarm manager)");
     false
+}
+
+/// Whether `o` is (the service or the task container of) a swarm workspace's door, the
+/// forwarder on hearth's node named `<network>__door`.
+pub fn is_door(o: &Owned) -> bool {
+    o.name.contains("__door")
+}
+
+/// Whether the multi-node swarm suite runs: Docker-backed tests asked for (HEARTH_E2E=1) and
+/// this machine able to make private engines in network namespaces (root, dockerd, nsenter,
+/// ip). With HEARTH_CLUSTER=1, "cannot run here" fails the test instead of skipping it.
+pub fn cluster_e2e(test: &str) -> bool {
+    if !e2e(test) {
+        return false;
+    }
+    match hearth_testkit::cluster::can_run() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var("HEARTH_CLUSTER").as_deref() != Ok("1"),
+                "HEARTH_CLUSTER=1 but {why}"
+            );
+            eprintln!("{test}: skipped (multi-node swarm: {why})");
+            false
+        }
+    }
 }
 
 /// Which driver a backend runs.
@@ -277,12 +304,13 @@ impl Backend {
         all
     }
 
-    /// Container states of `slug`, by the engine.
+    /// Container states of `slug`'s roles, by the engine (a swarm workspace's door, which
+    /// is no role, left out).
     pub async fn container_states(&self, slug: &str) -> Vec<String> {
         self.objects(slug)
             .await
             .into_iter()
-            .filter(|o| o.kind == ObjectKind::Container)
+            .filter(|o| o.kind == ObjectKind::Container && !is_door(o))
             .map(|o| o.state.unwrap_or_default())
             .collect()
     }
@@ -480,7 +508,11 @@ pub fn cgroup_limits(host: Option<&str>, container: &str) -> (Option<i64>, Optio
 pub fn listeners_on(port: u16) -> Vec<std::net::SocketAddr> {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
     let mut out = Vec::new();
-    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+    // The calling thread's namespace: a cluster test runs on a thread inside the manager's.
+    for (file, v6) in [
+        ("/proc/thread-self/net/tcp", false),
+        ("/proc/thread-self/net/tcp6", true),
+    ] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();

@@ -16,12 +16,14 @@
 mod accept;
 mod config;
 mod dns;
+mod door;
 mod http;
 mod json;
 mod oneshot;
 mod peer;
 mod routes;
 mod tcp;
+mod volumes;
 
 use std::env;
 use std::fs;
@@ -42,6 +44,19 @@ fn main() {
     // Every delay counts from here, the closest the process gets to "container started".
     let start = Instant::now();
     let args: Vec<String> = env::args().skip(1).collect();
+    // Two tools hearth's Swarm driver runs from this image, by subcommand: a workspace's
+    // door (`forward`) and the removal of volumes on a worker node (`remove-volumes`).
+    match args.first().map(String::as_str) {
+        Some("forward") => {
+            if let Err(err) = door::run(&args[1..]) {
+                eprintln!("hearth-standin: {err}");
+                std::process::exit(2);
+            }
+            return;
+        }
+        Some("remove-volumes") => std::process::exit(volumes::run(&args[1..])),
+        _ => {}
+    }
     let config = match Config::parse(&args, &|k| env::var(k).ok()) {
         Ok(config) => config,
         Err(ConfigError::Help) => {

@@ -1,7 +1,13 @@
-//! Bringing a swarm workspace up: provision (overlay network, then every role in parallel:
-//! volume, relay, service, running task, HTTP-ready), upgrade (each service updated in place
-//! on the same network and volumes), hibernate (scaled to 0) and wake (scaled to 1, ready
-//! again). The relay of a role keeps its loopback port throughout; only its target moves.
+//! Bringing a swarm workspace up: provision (overlay network, the door, then every role in
+//! parallel: relay, service, running task, pinned to its task's node, HTTP-ready through the
+//! door), upgrade (each service updated in place on the same network, node and volume),
+//! hibernate (scaled to 0, the door too) and wake (scaled to 1, ready again). The relay of a
+//! role keeps its loopback port throughout and points at the role's port on the door.
+//!
+//! Placement: a role goes where its template's `placement` constraints allow (the swarm's
+//! own scheduling when it has none); its volume is made by the engine of the node its first
+//! task lands on, and the service is then pinned to that node (`node.id==…`), so every later
+//! task (wake, upgrade, a restart) returns to its data.
 
 use std::collections::HashSet;
 
@@ -14,16 +20,15 @@ use hearth_protocol::hearth::{
     DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Tier,
 };
 
-use super::objects::{self, Svc};
+use super::objects::{self, Part, Svc};
 use super::spec::{self, RoleSpec};
-use super::{tasks, Swarm};
-use crate::driver::common::create::{await_ready, caps_of, create_volume, recorded_image, Started};
+use super::{door, tasks, Swarm};
+use crate::driver::common::create::{caps_of, recorded_image};
 use crate::driver::common::objects::network_id;
 use crate::driver::common::Step;
 use crate::driver::docker::images::{self, Resolved};
 use crate::driver::engine::map_err;
-use crate::driver::error::DriverError;
-use crate::driver::{ready_ref, SOLO_ROLES};
+use crate::driver::{readiness, ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
@@ -37,7 +42,8 @@ pub(super) async fn provision(
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
     let docker = d.engine.client().await?;
-    let node = d.node_id().await?;
+    // Asked first: a daemon whose engine is no manager fails before it creates anything.
+    d.node_id().await?;
     let resolved =
         images::resolve_all(&d.engine, &d.config, &solo_shape(d), Some(profile), steps).await?;
     let tier = profile.tier.as_str();
@@ -72,14 +78,31 @@ pub(super) async fn provision(
         })?
         .id;
     steps.step(Step::NetworkCreated, None, Some(d.names(slug).network()));
+    let door_labels = labels::for_object(&d.instance, slug, "door", tier, &extra);
+    door::create(
+        d,
+        docker,
+        slug,
+        &network_id,
+        door_labels,
+        &SOLO_ROLES,
+        steps,
+    )
+    .await?;
 
     let caps = profile.caps();
+    let template = d.config.template(profile.tier);
     // Every role runs to its end before a failure is returned, so the rollback that follows
     // sees everything that was created.
     let started = join_all(SOLO_ROLES.iter().zip(resolved).map(|(role, image)| {
         let place = Place {
             network_id: &network_id,
-            node: &node,
+            constraints: template
+                .roles
+                .iter()
+                .find(|r| r.name == *role)
+                .map(|r| r.placement.clone())
+                .unwrap_or_default(),
             tier,
             labels: &extra,
         };
@@ -90,17 +113,17 @@ pub(super) async fn provision(
     Ok(reference(slug, profile.tier, caps, Utc::now(), services))
 }
 
-/// Where a role goes: the workspace's network, the node holding its volume, its tier label
-/// and the extra labels of its objects.
-#[derive(Clone, Copy)]
+/// Where a role goes: the workspace's network, its template's placement constraints, its tier
+/// label and the extra labels of its objects.
+#[derive(Clone)]
 struct Place<'a> {
     network_id: &'a str,
-    node: &'a str,
+    constraints: Vec<String>,
     tier: &'a str,
     labels: &'a [(String, String)],
 }
 
-/// Volume, relay, service, running task, ready: one role.
+/// Relay, service, running task (its node makes the volume), pin, ready: one role.
 #[allow(clippy::too_many_arguments)]
 async fn create_role(
     d: &Swarm,
@@ -115,9 +138,6 @@ async fn create_role(
     let names = d.names(slug);
     let object_labels = labels::for_object(&d.instance, slug, role, place.tier, place.labels);
     let volume = names.volume(role);
-    // Created here, on the node hearth talks to, which the placement constraint then pins
-    // the role to: the data stays where the task runs.
-    create_volume(docker, &volume, object_labels.clone(), role, steps).await?;
     let relay_port = d.relays.open(slug.as_str(), role, None).await?;
     let name = names.container(role);
     let spec = spec::service(
@@ -131,7 +151,7 @@ async fn create_role(
             caps,
             network_id: place.network_id,
             volume: &volume,
-            node_id: place.node,
+            constraints: place.constraints,
             relay_port,
             replicas: 1,
             force_update: 0,
@@ -146,8 +166,9 @@ async fn create_role(
     ready_role(d, docker, slug, &id, role, &HashSet::new(), image, steps).await
 }
 
-/// Waits for a new running task of `service`, points the role's relay at it and waits until
-/// it answers HTTP there.
+/// Waits for a new running task of `service`, pins the service to the task's node (where its
+/// volume now is) if it is not pinned yet, points the role's relay at the role's port on the
+/// door and waits until the role answers HTTP there.
 #[allow(clippy::too_many_arguments)]
 async fn ready_role(
     d: &Swarm,
@@ -162,24 +183,77 @@ async fn ready_role(
     let timeout = d.config.readiness_timeout;
     let task = tasks::wait_running(docker, service, role, before, timeout).await?;
     steps.step(Step::TaskRunning, Some(role), Some(task.task_id.clone()));
-    if task.node_id != d.node_id().await? {
-        return Err(HearthError::Driver(DriverError::Unsupported {
-            engine: "swarm".into(),
-            what: format!("reach role {role} on node {}", task.node_id),
-            reason: "the relay reaches tasks on the node hearth runs on only".into(),
-        }));
-    }
-    let addr =
-        tasks::gwbridge_addr(docker, &task.container_id, role, d.config.service_port).await?;
+    pin_to_task(d, docker, slug, service, role, &task.node_id).await?;
+    let index = SOLO_ROLES.iter().position(|r| *r == role).unwrap_or(0);
+    let addr = door::addr(d, docker, slug, index, timeout).await?;
     let port = d.relays.open(slug.as_str(), role, None).await?;
     d.relays.point(slug.as_str(), role, Some(addr));
-    let started = Started {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let task_id = task.task_id.clone();
+    readiness::wait_http(role, &endpoint, timeout, || {
+        still_running(docker, service, role, &task_id)
+    })
+    .await?;
+    steps.step(Step::RoleReady, Some(role), Some(endpoint.clone()));
+    Ok(ServiceRef {
         role: role.to_owned(),
+        image: image.image,
+        image_digest: image.id,
         container_id: task.container_id,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        image,
+        endpoint,
+    })
+}
+
+/// Pins `service` to `node` unless it is pinned already. The swarm keeps the running task (it
+/// still satisfies the new constraints).
+async fn pin_to_task(
+    d: &Swarm,
+    docker: &Docker,
+    slug: &Slug,
+    service: &str,
+    role: &str,
+    node: &str,
+) -> Result<(), HearthError> {
+    let Some(s) = objects::services(docker, &d.instance, Some(slug))
+        .await?
+        .into_iter()
+        .find(|s| s.id == service)
+    else {
+        return Err(HearthError::driver(
+            format!("pin role {role} to node {node}"),
+            "its service was removed outside hearth",
+        ));
     };
-    await_ready(&d.engine, timeout, started, steps).await
+    if spec::pinned(&s.spec).is_some() {
+        return Ok(());
+    }
+    update(docker, &s, spec::pin(s.spec.clone(), node), "pin").await?;
+    tracing::debug!(workspace = %slug, role, node, "role pinned to its volume's node");
+    Ok(())
+}
+
+/// Whether `task` of `service` still runs, asked of the manager (the task may be on another
+/// node, whose containers hearth cannot inspect).
+async fn still_running(
+    docker: &Docker,
+    service: &str,
+    role: &str,
+    task: &str,
+) -> Result<(), HearthError> {
+    let list = tasks::list(docker, service).await?;
+    match tasks::running(&list) {
+        Some(r) if r.task_id == task => Ok(()),
+        _ => Err(HearthError::driver(
+            format!("start role {role}"),
+            format!(
+                "its task stopped ({})",
+                list.iter()
+                    .find(|t| t.id.as_deref() == Some(task))
+                    .map(tasks::describe)
+                    .unwrap_or_else(|| "gone".into())
+            ),
+        )),
+    }
 }
 
 fn reference(
@@ -251,18 +325,26 @@ pub(super) async fn upgrade(
 ) -> Result<DeploymentRef, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
-    let node = d.node_id().await?;
     let resolved =
         images::resolve_all(&d.engine, &d.config, &solo_shape(d), Some(profile), steps).await?;
     let services = services_by_role(d, &slug).await?;
+    let template = d.config.template(profile.tier);
     let network_id = network_id(docker, &d.instance, &slug).await?;
     let caps = profile.caps();
     let tier = profile.tier.as_str();
     let names = d.names(&slug);
     let refs = try_join_all(services.iter().zip(resolved).map(|(s, image)| {
-        let (names, network_id, node, caps, slug) = (&names, &network_id, &node, &caps, &slug);
+        let (names, network_id, caps, slug) = (&names, &network_id, &caps, &slug);
+        let placement = template
+            .roles
+            .iter()
+            .find(|t| t.name == s.role)
+            .map(|t| t.placement.clone())
+            .unwrap_or_default();
         async move {
             let role = s.role.as_str();
+            // The role stays on the node that holds its volume.
+            let constraints = spec::with_pin(&placement, spec::pinned(&s.spec).as_deref());
             let before = task_ids(docker, &s.id).await?;
             let relay_port = match s.relay_port() {
                 Some(p) => d.relays.open(slug.as_str(), role, Some(p)).await?,
@@ -291,7 +373,7 @@ pub(super) async fn upgrade(
                     caps,
                     network_id,
                     volume: &names.volume(role),
-                    node_id: node,
+                    constraints,
                     relay_port,
                     replicas: 1,
                     // Always a new task, even if the profile changed nothing the spec holds.
@@ -317,13 +399,16 @@ pub(super) async fn hibernate(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let services = services_by_role(d, &slug).await?;
+    let doors = objects::part(docker, &d.instance, &slug, Part::Door).await?;
     d.relays.point_nowhere(slug.as_str());
-    try_join_all(services.iter().map(|s| async move {
+    try_join_all(services.iter().chain(&doors).map(|s| async move {
         update(docker, s, spec::scaled(s.spec.clone(), 0), "hibernate").await?;
-        steps.step(Step::Stopped, Some(&s.role), None);
+        let role = s.part.is_none().then_some(s.role.as_str());
+        steps.step(Step::Stopped, role, None);
         Ok::<(), HearthError>(())
     }))
     .await?;
+    d.wait_no_tasks(&services).await?;
     d.wait_no_containers(&slug).await
 }
 
@@ -336,6 +421,12 @@ pub(super) async fn wake(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let services = services_by_role(d, &slug).await?;
+    for door in objects::part(docker, &d.instance, &slug, Part::Door).await? {
+        if door.replicas() != 1 {
+            update(docker, &door, spec::scaled(door.spec.clone(), 1), "wake").await?;
+            steps.step(Step::ScaledUp, None, Some(door.name.clone()));
+        }
+    }
     let refs = try_join_all(services.iter().map(|s| {
         let slug = &slug;
         async move {

@@ -1,24 +1,31 @@
-//! The Swarm driver: each workspace is an attachable overlay network, one data volume per role
-//! and one service per role (one replica) on a Docker Swarm whose manager is the engine at
-//! `DOCKER_HOST`. It shares the Docker driver's engine connection, image resolution and lock,
+//! The Swarm driver: each workspace is an attachable overlay network, one service per role (one
+//! replica, reached by name: `dnsrr`) with its data volume, and a door, on a Docker Swarm of
+//! one node or many whose manager is the engine at `DOCKER_HOST` (hearth talks to nothing
+//! else). It shares the Docker driver's engine connection, image resolution and lock,
 //! readiness probe, labels and removal of containers, networks and volumes.
 //!
-//! Each role's task is pinned to the node that holds its volume (the node hearth talks to),
-//! and reached through a loopback relay of hearth's own (`relay`): Swarm can only publish on
-//! every address, and a workspace must not be reachable from outside the machine.
+//! A role runs where its template's placement (or the swarm) puts it; its volume is made on
+//! that node and the role is pinned there (`create`). It is reached through a loopback relay
+//! of hearth's own (`relay`) to the workspace's door on hearth's node (`door`), which forwards
+//! over the overlay: Swarm can only publish on every address, and a workspace must not be
+//! reachable from outside the machine. A torn-down workspace's volumes on other nodes are
+//! removed by one-off jobs there (`cleanup`).
 //!
-//! Pause: Swarm has no pause. Every task of this driver runs on hearth's node, so pause freezes
-//! the task's container there (the swarm keeps counting it as running, and does not replace
-//! it); a task found on another node answers `unsupported`.
+//! Pause: Swarm has no pause. pause freezes each role's task container on hearth's node (the
+//! swarm keeps counting it as running, and does not replace it); a role on another node
+//! answers `unsupported`.
 //!
 //! Warm pool: a member is a workspace like any other, its objects also labelled
 //! `dev.hearth.pool`; each service pins the image ID it was resolved to, which is what
 //! `image_digests` compares with the IDs the role's image resolves to now.
 //!
 //! The room: `spec` (a role's service spec), `create` (provision, upgrade, hibernate, wake),
-//! `tasks` (waiting for a task, its gwbridge address), `relay`, `objects` (listing, removal).
+//! `tasks` (waiting for a task, its gwbridge address), `relay`, `door`, `objects` (listing,
+//! removal), `cleanup` (volumes on other nodes).
 
+mod cleanup;
 mod create;
+mod door;
 mod objects;
 mod relay;
 mod spec;
@@ -45,6 +52,7 @@ use crate::journal::Steps;
 use crate::names::Names;
 use crate::slug::Slug;
 
+pub use door::DEFAULT_DOOR_IMAGE;
 pub use relay::Relays;
 
 /// The Swarm driver.
@@ -61,6 +69,9 @@ pub struct Swarm {
     node: OnceCell<String>,
     /// Set once the relays of workspaces that were live before a restart are open again.
     restored: OnceCell<()>,
+    /// The image of each workspace's door and of the volume cleanup jobs (on every node that
+    /// runs them): one with the stand-in's `forward` and `remove-volumes` modes.
+    door_image: String,
 }
 
 impl Swarm {
@@ -74,7 +85,15 @@ impl Swarm {
             relays: Relays::default(),
             node: OnceCell::new(),
             restored: OnceCell::new(),
+            door_image: DEFAULT_DOOR_IMAGE.to_owned(),
         }
+    }
+
+    /// The same driver with another door image (`HEARTH_SWARM_DOOR_IMAGE`).
+    #[must_use]
+    pub fn with_door_image(mut self, image: impl Into<String>) -> Self {
+        self.door_image = image.into();
+        self
     }
 
     fn names(&self, slug: &Slug) -> Names {
@@ -143,6 +162,30 @@ impl Swarm {
         }
     }
 
+    /// Waits until no service of `services` has a running task, wherever it ran (after a
+    /// scale to 0).
+    async fn wait_no_tasks(&self, services: &[objects::Svc]) -> Result<(), HearthError> {
+        let docker = self.engine.client().await?;
+        let bound = Duration::from_secs(u64::try_from(self.config.stop_timeout_secs).unwrap_or(10))
+            + Duration::from_secs(30);
+        let started = Instant::now();
+        for s in services {
+            while tasks::list(docker, &s.id).await?.iter().any(|t| {
+                t.status.as_ref().and_then(|st| st.state)
+                    == Some(bollard::models::TaskState::RUNNING)
+            }) {
+                if started.elapsed() >= bound {
+                    return Err(HearthError::driver(
+                        format!("stop the task of role {}", s.role),
+                        format!("still running after {bound:?}"),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Freezes or thaws each role's running task container.
     async fn each_task(
         &self,
@@ -201,18 +244,15 @@ impl Swarm {
             let (Some(port), 1) = (s.relay_port(), s.replicas()) else {
                 continue;
             };
-            let Some(task) = tasks::running(&tasks::list(docker, &s.id).await?) else {
+            let Ok(slug) = Slug::parse(&s.slug) else {
                 continue;
             };
             self.relays.open(&s.slug, &s.role, Some(port)).await?;
-            match tasks::gwbridge_addr(
-                docker,
-                &task.container_id,
-                &s.role,
-                self.config.service_port,
-            )
-            .await
-            {
+            let index = super::SOLO_ROLES
+                .iter()
+                .position(|r| *r == s.role)
+                .unwrap_or(0);
+            match door::addr(self, docker, &slug, index, Duration::from_secs(5)).await {
                 Ok(addr) => {
                     self.relays.point(&s.slug, &s.role, Some(addr));
                     info!(workspace = %s.slug, role = %s.role, port, "relay restored");
@@ -249,18 +289,32 @@ impl Driver for Swarm {
             return Ok(status);
         }
         let containers = self.containers(&slug).await?;
+        let here = self.node_id().await?;
         let mut states = Vec::new();
         for s in &services {
             let state = if s.replicas() == 0 {
                 ContainerState::EXITED
             } else {
                 match tasks::running(&tasks::list(docker, &s.id).await?) {
-                    Some(t) => containers
+                    // On hearth's node the container says more (paused).
+                    Some(t) if t.node_id == here => containers
                         .get(&t.container_id)
                         .copied()
                         .unwrap_or(ContainerState::DEAD),
-                    // Starting, restarting or failing: not usable as it is.
-                    None => ContainerState::DEAD,
+                    Some(_) => ContainerState::RUNNING,
+                    // Starting, restarting, failing, or its node lost: not usable as it is.
+                    None => {
+                        let node = spec::pinned(&s.spec).unwrap_or_default();
+                        let up = node.is_empty() || cleanup::node_up(docker, &node).await;
+                        warn!(
+                            workspace = %slug,
+                            role = %s.role,
+                            node = %node,
+                            node_up = up,
+                            "role has no running task"
+                        );
+                        ContainerState::DEAD
+                    }
                 }
             };
             states.push(state);
@@ -280,6 +334,9 @@ impl Driver for Swarm {
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         let docker = self.engine.client().await?;
         self.relays.close(slug.as_str());
+        // Which other nodes hold the roles' volumes is known only while the services exist.
+        let roles = objects::services(docker, &self.instance, Some(slug)).await?;
+        let remote = cleanup::remote_volumes(self, docker, slug, &roles).await?;
         objects::remove_all(
             docker,
             &self.instance,
@@ -287,7 +344,11 @@ impl Driver for Swarm {
             self.config.stop_timeout_secs,
             steps,
         )
-        .await
+        .await?;
+        cleanup::submit(self, docker, slug, &remote).await?;
+        // What a lost node holds is recorded (steps, log) and left to its job.
+        cleanup::settle(self, docker, slug, steps).await?;
+        Ok(())
     }
 
     async fn pause(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {

@@ -25,13 +25,39 @@ use crate::slug::Slug;
 /// volumes (the manager frees a network only once the tasks on it are gone).
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// A role's service as the swarm lists it.
+/// A service of a workspace that is no role of it (label [`labels::SWARM_PART`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    /// The forwarder on hearth's node (`door`).
+    Door,
+    /// A one-off job removing volumes on a worker node (`cleanup`).
+    Cleanup,
+}
+
+impl Part {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Part::Door => "door",
+            Part::Cleanup => "cleanup",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Part> {
+        [Part::Door, Part::Cleanup]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A service of a workspace as the swarm lists it: a role's, or one of its [`Part`]s.
 #[derive(Debug, Clone)]
 pub(super) struct Svc {
     pub id: String,
     pub name: String,
     pub slug: String,
     pub role: String,
+    /// `None` for a role's service.
+    pub part: Option<Part>,
     pub version: Option<ObjectVersion>,
     pub spec: ServiceSpec,
 }
@@ -63,11 +89,40 @@ impl Svc {
     }
 }
 
-/// This instance's services, of one workspace or all.
+/// This instance's role services (not doors, not cleanup jobs), of one workspace or all.
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
 pub(super) async fn services(
+    docker: &Docker,
+    instance: &str,
+    slug: Option<&Slug>,
+) -> Result<Vec<Svc>, HearthError> {
+    let mut all = every_service(docker, instance, slug).await?;
+    all.retain(|s| s.part.is_none());
+    Ok(all)
+}
+
+/// `slug`'s services that are its `part`.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub(super) async fn part(
+    docker: &Docker,
+    instance: &str,
+    slug: &Slug,
+    part: Part,
+) -> Result<Vec<Svc>, HearthError> {
+    let mut all = every_service(docker, instance, Some(slug)).await?;
+    all.retain(|s| s.part == Some(part));
+    Ok(all)
+}
+
+/// Every service of this instance (roles, doors, cleanup jobs), of one workspace or all.
+///
+/// # Errors
+/// `docker_unavailable` or a driver failure.
+pub(super) async fn every_service(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -89,6 +144,7 @@ pub(super) async fn services(
                 name: spec.name.clone().unwrap_or_default(),
                 slug: label(labels::WORKSPACE),
                 role: label(labels::ROLE),
+                part: Part::parse(&label(labels::SWARM_PART)),
                 version: s.version,
                 spec,
             }
@@ -102,7 +158,7 @@ pub(super) async fn services(
 /// `docker_unavailable` or a driver failure.
 pub(super) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>, HearthError> {
     let docker = engine.client().await?;
-    let mut out: Vec<Owned> = services(docker, instance, None)
+    let mut out: Vec<Owned> = every_service(docker, instance, None)
         .await?
         .into_iter()
         .map(|s| Owned {
@@ -116,8 +172,9 @@ pub(super) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>,
     Ok(out)
 }
 
-/// Removes every object of `slug` owned by `instance`: services first (so the swarm starts no
-/// new task), then the task containers, the network and the volumes. Idempotent.
+/// Removes every object of `slug` owned by `instance` on hearth's node: services first (so the
+/// swarm starts no new task; cleanup jobs excepted, `cleanup` settles those), then the task
+/// containers, the network and the volumes. Idempotent.
 ///
 /// # Errors
 /// `docker_unavailable`, or a driver failure naming what is still there after [`SETTLE`].
@@ -132,7 +189,9 @@ pub(super) async fn remove_all(
     loop {
         // Listed again each round: a create that was in flight when a provision stopped can
         // land after the first listing.
-        for s in services(docker, instance, Some(slug)).await? {
+        let mut doomed = every_service(docker, instance, Some(slug)).await?;
+        doomed.retain(|s| s.part != Some(Part::Cleanup));
+        for s in doomed {
             match docker.delete_service(&s.id).await {
                 Ok(()) => steps.step(Step::ServiceRemoved, Some(&s.role), Some(s.name)),
                 Err(e) if is_not_found(&e) => {}
@@ -141,7 +200,8 @@ pub(super) async fn remove_all(
         }
         let swept =
             docker_objects::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
-        let services_left = services(docker, instance, Some(slug)).await?;
+        let mut services_left = every_service(docker, instance, Some(slug)).await?;
+        services_left.retain(|s| s.part != Some(Part::Cleanup));
         // A removed overlay network stays listed on the node until its agent lets go of it.
         let networks_left = list_networks(docker, instance, Some(slug)).await?.len();
         match swept {

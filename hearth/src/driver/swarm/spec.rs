@@ -1,14 +1,16 @@
 //! The service spec of one role: one replica (or none while hibernated) of the role's image,
 //! with `init`, memory/CPU/pids limits, the role's data volume, the workspace's overlay
-//! network, hearth's labels on the service and on its task containers, and a placement
-//! constraint pinning the task to the node that holds its volume.
+//! network (reached by name: `dnsrr`, since a virtual IP needs IPVS, which not every host has),
+//! hearth's labels on the service, on its task containers and on the volume the task's node
+//! creates for it, and its placement: the template's constraints, plus, once a task has run,
+//! the node that holds its volume.
 
 use std::collections::HashMap;
 
 use bollard::models::{
-    Limit, Mount, MountType, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
-    TaskSpecResources,
+    EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountType, MountVolumeOptions,
+    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecPlacement, TaskSpecResources,
 };
 use hearth_protocol::hearth::ResourceCaps;
 
@@ -31,8 +33,9 @@ pub(super) struct RoleSpec<'a> {
     pub caps: &'a ResourceCaps,
     pub network_id: &'a str,
     pub volume: &'a str,
-    /// The node that holds the volume.
-    pub node_id: &'a str,
+    /// Placement constraints: the template's, plus `node.id==…` of the node holding the
+    /// role's volume once a task has run (see [`pinned`]).
+    pub constraints: Vec<String>,
     /// The loopback port of the role's relay, kept on the service for a restarted daemon.
     pub relay_port: u16,
     pub replicas: i64,
@@ -55,10 +58,17 @@ pub(super) fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
         // like the Docker driver's containers.
         labels: Some(r.labels.clone()),
         init: Some(true),
+        // The engine of the node the task lands on creates the volume (labelled, so it is found
+        // and swept by label like every other object) the first time; later tasks, pinned to
+        // that node, find it there.
         mounts: Some(vec![Mount {
             target: Some("/data".into()),
             source: Some(r.volume.to_owned()),
             typ: Some(MountType::VOLUME),
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(r.labels.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         }]),
         stop_grace_period: Some(i64::from(config.stop_timeout_secs) * 1_000_000_000),
@@ -78,7 +88,7 @@ pub(super) fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
                 ..Default::default()
             }),
             placement: Some(TaskSpecPlacement {
-                constraints: Some(vec![format!("node.id=={}", r.node_id)]),
+                constraints: Some(r.constraints.clone()),
                 ..Default::default()
             }),
             networks: Some(vec![NetworkAttachmentConfig {
@@ -95,8 +105,59 @@ pub(super) fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
             }),
             ..Default::default()
         }),
+        endpoint_spec: Some(dnsrr()),
         ..Default::default()
     }
+}
+
+/// Names that resolve to the tasks' own addresses: a virtual IP needs IPVS in the kernel.
+pub(super) fn dnsrr() -> EndpointSpec {
+    EndpointSpec {
+        mode: Some(EndpointSpecModeEnum::DNSRR),
+        ..Default::default()
+    }
+}
+
+/// The prefix of the constraint that keeps a role on the node holding its volume.
+const NODE_ID: &str = "node.id==";
+
+/// The node a service is pinned to, if it is.
+pub(super) fn pinned(spec: &ServiceSpec) -> Option<String> {
+    constraints(spec)
+        .iter()
+        .find_map(|c| c.strip_prefix(NODE_ID).map(str::to_owned))
+}
+
+/// The placement constraints of a service spec.
+pub(super) fn constraints(spec: &ServiceSpec) -> Vec<String> {
+    spec.task_template
+        .as_ref()
+        .and_then(|t| t.placement.as_ref())
+        .and_then(|p| p.constraints.clone())
+        .unwrap_or_default()
+}
+
+/// `placement` (a template's constraints) with the pin to `node` added, if given.
+pub(super) fn with_pin(placement: &[String], node: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = placement
+        .iter()
+        .filter(|c| !c.starts_with(NODE_ID))
+        .cloned()
+        .collect();
+    if let Some(node) = node {
+        out.push(format!("{NODE_ID}{node}"));
+    }
+    out
+}
+
+/// `spec` pinned to `node`, everything else kept (the swarm does not restart a task whose node
+/// still satisfies its new constraints).
+pub(super) fn pin(mut spec: ServiceSpec, node: &str) -> ServiceSpec {
+    let kept = with_pin(&constraints(&spec), Some(node));
+    if let Some(t) = spec.task_template.as_mut() {
+        t.placement.get_or_insert_with(Default::default).constraints = Some(kept);
+    }
+    spec
 }
 
 /// The replica count a service spec asks for.
@@ -137,7 +198,7 @@ mod tests {
                 caps: &caps,
                 network_id: "net1",
                 volume: "hearth-x_ws_lore-data",
-                node_id: "node1",
+                constraints: with_pin(&["node.labels.zone==b".to_owned()], Some("node1")),
                 relay_port: 40000,
                 replicas: 1,
                 force_update: 0,
@@ -159,8 +220,15 @@ mod tests {
             t.placement
                 .and_then(|p| p.constraints)
                 .expect("constraints"),
-            vec!["node.id==node1"]
+            vec!["node.labels.zone==b", "node.id==node1"]
         );
+        assert_eq!(pinned(&s).as_deref(), Some("node1"));
+        assert_eq!(
+            pinned(&pin(s.clone(), "node2")).as_deref(),
+            Some("node2"),
+            "a pin replaces the pin"
+        );
+        assert_eq!(constraints(&pin(s.clone(), "node2")).len(), 2);
         assert_eq!(
             s.labels.as_ref().expect("labels")[labels::RELAY_PORT],
             "40000"

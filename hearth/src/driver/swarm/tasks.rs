@@ -126,7 +126,7 @@ fn refusal(t: &Task) -> Option<String> {
     }
 }
 
-fn describe(t: &Task) -> String {
+pub(super) fn describe(t: &Task) -> String {
     let id: String = t.id.as_deref().unwrap_or("?").chars().take(12).collect();
     let status = t.status.clone().unwrap_or_default();
     let state = status.state.map(|s| s.to_string()).unwrap_or_default();
