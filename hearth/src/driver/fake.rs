@@ -750,7 +750,11 @@ mod tests {
         let roles = |r: &DeploymentRef| -> Vec<String> {
             r.services.iter().map(|s| s.role.clone()).collect()
         };
-        assert_eq!(roles(&r), ["lore", "migrate", "cairnet"]);
+        assert_eq!(
+            roles(&r),
+            ["lore", "cairnet"],
+            "the roles that serve (migrate is a one-shot)"
+        );
         assert_eq!(r.services[0].image, "registry.example.com/lore:1.4");
         let team = ProvisioningProfile::for_tier(hearth_protocol::hearth::Tier::Team);
         let up = fake

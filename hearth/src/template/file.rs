@@ -281,13 +281,40 @@ fn ready(v: &toml::Value, path: &str, problems: &mut Vec<Problem>) -> Ready {
 /// One probe table (`{ http = "/healthz", status = 204 }`); `None` (with the problems
 /// recorded) if it cannot be read.
 fn probe(table: &toml::Table, path: &str, problems: &mut Vec<Problem>) -> Option<Probe> {
+    let kind = probe_kind(table, path, problems)?;
+    let bad = stray_keys(table, kind, path, problems);
+    let timeout = table
+        .get("timeout")
+        .and_then(|t| seconds(t, &format!("{path}.timeout"), problems));
+    let before = problems.len();
+    let value = &table[kind];
+    let probe = match kind {
+        "http" => http_probe(value, table, path, timeout, problems),
+        "tcp" => Some(Probe::Tcp {
+            port: port(value, &format!("{path}.{kind}"), problems).unwrap_or(0),
+            timeout,
+        }),
+        "log" => log_probe(value, table, path, timeout, problems),
+        "exec" => exec_probe(value, path, timeout, problems),
+        "healthcheck" | "none" => flag_probe(kind, value, path, timeout, problems),
+        _ => combined_probe(kind, value, path, problems),
+    }?;
+    (!bad && problems.len() == before).then_some(probe)
+}
+
+/// The one probe kind a table names; `None` (recorded) for none or several.
+fn probe_kind<'t>(
+    table: &'t toml::Table,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<&'t str> {
     let kinds: Vec<&str> = table
         .keys()
         .map(String::as_str)
         .filter(|k| PROBE_KINDS.contains(k))
         .collect();
     let kind = match kinds.as_slice() {
-        [one] => *one,
+        [one] => Some(*one),
         [] => {
             let what = match table.keys().find(|k| k.as_str() != "timeout") {
                 Some(k) => format!("unknown probe kind `{k}`"),
@@ -311,6 +338,11 @@ fn probe(table: &toml::Table, path: &str, problems: &mut Vec<Problem>) -> Option
             return None;
         }
     };
+    kind
+}
+
+/// Records every key beside `kind` that its probe does not take; whether there was one.
+fn stray_keys(table: &toml::Table, kind: &str, path: &str, problems: &mut Vec<Problem>) -> bool {
     let allowed: &[&str] = match kind {
         "http" => &["status", "port", "timeout"],
         "log" => &["times", "timeout"],
@@ -331,133 +363,173 @@ fn probe(table: &toml::Table, path: &str, problems: &mut Vec<Problem>) -> Option
             bad = true;
         }
     }
-    let timeout = table
-        .get("timeout")
-        .and_then(|t| seconds(t, &format!("{path}.timeout"), problems));
-    let before = problems.len();
+    bad
+}
+
+/// `{ http = PATH, status, port }`.
+fn http_probe(
+    value: &toml::Value,
+    table: &toml::Table,
+    path: &str,
+    timeout: Option<Duration>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let kind = "http";
     let here = |k: &str| format!("{path}.{k}");
-    let value = &table[kind];
-    let probe = match kind {
-        "http" => {
-            let path_value = match value.as_str() {
-                Some(p) if p.starts_with('/') => p.to_owned(),
-                _ => {
-                    problems.push(Problem::new(
-                        &here(kind),
-                        format!("{value} is not a request path (one that starts with `/`)"),
-                    ));
-                    String::new()
-                }
-            };
-            let status = match table.get("status") {
-                None => StatusRange::default(),
-                Some(s) => status(s, &here("status"), problems),
-            };
-            let port = table
-                .get("port")
-                .and_then(|p| port(p, &here("port"), problems));
-            Probe::Http {
-                path: path_value,
-                port,
-                status,
-                timeout,
-            }
-        }
-        "tcp" => Probe::Tcp {
-            port: port(value, &here(kind), problems).unwrap_or(0),
-            timeout,
-        },
-        "log" => {
-            let regex = value.as_str().map(str::to_owned).unwrap_or_else(|| {
+    Some({
+        let path_value = match value.as_str() {
+            Some(p) if p.starts_with('/') => p.to_owned(),
+            _ => {
                 problems.push(Problem::new(
                     &here(kind),
-                    format!("{value} is not a regular expression (a string)"),
+                    format!("{value} is not a request path (one that starts with `/`)"),
                 ));
                 String::new()
-            });
-            let times = match table.get("times") {
-                None => 1,
-                Some(t) => match t.as_integer() {
-                    Some(n) if (1..=10_000).contains(&n) => n as u32,
-                    _ => {
-                        problems.push(Problem::new(
-                            &here("times"),
-                            format!("{t} is not a count (1 to 10000)"),
-                        ));
-                        1
-                    }
-                },
-            };
-            Probe::Log {
-                regex,
-                times,
-                timeout,
             }
+        };
+        let status = match table.get("status") {
+            None => StatusRange::default(),
+            Some(s) => status(s, &here("status"), problems),
+        };
+        let port = table
+            .get("port")
+            .and_then(|p| port(p, &here("port"), problems));
+        Probe::Http {
+            path: path_value,
+            port,
+            status,
+            timeout,
         }
-        "exec" => {
-            let command: Option<Vec<String>> = value.as_array().and_then(|a| {
-                a.iter()
-                    .map(|s| s.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-            });
-            match command {
-                Some(c) if !c.is_empty() => Probe::Exec {
-                    command: c,
-                    timeout,
-                },
+    })
+}
+
+/// `{ log = REGEX, times }`.
+fn log_probe(
+    value: &toml::Value,
+    table: &toml::Table,
+    path: &str,
+    timeout: Option<Duration>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let kind = "log";
+    let here = |k: &str| format!("{path}.{k}");
+    Some({
+        let regex = value.as_str().map(str::to_owned).unwrap_or_else(|| {
+            problems.push(Problem::new(
+                &here(kind),
+                format!("{value} is not a regular expression (a string)"),
+            ));
+            String::new()
+        });
+        let times = match table.get("times") {
+            None => 1,
+            Some(t) => match t.as_integer() {
+                Some(n) if (1..=10_000).contains(&n) => n as u32,
                 _ => {
                     problems.push(Problem::new(
-                        &here(kind),
-                        format!(
-                            "{value} is not a command: a non-empty list of strings \
-                             (exec = [\"pg_isready\", \"-q\"])"
-                        ),
+                        &here("times"),
+                        format!("{t} is not a count (1 to 10000)"),
                     ));
-                    Probe::None
+                    1
                 }
-            }
+            },
+        };
+        Probe::Log {
+            regex,
+            times,
+            timeout,
         }
-        "healthcheck" | "none" => {
-            if value.as_bool() != Some(true) {
-                problems.push(Problem::new(
-                    &here(kind),
-                    format!("write `{kind} = true` ({value} is not a probe)"),
-                ));
-            }
-            if kind == "healthcheck" {
-                Probe::Healthcheck { timeout }
-            } else {
-                Probe::None
-            }
-        }
-        _ => {
-            let Some(items) = value.as_array().filter(|a| !a.is_empty()) else {
+    })
+}
+
+/// `{ exec = [COMMAND…] }`.
+fn exec_probe(
+    value: &toml::Value,
+    path: &str,
+    timeout: Option<Duration>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let kind = "exec";
+    let here = |k: &str| format!("{path}.{k}");
+    Some({
+        let command: Option<Vec<String>> = value.as_array().and_then(|a| {
+            a.iter()
+                .map(|s| s.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        });
+        match command {
+            Some(c) if !c.is_empty() => Probe::Exec {
+                command: c,
+                timeout,
+            },
+            _ => {
                 problems.push(Problem::new(
                     &here(kind),
                     format!(
-                        "{value} is not a non-empty list of probes ({kind} = [ {{ tcp = 80 }} ])"
+                        "{value} is not a command: a non-empty list of strings \
+                         (exec = [\"pg_isready\", \"-q\"])"
                     ),
                 ));
-                return None;
-            };
-            let mut inner = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let at = format!("{path}.{kind}[{i}]");
-                match item.as_table() {
-                    Some(t) => inner.extend(probe(t, &at, problems)),
-                    None => {
-                        problems.push(Problem::new(&at, format!("{item} is not a probe table")))
-                    }
-                }
-            }
-            if kind == "all" {
-                Probe::All(inner)
-            } else {
-                Probe::Any(inner)
+                Probe::None
             }
         }
-    };
-    (!bad && problems.len() == before).then_some(probe)
+    })
+}
+
+/// `{ healthcheck = true }` or `{ none = true }`.
+fn flag_probe(
+    kind: &str,
+    value: &toml::Value,
+    path: &str,
+    timeout: Option<Duration>,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let here = |k: &str| format!("{path}.{k}");
+    Some({
+        if value.as_bool() != Some(true) {
+            problems.push(Problem::new(
+                &here(kind),
+                format!("write `{kind} = true` ({value} is not a probe)"),
+            ));
+        }
+        if kind == "healthcheck" {
+            Probe::Healthcheck { timeout }
+        } else {
+            Probe::None
+        }
+    })
+}
+
+/// `{ all = [ … ] }` or `{ any = [ … ] }`.
+fn combined_probe(
+    kind: &str,
+    value: &toml::Value,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Probe> {
+    let here = |k: &str| format!("{path}.{k}");
+    Some({
+        let Some(items) = value.as_array().filter(|a| !a.is_empty()) else {
+            problems.push(Problem::new(
+                &here(kind),
+                format!("{value} is not a non-empty list of probes ({kind} = [ {{ tcp = 80 }} ])"),
+            ));
+            return None;
+        };
+        let mut inner = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{path}.{kind}[{i}]");
+            match item.as_table() {
+                Some(t) => inner.extend(probe(t, &at, problems)),
+                None => problems.push(Problem::new(&at, format!("{item} is not a probe table"))),
+            }
+        }
+        if kind == "all" {
+            Probe::All(inner)
+        } else {
+            Probe::Any(inner)
+        }
+    })
 }
 
 /// A timeout in seconds (an integer or a fraction), more than 0 and at most a day.

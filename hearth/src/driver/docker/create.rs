@@ -302,6 +302,34 @@ async fn replace(
     Ok(())
 }
 
+/// Removes `gone` (the containers an upgrade replaces) dependents first, as a teardown does:
+/// one group of `tier`'s reverse start order at a time, the roles of no layer last.
+async fn remove_dependents_first(
+    d: &LocalDocker,
+    docker: &Docker,
+    gone: &[Container],
+    tier: &str,
+    steps: &Steps,
+) -> Result<(), HearthError> {
+    let stop = StopOrder::of(&d.config);
+    let mut groups: Vec<Vec<&Container>> = vec![gone.iter().collect()];
+    if let Some(tier_layers) = stop.layers.get(tier) {
+        groups = tier_layers
+            .iter()
+            .map(|l| gone.iter().filter(|c| l.contains(&c.role)).collect())
+            .collect();
+        groups.push(
+            gone.iter()
+                .filter(|c| !tier_layers.iter().flatten().any(|r| *r == c.role))
+                .collect(),
+        );
+    }
+    for group in groups {
+        try_join_all(group.into_iter().map(|c| replace(d, docker, c, steps))).await?;
+    }
+    Ok(())
+}
+
 /// Recreates the roles of `profile`'s template whose container changed (image, command,
 /// env, ports, volume, limits), in order, on the same network and volumes; roles that did
 /// not change are kept (and probed again); roles the template no longer has are removed.
@@ -364,23 +392,7 @@ pub(crate) async fn upgrade(
         .filter(|c| !keep.iter().any(|k| k.id == c.id))
         .cloned()
         .collect();
-    // Dependents go first, as in a teardown.
-    let stop = StopOrder::of(&d.config);
-    let mut groups: Vec<Vec<&Container>> = vec![gone.iter().collect()];
-    if let Some(tier_layers) = stop.layers.get(tier) {
-        groups = tier_layers
-            .iter()
-            .map(|l| gone.iter().filter(|c| l.contains(&c.role)).collect())
-            .collect();
-        groups.push(
-            gone.iter()
-                .filter(|c| !tier_layers.iter().flatten().any(|r| *r == c.role))
-                .collect(),
-        );
-    }
-    for group in groups {
-        try_join_all(group.into_iter().map(|c| replace(d, docker, c, steps))).await?;
-    }
+    remove_dependents_first(d, docker, &gone, tier, steps).await?;
     let services = order::bring_up(&template, |r, signal| {
         let image = images[&r.name].clone();
         let kept = keep.iter().find(|c| c.role == r.name).map(|c| c.id.clone());

@@ -11,7 +11,7 @@ use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-pub use crate::credential_error::HelperFailure;
+use crate::credential_error::HelperFailure;
 
 /// Bound on one credential helper run: a helper waiting on a locked keychain must not hold a
 /// provision for its whole deadline.

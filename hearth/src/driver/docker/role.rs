@@ -80,6 +80,33 @@ pub(crate) struct Spec {
     pub hash: String,
 }
 
+/// `role`'s memory (bytes), CPU (nano-CPUs) and PID limits: its own, else the tier's.
+fn limits(role: &Role, config: &super::DockerConfig) -> (i64, i64, i64) {
+    let own = role.limits;
+    let memory = own
+        .and_then(|l| l.memory_mb)
+        .map_or(config.memory_bytes, |mb| (mb * 1024 * 1024) as i64);
+    let nano_cpus = own
+        .and_then(|l| l.cpus)
+        .map_or(config.nano_cpus, |c| (c * 1e9) as i64);
+    let pids = own.and_then(|l| l.pids).unwrap_or(config.pids_limit);
+    (memory, nano_cpus, pids)
+}
+
+/// Each of `ports` published on 127.0.0.1 at a port the engine picks.
+fn loopback_bindings(ports: &[String]) -> HashMap<String, Option<Vec<PortBinding>>> {
+    ports
+        .iter()
+        .map(|p| {
+            let loopback = PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            };
+            (p.clone(), Some(vec![loopback]))
+        })
+        .collect()
+}
+
 /// The container `role` runs with `image`, its volume `volume` (if it has one).
 ///
 /// # Errors
@@ -103,19 +130,7 @@ pub(crate) fn spec(
         Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
         None => None,
     };
-    let config = &w.d.config;
-    let memory = role
-        .limits
-        .and_then(|l| l.memory_mb)
-        .map_or(config.memory_bytes, |mb| (mb * 1024 * 1024) as i64);
-    let nano_cpus = role
-        .limits
-        .and_then(|l| l.cpus)
-        .map_or(config.nano_cpus, |c| (c * 1e9) as i64);
-    let pids = role
-        .limits
-        .and_then(|l| l.pids)
-        .unwrap_or(config.pids_limit);
+    let (memory, nano_cpus, pids) = limits(role, &w.d.config);
     let ports: Vec<String> = ports(role).iter().map(|p| format!("{p}/tcp")).collect();
     let hash = {
         let mut h = Sha256::new();
@@ -128,16 +143,7 @@ pub(crate) fn spec(
     };
     let mut object_labels = labels::for_object(&w.d.instance, w.slug, &role.name, w.tier, w.labels);
     object_labels.insert(SPEC_LABEL.to_owned(), hash.clone());
-    let bindings: HashMap<String, Option<Vec<PortBinding>>> = ports
-        .iter()
-        .map(|p| {
-            let loopback = PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some(String::new()),
-            };
-            (p.clone(), Some(vec![loopback]))
-        })
-        .collect();
+    let bindings = loopback_bindings(&ports);
     let mounts = match (&role.volume, volume) {
         (Some(target), Some(source)) => Some(vec![Mount {
             target: Some(target.clone()),

@@ -4,7 +4,7 @@
 use serde_yaml_ng::{Mapping, Value};
 
 /// A mapping with `pairs` in this order.
-pub fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+pub(super) fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     let mut m = Mapping::new();
     for (k, v) in pairs {
         m.insert(Value::String(k.to_owned()), v);
@@ -13,7 +13,7 @@ pub fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
 }
 
 /// A mapping from string pairs (labels, selectors), in the order given.
-pub fn strings<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+pub(super) fn strings<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     let mut m = Mapping::new();
     for (k, v) in pairs {
         m.insert(Value::String(k.to_owned()), s(v));
@@ -22,17 +22,17 @@ pub fn strings<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value
 }
 
 /// A string scalar.
-pub fn s(text: &str) -> Value {
+pub(super) fn s(text: &str) -> Value {
     Value::String(text.to_owned())
 }
 
 /// A sequence.
-pub fn seq(items: impl IntoIterator<Item = Value>) -> Value {
+pub(super) fn seq(items: impl IntoIterator<Item = Value>) -> Value {
     Value::Sequence(items.into_iter().collect())
 }
 
 /// Inserts `key: value` at the end of `m` (a mapping; anything else is left alone).
-pub fn push(m: &mut Value, key: &str, value: Value) {
+pub(super) fn push(m: &mut Value, key: &str, value: Value) {
     if let Value::Mapping(m) = m {
         m.insert(Value::String(key.to_owned()), value);
     }
@@ -40,7 +40,7 @@ pub fn push(m: &mut Value, key: &str, value: Value) {
 
 /// `docs` as one YAML stream, each document after `---`, under `comments` (one `# ` line
 /// each).
-pub fn stream(comments: &[String], docs: &[Value]) -> String {
+pub(super) fn stream(comments: &[String], docs: &[Value]) -> String {
     let mut out = String::new();
     for c in comments {
         for line in c.lines() {

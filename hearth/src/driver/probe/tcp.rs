@@ -45,7 +45,7 @@ async fn through_published(target: &dyn Target, port: u16, why: &str) -> Verdict
 
 /// The ports in LISTEN state in a `/proc/<pid>/net/tcp` or `tcp6` table, leaving out Docker's
 /// embedded DNS resolver (127.0.0.11), which listens in every container of a user network.
-pub fn listening_ports(table: &str) -> Vec<u16> {
+pub(crate) fn listening_ports(table: &str) -> Vec<u16> {
     table
         .lines()
         .skip(1)
