@@ -38,7 +38,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub driver: Option<String>,
     /// kustomize driver: where each workspace's manifests are written, one directory per
-    /// slug [env: HEARTH_KUSTOMIZE_OUT] [default: <state dir>/kustomize]
+    /// slug [env: HEARTH_KUSTOMIZE_OUT] [default: STATE_DIR/kustomize]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The engine's address (unix:///…, tcp://HOST:PORT, ssh://USER@HOST), before DOCKER_HOST

@@ -56,7 +56,7 @@ pub struct FileRole {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub limits: Option<FileRoleLimits>,
-    /// Read by [`ready`]; absent means `tcp` on the role's port, or `none` without one.
+    /// Read by this module's `ready`; absent means `tcp` on the role's port, or `none` without one.
     pub ready: Option<toml::Value>,
     pub volume: Option<String>,
     #[serde(default)]
