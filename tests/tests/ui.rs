@@ -182,6 +182,10 @@ async fn drive(
         )
         .await?;
     browser.wait_text("#waterfall", "role_ready", SHOW).await?;
+    // Each role's probe is a step of its own lane.
+    browser
+        .wait_text("#waterfall", "probe_passed", SHOW)
+        .await?;
     // The operation and its outcome come from each step's typed `op` and `phase`.
     browser
         .wait_text("#waterfall summary", "provision · done", SHOW)
