@@ -242,7 +242,7 @@ async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
         provisioned.starts_with("acme: ready (solo, fake)"),
         "{provisioned}"
     );
-    for role in ["lore", "migrate", "cairnet"] {
+    for role in ["lore", "cairnet"] {
         assert!(provisioned.contains(role), "{role} in {provisioned}");
     }
     let ls = cli(&["ls"]);
@@ -250,12 +250,10 @@ async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
         ls.lines().next().is_some_and(|h| h.contains("ROLES")),
         "{ls}"
     );
-    assert!(ls.contains("lore, migrate, cairnet"), "{ls}");
+    // The roles that serve; the one-shot (migrate) is done, not listed.
+    assert!(ls.contains("lore, cairnet"), "{ls}");
     let status = cli(&["status", "acme"]);
-    assert_eq!(
-        status.trim_end(),
-        "acme: ready\n  roles: lore, migrate, cairnet"
-    );
+    assert_eq!(status.trim_end(), "acme: ready\n  roles: lore, cairnet");
     let r = client.get("acme").await.expect("get");
     let front = r
         .services
@@ -264,6 +262,7 @@ async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
         .expect("cairnet");
     assert_eq!(r.endpoint, front.endpoint, "the front door's endpoint");
     cli(&["teardown", "acme"]);
+    assert_eq!(cli(&["status", "acme"]).trim_end(), "acme: tier_torn_down");
     // `--image ROLE=IMAGE` overrides any role's image for one workspace.
     cli(&[
         "provision",

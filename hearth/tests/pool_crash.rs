@@ -27,7 +27,8 @@ struct On {
     driver: &'static str,
     /// Put before the instance ids, so the backends' runs never share objects.
     prefix: &'static str,
-    /// The engine objects of one workspace (on Swarm, two services more).
+    /// The engine objects of one workspace (on Swarm, the two role services and the door's
+    /// besides their task containers).
     objects: usize,
 }
 
@@ -40,7 +41,7 @@ const DOCKER: On = On {
 const SWARM: On = On {
     driver: "swarm",
     prefix: "s",
-    objects: 7,
+    objects: 9,
 };
 
 /// A daemon process, killed if the test ends without stopping it.

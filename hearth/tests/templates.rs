@@ -404,11 +404,15 @@ async fn upgrade_recreates_only_changed_roles(kind: Kind) {
             .map(|s| s.container_id.clone())
             .expect(role)
     };
+    // By name: the engine lists them in no promised order.
     let volumes = |b: &Backend| -> Vec<String> {
-        b.engine_objects()
+        let mut v: Vec<String> = b
+            .engine_objects()
             .into_iter()
             .filter(|o| o.ends_with("-data"))
-            .collect()
+            .collect();
+        v.sort();
+        v
     };
     let before = volumes(&b);
     assert_eq!(before.len(), 3, "one volume per role: {before:?}");

@@ -31,11 +31,11 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         Command::Upgrade(a) => provision(client, a, true).await,
         Command::Status(a) => match client.status(&a.slug).await {
             Ok(s) => {
-                // The roles come from the workspace's ref; a workspace without one (torn
-                // down) has none to list.
+                // The roles come from the workspace's ref; a torn-down workspace (or one
+                // without a ref) has none to list.
                 let roles = match client.get(&a.slug).await {
-                    Ok(r) => role_names(&r),
-                    Err(_) => String::new(),
+                    Ok(r) if s != hearth_protocol::hearth::Status::TierTornDown => role_names(&r),
+                    _ => String::new(),
                 };
                 print_as(a.out.output, &serde_json::json!({ "status": s }), || {
                     if roles.is_empty() {
