@@ -5,6 +5,7 @@
 //! node, attached to the workspace's overlay, so a role on another node is reached from
 //! hearth's loopback without anything listening beyond it.
 
+use crate::say::say;
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
@@ -56,7 +57,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("forward: cannot listen on 0.0.0.0:{}: {e}", r.listen))?;
         listeners.push((l, r.clone()));
     }
-    eprintln!("hearth-standin: forwarding {rules:?}");
+    say!("hearth-standin: forwarding {rules:?}");
     let handles: Vec<_> = listeners
         .into_iter()
         .map(|(l, r)| thread::spawn(move || accept(&l, &r)))
@@ -72,9 +73,10 @@ fn accept(listener: &TcpListener, rule: &Rule) {
         let rule = rule.clone();
         thread::spawn(move || {
             if let Err(e) = forward(inbound, &rule) {
-                eprintln!(
+                say!(
                     "hearth-standin: forward to {}:{}: {e}",
-                    rule.host, rule.port
+                    rule.host,
+                    rule.port
                 );
             }
         });

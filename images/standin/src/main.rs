@@ -22,9 +22,11 @@ mod json;
 mod oneshot;
 mod peer;
 mod routes;
+mod say;
 mod tcp;
 mod volumes;
 
+use crate::say::say;
 use std::env;
 use std::fs;
 use std::io::{self, Write};
@@ -49,7 +51,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("forward") => {
             if let Err(err) = door::run(&args[1..]) {
-                eprintln!("hearth-standin: {err}");
+                say!("hearth-standin: {err}");
                 std::process::exit(2);
             }
             return;
@@ -64,7 +66,7 @@ fn main() {
             return;
         }
         Err(err) => {
-            eprintln!("hearth-standin: {err}");
+            say!("hearth-standin: {err}");
             std::process::exit(2);
         }
     };
@@ -75,7 +77,7 @@ fn main() {
         std::process::exit(code.into());
     }
     if let Err(err) = run(&config, start, data) {
-        eprintln!("hearth-standin: {err}");
+        say!("hearth-standin: {err}");
         std::process::exit(1);
     }
 }
@@ -85,9 +87,12 @@ fn run(config: &Config, start: Instant, data: &Path) -> Result<(), String> {
     thread::sleep(config.listen_delay.saturating_sub(start.elapsed()));
     let http_listener = bind(config.port)?;
     let tcp_listener = config.tcp_port.map(bind).transpose()?;
-    eprintln!(
+    say!(
         "hearth-standin: listening on 0.0.0.0:{} role={:?} health={} tcp={:?}",
-        config.port, config.role, config.health_path, config.tcp_port
+        config.port,
+        config.role,
+        config.health_path,
+        config.tcp_port
     );
     if let Some(listener) = tcp_listener {
         let mode = config.tcp_mode;

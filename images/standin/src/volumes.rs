@@ -5,6 +5,7 @@
 //! counts as removed. Exit 0 when every volume is gone, 1 (with the engine's answer on
 //! stderr) otherwise.
 
+use crate::say::say;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -15,7 +16,7 @@ const SOCKET: &str = "/var/run/docker.sock";
 /// Removes every named volume; the exit code.
 pub(crate) fn run(names: &[String]) -> i32 {
     if names.is_empty() {
-        eprintln!("hearth-standin: remove-volumes: name at least one volume");
+        say!("hearth-standin: remove-volumes: name at least one volume");
         return 2;
     }
     let mut code = 0;
@@ -23,7 +24,7 @@ pub(crate) fn run(names: &[String]) -> i32 {
         match remove(SOCKET, name) {
             Ok(status) => println!("hearth-standin: volume {name}: {status}"),
             Err(e) => {
-                eprintln!("hearth-standin: volume {name}: {e}");
+                say!("hearth-standin: volume {name}: {e}");
                 code = 1;
             }
         }

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
+use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerStateStatusEnum, ExecConfig};
 use bollard::query_parameters::LogsOptions;
 use bollard::Docker;
 use futures::StreamExt;
 
+use super::lines::{Lines, Stream};
 use super::tcp::listening_ports;
 use super::{RunState, Target};
 
@@ -135,12 +137,16 @@ impl Target for Container {
             ..Default::default()
         };
         let mut stream = self.docker.logs(&self.id, Some(options));
-        let mut out = String::new();
+        let mut lines = Lines::default();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("reading the log failed: {e}"))?;
-            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            let from = match chunk {
+                LogOutput::StdErr { .. } => Stream::Err,
+                _ => Stream::Out,
+            };
+            lines.push(from, &String::from_utf8_lossy(&chunk.into_bytes()));
         }
-        Ok(out)
+        Ok(lines.finish())
     }
 
     async fn exec(&self, command: &[String]) -> Result<i64, String> {

@@ -10,6 +10,7 @@
 
 pub mod container;
 mod http;
+mod lines;
 mod log;
 mod tcp;
 
