@@ -590,66 +590,32 @@ async fn template_refusals_leave_nothing(b: Backend) {
     b.wait_gone("override").await;
 }
 
+/// The suite: every scenario, on the backend `$kind` in module `$module`. A backend is one
+/// line below.
 macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod fake {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::new(super::Kind::Fake)).await;
-                }
-            )*
-        }
-        mod swarm {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::swarm_e2e(concat!("swarm::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::Backend::new(super::Kind::Swarm)).await;
-                }
-            )*
-        }
-        mod docker {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::e2e(concat!("docker::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::Backend::new(super::Kind::Docker)).await;
-                }
-            )*
-        }
-        mod podman {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if !super::support::podman::e2e(concat!("podman::", stringify!($name))) {
-                        return;
-                    }
-                    super::$name(super::Backend::new(super::Kind::Podman)).await;
-                }
-            )*
-        }
+    ($module:ident, $kind:ident) => {
+        crate::on_backend!(
+            $module, $kind, super::Backend::new;
+            provision_is_idempotent,
+            ready_means_every_service_answers,
+            another_tier_is_a_mismatch,
+            status_is_read_only,
+            upgrade_keeps_slug_and_volumes,
+            teardown_is_idempotent_and_terminal,
+            unknown_and_invalid_slugs,
+            abandoned_provision_leaves_nothing,
+            pause_resume_hibernate_wake,
+            limits_are_enforced,
+            template_roles_start_in_order,
+            template_refusals_leave_nothing,
+        );
     };
 }
 
-conformance!(
-    provision_is_idempotent,
-    ready_means_every_service_answers,
-    another_tier_is_a_mismatch,
-    status_is_read_only,
-    upgrade_keeps_slug_and_volumes,
-    teardown_is_idempotent_and_terminal,
-    unknown_and_invalid_slugs,
-    abandoned_provision_leaves_nothing,
-    pause_resume_hibernate_wake,
-    limits_are_enforced,
-    template_roles_start_in_order,
-    template_refusals_leave_nothing,
-);
+conformance!(fake, Fake);
+conformance!(docker, Docker);
+conformance!(podman, Podman);
+conformance!(swarm, Swarm);
 
 /// The scenarios that hold on a multi-node swarm as they are written, each on a 3-node
 /// cluster of its own (the test kit runs one at a time: three engines each are heavy) with `lore` placed on a

@@ -550,12 +550,12 @@ async fn restart_adopts_whole_members_and_removes_the_rest(mut b: PoolBackend) {
 /// The scenarios on one real engine, as `mod $module`: each test is gated by `$gate`, which
 /// fails it (rather than skipping) when its backend is asked for and absent.
 macro_rules! pool_on {
-    ($module:ident, $kind:ident, $gate:path; $($name:ident: $size:expr),* $(,)?) => {
+    ($module:ident, $kind:ident; $($name:ident: $size:expr),* $(,)?) => {
         mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if !$gate(concat!("pool::", stringify!($module), "::", stringify!($name))) {
+                    if !super::support::Kind::$kind.gate(concat!("pool::", stringify!($module), "::", stringify!($name))) {
                         return;
                     }
                     super::$name(super::PoolBackend::new(super::Kind::$kind, super::FakeFaults::default(), super::sized($size))).await;
@@ -580,14 +580,14 @@ macro_rules! pool_conformance {
                 }
             )*
         }
-        pool_on!(docker, Docker, super::support::e2e; $($name: $size),*);
+        pool_on!(docker, Docker; $($name: $size),*);
     };
 }
 
 /// The core scenarios on Podman (rootful, as CI runs it).
 macro_rules! pool_on_podman {
     ($($name:ident: $size:expr),* $(,)?) => {
-        pool_on!(podman, Podman, super::support::podman::e2e; $($name: $size),*);
+        pool_on!(podman, Podman; $($name: $size),*);
     };
 }
 
@@ -595,7 +595,7 @@ macro_rules! pool_on_podman {
 /// volumes, all labelled; its tasks' containers wait frozen on hearth's node.
 macro_rules! pool_on_swarm {
     ($($name:ident: $size:expr),* $(,)?) => {
-        pool_on!(swarm, Swarm, super::support::swarm_e2e; $($name: $size),*);
+        pool_on!(swarm, Swarm; $($name: $size),*);
     };
 }
 

@@ -131,6 +131,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether `test` runs on this backend here: the Fake always; an engine's suite when its
+    /// gate is open (`HEARTH_E2E`, `HEARTH_PODMAN`, `HEARTH_SWARM`), failing loudly when the
+    /// gate is required but the engine is missing.
+    pub fn gate(self, test: &str) -> bool {
+        match self {
+            Kind::Fake => true,
+            Kind::Docker => e2e(test),
+            Kind::Podman => podman::e2e(test),
+            Kind::Swarm => swarm_e2e(test),
+        }
+    }
+
     /// Whether the backend runs on a real engine.
     pub fn on_engine(self) -> bool {
         match self {
@@ -542,4 +554,26 @@ pub fn listeners_on(port: u16) -> Vec<std::net::SocketAddr> {
         }
     }
     out
+}
+
+/// One backend's module of a suite: `on_backend!(docker, Docker, ctor; a, b)` writes
+/// `mod docker { async fn a() … }`, each test gated by [`Kind::gate`] and calling
+/// `super::a(ctor(Kind::Docker))`. A suite names its scenarios once in a macro of its own and
+/// calls that with one line per backend.
+#[macro_export]
+macro_rules! on_backend {
+    ($module:ident, $kind:ident, $ctor:path; $($name:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let kind = super::support::Kind::$kind;
+                    if !kind.gate(concat!(stringify!($module), "::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name($ctor(kind)).await;
+                }
+            )*
+        }
+    };
 }
