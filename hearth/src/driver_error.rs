@@ -24,7 +24,12 @@ pub enum DriverError {
 
     /// An object the workspace needs is not on the engine (removed outside hearth).
     #[error("failed to {attempted}: {what}")]
-    Missing { attempted: String, what: String },
+    Missing {
+        attempted: String,
+        what: String,
+        #[source]
+        source: Option<EngineError>,
+    },
 
     /// The engine does not answer (no socket, refused, reset, or it went away mid-call).
     #[error("the engine is not reachable: {attempted}: {detail}")]

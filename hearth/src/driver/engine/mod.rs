@@ -176,10 +176,11 @@ pub fn map_err(attempted: impl Into<String>, e: bollard::errors::Error) -> Heart
     let err = match e {
         bollard::errors::Error::DockerResponseServerError {
             status_code: 404,
-            message,
+            ref message,
         } => DriverError::Missing {
             attempted,
             what: format!("engine answered 404: {message}"),
+            source: Some(Box::new(e)),
         },
         bollard::errors::Error::DockerResponseServerError {
             status_code: 409,
@@ -248,4 +249,29 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::map_err;
+    use crate::driver_error::DriverError;
+    use crate::error::HearthError;
+
+    /// Every kind keeps bollard's error as its source, the 404 too.
+    #[test]
+    fn a_missing_object_keeps_the_engines_error_as_its_source() {
+        let e = bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message: "No such container: x".to_owned(),
+        };
+        let HearthError::Driver(err) = map_err("inspect x", e) else {
+            panic!("a driver error");
+        };
+        assert!(matches!(err, DriverError::Missing { .. }), "{err:?}");
+        assert!(err.to_string().contains("No such container: x"), "{err}");
+        let source = err.source().expect("the engine's error is kept");
+        assert!(source.to_string().contains("No such container"), "{source}");
+    }
 }
