@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use console::auth::LocalAuth;
 use console::gate::GatePolicy;
-use console::hearth_api::StaticHearth;
 use console::sink::HatchSink;
+use console::static_hearth::StaticHearth;
 use console::verify::{check_events, render_text, Chain};
 use console::worker::WorkerClient;
 use console::AppState;

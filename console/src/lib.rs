@@ -21,6 +21,8 @@ pub mod relay;
 pub mod routes;
 pub mod runs;
 pub mod sink;
+#[cfg(any(test, feature = "test-support"))]
+pub mod static_hearth;
 pub mod ui;
 pub mod verify;
 pub mod worker;

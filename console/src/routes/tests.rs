@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::hearth_api::StaticHearth;
 use crate::sink::HatchSink;
+use crate::static_hearth::StaticHearth;
 
 const TOKEN: &str = "feedfacefeedfacefeedfacefeedface";
 

@@ -10,8 +10,8 @@ use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
 use super::login::LoginCodes;
-use crate::hearth_api::StaticHearth;
 use crate::sink::HatchSink;
+use crate::static_hearth::StaticHearth;
 use crate::AppState;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
