@@ -5,7 +5,6 @@
 
 use std::fmt::Display;
 
-use crate::cli::serve::ServeArgs;
 use crate::config::FileConfig;
 
 /// A value outside its range: the key it came from, the value, and what is allowed.
@@ -146,13 +145,13 @@ pub(crate) const FAILURE_CAP: Range<u32> = Range {
     hint: "how many failed refills in a row before backing off",
 };
 
-/// Checks every number of `hearth serve`'s flags (and the environment variables clap reads
-/// for them) and of its config file. Values a flag overrides are checked too: a config file
-/// with a bad value is refused whatever overrides it today.
+/// Checks every number of the config file. A value a flag overrides is checked too: a config
+/// file with a bad value is refused whatever overrides it today. (The flags' own numbers are
+/// checked where they are parsed: `cli::settings`.)
 ///
 /// # Errors
 /// The first [`OutOfRange`], naming its key.
-pub(crate) fn check_serve(args: &ServeArgs, file: &FileConfig) -> Result<(), OutOfRange> {
+pub(crate) fn check_file(file: &FileConfig) -> Result<(), OutOfRange> {
     let l = &file.limits;
     MEMORY_MB.check_opt("limits.memory_mb", l.memory_mb)?;
     CPUS.check_opt("limits.cpus", l.cpus)?;
@@ -163,31 +162,11 @@ pub(crate) fn check_serve(args: &ServeArgs, file: &FileConfig) -> Result<(), Out
         ("timeouts.pull", t.pull),
         ("timeouts.provision", t.provision),
         ("timeouts.teardown", t.teardown),
-        ("--readiness-timeout", args.readiness_timeout),
-        ("--pull-timeout", args.pull_timeout),
-        ("--op-timeout", args.op_timeout),
-        ("--teardown-timeout", args.teardown_timeout),
     ] {
         TIMEOUT_SECS.check_opt(key, v)?;
     }
     DRAIN_SECS.check_opt("timeouts.drain", t.drain)?;
-    DRAIN_SECS.check_opt("--drain-timeout", args.drain_timeout)?;
-    IDLE_EXIT_SECS.check_opt("--idle-exit", args.idle_exit)?;
-    HEADER_TIMEOUT_MS.check_opt(
-        "--header-timeout-ms (or HEARTH_HEADER_TIMEOUT_MS)",
-        args.header_timeout_ms,
-    )?;
-    // The body bound shares the head's range: both end a connection that sends too slowly.
-    HEADER_TIMEOUT_MS.check_opt(
-        "--body-timeout-ms (or HEARTH_BODY_TIMEOUT_MS)",
-        args.body_timeout_ms,
-    )?;
-    MAX_CONNECTIONS.check_opt(
-        "--max-connections (or HEARTH_MAX_CONNECTIONS)",
-        args.max_connections,
-    )?;
     PORT.check_opt("service_port", file.service_port)?;
-    PORT.check_opt("--service-port", args.service_port)?;
     let p = &file.pool;
     for (key, n) in [
         ("pool.solo", p.solo),
@@ -198,7 +177,6 @@ pub(crate) fn check_serve(args: &ServeArgs, file: &FileConfig) -> Result<(), Out
         POOL_SIZE.check_opt(key, n)?;
     }
     POOL_MAX_AGE_SECS.check_opt("pool.max_age", p.max_age)?;
-    POOL_MAX_AGE_SECS.check_opt("--pool-max-age", args.pool_max_age)?;
     FAILURE_CAP.check_opt("pool.failure_cap", p.failure_cap)?;
     Ok(())
 }
@@ -265,17 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn serve_settings_are_checked_source_by_source() {
+    fn the_file_is_checked_key_by_key() {
         let mut file = FileConfig::default();
         file.timeouts.teardown = Some(0);
-        let err = check_serve(&ServeArgs::default(), &file).expect_err("zero teardown");
+        let err = check_file(&file).expect_err("zero teardown");
         assert_eq!(err.key, "timeouts.teardown");
-        let args = ServeArgs {
-            max_connections: Some(0),
-            ..ServeArgs::default()
-        };
-        let err = check_serve(&args, &FileConfig::default()).expect_err("no connections");
-        assert!(err.key.contains("HEARTH_MAX_CONNECTIONS"), "{err}");
-        assert!(check_serve(&ServeArgs::default(), &FileConfig::default()).is_ok());
+        assert!(check_file(&FileConfig::default()).is_ok());
     }
 }

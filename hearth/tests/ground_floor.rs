@@ -77,3 +77,20 @@ fn the_check_sees_a_wrong_way_path() {
         ["driver", "slug"]
     );
 }
+
+/// The config file's model and the bounds on its numbers are the library's; how `hearth serve`
+/// merges them with its flags is the CLI's (`cli/settings.rs`). Neither imports the CLI.
+#[test]
+fn the_config_knows_no_flags() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    for module in ["config", "bounds"] {
+        for file in files(module, &src) {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            if crate_paths(&text).iter().any(|m| m == "cli") {
+                wrong.push(file.display().to_string());
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "these import the CLI: {wrong:?}");
+}

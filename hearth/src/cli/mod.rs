@@ -7,6 +7,7 @@ pub mod doctor;
 mod lock;
 mod progress;
 pub mod serve;
+pub mod settings;
 mod table;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use hearth_protocol::hearth::DriverName;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::Settings;
+use crate::cli::settings::Settings;
 use crate::dispatcher::Dispatcher;
 use crate::driver::docker::LocalDocker;
 use crate::driver::engine::{resolve, Inputs};

@@ -14,7 +14,7 @@ use bollard::Docker;
 use hearth_protocol::hearth::DriverName;
 
 use super::{images, Check, ONE_CHECK};
-use crate::config::Settings;
+use crate::cli::settings::Settings;
 use crate::driver::engine::{resolve, Engine, Inputs, CONNECT_TIMEOUT};
 use crate::driver::flavor::Flavor;
 

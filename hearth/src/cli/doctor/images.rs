@@ -7,7 +7,7 @@ use std::time::Duration;
 use hearth_protocol::hearth::DriverName;
 
 use super::{Check, ONE_CHECK};
-use crate::config::Settings;
+use crate::cli::settings::Settings;
 use crate::driver::docker::{credentials, pins, EngineKind, PullPolicy};
 use crate::driver::engine::{is_not_found, Engine};
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use hearth_client::HearthClient;
 
 use super::{Check, ONE_CHECK};
-use crate::config::Settings;
+use crate::cli::settings::Settings;
 
 /// The local checks.
 pub(super) async fn checks(settings: &Settings) -> Vec<Check> {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::commands::{print_as, EXIT_FAILED};
 use super::serve::ServeArgs;
 use super::{Output, OutputArgs};
-use crate::config::Settings;
+use crate::cli::settings::Settings;
 
 /// Bound on the whole run; each check has a smaller bound of its own.
 const WHOLE_RUN: Duration = Duration::from_secs(14);
