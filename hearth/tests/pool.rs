@@ -344,7 +344,7 @@ async fn claim_gives_a_warm_workspace_like_any_other(b: PoolBackend) {
     assert_eq!(d.status("warm").await.expect("status"), Status::Paused);
     d.resume("warm").await.expect("resume");
     assert_eq!(d.status("warm").await.expect("status"), Status::Ready);
-    let listed = b.dispatcher.driver().owned().await.expect("owned");
+    let listed = b.dispatcher.owned().await.expect("owned");
     assert_eq!(
         listed.iter().filter(|o| o.slug == "warm").count(),
         b.per_workspace(),

@@ -141,9 +141,13 @@ impl Dispatcher {
         &self.in_flight
     }
 
-    /// The driver itself, for read-only inspection (`owned`).
-    pub fn driver(&self) -> &Arc<dyn Driver> {
-        &self.driver
+    /// Every object the driver created and has not removed (read-only: the dispatcher hands
+    /// out no driver, so no verb can reach one around it).
+    ///
+    /// # Errors
+    /// The driver's, when the engine cannot be listed.
+    pub async fn owned(&self) -> Result<Vec<crate::driver::Owned>, HearthError> {
+        self.driver.owned().await
     }
 
     /// The verbs in flight: a shutdown closes it and waits, within its drain bound, for
