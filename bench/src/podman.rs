@@ -77,7 +77,7 @@ async fn side(
 ) -> anyhow::Result<Side> {
     let version = docker.version().await.context("engine version")?;
     let info = docker.info().await.context("engine info")?;
-    let flavor = hearth::driver::flavor::Flavor::detect(&version, &info);
+    let flavor = hearth::driver::engine::flavor::Flavor::detect(&version, &info);
     docker
         .inspect_image(&plan.image)
         .await
@@ -108,8 +108,8 @@ async fn side(
         rpc_deadline: Duration::from_secs(180),
     };
     let kind = match flavor.kind {
-        hearth::driver::flavor::EngineKind::Docker => "Docker",
-        hearth::driver::flavor::EngineKind::Podman => "Podman",
+        hearth::driver::engine::flavor::EngineKind::Docker => "Docker",
+        hearth::driver::engine::flavor::EngineKind::Podman => "Podman",
     };
     Ok(Side {
         name: format!("{kind} {}", flavor.version),

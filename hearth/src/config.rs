@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::driver::docker::PullPolicy;
+use crate::driver::engine::PullPolicy;
 use crate::error::HearthError;
 
 /// The config file (`--config FILE`, TOML). Every key is optional.

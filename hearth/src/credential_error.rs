@@ -2,7 +2,7 @@
 //! failures, as errors that never hold credential material (no value read from the config
 //! file, nothing of a helper's stdout), so no message, log line, event or audit line made from
 //! one can show a password, a token or `user:password` in base64. Reading the config and
-//! running the helpers is the engine room's (`driver::docker::credentials`).
+//! running the helpers is the engine room's (`driver::engine::credentials`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -783,7 +783,7 @@ async fn docker_absent_image_is_image_unavailable() {
     config
         .images
         .insert("lore".into(), "hearth-no-such-image:never".into());
-    config.pull = hearth::driver::docker::PullPolicy::Never;
+    config.pull = hearth::driver::engine::PullPolicy::Never;
     let b = Backend::docker_with(config);
     let err = b
         .dispatcher
@@ -804,7 +804,7 @@ mod kustomize {
     use std::sync::Arc;
 
     use hearth::dispatcher::{Deadlines, Dispatcher};
-    use hearth::driver::docker::DockerConfig;
+    use hearth::driver::engine::EngineConfig;
     use hearth::driver::kustomize::Kustomize;
     use hearth::Store;
     use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
@@ -829,7 +829,7 @@ mod kustomize {
 
     fn driver(out: &Path) -> Arc<Counting> {
         Arc::new(Counting {
-            inner: Arc::new(Kustomize::new(out, DockerConfig::default(), "tk")),
+            inner: Arc::new(Kustomize::new(out, EngineConfig::default(), "tk")),
             calls: AtomicUsize::new(0),
         })
     }

@@ -194,7 +194,7 @@ async fn a_context_reaches_a_private_podman_service() {
     assert_eq!(chosen.host, host);
     let engine = Engine::new(chosen);
     let flavor = engine.flavor().await.expect("podman answers");
-    assert_eq!(flavor.kind, hearth::driver::docker::EngineKind::Podman);
+    assert_eq!(flavor.kind, hearth::driver::engine::EngineKind::Podman);
 }
 
 #[test]

@@ -94,3 +94,40 @@ fn the_config_knows_no_flags() {
     }
     assert!(wrong.is_empty(), "these import the CLI: {wrong:?}");
 }
+
+/// The driver rooms: `engine/` holds what every Engine-API backend shares, and the backends
+/// stand beside each other above it. `docker/` and `swarm/` never import each other, and
+/// neither the engine room nor the other backends import a backend — so a new backend is a
+/// new folder over `engine/`, not a floor above `docker/`.
+#[test]
+fn the_backends_are_siblings_over_the_engine_room() {
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/driver");
+    let rules: &[(&str, &[&str])] = &[
+        ("engine", &["docker", "swarm", "kustomize", "fake"]),
+        ("docker", &["swarm", "kustomize", "fake"]),
+        ("swarm", &["docker", "kustomize", "fake"]),
+        ("kustomize", &["docker", "swarm", "fake"]),
+    ];
+    let mut wrong = Vec::new();
+    for (room, banned) in rules {
+        for file in files(room, &driver) {
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for backend in *banned {
+                for pattern in [
+                    format!("driver::{backend}::"),
+                    format!("super::{backend}::"),
+                    format!("super::super::{backend}::"),
+                ] {
+                    if text.contains(&pattern) {
+                        wrong.push(format!("{} uses {pattern}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "rooms reaching a sibling:\n{}",
+        wrong.join("\n")
+    );
+}

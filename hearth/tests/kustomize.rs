@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use hearth::driver::docker::DockerConfig;
+use hearth::driver::engine::EngineConfig;
 use hearth::driver::kustomize::emit::{emit, TierLimits, Workspace};
 use hearth::driver::kustomize::Kustomize;
 use hearth::driver::Driver;
@@ -202,12 +202,12 @@ fn templates() -> Vec<(&'static str, Template)> {
     ]
 }
 
-fn config_with(tier: Tier, template: Template) -> DockerConfig {
-    DockerConfig {
+fn config_with(tier: Tier, template: Template) -> EngineConfig {
+    EngineConfig {
         templates: Templates {
             by_tier: [(tier, template)].into(),
         },
-        ..DockerConfig::default()
+        ..EngineConfig::default()
     }
 }
 
@@ -506,7 +506,7 @@ async fn a_broken_manifest_fails_validation_for_the_right_reason() {
         return;
     }
     let out = tempfile::tempdir().expect("tempdir");
-    let d = Kustomize::new(out.path(), DockerConfig::default(), "t1");
+    let d = Kustomize::new(out.path(), EngineConfig::default(), "t1");
     let s = slug("broken");
     d.provision(
         &s,
@@ -533,7 +533,7 @@ async fn a_broken_manifest_fails_validation_for_the_right_reason() {
 async fn written_safely() {
     let root = tempfile::tempdir().expect("tempdir");
     let out = root.path().join("out");
-    let d = Kustomize::new(&out, DockerConfig::default(), "t1");
+    let d = Kustomize::new(&out, EngineConfig::default(), "t1");
     let s = slug("safe");
     let steps = Journal::default().steps(&s);
     d.provision(&s, &ProvisioningProfile::for_tier(Tier::Solo), &steps)
@@ -758,8 +758,8 @@ async fn a_daemon_killed_with_sigkill_restarts_from_what_is_on_disk() {
 #[tokio::test]
 async fn another_instances_workspace_is_left_alone() {
     let out = tempfile::tempdir().expect("tempdir");
-    let mine = Kustomize::new(out.path(), DockerConfig::default(), "mine");
-    let theirs = Kustomize::new(out.path(), DockerConfig::default(), "theirs");
+    let mine = Kustomize::new(out.path(), EngineConfig::default(), "mine");
+    let theirs = Kustomize::new(out.path(), EngineConfig::default(), "theirs");
     let s = slug("shared");
     let steps = Journal::default().steps(&s);
     let solo = ProvisioningProfile::for_tier(Tier::Solo);

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth::dispatcher::{Deadlines, Dispatcher};
-use hearth::driver::docker::{DockerConfig, LocalDocker};
+use hearth::driver::docker::LocalDocker;
+use hearth::driver::engine::EngineConfig;
 use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
@@ -38,7 +39,7 @@ struct PoolBackend {
     instance: String,
     /// The Fake, kept to change its images; its objects outlive a "restart" as the engine's do.
     fake: Option<Arc<FakeDriver>>,
-    config: DockerConfig,
+    config: EngineConfig,
     raw: Arc<dyn Driver>,
     pool: Arc<Pool>,
     dispatcher: Arc<Dispatcher>,
@@ -224,7 +225,7 @@ impl Drop for PoolBackend {
 }
 
 /// The driver of an engine backend, as `hearth serve` makes it.
-fn engine_driver(kind: Kind, config: &DockerConfig, instance: &str) -> Arc<dyn Driver> {
+fn engine_driver(kind: Kind, config: &EngineConfig, instance: &str) -> Arc<dyn Driver> {
     if kind == Kind::Swarm {
         Arc::new(Swarm::new(config.clone(), instance.to_owned()))
     } else {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::commands::{print_as, EXIT_FAILED};
 use super::{LockArgs, Output};
 use crate::config::{env_or_origin, FileConfig};
-use crate::driver::docker::{pins, Engine};
+use crate::driver::engine::{pins, Engine};
 use crate::lockfile::{ImageLock, LockedImage};
 
 /// Runs `hearth lock` (or `--check`).

@@ -18,7 +18,7 @@ use crate::config::{
     FileConfig, FileImages, FileLimits, FileNetwork,
 };
 use crate::dispatcher::Deadlines;
-use crate::driver::docker::DockerConfig;
+use crate::driver::engine::EngineConfig;
 use crate::lockfile::LiveLock;
 use crate::pool::PoolConfig;
 
@@ -30,7 +30,7 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub driver: DriverName,
     pub instance: String,
-    pub docker: DockerConfig,
+    pub docker: EngineConfig,
     pub deadlines: Deadlines,
     pub drain: Duration,
     /// Under socket activation, exit after this long with no connection open.
@@ -144,8 +144,8 @@ fn docker_config(
     args: &ServeArgs,
     file: &FileConfig,
     path: Option<&Path>,
-) -> anyhow::Result<DockerConfig> {
-    let mut docker = DockerConfig::default();
+) -> anyhow::Result<EngineConfig> {
+    let mut docker = EngineConfig::default();
     images(args, &file.images, &mut docker)?;
     docker.templates = file.templates(&docker.images, path)?;
     limits(&file.limits, &mut docker)?;
@@ -165,7 +165,7 @@ fn docker_config(
 }
 
 /// `[images]`: each role's image, the pull policy, and the lock (followed on disk).
-fn images(args: &ServeArgs, file: &FileImages, docker: &mut DockerConfig) -> anyhow::Result<()> {
+fn images(args: &ServeArgs, file: &FileImages, docker: &mut EngineConfig) -> anyhow::Result<()> {
     for (role, flag, ours, origin, in_file) in [
         (
             "cairnet",
@@ -214,7 +214,7 @@ fn images(args: &ServeArgs, file: &FileImages, docker: &mut DockerConfig) -> any
 }
 
 /// `[limits]`.
-fn limits(file: &FileLimits, docker: &mut DockerConfig) -> anyhow::Result<()> {
+fn limits(file: &FileLimits, docker: &mut EngineConfig) -> anyhow::Result<()> {
     if let Some(mb) = file.memory_mb {
         docker.memory_bytes = crate::bounds::memory_bytes("limits.memory_mb", mb)?;
     }
@@ -228,11 +228,11 @@ fn limits(file: &FileLimits, docker: &mut DockerConfig) -> anyhow::Result<()> {
 }
 
 /// `[network]`: hearth's own address pool, used once the engine's run out.
-fn network(file: &FileNetwork, docker: &mut DockerConfig) -> anyhow::Result<()> {
+fn network(file: &FileNetwork, docker: &mut EngineConfig) -> anyhow::Result<()> {
     if file.subnet_pool.is_some() || file.subnet_prefix.is_some() {
         let pool = file.subnet_pool.as_deref().unwrap_or("10.213.0.0/16");
         docker.subnet_pool =
-            crate::driver::docker::SubnetPool::parse(pool, file.subnet_prefix.unwrap_or(28))
+            crate::driver::engine::SubnetPool::parse(pool, file.subnet_prefix.unwrap_or(28))
                 .map_err(anyhow::Error::msg)?;
     }
     Ok(())

@@ -18,7 +18,7 @@ use hearth_protocol::hearth::{
 };
 use hearth_protocol::verb::Verb;
 
-use super::common::{status_from_states, ContainerState, Step};
+use super::{status_from_states, ContainerState, Step};
 use super::{Driver, ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;

@@ -14,15 +14,19 @@
 //! - `pause`/`resume` freeze and thaw the services; `hibernate` stops them but keeps the
 //!   network and volumes; `wake` starts them again and waits until they answer.
 //! - `owned` lists what the driver has created and not yet removed, found by label.
+//!
+//! The rooms: `engine/` holds what every Engine-API backend shares (the connection, the
+//! flavor, the configuration, image supply, listing, removal, readiness, the shared create
+//! shapes); `docker/` (Docker and Podman) and `swarm/` stand beside each other above it and
+//! never import each other; `fake` and `kustomize` need no engine; `state` folds container
+//! states into a status for every driver.
 
-pub mod common;
 pub mod docker;
 pub mod engine;
 pub mod fake;
-pub mod flavor;
 pub mod kustomize;
 pub mod probe;
-pub mod readiness;
+mod state;
 pub mod swarm;
 
 /// The drivers' own error type lives on hearth's ground floor (`crate::driver_error`), so
@@ -42,7 +46,8 @@ use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
 
-pub use common::{status_from_states, ContainerState, Step};
+pub use crate::step::Step;
+pub use state::{missing_roles, status_from_states, workspace_status, ContainerState};
 
 /// The roles of a solo-tier workspace, in the order they are listed.
 pub const SOLO_ROLES: [&str; 2] = ["cairnet", "lore"];

@@ -492,7 +492,7 @@ impl Pool {
 /// does (the claim's own timeout bounds it).
 async fn answers(r: &DeploymentRef) -> Result<(), HearthError> {
     futures::future::try_join_all(r.services.iter().map(|s| {
-        crate::driver::readiness::wait_http(
+        crate::driver::engine::readiness::wait_http(
             &s.role,
             &s.endpoint,
             Duration::from_secs(5),

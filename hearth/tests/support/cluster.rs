@@ -3,7 +3,7 @@
 //! worker, and what is left of an instance on each node.
 
 use hearth::dispatcher::Deadlines;
-use hearth::driver::docker::DockerConfig;
+use hearth::driver::engine::EngineConfig;
 use hearth::template::{Template, Templates};
 use hearth_protocol::hearth::Tier;
 use hearth_protocol::labels;
@@ -33,7 +33,7 @@ pub fn on_manager<F: std::future::Future<Output = ()>>(netns: std::path::PathBuf
 }
 
 /// A config for hearth on the cluster's manager, `lore` placed by `placement`.
-pub fn config_on(c: &Cluster, cairnet: &[&str], lore: &[&str]) -> DockerConfig {
+pub fn config_on(c: &Cluster, cairnet: &[&str], lore: &[&str]) -> EngineConfig {
     let mut config = super::docker_config();
     config.host = Some(c.manager_host());
     let mut t = Template::default_for(&config.images, config.service_port);

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hearth::dispatcher::{Deadlines, Dispatcher};
-use hearth::driver::docker::{DockerConfig, LocalDocker};
+use hearth::driver::docker::LocalDocker;
+use hearth::driver::engine::EngineConfig;
 use hearth::driver::fake::{FakeDriver, FakeFaults};
 use hearth::driver::swarm::Swarm;
 use hearth::driver::{Driver, ObjectKind, Owned};
@@ -225,7 +226,7 @@ pub struct Backend {
     pub driver: Arc<Counting>,
     pub state: tempfile::TempDir,
     pub instance: String,
-    pub config: DockerConfig,
+    pub config: EngineConfig,
     pub faults: FakeFaults,
     pub deadlines: Deadlines,
 }
@@ -243,7 +244,7 @@ impl Backend {
     }
 
     /// A Docker backend with a chosen config.
-    pub fn docker_with(config: DockerConfig) -> Backend {
+    pub fn docker_with(config: EngineConfig) -> Backend {
         Backend::with(
             Kind::Docker,
             FakeFaults::default(),
@@ -256,7 +257,7 @@ impl Backend {
     pub fn with(
         kind: Kind,
         faults: FakeFaults,
-        mut config: DockerConfig,
+        mut config: EngineConfig,
         deadlines: Deadlines,
     ) -> Backend {
         if kind == Kind::Podman {
@@ -413,9 +414,9 @@ pub fn engine_objects_on(host: Option<&str>, instance: &str) -> Vec<String> {
 }
 
 /// The default Docker test config: the stand-in image for both roles, test label on.
-pub fn docker_config() -> DockerConfig {
+pub fn docker_config() -> EngineConfig {
     let image = test_image();
-    let mut c = DockerConfig::default();
+    let mut c = EngineConfig::default();
     for img in c.images.values_mut() {
         img.clone_from(&image);
     }
@@ -426,7 +427,7 @@ pub fn docker_config() -> DockerConfig {
 
 /// `docker_config()` running the templates of `toml` (a config file's `[tiers]`, `@IMAGE@`
 /// standing for the test image).
-pub fn template_config(toml: &str) -> DockerConfig {
+pub fn template_config(toml: &str) -> EngineConfig {
     let mut c = docker_config();
     let file: hearth::config::FileConfig =
         toml::from_str(&toml.replace("@IMAGE@", &test_image())).expect("template toml");
@@ -437,7 +438,7 @@ pub fn template_config(toml: &str) -> DockerConfig {
 fn make_driver(
     kind: Kind,
     faults: &FakeFaults,
-    config: &DockerConfig,
+    config: &EngineConfig,
     instance: &str,
 ) -> Arc<Counting> {
     let inner: Arc<dyn Driver> = match kind {

@@ -15,8 +15,8 @@ use hearth_protocol::hearth::DriverName;
 
 use super::{images, Check, ONE_CHECK};
 use crate::cli::settings::Settings;
+use crate::driver::engine::flavor::Flavor;
 use crate::driver::engine::{resolve, Engine, Inputs, CONNECT_TIMEOUT};
-use crate::driver::flavor::Flavor;
 
 /// How many bridge networks Docker's default address pools hold (172.17-31.0.0/16 and
 /// 192.168.0.0/16 in /20s).

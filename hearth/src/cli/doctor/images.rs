@@ -8,8 +8,7 @@ use hearth_protocol::hearth::DriverName;
 
 use super::{Check, ONE_CHECK};
 use crate::cli::settings::Settings;
-use crate::driver::docker::{credentials, pins, EngineKind, PullPolicy};
-use crate::driver::engine::{is_not_found, Engine};
+use crate::driver::engine::{credentials, is_not_found, pins, Engine, EngineKind, PullPolicy};
 
 /// Bound on reaching a registry's port.
 const REGISTRY_CONNECT: Duration = Duration::from_secs(3);

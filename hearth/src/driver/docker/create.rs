@@ -18,15 +18,16 @@ use hearth_protocol::hearth::{
 };
 use tracing::warn;
 
-use super::images::{self, Resolved};
-use super::objects::StopOrder;
 use super::role::{self, Workspace};
-use super::{objects, subnets, LocalDocker};
-use crate::driver::common::create::{caps_of, recorded_image};
-use crate::driver::common::objects::{network_id, Container};
-use crate::driver::common::{ContainerState, Step};
+use super::{objects, LocalDocker};
+use crate::driver::engine::create::{caps_of, recorded_image};
+use crate::driver::engine::flavor::Capability;
+use crate::driver::engine::images::{self, Resolved};
+use crate::driver::engine::objects::{network_id, Container};
+use crate::driver::engine::removal::{self, StopOrder};
+use crate::driver::engine::subnets;
 use crate::driver::engine::{is_not_found, map_err};
-use crate::driver::flavor::Capability;
+use crate::driver::{ContainerState, Step};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
@@ -75,9 +76,9 @@ impl Drop for RollbackOnDrop {
             // Engine calls sent before the drop still land (the engine does not see the
             // caller leave): sweep once now, and once more after they have had time to.
             let undo = async {
-                objects::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await?;
+                removal::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await?;
                 tokio::time::sleep(LATE_CALL_GRACE).await;
-                objects::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await
+                removal::remove_in_order(&docker, &instance, &slug, t, &order, &steps).await
             };
             match tokio::time::timeout(ROLLBACK_TIMEOUT, undo).await {
                 Ok(Ok(())) => tracing::info!(workspace = %slug, "abandoned provision rolled back"),
@@ -132,7 +133,7 @@ pub(crate) async fn provision(
     guard.armed = false;
     if built.is_err() {
         let t = d.config.stop_timeout_secs;
-        let undo = objects::remove_in_order(docker, &d.instance, slug, t, &order, steps);
+        let undo = removal::remove_in_order(docker, &d.instance, slug, t, &order, steps);
         if let Err(e) = undo.await {
             warn!(workspace = %slug, error = %e, "rollback after a failed provision failed");
         }
@@ -232,18 +233,6 @@ fn seed_of(slug: &Slug, instance: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (slug.as_str(), instance).hash(&mut h);
     h.finish()
-}
-
-/// The environment of a role's container (shared with the Swarm driver).
-pub(crate) fn env(slug: &Slug, role: &str, caps: &ResourceCaps) -> Vec<String> {
-    vec![
-        format!("HEARTH_WORKSPACE={slug}"),
-        format!("HEARTH_ROLE={role}"),
-        format!("ROCKY_CAIRNET_STORAGE_MB={}", caps.cairnet_storage_mb),
-        format!("ROCKY_LORE_RETENTION_DAYS={}", caps.lore_retention_days),
-        format!("ROCKY_SEATS={}", caps.seats),
-        format!("ROCKY_VECTOR_INDEX={}", caps.vector_index),
-    ]
 }
 
 /// The ref of a ready workspace: its front door is the template's.
@@ -352,7 +341,7 @@ pub(crate) async fn upgrade(
     let network_id = network_id(docker, &d.instance, &slug).await?;
     // The roles keep the volumes they have, whatever they are named (a workspace made before
     // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
-    let volumes = objects::volumes(docker, &d.instance, &slug).await?;
+    let volumes = removal::volumes(docker, &d.instance, &slug).await?;
     let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();

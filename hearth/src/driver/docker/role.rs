@@ -18,16 +18,16 @@ use sha2::{Digest, Sha256};
 
 use super::images::Resolved;
 use super::LocalDocker;
-use crate::driver::common::create::create_volume;
-use crate::driver::common::objects::SPEC_LABEL;
-use crate::driver::common::Step;
+use crate::driver::engine::create::create_volume;
 use crate::driver::engine::map_err;
+use crate::driver::engine::objects::SPEC_LABEL;
 use crate::driver::probe::{self, container::Container, Wait};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
+use crate::step::Step;
 use crate::template::order::Signal;
 use crate::template::refs::{self, Context};
 use crate::template::{Probe, Role, Template};
@@ -81,7 +81,7 @@ pub(crate) struct Spec {
 }
 
 /// `role`'s memory (bytes), CPU (nano-CPUs) and PID limits: its own, else the tier's.
-fn limits(role: &Role, config: &super::DockerConfig) -> (i64, i64, i64) {
+fn limits(role: &Role, config: &super::EngineConfig) -> (i64, i64, i64) {
     let own = role.limits;
     let memory = own
         .and_then(|l| l.memory_mb)
@@ -122,7 +122,7 @@ pub(crate) fn spec(
             HearthError::driver(format!("render the references of role {}", role.name), e)
         })
     };
-    let mut env = super::create::env(w.slug, &role.name, w.caps);
+    let mut env = crate::driver::engine::create::env(w.slug, &role.name, w.caps);
     for (k, v) in &role.env {
         env.push(format!("{k}={}", render(v)?));
     }

@@ -1,11 +1,29 @@
-//! The engine connection, shared by every driver that speaks the Docker Engine API (Docker,
-//! Podman's compatible API, Swarm): the endpoint chosen as the docker CLI chooses it
+//! The engine room: what every driver that speaks the Docker Engine API (Docker, Podman's
+//! compatible API, Swarm) shares. Here: the configuration (`config`), image supply (`images`
+//! resolves and applies the pull policy and the lock, `pull` pulls with progress and a bound,
+//! `credentials` finds registry logins as the docker CLI does, `credential_helper` runs the
+//! helpers, `pins` is what `hearth lock` pins), hearth's own address pool (`subnets`), listing
+//! (`objects`) and removal (`removal`) by label, the shared create shapes (`create`), telling
+//! Docker from Podman (`flavor`), the HTTP readiness check (`readiness`), and the connection:
+//! the endpoint chosen as the docker CLI chooses it
 //! (`resolve`, reading `context` files, trying `probe`'s well-known sockets, with `tls`
 //! material), the client made lazily (so hearth starts, and answers `docker_unavailable`,
 //! while the engine is down), with the API version negotiated, and bollard's errors mapped to
 //! hearth's, saying what was being attempted.
 
+pub mod config;
 pub mod context;
+pub(crate) mod create;
+mod credential_helper;
+pub mod credentials;
+pub mod flavor;
+pub(crate) mod images;
+pub(crate) mod objects;
+pub mod pins;
+mod pull;
+pub mod readiness;
+pub(crate) mod removal;
+pub(crate) mod subnets;
 /// Why no engine endpoint could be chosen: on hearth's ground floor (`crate::engine_error`),
 /// so `crate::error` needs nothing from this room.
 pub use crate::engine_error as error;
@@ -19,11 +37,16 @@ use bollard::Docker;
 use tokio::sync::OnceCell;
 
 use crate::driver::error::DriverError;
-use crate::driver::flavor::Flavor;
 use crate::error::HearthError;
 
+pub use config::EngineConfig;
+pub use credentials::registry_of;
 pub use error::ResolveError;
+pub use flavor::{Capability, EngineKind, Flavor};
+pub use images::PullPolicy;
+pub use pull::human_bytes;
 pub use resolve::{resolve, Endpoint, Given, Inputs, Source};
+pub use subnets::SubnetPool;
 pub use tls::TlsFiles;
 
 /// How long connecting and negotiating may take before the engine counts as unreachable.
@@ -76,7 +99,7 @@ impl Engine {
 
     /// The engine a driver's configuration names: the endpoint `hearth serve` resolved, else
     /// its explicit host, else the environment's.
-    pub fn for_config(config: &crate::driver::docker::DockerConfig) -> Self {
+    pub fn for_config(config: &EngineConfig) -> Self {
         match (&config.endpoint, &config.host) {
             (Some(e), _) => Engine::new(e.clone()),
             (None, Some(host)) => Engine::at(host.clone()),

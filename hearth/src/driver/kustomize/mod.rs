@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
 
-use super::docker::DockerConfig;
+use super::engine::EngineConfig;
 use super::error::DriverError;
 use super::{Driver, ObjectKind, Owned, Step};
 use crate::error::HearthError;
@@ -34,14 +34,14 @@ use status::Kustomization;
 #[derive(Debug)]
 pub struct Kustomize {
     out: PathBuf,
-    config: DockerConfig,
+    config: EngineConfig,
     instance: String,
 }
 
 impl Kustomize {
     /// A driver writing under `out`, building each tier's template from `config` (its
     /// `[tiers]`, images, lock and limits).
-    pub fn new(out: impl Into<PathBuf>, config: DockerConfig, instance: impl Into<String>) -> Self {
+    pub fn new(out: impl Into<PathBuf>, config: EngineConfig, instance: impl Into<String>) -> Self {
         Kustomize {
             out: out.into(),
             config,

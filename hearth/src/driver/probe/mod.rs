@@ -20,10 +20,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::driver::common::Step;
 use crate::driver::error::DriverError;
 use crate::error::HearthError;
 use crate::journal::Steps;
+use crate::step::Step;
 use crate::template::order::Signal;
 use crate::template::{Probe, Ready};
 

@@ -22,12 +22,12 @@ use tracing::{info, warn};
 
 use super::objects::{self, Part, Svc};
 use super::{door, spec, tasks, Swarm};
-use crate::driver::common::Step;
 use crate::driver::engine::{is_not_found, map_err};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
+use crate::step::Step;
 
 /// Where the job's container finds its node's engine.
 const SOCKET_IN_TASK: &str = "/var/run/docker.sock";

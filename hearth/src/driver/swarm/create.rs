@@ -23,16 +23,17 @@ use hearth_protocol::hearth::{
 use super::objects::{self, Part, Svc};
 use super::spec::{self, RoleSpec};
 use super::{door, tasks, Swarm};
-use crate::driver::common::create::{caps_of, recorded_image};
-use crate::driver::common::objects::network_id;
-use crate::driver::common::Step;
-use crate::driver::docker::images::{self, Resolved};
+use crate::driver::engine::create::{caps_of, recorded_image};
+use crate::driver::engine::images::{self, Resolved};
 use crate::driver::engine::map_err;
-use crate::driver::{readiness, ready_ref, SOLO_ROLES};
+use crate::driver::engine::objects::network_id;
+use crate::driver::engine::readiness;
+use crate::driver::{ready_ref, SOLO_ROLES};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
+use crate::step::Step;
 
 /// Creates the workspace and waits until every role answers on its relay.
 pub(super) async fn provision(

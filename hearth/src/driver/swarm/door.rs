@@ -17,12 +17,12 @@ use bollard::Docker;
 
 use super::objects::{self, Part};
 use super::{spec, tasks, Swarm};
-use crate::driver::common::Step;
 use crate::driver::engine::map_err;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
+use crate::step::Step;
 
 /// The image the door runs unless the operator names another (`HEARTH_SWARM_DOOR_IMAGE`):
 /// the offline stand-in (`make standin-image`), whose `forward` mode is the forwarder.

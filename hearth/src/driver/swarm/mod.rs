@@ -40,12 +40,12 @@ use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, St
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
-use super::common::objects::list_containers;
-use super::common::{missing_roles, status_from_states, ContainerState, Step};
-use super::docker::DockerConfig;
+use super::engine::objects::list_containers;
 use super::engine::Engine;
+use super::engine::EngineConfig;
 use super::engine::{map_err, map_refusal};
 use super::error::DriverError;
+use super::{missing_roles, status_from_states, ContainerState, Step};
 use super::{Driver, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -60,7 +60,7 @@ pub use relay::Relays;
 pub struct Swarm {
     engine: Engine,
     /// Images, lock, limits, timeouts and labels: the same settings as LocalDocker.
-    config: DockerConfig,
+    config: EngineConfig,
     /// This daemon's instance id, stamped on (and required of) every object it touches.
     instance: String,
     /// The loopback endpoint of every live role.
@@ -77,7 +77,7 @@ pub struct Swarm {
 impl Swarm {
     /// A driver for the swarm whose manager is the engine the configuration names (see
     /// [`Engine::for_config`]).
-    pub fn new(config: DockerConfig, instance: impl Into<String>) -> Self {
+    pub fn new(config: EngineConfig, instance: impl Into<String>) -> Self {
         Swarm {
             engine: Engine::for_config(&config),
             config,
@@ -389,6 +389,6 @@ impl Driver for Swarm {
         &self,
         profile: &ProvisioningProfile,
     ) -> Result<BTreeMap<String, String>, HearthError> {
-        super::docker::images::digests(&self.engine, &self.config, profile).await
+        super::engine::images::digests(&self.engine, &self.config, profile).await
     }
 }

@@ -10,9 +10,8 @@ use bollard::query_parameters::ListServicesOptions;
 use bollard::Docker;
 
 use super::spec;
-use crate::driver::common::objects::{label_of, list_networks};
-use crate::driver::common::Step;
-use crate::driver::docker::objects as docker_objects;
+use crate::driver::engine::objects::{label_of, list_networks};
+use crate::driver::engine::removal;
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::driver::error::DriverError;
 use crate::driver::{ObjectKind, Owned};
@@ -20,6 +19,7 @@ use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
+use crate::step::Step;
 
 /// How long a teardown keeps retrying while the swarm lets go of the workspace's network and
 /// volumes (the manager frees a network only once the tasks on it are gone).
@@ -168,7 +168,7 @@ pub(super) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>,
             name: s.name,
         })
         .collect();
-    out.extend(docker_objects::owned(engine, instance).await?);
+    out.extend(removal::owned(engine, instance).await?);
     Ok(out)
 }
 
@@ -198,8 +198,7 @@ pub(super) async fn remove_all(
                 Err(e) => return Err(map_err(format!("remove service {}", s.name), e)),
             }
         }
-        let swept =
-            docker_objects::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
+        let swept = removal::remove_all(docker, instance, slug, stop_timeout_secs, steps).await;
         let mut services_left = every_service(docker, instance, Some(slug)).await?;
         services_left.retain(|s| s.part != Some(Part::Cleanup));
         // A removed overlay network stays listed on the node until its agent lets go of it.

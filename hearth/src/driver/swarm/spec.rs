@@ -14,7 +14,7 @@ use bollard::models::{
 };
 use hearth_protocol::hearth::ResourceCaps;
 
-use crate::driver::docker::DockerConfig;
+use crate::driver::engine::EngineConfig;
 use crate::labels;
 use crate::slug::Slug;
 
@@ -44,12 +44,12 @@ pub(super) struct RoleSpec<'a> {
 }
 
 /// The swarm service spec for `r`.
-pub(super) fn service(config: &DockerConfig, r: &RoleSpec<'_>) -> ServiceSpec {
+pub(super) fn service(config: &EngineConfig, r: &RoleSpec<'_>) -> ServiceSpec {
     let mut service_labels = r.labels.clone();
     service_labels.insert(labels::RELAY_PORT.into(), r.relay_port.to_string());
     let container = TaskSpecContainerSpec {
         image: Some(r.image.to_owned()),
-        env: Some(crate::driver::docker::create::env(
+        env: Some(crate::driver::engine::create::env(
             r.workspace,
             r.role,
             r.caps,
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_role_is_pinned_limited_labelled_and_initialised() {
-        let config = DockerConfig::default();
+        let config = EngineConfig::default();
         let caps = hearth_protocol::hearth::Tier::Solo.default_caps();
         let labels = HashMap::from([(labels::ROLE.to_owned(), "lore".to_owned())]);
         let s = service(

@@ -8,8 +8,8 @@ use tracing::warn;
 
 use super::credentials;
 use super::pull::{cause_of, pull};
+use crate::driver::engine::flavor::EngineKind;
 use crate::driver::engine::{is_not_found, map_err, Engine};
-use crate::driver::flavor::EngineKind;
 use crate::error::{HearthError, ImageCause};
 use crate::journal::Steps;
 use crate::lockfile::LockedImage;

@@ -117,7 +117,7 @@ impl Default for SubnetPool {
 }
 
 /// Whether the engine refused a network for want of a default address pool.
-pub(super) fn pools_exhausted(e: &bollard::errors::Error) -> bool {
+pub(crate) fn pools_exhausted(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. }
         if message.contains("non-overlapping IPv4 address pool"))
 }
@@ -132,7 +132,7 @@ fn overlaps(e: &bollard::errors::Error) -> bool {
 ///
 /// # Errors
 /// A driver failure once `ATTEMPTS` subnets overlapped, or the engine's other errors.
-pub(super) async fn create_in_pool(
+pub(crate) async fn create_in_pool(
     docker: &Docker,
     request: NetworkCreateRequest,
     pool: &SubnetPool,

@@ -8,8 +8,8 @@ use bollard::models::Network;
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
 use bollard::Docker;
 
-use super::state::ContainerState;
-use crate::driver::engine::{map_err, Engine};
+use super::map_err;
+use crate::driver::ContainerState;
 use crate::error::HearthError;
 use crate::labels;
 use crate::slug::Slug;
@@ -97,33 +97,4 @@ pub async fn network_id(
             "it was removed outside hearth",
         )
     })
-}
-
-/// Whether `role`'s container still runs: a driver failure naming its exit if not (the check
-/// readiness makes while it waits).
-///
-/// # Errors
-/// A driver failure if the container stopped, `docker_unavailable`.
-pub async fn ensure_running(
-    engine: &Engine,
-    container: &str,
-    role: &str,
-) -> Result<(), HearthError> {
-    let docker = engine.client().await?;
-    let info = docker
-        .inspect_container(container, None)
-        .await
-        .map_err(|e| map_err(format!("inspect the container of role {role}"), e))?;
-    let state = info.state.unwrap_or_default();
-    if state.running == Some(true) {
-        return Ok(());
-    }
-    Err(HearthError::driver(
-        format!("start role {role}"),
-        format!(
-            "its container stopped (status {:?}, exit code {}); see `docker logs {container}`",
-            state.status.map(|s| s.to_string()).unwrap_or_default(),
-            state.exit_code.unwrap_or_default()
-        ),
-    ))
 }

@@ -8,12 +8,12 @@ use futures::future::try_join_all;
 use hearth_protocol::hearth::{ProvisioningProfile, ServiceRef};
 
 use super::pull::pull;
-use super::{pins, DockerConfig};
-use crate::driver::common::Step;
+use super::{pins, EngineConfig};
 use crate::driver::engine::{is_not_found, map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::journal::Steps;
 use crate::lockfile::LockedImage;
+use crate::step::Step;
 use crate::template::{Role, Template};
 
 /// When to pull an image.
@@ -67,7 +67,7 @@ impl Resolved {
 /// As [`resolve`], for the first role that fails.
 pub(crate) async fn resolve_all(
     engine: &Engine,
-    config: &DockerConfig,
+    config: &EngineConfig,
     template: &Template,
     profile: Option<&ProvisioningProfile>,
     steps: &Steps,
@@ -92,7 +92,7 @@ pub(crate) async fn resolve_all(
 /// As [`resolve`].
 pub(crate) async fn digests(
     engine: &Engine,
-    config: &DockerConfig,
+    config: &EngineConfig,
     profile: &ProvisioningProfile,
 ) -> Result<std::collections::BTreeMap<String, String>, HearthError> {
     let steps = Steps::detached(&crate::slug::Slug::parse("pool")?);
@@ -129,7 +129,7 @@ pub(crate) fn wanted(profile: Option<&ProvisioningProfile>, role: &Role) -> Stri
 /// nor pullable), or `docker_unavailable`.
 pub(crate) async fn resolve(
     engine: &Engine,
-    config: &DockerConfig,
+    config: &EngineConfig,
     profile: Option<&ProvisioningProfile>,
     role: &Role,
     steps: &Steps,
@@ -186,7 +186,7 @@ pub(crate) async fn resolve(
 /// tag points at now.
 async fn resolve_locked(
     engine: &Engine,
-    config: &DockerConfig,
+    config: &EngineConfig,
     role: &str,
     locked: &LockedImage,
     steps: &Steps,

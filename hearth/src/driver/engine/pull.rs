@@ -13,10 +13,10 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use super::credentials;
-use crate::driver::common::Step;
 use crate::driver::engine::{map_err, Engine};
 use crate::error::{HearthError, ImageCause};
 use crate::journal::Steps;
+use crate::step::Step;
 
 /// How often an `image_pulling` step is recorded while bytes arrive: often enough for a
 /// progress line, rare enough to leave room in the workspace's event journal.
