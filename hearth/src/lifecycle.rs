@@ -80,8 +80,6 @@ pub enum Restart {
 pub trait Rules {
     /// What the engine is asked to do when the verb starts from `from`.
     fn action(self, from: Option<Status>) -> Action;
-    /// The status a workspace shows while this verb is under way.
-    fn interim(self, from: Status) -> Status;
 }
 
 impl Rules for Verb {
@@ -98,10 +96,6 @@ impl Rules for Verb {
             Verb::Resume => Action::Resume,
             Verb::Hibernate => Action::Hibernate,
         }
-    }
-
-    fn interim(self, from: Status) -> Status {
-        self.action(Some(from)).interim(from)
     }
 }
 
@@ -245,7 +239,7 @@ impl std::fmt::Display for Action {
 
 /// The guards (which status each verb may start from) are the wire's: `hearth_protocol::guard`,
 /// which the console's page reads too.
-pub use hearth_protocol::guard::{can_hibernate, can_pause, can_resume, can_upgrade, guard, Guard};
+pub use hearth_protocol::guard::{guard, Guard};
 
 #[cfg(test)]
 mod tests {
@@ -278,7 +272,9 @@ mod tests {
             Guard::Proceed
         );
         assert_eq!(
-            Verb::Resume.interim(Status::Hibernated),
+            Verb::Resume
+                .action(Some(Status::Hibernated))
+                .interim(Status::Hibernated),
             Status::Provisioning
         );
     }
@@ -286,7 +282,12 @@ mod tests {
     #[test]
     fn a_failed_workspace_can_be_woken() {
         assert_eq!(guard(Verb::Resume, Some(Status::Failed)), Guard::Proceed);
-        assert_eq!(Verb::Resume.interim(Status::Failed), Status::Provisioning);
+        assert_eq!(
+            Verb::Resume
+                .action(Some(Status::Failed))
+                .interim(Status::Failed),
+            Status::Provisioning
+        );
         assert_eq!(guard(Verb::Pause, Some(Status::Failed)), Guard::Refuse);
     }
 

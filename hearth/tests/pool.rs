@@ -866,24 +866,6 @@ async fn fake_a_member_id_is_never_a_workspace_slug() {
     assert_eq!(b.objects().await.len(), 5, "only the member's objects");
 }
 
-/// `hearth serve --driver swarm --pool …` is served like any other driver's pool (it used to
-/// be refused, when the Swarm driver reported no image digests).
-#[test]
-fn swarm_serves_a_pool() {
-    assert_eq!(expect(Kind::Swarm, Feature::WarmPool), Cell::Yes);
-    let dir = support::short_tempdir();
-    let args = hearth::cli::serve::ServeArgs {
-        driver: Some("swarm".into()),
-        pool: vec!["solo=1".into()],
-        state_dir: Some(dir.path().join("state")),
-        instance: Some("t".into()),
-        ..Default::default()
-    };
-    let settings = hearth::cli::serve::settings(Some(dir.path().join("s.sock")), &args)
-        .expect("a pool on Swarm is accepted");
-    assert_eq!(settings.pool.sizes.get(&Tier::Solo), Some(&1));
-}
-
 /// A new lock takes effect in the running daemon: while the lock is frozen a moved tag
 /// changes nothing; once `hearth.lock` is rewritten, the next provision runs the new pins, a
 /// member from the old digest is never handed out, and the pool drains and refills from the

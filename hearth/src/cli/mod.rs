@@ -5,6 +5,7 @@ pub mod commands;
 mod config_check;
 pub mod doctor;
 mod lock;
+pub mod main;
 mod progress;
 pub mod serve;
 pub mod settings;

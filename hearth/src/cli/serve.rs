@@ -256,7 +256,7 @@ fn make_driver(settings: &Settings, fake_faults: &[String]) -> anyhow::Result<Ma
         DriverName::Kustomize => {
             if !settings.pool.sizes.is_empty() {
                 return Err(
-                    HearthError::Driver(crate::driver::error::DriverError::Unsupported {
+                    HearthError::Driver(crate::driver_error::DriverError::Unsupported {
                         engine: "the kustomize driver".into(),
                         what: "keep a warm pool".into(),
                         reason: "a pool member is held paused, and nothing runs here to pause; \

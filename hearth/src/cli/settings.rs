@@ -370,4 +370,27 @@ mod tests {
         assert!(err.key.contains("HEARTH_MAX_CONNECTIONS"), "{err}");
         assert!(check_flags(&ServeArgs::default()).is_ok());
     }
+
+    /// `hearth serve --driver swarm --pool …` is served like any other driver's pool (it used
+    /// to be refused, when the Swarm driver reported no image digests).
+    #[test]
+    fn swarm_serves_a_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = ServeArgs {
+            driver: Some("swarm".into()),
+            pool: vec!["solo=1".into()],
+            state_dir: Some(dir.path().join("state")),
+            instance: Some("t".into()),
+            ..Default::default()
+        };
+        let settings = super::super::serve::settings(Some(dir.path().join("s.sock")), &args)
+            .expect("a pool on Swarm is accepted");
+        assert_eq!(
+            settings
+                .pool
+                .sizes
+                .get(&hearth_protocol::hearth::Tier::Solo),
+            Some(&1)
+        );
+    }
 }

@@ -31,7 +31,7 @@ pub mod swarm;
 
 /// The drivers' own error type lives on hearth's ground floor (`crate::driver_error`), so
 /// `crate::error` needs nothing from this room.
-pub use crate::driver_error as error;
+pub use crate::driver_error::DriverError;
 
 use std::collections::BTreeMap;
 

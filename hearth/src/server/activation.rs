@@ -41,8 +41,9 @@ pub enum ActivationError {
 /// What keeps the listening socket as it should be for as long as hearth serves.
 #[derive(Debug)]
 pub enum ListenGuard {
-    /// hearth bound the socket: the guard holds its lock and removes it on drop.
-    Bound(SocketGuard),
+    /// hearth bound the socket: the guard holds its lock and removes it on drop (kept for
+    /// its `Drop`, never read).
+    Bound(#[allow(dead_code)] SocketGuard),
     /// The service manager passed the socket: it owns the file, hearth leaves it in place.
     Activated {
         /// The socket's path, as the manager bound it (none for an abstract socket).

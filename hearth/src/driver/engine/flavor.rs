@@ -9,7 +9,7 @@ use std::fmt;
 
 use bollard::models::{ResourcesUlimits, SystemInfo, SystemInfoCgroupVersionEnum, SystemVersion};
 
-use crate::driver::error::DriverError;
+use crate::driver_error::DriverError;
 use crate::error::HearthError;
 
 /// The engine family.

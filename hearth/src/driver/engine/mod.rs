@@ -26,7 +26,7 @@ pub(crate) mod removal;
 pub(crate) mod subnets;
 /// Why no engine endpoint could be chosen: on hearth's ground floor (`crate::engine_error`),
 /// so `crate::error` needs nothing from this room.
-pub use crate::engine_error as error;
+use crate::engine_error as error;
 pub mod probe;
 pub mod resolve;
 pub mod tls;
@@ -36,7 +36,7 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 
-use crate::driver::error::DriverError;
+use crate::driver_error::DriverError;
 use crate::error::HearthError;
 
 pub use config::EngineConfig;

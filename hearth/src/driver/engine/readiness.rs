@@ -14,7 +14,7 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::driver::error::DriverError;
+use crate::driver_error::DriverError;
 use crate::error::HearthError;
 
 const FIRST_POLL: Duration = Duration::from_millis(5);

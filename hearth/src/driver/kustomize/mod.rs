@@ -22,7 +22,7 @@ use chrono::Utc;
 use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status};
 
 use super::engine::EngineConfig;
-use super::error::DriverError;
+use super::DriverError;
 use super::{Driver, ObjectKind, Owned, Step};
 use crate::error::HearthError;
 use crate::journal::Steps;

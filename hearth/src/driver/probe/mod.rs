@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::driver::error::DriverError;
+use crate::driver_error::DriverError;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::step::Step;

@@ -44,7 +44,7 @@ use super::engine::objects::list_containers;
 use super::engine::Engine;
 use super::engine::EngineConfig;
 use super::engine::{map_err, map_refusal};
-use super::error::DriverError;
+use super::DriverError;
 use super::{missing_roles, status_from_states, ContainerState, Step};
 use super::{Driver, Owned};
 use crate::error::HearthError;
