@@ -8,6 +8,7 @@ mod lock;
 mod progress;
 pub mod serve;
 pub mod settings;
+mod status;
 mod table;
 
 use std::path::PathBuf;

@@ -7,4 +7,6 @@ pub mod objects;
 pub mod state;
 
 pub use crate::step::Step;
-pub use state::{missing_roles, status_from_states, workspace_status, ContainerState};
+pub use state::{
+    local_roles, missing_roles, role_state, status_from_states, workspace_status, ContainerState,
+};
