@@ -155,6 +155,15 @@ impl HearthClient {
         Ok(r.status)
     }
 
+    /// `POST /v1/status`, whole: the status and each role's state and node.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn status_report(&self, slug: &str) -> Result<StatusResponse, ClientError> {
+        self.call(Method::POST, "/v1/status", Some(&RefRequest::new(slug)))
+            .await
+    }
+
     /// The workspace's ref, its `last_status` the status now (`POST /v1/get`).
     ///
     /// # Errors

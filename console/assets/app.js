@@ -22,7 +22,11 @@ const state = {
   runs: new Map(), // run_id -> run
   chainTimer: null,
   chainSlug: null,
+  rolesBusy: false,
 };
+// How often the roles panel asks again while nothing else made it (a task moving node
+// changes no status, so the workspace list does not say).
+const ROLES_EVERY_MS = 5000;
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -104,6 +108,7 @@ async function start() {
   watchWorkspaces();
   watchHatch();
   refreshChain();
+  setInterval(() => { if (state.selected) refreshRoles(); }, ROLES_EVERY_MS);
 }
 
 function setConn(kind, text) {
@@ -156,6 +161,7 @@ function renderWorkspaces(list) {
   $("ws-empty").hidden = list.length > 0;
   fillWorkspaceSelect($("run-ws"), list.map((w) => w.workspace_slug), state.selected);
   if (!state.selected && list.length) select(list[0].workspace_slug);
+  else refreshRoles();
 }
 
 function buildRow(slug) {
@@ -289,6 +295,53 @@ function select(slug) {
   watchSteps(slug);
   state.chainSlug = slug;
   refreshChain();
+  refreshRoles();
+}
+
+// ---- roles ------------------------------------------------------------------------------
+
+// The selected workspace's roles, from hearth's status answer (relayed by the console): each
+// role's state and, on a swarm, the node its task runs on.
+async function refreshRoles() {
+  const slug = state.selected;
+  $("roles-slug").textContent = slug ? "— " + slug : "";
+  if (!slug || !state.workspaces.has(slug)) {
+    renderRoles(slug, [], slug ? "No workspace " + slug + " any more." : "Select a workspace to see its roles.");
+    return;
+  }
+  if (state.rolesBusy) return;
+  state.rolesBusy = true;
+  try {
+    const report = await api("GET", "/api/hearth/workspaces/" + encodeURIComponent(slug) + "/status");
+    if (state.selected !== slug) return;
+    const roles = report.roles || [];
+    renderRoles(slug, roles, roles.length ? "" : "hearth lists no roles of " + slug + " while it is " + report.status.replace(/_/g, " ") + ".");
+  } catch (e) {
+    if (state.selected === slug) renderRoles(slug, [], "hearth did not answer for " + slug + ": " + (e.message || e.code));
+  } finally {
+    state.rolesBusy = false;
+  }
+}
+
+function nodeText(node) {
+  if (!node) return "hearth's engine";
+  const id = (node.id || "").slice(0, 12);
+  return node.hostname ? node.hostname + " (" + id + ")" : id;
+}
+
+function renderRoles(slug, roles, empty) {
+  const body = $("roles-body");
+  body.textContent = "";
+  for (const r of roles) {
+    body.append(el("tr", { "data-role": r.role },
+      el("th", { scope: "row", "data-label": "Role", text: r.role }),
+      el("td", { "data-label": "State" }, el("span", { class: "badge role-state " + r.state, "data-state": r.state, text: r.state })),
+      el("td", { "data-label": "Node", class: "node-cell mono", "data-node": r.node ? r.node.id : "", title: r.node ? r.node.id : "", text: nodeText(r.node) }),
+      el("td", { "data-label": "Reason", class: "reason", text: r.reason || "" })));
+  }
+  const p = $("roles-empty");
+  p.hidden = roles.length > 0;
+  p.textContent = empty;
 }
 
 // ---- boot waterfall ---------------------------------------------------------------------

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use hearth_client::{ClientError, HearthClient};
 use hearth_protocol::hatch::payload::HearthFailure;
-use hearth_protocol::hearth::{DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile};
+use hearth_protocol::hearth::{
+    DeploymentRef, ErrorCode, LifecycleEvent, ProvisioningProfile, StatusResponse,
+};
 use hearth_protocol::verb::Verb;
 
 use crate::error::ApiError;
@@ -59,6 +61,8 @@ pub trait Hearth: Send + Sync + std::fmt::Debug {
     ) -> Result<DeploymentRef, HearthRefusal>;
     /// The workspace's ref, with its current status.
     async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal>;
+    /// `POST /v1/status`: the status and each role's state (and, on Swarm, its node).
+    async fn status(&self, slug: &str) -> Result<StatusResponse, HearthRefusal>;
     /// Every workspace hearth knows.
     async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal>;
     /// `POST /v1/teardown`.
@@ -146,6 +150,9 @@ impl Hearth for SocketHearth {
     }
     async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         self.call(self.client.get(slug)).await
+    }
+    async fn status(&self, slug: &str) -> Result<StatusResponse, HearthRefusal> {
+        self.call(self.client.status_report(slug)).await
     }
     async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal> {
         self.call(self.client.list()).await

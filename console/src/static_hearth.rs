@@ -3,7 +3,8 @@
 //! library's public face carries no test double.
 
 use async_trait::async_trait;
-use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile};
+use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, StatusResponse};
+use hearth_protocol::roles::{RoleState, RoleStatus};
 use hearth_protocol::verb::Verb;
 
 use crate::hearth_api::{Hearth, HearthRefusal};
@@ -59,6 +60,18 @@ impl Hearth for StaticHearth {
     }
     async fn get(&self, slug: &str) -> Result<DeploymentRef, HearthRefusal> {
         Ok(self.answer(slug))
+    }
+    async fn status(&self, slug: &str) -> Result<StatusResponse, HearthRefusal> {
+        let r = self.answer(slug);
+        Ok(StatusResponse {
+            status: r.last_status,
+            roles: vec![RoleStatus {
+                role: "cairnet".to_owned(),
+                state: RoleState::Running,
+                node: None,
+                reason: None,
+            }],
+        })
     }
     async fn list(&self) -> Result<Vec<DeploymentRef>, HearthRefusal> {
         Ok(Vec::new())

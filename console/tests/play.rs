@@ -29,6 +29,34 @@ async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Res
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     let (status, one) = api.get("/api/hearth/workspaces/acme").await?;
     assert_eq!((status, one["last_status"].as_str()), (200, Some("ready")));
+    // The status relayed as hearth answers it: each serving role, running, on hearth's own
+    // engine (no node).
+    let (status, report) = api.get("/api/hearth/workspaces/acme/status").await?;
+    assert_eq!((status, report["status"].as_str()), (200, Some("ready")));
+    let mut roles: Vec<(&str, &str)> = report["roles"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["role"].as_str().unwrap_or_default(),
+                        r["state"].as_str().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort_unstable();
+    assert_eq!(
+        roles,
+        vec![("cairnet", "running"), ("lore", "running")],
+        "{report}"
+    );
+    assert!(report["roles"][0].get("node").is_none(), "{report}");
+    let types_before = env.types()?.len();
+    let (status, _) = api.get("/api/hearth/workspaces/nobody/status").await?;
+    assert_eq!(status, 404, "an unknown slug is hearth's not_found");
+    assert_eq!(env.types()?.len(), types_before, "a read writes no event");
 
     let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
     let (status, body) = api

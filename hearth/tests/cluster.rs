@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use hearth::slug::Slug;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use hearth_testkit::cluster::spread_config;
 use support::cluster::{cluster, left_on_nodes, node_of, on_manager, spread, volumes_on};
+use support::crash;
 
 fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
@@ -262,4 +264,66 @@ fn a_lost_node_fails_the_workspace_and_its_volume_goes_when_it_returns() {
             "nothing left on any node"
         );
     });
+}
+
+/// kill -9 of the real hearth binary mid-provision on the cluster (both roles' tasks running,
+/// `lore`'s on a worker, readiness held back), then a restart: its reconcile removes what was
+/// half-made on every node — services, door, overlay, containers, and the worker's volume —
+/// checked on each node's engine; the workspace is `failed`, and a teardown leaves nothing.
+#[test]
+fn a_kill_9_mid_provision_is_reconciled_on_every_node() {
+    const NAME: &str = "a_kill_9_mid_provision_is_reconciled_on_every_node";
+    if !support::cluster_e2e(NAME) {
+        return;
+    }
+    let c = cluster();
+    c.label(1, "zone", "w1").expect("label");
+    on_manager(c.manager_netns(), async {
+        let dir = support::short_tempdir();
+        let instance = format!("crashcl{}", std::process::id());
+        let image = support::test_image();
+        let config = |name: &str, answering: bool| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, spread_config(&image, "w1", answering)).expect("config");
+            path.to_string_lossy().into_owned()
+        };
+        let common = |file: String| {
+            let mut args: Vec<String> = ["--driver", "swarm", "--instance", &instance]
+                .map(String::from)
+                .to_vec();
+            args.extend(["--label".to_owned(), support::test_label()]);
+            args.extend(["--config".to_owned(), file]);
+            // The Swarm driver takes the default roles' images from `[images]` and the flags.
+            for role in ["--image-cairnet", "--image-lore"] {
+                args.extend([role.to_owned(), image.clone()]);
+            }
+            args
+        };
+        // Roles that listen elsewhere than their probes ask: readiness waits, tasks running.
+        let mut stuck = common(config("stuck.toml", false));
+        stuck.extend(["--service-port", "81", "--readiness-timeout", "120"].map(String::from));
+        let restart = common(config("spread.toml", true));
+        let env = [("DOCKER_HOST".to_owned(), c.manager_host())];
+        let left = || {
+            left_on_nodes(&c, &instance)
+                .into_iter()
+                .flat_map(|(n, objects)| objects.into_iter().map(move |o| format!("node {n}: {o}")))
+                .collect::<Vec<_>>()
+        };
+        let midway = |_: &[String]| {
+            node_of(&c, &instance, "lore") == Some(1)
+                && node_of(&c, &instance, "cairnet") == Some(0)
+                && volumes_on(&c, 1, &instance).is_ok_and(|v| !v.is_empty())
+        };
+        crash::kill_9_mid_provision(crash::Crash {
+            stuck: &stuck,
+            restart: &restart,
+            env: &env,
+            left: &left,
+            settle: Duration::from_secs(60),
+            midway: &midway,
+        })
+        .await;
+    });
+    c.stop();
 }

@@ -253,7 +253,10 @@ async fn serve_runs_the_template_and_ls_and_status_list_its_roles() {
     // The roles that serve; the one-shot (migrate) is done, not listed.
     assert!(ls.contains("lore, cairnet"), "{ls}");
     let status = cli(&["status", "acme"]);
-    assert_eq!(status.trim_end(), "acme: ready\n  roles: lore, cairnet");
+    assert_eq!(
+        status.trim_end(),
+        "acme: ready\n  ROLE     STATE    NODE\n  lore     running  -\n  cairnet  running  -"
+    );
     let r = client.get("acme").await.expect("get");
     let front = r
         .services

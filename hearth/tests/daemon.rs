@@ -4,78 +4,14 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hearth::client::HearthClient;
 use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
-use hearth_testkit::daemon::Serve;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use support::crash::{self, Daemon, BIN};
 use support::Sweep;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hearth");
-
-/// A daemon process, killed if the test ends without stopping it.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Daemon {
-    fn spawn<S: AsRef<std::ffi::OsStr>>(socket: &Path, state: &Path, extra: &[S]) -> Daemon {
-        let mut cmd = Serve::new(socket, state)
-            .args(extra)
-            .command(Path::new(BIN));
-        let child = cmd
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hearth");
-        Daemon {
-            child,
-            socket: socket.to_owned(),
-        }
-    }
-
-    fn client(&self) -> HearthClient {
-        HearthClient::new(&self.socket).with_timeout(Duration::from_secs(120))
-    }
-
-    async fn ready(&self) -> HearthClient {
-        hearth_testkit::daemon::answering(&self.socket, Duration::from_secs(20)).await;
-        self.client()
-    }
-
-    fn signal(&self, sig: Signal) {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        kill(Pid::from_raw(pid), sig).expect("signal");
-    }
-
-    /// Waits (bounded) for the process to exit; its status and stderr.
-    fn wait(mut self) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return (status, err);
-            }
-            assert!(Instant::now() < deadline, "hearth did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn socket_is_private_under_umask_000_and_removed_on_sigterm() {
@@ -205,12 +141,9 @@ async fn swarm_kill_9_mid_provision_is_reconciled_on_restart() {
     kill_9_mid_provision("swarm", 7).await;
 }
 
-/// Crashes a daemon of `driver` once `objects` of its workspace exist, restarts it, and
-/// checks that nothing is left.
+/// Crashes a daemon of `driver` once `objects` of its workspace exist on the engine, restarts
+/// it, and checks that nothing is left.
 async fn kill_9_mid_provision(driver: &str, objects: usize) {
-    let dir = support::short_tempdir();
-    let socket = dir.path().join("h.sock");
-    let state = dir.path().join("state");
     let instance = format!("crash{}{driver}", std::process::id());
     let _sweep = Sweep(instance.clone());
     let common = driver_args(driver, &instance);
@@ -218,50 +151,16 @@ async fn kill_9_mid_provision(driver: &str, objects: usize) {
     // readiness with its containers running: the middle we want to crash in.
     let mut stuck = common.clone();
     stuck.extend(["--service-port", "81", "--readiness-timeout", "120"].map(String::from));
-    let first = Daemon::spawn(&socket, &state, &stuck);
-    let client = first.ready().await;
-    let c = client.clone();
-    let call = tokio::spawn(async move {
-        c.provision("crash", &ProvisioningProfile::for_tier(Tier::Solo))
-            .await
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while support::engine_objects(&instance).len() < objects {
-        assert!(
-            Instant::now() < deadline,
-            "provision never got going: {:?}",
-            support::engine_objects(&instance)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    first.signal(Signal::SIGKILL);
-    let _ = first.wait();
-    assert!(
-        call.await.expect("join").is_err(),
-        "the caller saw the daemon die"
-    );
-    assert!(
-        !support::engine_objects(&instance).is_empty(),
-        "the crash left objects behind"
-    );
-
-    let second = Daemon::spawn(&socket, &state, &common);
-    let client = second.ready().await;
-    assert!(
-        support::engine_objects(&instance).is_empty(),
-        "rolled back on restart: {:?}",
-        support::engine_objects(&instance)
-    );
-    assert_eq!(
-        client.status("crash").await.expect("status"),
-        Status::Failed
-    );
-    client.teardown("crash").await.expect("teardown");
-    assert_eq!(
-        client.status("crash").await.expect("status"),
-        Status::TierTornDown
-    );
-    assert!(support::engine_objects(&instance).is_empty());
+    let left = || support::engine_objects(&instance);
+    crash::kill_9_mid_provision(crash::Crash {
+        stuck: &stuck,
+        restart: &common,
+        env: &[],
+        left: &left,
+        settle: Duration::ZERO,
+        midway: &|objects_now: &[String]| objects_now.len() >= objects,
+    })
+    .await;
 }
 
 /// `hearth serve` flags for a Docker-backed daemon of `instance`, on the test image.

@@ -385,6 +385,10 @@ pub struct UpgradeRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusResponse {
     pub status: Status,
+    /// Each role's state (and, on Swarm, its node); our extension, absent when empty (the Go
+    /// hearth's shape), and empty while a verb is under way or once torn down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<crate::roles::RoleStatus>,
 }
 
 /// Answer to `POST /v1/teardown` and `GET /v1/healthz`.

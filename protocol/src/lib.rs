@@ -11,6 +11,7 @@
 //! - [`labels`]: the label keys on hearth's engine objects (and on a test run's).
 //! - [`ident`]: the one rule for identifiers a worker hands the console (run ids, frame ids).
 //! - [`slug`]: the one workspace slug rule; [`limits`]: limits several processes check.
+//! - [`roles`]: each role's state and node, as a status answer carries them.
 //! - [`verb`]: the lifecycle verbs, shared by hearth's routes and CLI, the client and the console.
 
 pub mod agent;
@@ -25,5 +26,6 @@ pub mod labels;
 pub mod limits;
 pub mod play;
 pub mod replay;
+pub mod roles;
 pub mod slug;
 pub mod verb;

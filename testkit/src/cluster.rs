@@ -328,6 +328,52 @@ fn engine_dir(engine: &PrivateDockerd) -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Runs `f` on this thread inside the network namespace at `netns` (a node's:
+/// [`Cluster::manager_netns`]), on a runtime of this thread alone: hearth's relays listen on
+/// the manager's loopback and reach the door on the manager's `docker_gwbridge`, both of which
+/// exist only inside that namespace (as when hearth runs on the manager's machine). A process
+/// spawned from `f` starts in it too.
+///
+/// # Panics
+/// When the namespace cannot be entered or the runtime not built.
+pub fn run_in_netns<F: std::future::Future<Output = ()>>(netns: &std::path::Path, f: F) {
+    let ns = std::fs::File::open(netns).expect("the manager's namespace");
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("enter it");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f);
+}
+
+/// A hearth config file (TOML) whose solo and team workspaces put `cairnet` on the manager and
+/// `lore` on the node labelled `zone=<zone>` (see [`Cluster::label`]), both running `image`
+/// (the stand-in) with their data in `/data`: the default workspace, placed across the
+/// cluster. Each role has a port of its own (80, 81), the stand-in told to listen there; with
+/// `answering` false it listens on 80 while the roles' ports are 81 and 82, so readiness
+/// waits with the tasks running (the middle of a provision). (The Swarm driver today takes
+/// only `placement` from a template, probing every role on `--service-port`; a daemon that
+/// is to wait is also given `--service-port 81`.)
+pub fn spread_config(image: &str, zone: &str, answering: bool) -> String {
+    let mut out = String::new();
+    let offset = u16::from(!answering);
+    for tier in ["solo", "team"] {
+        out.push_str(&format!("[tiers.{tier}]\nfront_door = \"cairnet\"\n"));
+        for (role, port, placement) in [
+            ("cairnet", 80 + offset, "node.role==manager".to_owned()),
+            ("lore", 81 + offset, format!("node.labels.zone=={zone}")),
+        ] {
+            let listen = if answering { port } else { 80 };
+            out.push_str(&format!(
+                "[tiers.{tier}.roles.{role}]\nimage = \"{image}\"\nport = {port}\n\
+                 env = {{ PORT = \"{listen}\" }}\nready = {{ http = \"/\" }}\n\
+                 volume = \"/data\"\nplacement = [\"{placement}\"]\n"
+            ));
+        }
+    }
+    out
+}
+
 /// Removes what a crashed cluster of run `run` left: its engines (by their directories, see
 /// [`dockerd::sweep`]) and every namespace named after the run. Returns how many namespaces
 /// went.

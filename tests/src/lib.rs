@@ -5,7 +5,8 @@
 //! - [`bins`]: finding the built binaries (and failing, naming one, when it is missing).
 //! - [`process`]: children under an empty environment, stopped on drop.
 //! - [`stack`]: one play's three processes and the console API client.
-//! - [`play`]: the four acts, shared by the tests and the `demo` binary.
+//! - [`play`]: the four acts, shared by the tests and the `demo` binary; [`checked`]: the play
+//!   with every check that needs no engine.
 //! - [`hatch`]: asserting the chain from the JSONL file alone.
 //! - [`engine`]: `HEARTH_E2E`, the engine, and sweeping by instance label.
 //! - [`proxy`]: a stalling proxy in front of the engine's socket.
@@ -16,6 +17,7 @@
 pub mod bins;
 pub mod browser;
 pub mod canary;
+pub mod checked;
 pub mod engine;
 pub mod hatch;
 pub mod junit;

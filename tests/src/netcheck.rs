@@ -124,24 +124,32 @@ pub fn parse_subnet(text: &str) -> Option<(Ipv4Addr, u8)> {
 /// The subnets of the engine's `docker_gwbridge` (the bridge a swarm's task containers use
 /// on this node), or none when there is no such network.
 pub fn gwbridge_subnets() -> Vec<(Ipv4Addr, u8)> {
-    std::process::Command::new("docker")
-        .args([
-            "network",
-            "inspect",
-            "docker_gwbridge",
-            "--format",
-            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .filter_map(parse_subnet)
-                .collect()
-        })
-        .unwrap_or_default()
+    gwbridge_subnets_at(None)
+}
+
+/// [`gwbridge_subnets`] of the engine at `host` (`None`: `DOCKER_HOST` or the local socket).
+pub fn gwbridge_subnets_at(host: Option<&str>) -> Vec<(Ipv4Addr, u8)> {
+    let mut cmd = std::process::Command::new("docker");
+    if let Some(h) = host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    cmd.args([
+        "network",
+        "inspect",
+        "docker_gwbridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ])
+    .output()
+    .ok()
+    .filter(|o| o.status.success())
+    .map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(parse_subnet)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Whether a remote address stays on this machine.

@@ -6,66 +6,19 @@
 //! never skips, without an engine).
 
 use anyhow::{bail, ensure, Context};
+use hearth_e2e::checked::checked_play;
 use hearth_e2e::engine::{self, find_instance};
-use hearth_e2e::hatch::{assert_play_chain, read_events, render};
 use hearth_e2e::junit::{self, case, Outcome};
-use hearth_e2e::netcheck::NetWatch;
-use hearth_e2e::play::run_play;
 use hearth_e2e::stack::{Stack, StackConfig};
 
 const SLUG: &str = "test";
 
-/// Runs the play on `stack` and checks everything that can be checked without an engine.
+/// Runs the play on `stack` and checks everything that can be checked without an engine;
+/// beside loopback, only the node's own swarm bridge may be a peer (Swarm relays reach their
+/// task containers there).
 async fn play_and_check(stack: &Stack) -> anyhow::Result<()> {
-    let prompts = engine::play_prompts()?;
-    // Beside loopback, only the node's own swarm bridge (Swarm relays reach their task
-    // containers there); any other remote address fails the play.
-    let watch = NetWatch::start(stack.pids(), hearth_e2e::netcheck::gwbridge_subnets());
-    let report = run_play(stack, SLUG, prompts, &mut |_| {}).await;
-    let net = watch.finish();
-    let report = report?;
-
-    ensure!(
-        report.run["status"] == "succeeded",
-        "the run ended {} (expected succeeded): {}",
-        report.run["status"],
-        report.run
-    );
-    let events = read_events(&stack.hatch)?;
-    assert_play_chain(&events, SLUG, prompts)?;
-    ensure!(
-        events.iter().all(|e| e.event_type != "ralph.node.failed"),
-        "a node failed:\n{}",
-        render(&events)
-    );
-
-    let v = stack.verify(prompts, false)?;
-    ensure!(
-        v.code == 0,
-        "console hatch verify exited {} on a whole chain:\n{}{}",
-        v.code,
-        v.stdout,
-        v.stderr
-    );
-
-    ensure!(net.samples > 1, "the network watch never sampled: {net:?}");
-    ensure!(
-        net.sockets_seen > 0,
-        "the network watch saw no socket of the play's processes (the console and worker \
-         listen on TCP): {net:?}"
-    );
-    ensure!(
-        hearth_e2e::canary::hits() == 0,
-        "a process of the play followed the proxy variables of its environment ({} \
-         connection(s) to the proxy canary): it would send its traffic through a proxy",
-        hearth_e2e::canary::hits()
-    );
-    ensure!(
-        net.violations.is_empty(),
-        "a process of the play connected beyond loopback:\n{}",
-        net.violations.join("\n")
-    );
-    Ok(())
+    let bridges = hearth_e2e::netcheck::gwbridge_subnets();
+    checked_play(stack, SLUG, bridges, &mut |_| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

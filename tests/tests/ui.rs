@@ -190,6 +190,22 @@ async fn drive(
     browser
         .wait_text("#waterfall summary", "provision · done", SHOW)
         .await?;
+    // The Roles panel: each role, running, on hearth's own engine (one Docker engine names no
+    // node; a swarm names the task's).
+    roles_show(browser, "running").await?;
+    for role in ["cairnet", "lore"] {
+        let node = b
+            .find(Locator::Css(&format!(
+                "#roles-body tr[data-role=\"{role}\"] .node-cell"
+            )))
+            .await?
+            .text()
+            .await?;
+        ensure!(
+            node == "hearth's engine",
+            "the Roles panel puts {role} on {node:?}, expected hearth's engine"
+        );
+    }
     browser.screenshot(shots, "1-ready").await?;
 
     // Pause from the page: the engine shows every container of the ref paused.
@@ -198,8 +214,10 @@ async fn drive(
     browser
         .wait_text(&format!("{row} .row-result"), "now paused", SHOW)
         .await?;
+    roles_show(browser, "paused").await?;
     browser.screenshot(shots, "2-paused").await?;
     act_on_page(browser, docker, &row, "resume", "ready", &containers).await?;
+    roles_show(browser, "running").await?;
 
     // Four prompts from the page: four nodes, the run succeeded.
     let prompts = b.find(Locator::Id("run-prompts")).await?;
@@ -291,6 +309,31 @@ async fn drive(
     ensure!(
         overflow == Value::Bool(false),
         "the page scrolls sideways at 420 px"
+    );
+    Ok(())
+}
+
+/// Waits until the Roles panel lists `cairnet` and `lore`, each in `state`, and nothing else.
+async fn roles_show(browser: &Browser, state: &str) -> anyhow::Result<()> {
+    for role in ["cairnet", "lore"] {
+        browser
+            .wait_css(
+                &format!(
+                    "#roles-body tr[data-role=\"{role}\"] .role-state[data-state=\"{state}\"]"
+                ),
+                &format!("role {role} {state} in the Roles panel"),
+                SHOW,
+            )
+            .await?;
+    }
+    let rows = browser
+        .client
+        .find_all(Locator::Css("#roles-body tr"))
+        .await?;
+    ensure!(
+        rows.len() == 2,
+        "the Roles panel lists {} roles, expected cairnet and lore",
+        rows.len()
     );
     Ok(())
 }

@@ -39,6 +39,10 @@ pub fn router(state: AppState) -> Router {
             get(workspaces::show).delete(workspaces::delete),
         )
         .route(
+            "/api/hearth/workspaces/{slug}/status",
+            get(workspaces::status),
+        )
+        .route(
             "/api/hearth/workspaces/{slug}/{action}",
             post(workspaces::lifecycle),
         )

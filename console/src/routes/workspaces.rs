@@ -10,7 +10,9 @@ use hearth_protocol::hatch::payload::{
     DecommissionStarted, Decommissioned, Payload, ProvisioningStarted, Timing, WorkspaceRef,
 };
 use hearth_protocol::hatch::types;
-use hearth_protocol::hearth::{DeploymentRef, ErrorCode, ProvisioningProfile, Status, Tier};
+use hearth_protocol::hearth::{
+    DeploymentRef, ErrorCode, ProvisioningProfile, Status, StatusResponse, Tier,
+};
 use hearth_protocol::verb::{Shape, Verb};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -127,6 +129,19 @@ pub(super) async fn show(
 ) -> Result<Json<DeploymentRef>, ApiError> {
     check_slug(&slug)?;
     Ok(Json(state.hearth.get(&slug).await?))
+}
+
+/// `GET /api/hearth/workspaces/{slug}/status`: hearth's status answer relayed as it is — the
+/// status and each role's state and node. A read, so, as for `show`, nothing is written to
+/// HATCH; the gate admits only the local admin.
+pub(super) async fn status(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<StatusResponse>, ApiError> {
+    check_slug(&slug)?;
+    let report = state.hearth.status(&slug).await?;
+    tracing::debug!(workspace = %slug, status = %report.status, roles = report.roles.len(), "status relayed");
+    Ok(Json(report))
 }
 
 /// `DELETE /api/hearth/workspaces/{slug}`: 404 with nothing written for a slug hearth does

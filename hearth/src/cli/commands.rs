@@ -29,25 +29,7 @@ pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
         Command::Serve(_) => unreachable_serve(),
         Command::Provision(a) => provision(client, a, false).await,
         Command::Upgrade(a) => provision(client, a, true).await,
-        Command::Status(a) => match client.status(&a.slug).await {
-            Ok(s) => {
-                // The roles come from the workspace's ref; a torn-down workspace (or one
-                // without a ref) has none to list.
-                let roles = match client.get(&a.slug).await {
-                    Ok(r) if s != hearth_protocol::hearth::Status::TierTornDown => role_names(&r),
-                    _ => String::new(),
-                };
-                print_as(a.out.output, &serde_json::json!({ "status": s }), || {
-                    if roles.is_empty() {
-                        format!("{}: {s}", a.slug)
-                    } else {
-                        format!("{}: {s}\n  roles: {roles}", a.slug)
-                    }
-                });
-                Ok(())
-            }
-            Err(e) => Err(e),
-        },
+        Command::Status(a) => super::status::run(client, a).await,
         Command::Teardown(a) => client.teardown(&a.slug).await.map(|()| {
             print_as(a.out.output, &serde_json::json!({ "ok": true }), || {
                 format!(

@@ -9,6 +9,7 @@ pub mod main;
 mod progress;
 pub mod serve;
 pub mod settings;
+mod status;
 mod table;
 
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status,
+    DeploymentRef, DriverName, LifecycleEvent, ProvisioningProfile, Status, StatusResponse,
 };
 use hearth_protocol::verb::Shape;
 use tokio::sync::broadcast;
@@ -251,22 +251,36 @@ impl Dispatcher {
     /// # Errors
     /// `invalid_slug`, `not_found`, or the driver's error while observing.
     pub async fn status(&self, slug: &str) -> Result<Status, HearthError> {
+        Ok(self.status_report(slug).await?.status)
+    }
+
+    /// The workspace's status as [`Dispatcher::status`] answers it, with each role's state
+    /// (and node) when the engine was asked; no roles while a verb is under way, or for a
+    /// failed or torn-down record. Read-only.
+    ///
+    /// # Errors
+    /// `invalid_slug`, `not_found`, or the driver's error while observing.
+    pub async fn status_report(&self, slug: &str) -> Result<StatusResponse, HearthError> {
         let record = self.record(slug)?;
+        let recorded = StatusResponse {
+            status: record.status,
+            roles: Vec::new(),
+        };
         // While a verb is under way its containers are between states; the record's interim
         // status is the truth until it settles.
         let parsed = Slug::parse(slug)?;
         if self.lock_for(&parsed).try_lock().is_err() {
-            return Ok(record.status);
+            return Ok(recorded);
         }
         match record.status {
             Status::Ready | Status::Paused | Status::Hibernated => {
-                self.driver.status(&record.reference).await
+                self.driver.observe(&record.reference).await
             }
             Status::Provisioning
             | Status::Upgrading
             | Status::TearingDown
             | Status::Failed
-            | Status::TierTornDown => Ok(record.status),
+            | Status::TierTornDown => Ok(recorded),
         }
     }
 

@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use chrono::Utc;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status, Tier,
+    DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Status, StatusResponse, Tier,
 };
 use hearth_protocol::verb::Verb;
 
-use super::{status_from_states, ContainerState, Step};
+use super::{local_roles, status_from_states, ContainerState, Step};
 use super::{Driver, ObjectKind, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -478,16 +478,27 @@ impl Driver for FakeDriver {
     }
 
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
+        Ok(self.observe(r).await?.status)
+    }
+
+    async fn observe(&self, r: &DeploymentRef) -> Result<StatusResponse, HearthError> {
         let map = self.workspaces.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(match map.get(&r.workspace_slug) {
-            None => Status::TierTornDown,
-            // A one-shot, done, has exited: the workspace's status is its services'.
-            Some(ws) => status_from_states(
-                ws.services
-                    .iter()
-                    .filter(|s| s.port.is_some())
-                    .map(|s| s.state),
-            ),
+        let Some(ws) = map.get(&r.workspace_slug) else {
+            return Ok(StatusResponse {
+                status: Status::TierTornDown,
+                roles: Vec::new(),
+            });
+        };
+        // A one-shot, done, has exited: the workspace's status is its services'.
+        let found: Vec<(&str, ContainerState)> = ws
+            .services
+            .iter()
+            .filter(|s| s.port.is_some())
+            .map(|s| (s.role.as_str(), s.state))
+            .collect();
+        Ok(StatusResponse {
+            status: status_from_states(found.iter().map(|(_, s)| *s)),
+            roles: local_roles(found.iter().map(|(r, _)| *r), &found),
         })
     }
 

@@ -7,7 +7,7 @@
 //!   its endpoint. If it fails, or its future is dropped, or the dispatcher's deadline passes,
 //!   nothing it created is left behind (the driver rolls back; the dispatcher also calls
 //!   `teardown`, which must be safe to repeat).
-//! - `status` is read-only: it observes, it never changes anything.
+//! - `status` and `observe` are read-only: they observe, they never change anything.
 //! - `upgrade` keeps the slug, the network and the data volumes.
 //! - `teardown` is irreversible and idempotent: it removes every object of the slug that this
 //!   daemon instance owns, and succeeds when there is nothing left to remove.
@@ -38,7 +38,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status, Tier,
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Status,
+    StatusResponse, Tier,
 };
 use serde::Serialize;
 
@@ -47,7 +48,9 @@ use crate::journal::Steps;
 use crate::slug::Slug;
 
 pub use crate::step::Step;
-pub use state::{missing_roles, status_from_states, workspace_status, ContainerState};
+pub use state::{
+    local_roles, missing_roles, role_state, status_from_states, workspace_status, ContainerState,
+};
 
 /// The roles of a solo-tier workspace, in the order they are listed.
 pub const SOLO_ROLES: [&str; 2] = ["cairnet", "lore"];
@@ -103,6 +106,15 @@ pub trait Driver: Send + Sync + std::fmt::Debug {
 
     /// Observes the workspace's status on the engine. Read-only.
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError>;
+
+    /// Observes the workspace's status and each role's state (and, where roles may run on
+    /// other nodes, the node). Read-only. A driver that cannot tell roles apart answers none.
+    async fn observe(&self, r: &DeploymentRef) -> Result<StatusResponse, HearthError> {
+        Ok(StatusResponse {
+            status: self.status(r).await?,
+            roles: Vec::new(),
+        })
+    }
 
     /// Recreates the services for `profile`, keeping slug, network and volumes.
     async fn upgrade(

@@ -2,6 +2,7 @@
 //! never compared as strings) folded into one workspace [`Status`].
 
 use hearth_protocol::hearth::Status;
+use hearth_protocol::roles::{RoleState, RoleStatus};
 
 /// A container's state as the engine lists it (`running`, `paused`, `exited`, …).
 pub use bollard::models::ContainerSummaryStateEnum as ContainerState;
@@ -25,6 +26,40 @@ pub fn status_from_states(states: impl IntoIterator<Item = ContainerState>) -> S
         // Dead, or a mix (one role running, one stopped): not usable as it is.
         Status::Failed
     }
+}
+
+/// A role's state on the wire, from its container's (or task's) engine state.
+pub fn role_state(state: ContainerState) -> RoleState {
+    match state {
+        ContainerState::RUNNING => RoleState::Running,
+        ContainerState::PAUSED => RoleState::Paused,
+        ContainerState::CREATED | ContainerState::EMPTY => RoleState::Created,
+        ContainerState::EXITED => RoleState::Exited,
+        ContainerState::RESTARTING => RoleState::Restarting,
+        ContainerState::STOPPING => RoleState::Stopping,
+        ContainerState::REMOVING => RoleState::Removing,
+        ContainerState::DEAD => RoleState::Dead,
+    }
+}
+
+/// Each of the `expected` roles (in that order) with the state of its container in `found`,
+/// or `missing`; no node: these roles run on hearth's own engine.
+pub fn local_roles<'a>(
+    expected: impl IntoIterator<Item = &'a str>,
+    found: &[(&str, ContainerState)],
+) -> Vec<RoleStatus> {
+    expected
+        .into_iter()
+        .map(|role| {
+            let state = found.iter().find(|(r, _)| *r == role).map(|(_, s)| *s);
+            RoleStatus {
+                role: role.to_owned(),
+                state: state.map_or(RoleState::Missing, role_state),
+                node: None,
+                reason: state.is_none().then(|| "its container is gone".to_owned()),
+            }
+        })
+        .collect()
 }
 
 /// The status of a workspace of which `found` of its `expected` service roles (containers,
@@ -62,6 +97,27 @@ mod tests {
         assert_eq!(status_from_states([EXITED, EXITED]), Status::Hibernated);
         assert_eq!(status_from_states([RUNNING, EXITED]), Status::Failed);
         assert_eq!(status_from_states([]), Status::TierTornDown);
+    }
+
+    #[test]
+    fn role_states_keep_the_engine_words() {
+        assert_eq!(role_state(RUNNING), RoleState::Running);
+        assert_eq!(role_state(PAUSED), RoleState::Paused);
+        assert_eq!(role_state(EXITED), RoleState::Exited);
+        assert_eq!(role_state(ContainerState::DEAD), RoleState::Dead);
+    }
+
+    #[test]
+    fn local_roles_follow_the_expected_order_and_name_the_missing() {
+        let roles = local_roles(["cairnet", "lore"], &[("lore", PAUSED)]);
+        assert_eq!(roles[0].role, "cairnet");
+        assert_eq!(roles[0].state, RoleState::Missing);
+        assert!(roles[0].reason.is_some());
+        assert_eq!(
+            (roles[1].role.as_str(), roles[1].state),
+            ("lore", RoleState::Paused)
+        );
+        assert!(roles.iter().all(|r| r.node.is_none()));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, Status, StatusResponse,
+};
 
 use super::member::Book;
 use crate::driver::{Driver, Owned};
@@ -76,6 +78,10 @@ impl Driver for Bound {
 
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
         self.inner.status(&self.to_engine(r)?).await
+    }
+
+    async fn observe(&self, r: &DeploymentRef) -> Result<StatusResponse, HearthError> {
+        self.inner.observe(&self.to_engine(r)?).await
     }
 
     async fn upgrade(

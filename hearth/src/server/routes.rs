@@ -99,8 +99,7 @@ async fn pool(State(d): Shared) -> Json<hearth_protocol::hearth::PoolResponse> {
 
 async fn status(State(d): Shared, body: Bytes) -> ApiResult<StatusResponse> {
     let req: RefRequest = parse(&body)?;
-    let status = d.status(&req.reference.workspace_slug).await?;
-    Ok(Json(StatusResponse { status }))
+    Ok(Json(d.status_report(&req.reference.workspace_slug).await?))
 }
 
 async fn get_ref(

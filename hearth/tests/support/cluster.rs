@@ -18,18 +18,10 @@ pub fn cluster() -> Cluster {
     Cluster::start(3, &super::test_image()).expect("a 3-node cluster starts")
 }
 
-/// Runs `f` on this thread inside the manager's network namespace, on a runtime of this thread
-/// alone: hearth's relays listen on the manager's loopback and reach the door on the manager's
-/// `docker_gwbridge`, both of which exist only inside that namespace (as when hearth runs on
-/// the manager's machine).
+/// Runs `f` on this thread inside the manager's network namespace at `netns`
+/// ([`hearth_testkit::cluster::run_in_netns`]).
 pub fn on_manager<F: std::future::Future<Output = ()>>(netns: std::path::PathBuf, f: F) {
-    let ns = std::fs::File::open(netns).expect("the manager's namespace");
-    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("enter it");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f);
+    hearth_testkit::cluster::run_in_netns(&netns, f);
 }
 
 /// A config for hearth on the cluster's manager, `lore` placed by `placement`.

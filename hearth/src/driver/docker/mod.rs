@@ -16,10 +16,12 @@ pub(crate) mod objects;
 mod role;
 
 use async_trait::async_trait;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, Status, StatusResponse,
+};
 use std::collections::BTreeMap;
 
-use super::{workspace_status, Driver, Owned};
+use super::{local_roles, workspace_status, ContainerState, Driver, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::slug::Slug;
@@ -70,6 +72,10 @@ impl Driver for LocalDocker {
     }
 
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
+        Ok(self.observe(r).await?.status)
+    }
+
+    async fn observe(&self, r: &DeploymentRef) -> Result<StatusResponse, HearthError> {
         let slug = Slug::parse(&r.workspace_slug)?;
         let containers = objects::containers(self, Some(&slug)).await?;
         // A one-shot that completed is not a stopped service: only services count.
@@ -78,11 +84,18 @@ impl Driver for LocalDocker {
             .iter()
             .filter(|c| !template.role(&c.role).is_some_and(|role| role.once))
             .collect();
-        Ok(workspace_status(
-            services.len(),
-            template.services().count(),
-            services.iter().map(|c| c.state),
-        ))
+        let found: Vec<(&str, ContainerState)> = services
+            .iter()
+            .map(|c| (c.role.as_str(), c.state))
+            .collect();
+        Ok(StatusResponse {
+            status: workspace_status(
+                services.len(),
+                template.services().count(),
+                services.iter().map(|c| c.state),
+            ),
+            roles: local_roles(template.services().map(|role| role.name.as_str()), &found),
+        })
     }
 
     async fn upgrade(

@@ -20,7 +20,7 @@
 //! `image_digests` compares with the IDs the role's image resolves to now.
 //!
 //! The room: `spec` (a role's service spec), `create` (provision, upgrade, hibernate, wake),
-//! `tasks` (waiting for a task, its gwbridge address), `relay`, `door`, `objects` (listing,
+//! `tasks` (waiting for a task, its gwbridge address), `status` (each role's state and node), `relay`, `door`, `objects` (listing,
 //! removal), `cleanup` (volumes on other nodes).
 
 mod cleanup;
@@ -29,6 +29,7 @@ mod door;
 mod objects;
 mod relay;
 mod spec;
+mod status;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +37,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bollard::models::LocalNodeState;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, Status};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, Status, StatusResponse,
+};
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
 
@@ -45,7 +48,7 @@ use super::engine::Engine;
 use super::engine::EngineConfig;
 use super::engine::{map_err, map_refusal};
 use super::DriverError;
-use super::{missing_roles, status_from_states, ContainerState, Step};
+use super::{ContainerState, Step};
 use super::{Driver, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -282,44 +285,11 @@ impl Driver for Swarm {
     }
 
     async fn status(&self, r: &DeploymentRef) -> Result<Status, HearthError> {
-        let slug = Slug::parse(&r.workspace_slug)?;
-        let docker = self.engine.client().await?;
-        let services = objects::services(docker, &self.instance, Some(&slug)).await?;
-        if let Some(status) = missing_roles(services.len(), crate::driver::SOLO_ROLES.len()) {
-            return Ok(status);
-        }
-        let containers = self.containers(&slug).await?;
-        let here = self.node_id().await?;
-        let mut states = Vec::new();
-        for s in &services {
-            let state = if s.replicas() == 0 {
-                ContainerState::EXITED
-            } else {
-                match tasks::running(&tasks::list(docker, &s.id).await?) {
-                    // On hearth's node the container says more (paused).
-                    Some(t) if t.node_id == here => containers
-                        .get(&t.container_id)
-                        .copied()
-                        .unwrap_or(ContainerState::DEAD),
-                    Some(_) => ContainerState::RUNNING,
-                    // Starting, restarting, failing, or its node lost: not usable as it is.
-                    None => {
-                        let node = spec::pinned(&s.spec).unwrap_or_default();
-                        let up = node.is_empty() || cleanup::node_up(docker, &node).await;
-                        warn!(
-                            workspace = %slug,
-                            role = %s.role,
-                            node = %node,
-                            node_up = up,
-                            "role has no running task"
-                        );
-                        ContainerState::DEAD
-                    }
-                }
-            };
-            states.push(state);
-        }
-        Ok(status_from_states(states))
+        Ok(self.observe(r).await?.status)
+    }
+
+    async fn observe(&self, r: &DeploymentRef) -> Result<StatusResponse, HearthError> {
+        status::observe(self, r).await
     }
 
     async fn upgrade(
