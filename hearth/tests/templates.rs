@@ -265,7 +265,7 @@ async fn three_roles_start_in_order(kind: Kind) {
 /// A health path that stays 503: the provision fails naming role, probe and observation, and
 /// nothing is left.
 /// (8 s: long enough for a loaded machine to start the role and bind it, so the last
-/// observation is the 503, not a refused connection; 5 s was not, with four builds beside it.)
+/// observation is the 503, not a refused connection; 5 s was not always.)
 async fn health_that_stays_503_fails_and_rolls_back(kind: Kind) {
     let mut front = cairnet("600000");
     front.ready = Ready {

@@ -1,15 +1,14 @@
 //! The LocalDocker driver: each workspace is a bridge network, one data volume per role and
 //! one container per role on a Docker engine, reached through bollard. The API version is
 //! negotiated on first use (Debian's 20.10 engine speaks API 1.41) and the engine is found as
-//! the docker CLI finds it (`driver::engine::resolve`). Everything is labelled with this daemon's instance and found by label.
+//! the docker CLI finds it (`driver::engine::resolve`). Everything is labelled with this
+//! daemon's instance and found by label.
 //!
-//! The room is split by concern: `images` (resolution, pull policy, lock), `pull` (pulls with
-//! progress and a bound), `credentials` (registry logins, found as the docker CLI finds them;
-//! `credential_helper` runs the helpers),
-//! `pins` (what `hearth lock` pins), `create` (provision, upgrade, wake), `objects` (listing
-//! and removal), `subnets` (hearth's own address pool). The engine connection
-//! (`driver::engine`) and the HTTP readiness check (`driver::engine::readiness`) belong to no single
-//! driver, and so does telling Docker from Podman (`driver::engine::flavor`).
+//! The room holds what is the Docker driver's own: `create` (provision, upgrade, wake),
+//! `role` (one role's container brought up and probed), `objects` (its containers, and pause,
+//! resume and stop over a workspace). Everything it shares with the Swarm driver — the
+//! connection, `EngineConfig`, image supply, pins, credentials, subnets, listing, removal,
+//! readiness, telling Docker from Podman — is the engine room's (`driver::engine`).
 
 pub(crate) mod create;
 pub(crate) mod objects;
