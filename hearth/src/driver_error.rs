@@ -7,7 +7,7 @@ use std::time::Duration;
 use hearth_protocol::hearth::ErrorCode;
 
 /// The engine's own error, kept as the source of a [`DriverError`].
-pub type EngineError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type EngineError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A driver's failure, by kind.
 #[derive(Debug, thiserror::Error)]

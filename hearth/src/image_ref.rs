@@ -28,7 +28,7 @@ static REFERENCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|
 ///
 /// # Errors
 /// What is wrong with it.
-pub fn check(image: &str) -> Result<(), &'static str> {
+pub(crate) fn check(image: &str) -> Result<(), &'static str> {
     if image.trim() != image || image.is_empty() {
         return Err("empty, or spaces around it");
     }

@@ -32,7 +32,7 @@
 use serde::{Deserialize, Serialize};
 
 use hearth_protocol::hearth::Status;
-pub use hearth_protocol::verb::Verb;
+pub(crate) use hearth_protocol::verb::Verb;
 
 /// What the engine is asked to do: a verb as the status it starts from makes it. Written to
 /// the record (as `pending`, under these names) before the engine is touched, so that after a
@@ -77,7 +77,7 @@ pub enum Restart {
 }
 
 /// The lifecycle table's per-verb columns, on the shared [`Verb`].
-pub trait Rules {
+pub(crate) trait Rules {
     /// What the engine is asked to do when the verb starts from `from`.
     fn action(self, from: Option<Status>) -> Action;
 }
@@ -239,7 +239,7 @@ impl std::fmt::Display for Action {
 
 /// The guards (which status each verb may start from) are the wire's: `hearth_protocol::guard`,
 /// which the console's page reads too.
-pub use hearth_protocol::guard::{guard, Guard};
+pub(crate) use hearth_protocol::guard::{guard, Guard};
 
 #[cfg(test)]
 mod tests {

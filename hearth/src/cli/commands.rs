@@ -15,16 +15,16 @@ use super::{Command, EventsArgs, Output, ProvisionArgs};
 use crate::client::{ClientError, HearthClient};
 
 /// Exit code: hearth refused or failed the call.
-pub const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_FAILED: u8 = 1;
 /// Exit code: bad usage or input.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code: hearth not reachable.
-pub const EXIT_UNREACHABLE: u8 = 3;
+pub(crate) const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: no such workspace.
-pub const EXIT_NOT_FOUND: u8 = 4;
+pub(crate) const EXIT_NOT_FOUND: u8 = 4;
 
 /// Runs a client subcommand against `client`.
-pub async fn run(client: &HearthClient, command: Command) -> ExitCode {
+pub(crate) async fn run(client: &HearthClient, command: Command) -> ExitCode {
     let result = match command {
         Command::Serve(_) => unreachable_serve(),
         Command::Provision(a) => provision(client, a, false).await,

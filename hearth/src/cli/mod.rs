@@ -1,14 +1,14 @@
 //! The `hearth` command line: `serve` (the daemon; also what a bare `hearth` does, as the Go
 //! binary did) and the client subcommands, which speak the same RPC any client uses.
 
-pub mod commands;
+pub(crate) mod commands;
 mod config_check;
-pub mod doctor;
+pub(crate) mod doctor;
 mod lock;
-pub mod main;
+pub(crate) mod main;
 mod progress;
-pub mod serve;
-pub mod settings;
+pub(crate) mod serve;
+pub(crate) mod settings;
 mod status;
 mod table;
 
@@ -32,7 +32,7 @@ use hearth_protocol::verb::{Shape, Verb};
                   Exit codes: 0 ok, 1 hearth refused or failed the call, 2 bad usage or \
                   input, 3 hearth not reachable, 4 no such workspace."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The daemon's socket [env: HEARTH_SOCKET, ROCKY_HEARTH_SOCKET] [default:
     /// $XDG_RUNTIME_DIR/hearth.sock or /tmp/hearth-UID.sock]
     #[arg(long, global = true)]
@@ -51,7 +51,7 @@ pub struct Cli {
 
 /// What to do.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the daemon on the unix socket.
     Serve(Box<serve::ServeArgs>),
     /// Provision a workspace (idempotent) and wait until every service answers.
@@ -92,7 +92,7 @@ pub enum Command {
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     /// Readable text.
     #[default]
     Human,
@@ -102,7 +102,7 @@ pub enum Output {
 
 /// `-o`.
 #[derive(Debug, Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Output,
@@ -110,7 +110,7 @@ pub struct OutputArgs {
 
 /// A verb on one workspace.
 #[derive(Debug, Args)]
-pub struct SlugArgs {
+pub(crate) struct SlugArgs {
     /// The workspace slug (a lower-case DNS label, 1-32 characters).
     #[arg(value_parser = slug_arg)]
     pub slug: String,
@@ -121,7 +121,7 @@ pub struct SlugArgs {
 /// A [`Shape::Act`] verb with its slug: `hearth pause SLUG`, `hearth resume SLUG`, … The
 /// subcommands are made from [`Verb::ALL`], so a new verb of that shape needs nothing here.
 #[derive(Debug)]
-pub struct ActArgs {
+pub(crate) struct ActArgs {
     pub verb: Verb,
     pub args: SlugArgs,
 }
@@ -176,7 +176,7 @@ impl clap::Subcommand for ActArgs {
 
 /// `provision` and `upgrade`.
 #[derive(Debug, Args)]
-pub struct ProvisionArgs {
+pub(crate) struct ProvisionArgs {
     /// The workspace slug (a lower-case DNS label, 1-32 characters).
     #[arg(value_parser = slug_arg)]
     pub slug: String,
@@ -211,7 +211,7 @@ fn role_image(raw: &str) -> Result<(String, String), String> {
 
 /// `events`.
 #[derive(Debug, Args)]
-pub struct EventsArgs {
+pub(crate) struct EventsArgs {
     /// The workspace slug.
     #[arg(value_parser = slug_arg)]
     pub slug: String,
@@ -224,7 +224,7 @@ pub struct EventsArgs {
 
 /// `lock`.
 #[derive(Debug, Args)]
-pub struct LockArgs {
+pub(crate) struct LockArgs {
     /// The lock file: written, or read with --check.
     #[arg(long, default_value = "hearth.lock")]
     pub out: PathBuf,
@@ -252,7 +252,7 @@ pub struct LockArgs {
 
 /// `hearth config …`.
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Read the config file and check every tier's template (`[tiers]`): one line per tier
     /// (its roles, front door and start order), or every problem with its key path and exit 1.
     Check(ConfigCheckArgs),
@@ -260,7 +260,7 @@ pub enum ConfigCommand {
 
 /// `config check`.
 #[derive(Debug, Args)]
-pub struct ConfigCheckArgs {
+pub(crate) struct ConfigCheckArgs {
     /// The config file [env: HEARTH_CONFIG]; with none, every tier runs the default template.
     #[arg(long)]
     pub config: Option<PathBuf>,

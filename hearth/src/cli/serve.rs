@@ -25,7 +25,7 @@ use crate::store::Store;
 
 /// Flags of `hearth serve`. Each also reads the environment variable named in its help.
 #[derive(Debug, Args, Default)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML config file (see docs/src/configuration.md) [env: HEARTH_CONFIG]
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -123,7 +123,7 @@ pub struct ServeArgs {
 ///
 /// # Errors
 /// A message naming the setting that is wrong.
-pub fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
+pub(crate) fn settings(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
     Settings::resolve(socket, args)
 }
 
@@ -134,7 +134,7 @@ const RECONCILE_RETRY_SECS: u64 = 2;
 ///
 /// # Errors
 /// If the socket cannot be bound, the state cannot be opened, or the server fails.
-pub async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
+pub(crate) async fn run(mut settings: Settings, fake_faults: &[String]) -> anyhow::Result<()> {
     let stop = hearth_serve::shutdown::on_signal()?;
     choose_engine(&mut settings)?;
     let (driver, local_docker) = make_driver(&settings, fake_faults)?;

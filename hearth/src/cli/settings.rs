@@ -24,7 +24,7 @@ use crate::pool::PoolConfig;
 
 /// Everything `hearth serve` runs with, resolved.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub socket: PathBuf,
     pub socket_group: Option<String>,
     pub state_dir: PathBuf,
@@ -51,7 +51,7 @@ impl Settings {
     ///
     /// # Errors
     /// A message naming the setting that is wrong.
-    pub fn resolve(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
+    pub(crate) fn resolve(socket: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
         let path = config_path(args);
         let file = match &path {
             Some(p) => FileConfig::load(p)?,

@@ -14,7 +14,7 @@ use super::socket::{self, SocketError, SocketGuard};
 
 /// Why a passed socket could not be served on.
 #[derive(Debug, thiserror::Error)]
-pub enum ActivationError {
+pub(crate) enum ActivationError {
     #[error(
         "LISTEN_FDS={0} names no socket hearth can serve on (it expects exactly one, from a \
          .socket unit with one ListenStream=)"
@@ -40,7 +40,7 @@ pub enum ActivationError {
 
 /// What keeps the listening socket as it should be for as long as hearth serves.
 #[derive(Debug)]
-pub enum ListenGuard {
+pub(crate) enum ListenGuard {
     /// hearth bound the socket: the guard holds its lock and removes it on drop (kept for
     /// its `Drop`, never read).
     Bound(#[allow(dead_code)] SocketGuard),
@@ -54,12 +54,12 @@ pub enum ListenGuard {
 impl ListenGuard {
     /// Whether the socket came from the service manager (which starts hearth again on the
     /// next connection, so an idle exit is safe).
-    pub fn activated(&self) -> bool {
+    pub(crate) fn activated(&self) -> bool {
         matches!(self, ListenGuard::Activated { .. })
     }
 
     /// Where hearth serves: the passed socket's path, else `configured`.
-    pub fn served_on<'a>(&'a self, configured: &'a Path) -> &'a Path {
+    pub(crate) fn served_on<'a>(&'a self, configured: &'a Path) -> &'a Path {
         match self {
             ListenGuard::Activated { path: Some(p) } => p,
             ListenGuard::Activated { path: None } | ListenGuard::Bound(_) => configured,
@@ -72,7 +72,7 @@ impl ListenGuard {
 ///
 /// # Errors
 /// [`ActivationError`] if a passed socket is unusable, or the bind error.
-pub fn listen(
+pub(crate) fn listen(
     path: &Path,
     group: Option<&str>,
 ) -> Result<(UnixListener, ListenGuard), ActivationError> {
@@ -158,7 +158,7 @@ fn keep_private(path: &Path, group: bool) -> Result<(), ActivationError> {
 /// Tells the service manager hearth is ready (`READY=1`), when it runs under one
 /// (`NOTIFY_SOCKET` set; otherwise nothing happens). Called after the state is open and the
 /// engine reconciled, so `Type=notify` units start their dependants only then.
-pub fn notify_ready() {
+pub(crate) fn notify_ready() {
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
         tracing::warn!(error = %e, "could not tell the service manager hearth is ready");
     }
@@ -166,7 +166,7 @@ pub fn notify_ready() {
 
 /// Tells the service manager hearth is stopping (`STOPPING=1`), so it queues connections for
 /// the next start instead of counting this one as failed.
-pub fn notify_stopping() {
+pub(crate) fn notify_stopping() {
     if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]) {
         tracing::debug!(error = %e, "could not tell the service manager hearth is stopping");
     }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 /// Open connections, and since when there have been none.
 #[derive(Debug, Clone)]
-pub struct IdleWatch {
+pub(crate) struct IdleWatch {
     inner: Arc<Inner>,
 }
 
@@ -67,7 +67,7 @@ impl IdleWatch {
     }
 
     /// Resolves once no connection has been open for `period`.
-    pub async fn idle_for(self, period: Duration) {
+    pub(crate) async fn idle_for(self, period: Duration) {
         let tick = (period / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
         loop {
             match self.quiet_for() {
@@ -81,14 +81,14 @@ impl IdleWatch {
 
 /// A listener whose connections report to an [`IdleWatch`] while they are open.
 #[derive(Debug)]
-pub struct IdleListener<L> {
+pub(crate) struct IdleListener<L> {
     inner: L,
     watch: IdleWatch,
 }
 
 impl<L> IdleListener<L> {
     /// Wraps `inner`, counting its connections in `watch`.
-    pub fn new(inner: L, watch: IdleWatch) -> Self {
+    pub(crate) fn new(inner: L, watch: IdleWatch) -> Self {
         IdleListener { inner, watch }
     }
 }
@@ -116,7 +116,7 @@ impl<L: axum::serve::Listener> axum::serve::Listener for IdleListener<L> {
 
 /// A connection that counts as open until it is dropped.
 #[derive(Debug)]
-pub struct Tracked<T> {
+pub(crate) struct Tracked<T> {
     io: T,
     watch: IdleWatch,
 }

@@ -2,8 +2,8 @@
 //! resolves, then stops accepting and lets in-flight requests, and the dispatcher's verbs
 //! still running, finish within `drain`.
 
-pub mod activation;
-pub mod idle;
+pub(crate) mod activation;
+pub(crate) mod idle;
 mod routes;
 mod socket;
 
@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::dispatcher::Dispatcher;
 
-pub use routes::router;
+pub(crate) use routes::router;
 
 /// Serves the RPC on `listener` until `shutdown` resolves, each connection held to `limits`;
 /// in-flight requests, and verbs that go on after their caller left, then get up to `drain`
@@ -24,7 +24,7 @@ pub use routes::router;
 ///
 /// # Errors
 /// If the listener fails.
-pub async fn run<L>(
+pub(crate) async fn run<L>(
     listener: L,
     dispatcher: Arc<Dispatcher>,
     shutdown: impl Future<Output = ()> + Send + 'static,

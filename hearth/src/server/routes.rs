@@ -26,7 +26,7 @@ use crate::error::HearthError;
 type Shared = State<Arc<Dispatcher>>;
 
 /// The RPC's routes over `dispatcher`: one `POST` route per [`Verb`], and the reads.
-pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
+pub(crate) fn router(dispatcher: Arc<Dispatcher>) -> Router {
     let mut router = Router::new()
         .route("/v1/healthz", get(healthz))
         .route("/v1/status", post(status))

@@ -13,7 +13,7 @@ use tokio::net::UnixListener;
 
 /// Why the socket could not be bound.
 #[derive(Debug, thiserror::Error)]
-pub enum SocketError {
+pub(crate) enum SocketError {
     #[error("another daemon{} is already serving on {path}; stop it first or choose another --socket", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     InUse { path: PathBuf, pid: Option<u32> },
     #[error("{path} exists and is not a socket; refusing to replace it")]
@@ -34,7 +34,7 @@ pub enum SocketError {
 
 /// Holds the lock for as long as the daemon serves; removes the socket when dropped.
 #[derive(Debug)]
-pub struct SocketGuard {
+pub(crate) struct SocketGuard {
     path: PathBuf,
     /// The exclusive lock on `<socket>.lock`; released when this guard drops.
     _lock: Flock<File>,

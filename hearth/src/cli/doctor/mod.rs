@@ -28,7 +28,7 @@ const ONE_CHECK: Duration = Duration::from_secs(4);
 
 /// `hearth doctor`: the settings `hearth serve` takes, and the output format.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
     #[command(flatten)]

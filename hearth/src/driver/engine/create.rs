@@ -19,7 +19,7 @@ use crate::slug::Slug;
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure naming the volume.
-pub async fn create_volume(
+pub(crate) async fn create_volume(
     docker: &Docker,
     volume: &str,
     labels: HashMap<String, String>,
@@ -39,14 +39,14 @@ pub async fn create_volume(
 }
 
 /// The caps a workspace keeps across a wake: those it was made with, or its tier's.
-pub fn caps_of(r: &DeploymentRef) -> ResourceCaps {
+pub(crate) fn caps_of(r: &DeploymentRef) -> ResourceCaps {
     r.resource_caps
         .clone()
         .unwrap_or_else(|| r.tier.default_caps())
 }
 
 /// The image `role` ran before, as `r` recorded it (a wake starts the same image again).
-pub fn recorded_image(r: &DeploymentRef, role: &str) -> Resolved {
+pub(crate) fn recorded_image(r: &DeploymentRef, role: &str) -> Resolved {
     Resolved::recorded(r.services.iter().find(|s| s.role == role))
 }
 

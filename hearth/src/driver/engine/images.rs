@@ -44,7 +44,7 @@ impl std::str::FromStr for PullPolicy {
 
 /// A role's image, resolved on the engine.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// The reference asked for (or the locked digest).
     pub image: String,
     /// The image ID the container will be created from.
@@ -53,7 +53,7 @@ pub struct Resolved {
 
 impl Resolved {
     /// The image a role was recorded with in a ref (a wake does not resolve again).
-    pub fn recorded(service: Option<&ServiceRef>) -> Resolved {
+    pub(crate) fn recorded(service: Option<&ServiceRef>) -> Resolved {
         Resolved {
             image: service.map(|s| s.image.clone()).unwrap_or_default(),
             id: service.map(|s| s.image_digest.clone()).unwrap_or_default(),

@@ -16,7 +16,7 @@ use crate::slug::Slug;
 
 /// A container of a workspace as listed by the engine.
 #[derive(Debug, Clone)]
-pub struct Container {
+pub(crate) struct Container {
     pub id: String,
     pub role: String,
     /// The tier its labels carry (which template it was made from).
@@ -28,10 +28,10 @@ pub struct Container {
 }
 
 /// The label carrying a container's spec hash.
-pub const SPEC_LABEL: &str = "dev.hearth.spec";
+pub(crate) const SPEC_LABEL: &str = "dev.hearth.spec";
 
 /// The value of label `key` in an engine object's labels (empty if it has none).
-pub fn label_of(labels: Option<&HashMap<String, String>>, key: &str) -> String {
+pub(crate) fn label_of(labels: Option<&HashMap<String, String>>, key: &str) -> String {
     labels.and_then(|l| l.get(key)).cloned().unwrap_or_default()
 }
 
@@ -39,7 +39,7 @@ pub fn label_of(labels: Option<&HashMap<String, String>>, key: &str) -> String {
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn list_containers(
+pub(crate) async fn list_containers(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -68,7 +68,7 @@ pub async fn list_containers(
 ///
 /// # Errors
 /// `docker_unavailable` or a driver failure.
-pub async fn list_networks(
+pub(crate) async fn list_networks(
     docker: &Docker,
     instance: &str,
     slug: Option<&Slug>,
@@ -85,7 +85,7 @@ pub async fn list_networks(
 ///
 /// # Errors
 /// A driver failure if it is gone, `docker_unavailable`.
-pub async fn network_id(
+pub(crate) async fn network_id(
     docker: &Docker,
     instance: &str,
     slug: &Slug,
