@@ -1,14 +1,15 @@
 //! The play's processes as the bench runs them: the real `hearth`, `worker-stub` and `console`
 //! release binaries on a temp socket, port 0 and temp state, each found by what it prints or
-//! answers first, stopped with SIGTERM (killed if dropped).
+//! answers first and timed from spawn, stopped with SIGTERM (killed if dropped). Their
+//! arguments and the console client are [`hearth_testkit`]'s; the timing is the bench's.
 
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth_testkit::listening;
+use hearth_testkit::servers::{secret, worker_serve, ConsoleServe};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -97,41 +98,31 @@ impl Stack {
             .tempdir()
             .context("temp dir for the play")?;
         let keys = dir.path().join("play.keys");
-        std::fs::write(&keys, format!("bench:{}\n", secret()?)).context("write the keys")?;
+        std::fs::write(&keys, format!("bench:{}\n", secret())).context("write the keys")?;
 
         let began = Instant::now();
         let mut worker = Command::new(&bins.worker);
-        worker
-            .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(&keys)
-            .arg("--state-dir")
-            .arg(dir.path().join("worker-state"));
-        for fault in worker_faults {
-            worker.args(["--fault", fault]);
-        }
+        let worker_state = dir.path().join("worker-state");
+        worker_serve(worker.as_std_mut(), &keys, &worker_state, worker_faults);
         let (hearth, worker) = tokio::join!(launch.start(), spawn_listening(worker));
         let ((hearth, hearth_took), (worker_proc, worker_took)) = (hearth?, worker?);
 
-        let hatch = dir.path().join("hatch.jsonl");
-        let state = dir.path().join("console-state");
+        let serve = ConsoleServe {
+            hearth_socket: hearth.socket().to_owned(),
+            worker_url: worker_proc.url.clone(),
+            keys: keys.clone(),
+            hatch: dir.path().join("hatch.jsonl"),
+            state_dir: dir.path().join("console-state"),
+        };
         let mut console = Command::new(&bins.console);
-        console
-            .args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
-            .arg(hearth.socket())
-            .args(["--worker-url", &worker_proc.url, "--keys"])
-            .arg(&keys)
-            .arg("--hatch")
-            .arg(&hatch)
-            .arg("--state-dir")
-            .arg(&state);
+        serve.apply(console.as_std_mut());
         let console_began = Instant::now();
         let (console_proc, _) = spawn_listening(console).await?;
         let console_took = console_began.elapsed();
         let all = began.elapsed();
-        let token = std::fs::read_to_string(state.join("console.token"))
-            .context("read the console's admin token")?;
+        let token = serve.token().context("read the console's admin token")?;
         let stack = Stack {
-            console: Console::new(&console_proc.url, token.trim())?,
+            console: Console::new(&console_proc.url, &token)?,
             worker_url: worker_proc.url.clone(),
             keys,
             console_proc,
@@ -192,26 +183,5 @@ impl Listening {
             self.child.kill().await.context("kill child")?;
         }
         Ok(())
-    }
-}
-
-/// 32 random bytes from the kernel, as hex: the shared HMAC secret of one play.
-fn secret() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    std::fs::File::open(Path::new("/dev/urandom"))
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("read /dev/urandom")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_fresh_hex() {
-        let (a, b) = (secret().unwrap(), secret().unwrap());
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, b);
     }
 }

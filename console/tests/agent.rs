@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use common::{hearth_command, spawn_daemon, start_console, start_worker, Api, Env, KEYS};
+use common::{hearth_command, spawn_daemon, start_console, start_worker, Answer, Env, KEYS};
 use console::verify::{check_file, Chain};
 use hearth_protocol::agent;
 use hearth_protocol::hatch::{types, HatchEvent};
@@ -41,17 +41,21 @@ async fn the_play_with_the_agent_projection_still_verifies() -> Result<()> {
     let worker = start_worker(&keys, &[])?;
     // The console first: hearth needs its address and token.
     let console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     let mut cmd = hearth_command(&env, &[])?;
     cmd.env("HEARTH_AGENT_HATCH_URL", api.url("/api/relay/agent"))
         .env("HEARTH_AGENT_HATCH_TOKEN", &api.token);
-    let _hearth = spawn_daemon(cmd, &env.socket())?;
+    let _hearth = spawn_daemon(&env, cmd, &env.socket())?;
 
-    let (status, body) = api.provision("acme").await?;
+    let Answer { status, body } = api.provision("acme", "solo").await?;
     assert_eq!(status, 200, "{body}");
-    let (_, run) = api.run_prompts("acme", 4).await?;
+    let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
+    let submitted = api.submit_run("acme", &prompts).await?;
+    assert_eq!(submitted.status, 200, "submit: {}", submitted.body);
+    let run_id = submitted.body["run_id"].as_str().unwrap_or_default();
+    let Answer { body: run, .. } = api.run_after(run_id, 30).await?;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let (status, body) = api.delete("/api/hearth/workspaces/acme").await?;
+    let Answer { status, body } = api.delete("/api/hearth/workspaces/acme").await?;
     assert_eq!(status, 200, "{body}");
 
     // provision: registered, invoked, completed; teardown: invoked, completed.
@@ -96,7 +100,7 @@ async fn the_relay_route_is_authenticated_and_refuses_malformed_events() -> Resu
     let env = Env::new()?;
     let keys = env.keys("keys", KEYS)?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     let good = json!({
         "type": "agent.invoked", "agent_id": "acme-driver-kustomize",
         "workspace_slug": "acme", "driver": "kustomize", "capability": "driver.provision",
@@ -137,7 +141,7 @@ async fn the_relay_route_is_authenticated_and_refuses_malformed_events() -> Resu
             "slug",
         ),
     ] {
-        let (status, body) = api.post("/api/relay/agent", bad.clone()).await?;
+        let Answer { status, body } = api.post("/api/relay/agent", bad.clone()).await?;
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(body.to_string().contains(names), "{bad}: {body}");
     }
@@ -145,7 +149,7 @@ async fn the_relay_route_is_authenticated_and_refuses_malformed_events() -> Resu
         env.events()?.is_empty(),
         "nothing written for refused events"
     );
-    let (status, body) = api.post("/api/relay/agent", good).await?;
+    let Answer { status, body } = api.post("/api/relay/agent", good).await?;
     assert_eq!(status, 202, "{body}");
     let events = env.events()?;
     assert_eq!(events.len(), 1);

@@ -7,14 +7,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use anyhow::Result;
-use common::{start_console, Api, Env, KEYS};
+use common::{start_console, Answer, Api, Env, KEYS};
 use serde_json::json;
 
 /// The console alone (no hearth, no worker): the gate answers before either is called.
 fn console(env: &Env) -> Result<(common::Proc, Api)> {
     let keys = env.keys("keys", KEYS)?;
     let c = start_console(env, "http://127.0.0.1:9", &keys, &[])?;
-    let api = Api::new(&c, env)?;
+    let api = env.api(&c)?;
     Ok((c, api))
 }
 
@@ -225,12 +225,12 @@ async fn an_oversized_chunked_body_is_413_too() -> Result<()> {
 async fn unknown_runs_and_routes_are_404_json() -> Result<()> {
     let env = Env::new()?;
     let (_c, api) = console(&env)?;
-    let (status, body) = api.get("/api/ralph/runs/nope").await?;
+    let Answer { status, body } = api.get("/api/ralph/runs/nope").await?;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
-    let (status, body) = api.get("/api/nothing-here").await?;
+    let Answer { status, body } = api.get("/api/nothing-here").await?;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("not_found"))

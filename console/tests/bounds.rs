@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use common::raw::{bound_flag, closed_at, console_addr, open_tail, request, Door, BOUND, SLACK};
-use common::{start_console, start_hearth_with, Api, Env, KEYS};
+use common::{start_console, start_hearth_with, Answer, Env, KEYS};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -65,7 +65,7 @@ async fn half_open_connections_are_closed_within_the_bound_and_healthz_answers()
         &keys,
         &["--header-timeout-ms", &flag],
     )?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     let addr = console_addr(&api);
     let socket = env.socket();
 
@@ -76,7 +76,7 @@ async fn half_open_connections_are_closed_within_the_bound_and_healthz_answers()
     slow_loris(&Door::Hearth(socket)).await?;
 
     // Well past the bound, the tail still delivers what happens.
-    let (status, _) = api.provision("after-loris").await?;
+    let Answer { status, .. } = api.provision("after-loris", "solo").await?;
     ensure!(status == 200, "provision: {status}");
     let mut seen = String::new();
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -158,7 +158,7 @@ async fn idle_connections_and_huge_heads_are_bounded() -> Result<()> {
         &keys,
         &["--header-timeout-ms", &flag],
     )?;
-    let addr = console_addr(&Api::new(&console, &env)?);
+    let addr = console_addr(&env.api(&console)?);
     let socket = env.socket();
     idle_is_closed(
         "console",

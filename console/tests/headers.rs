@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use common::{start_console, start_hearth, Api, Env, KEYS};
+use common::{start_console, start_hearth, Env, KEYS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -128,7 +128,7 @@ async fn every_answer_carries_the_security_headers() -> Result<()> {
     let keys = env.keys("keys", KEYS)?;
     let _hearth = start_hearth(&env)?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     let addr = api.base.trim_start_matches("http://").to_owned();
     let bearer = format!("Authorization: Bearer {}\r\n", api.token);
     let mut failures = Vec::new();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{start_console, start_hearth, Api, Env, KEYS};
+use common::{start_console, start_hearth, Answer, Api, Env, KEYS};
 use hearth_protocol::hatch::types;
 use serde_json::json;
 
@@ -64,17 +64,17 @@ async fn provisioned(env: &Env, worker_url: &str) -> Result<(common::Proc, commo
     let hearth = start_hearth(env)?;
     let keys = env.keys("keys", KEYS)?;
     let console = start_console(env, worker_url, &keys, &[])?;
-    let api = Api::new(&console, env)?;
-    let (status, body) = api.provision("acme").await?;
+    let api = env.api(&console)?;
+    let Answer { status, body } = api.provision("acme", "solo").await?;
     assert_eq!(status, 200, "{body}");
     Ok((hearth, console, api))
 }
 
 /// The log is readable every way the console and its users read it.
 async fn assert_log_readable(env: &Env, api: &Api) -> Result<()> {
-    let (status, body) = api.get("/api/hatch/events").await?;
+    let Answer { status, body } = api.get("/api/hatch/events").await?;
     assert_eq!(status, 200, "GET /api/hatch/events: {body}");
-    let (status, body) = api.get("/api/ui/chain?workspace=acme").await?;
+    let Answer { status, body } = api.get("/api/ui/chain?workspace=acme").await?;
     assert_eq!(status, 200, "GET /api/ui/chain: {body}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_console"))
         .args(["hatch", "verify", "--prompts", "1"])
@@ -112,7 +112,7 @@ async fn hostile_run_ids_are_refused_before_any_url_log_or_hatch_line() -> Resul
     ];
     for id in hostile {
         worker.set_run_id(id);
-        let (status, body) = api
+        let Answer { status, body } = api
             .post(
                 "/api/ralph/runs",
                 json!({"workspace": "acme", "prompts": ["p"]}),
@@ -142,7 +142,7 @@ async fn hostile_run_ids_are_refused_before_any_url_log_or_hatch_line() -> Resul
     drop(console);
     let keys = env.path("keys");
     let again = start_console(&env, &url, &keys, &[])?;
-    let api = Api::new(&again, &env)?;
+    let api = env.api(&again)?;
     assert_log_readable(&env, &api).await?;
     Ok(())
 }
@@ -169,14 +169,14 @@ async fn five_thousand_junk_frames_write_a_capped_number_of_lines() -> Result<()
     *worker.events.lock().expect("events") = junk_stream("run-1", 5000);
     let url = worker.start().await?;
     let (_hearth, _console, api) = provisioned(&env, &url).await?;
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "acme", "prompts": ["p"]}),
         )
         .await?;
     assert_eq!(status, 200, "{body}");
-    let (status, run) = api.get("/api/ralph/runs/run-1?wait=60").await?;
+    let Answer { status, body: run } = api.get("/api/ralph/runs/run-1?wait=60").await?;
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["frames_rejected"], 5002, "{run}");
     let events = env.events()?;

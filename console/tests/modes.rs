@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use common::{
-    console_command, hearth_command, spawn_daemon, spawn_listening, under_umask_000, Api, Env, KEYS,
+    console_command, hearth_command, spawn_daemon, spawn_listening, under_umask_000, Answer, Env,
+    KEYS,
 };
 
 /// `cmd` with the value of `flag` replaced by `value`.
@@ -68,17 +69,17 @@ async fn under_umask_000_directories_are_0700_and_files_0600() -> Result<()> {
     let socket_dir = env.path("run/hearth");
     let socket = socket_dir.join("hearth.sock");
     let cmd = with_arg(&hearth_command(&env, &[])?, "--socket", &socket);
-    let _hearth = spawn_daemon(under_umask_000(&cmd), &socket)?;
+    let _hearth = spawn_daemon(&env, under_umask_000(&cmd), &socket)?;
     let keys = env.keys("keys", KEYS)?;
     let console = with_arg(
         &console_command(&env, "http://127.0.0.1:9", &keys, &[]),
         "--hearth-socket",
         &socket,
     );
-    let console = spawn_listening(under_umask_000(&console))?;
-    let api = Api::new(&console, &env)?;
+    let console = spawn_listening(under_umask_000(&console), env.dir.path())?;
+    let api = env.api(&console)?;
     // One act, so hearth writes its record and the console its log.
-    let (status, body) = api.provision("modes").await?;
+    let Answer { status, body } = api.provision("modes", "solo").await?;
     ensure!(status == 200, "provision: {status} {body}");
 
     // console.url is written just after the listening line: give it a moment.

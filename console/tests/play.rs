@@ -4,7 +4,7 @@
 mod common;
 
 use anyhow::Result;
-use common::{start_console, start_hearth, start_worker, Api, Env, KEYS};
+use common::{start_console, start_hearth, start_worker, Answer, Env, KEYS};
 use hearth_protocol::hatch::types;
 use serde_json::json;
 
@@ -15,23 +15,26 @@ async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Res
     let _hearth = start_hearth(&env)?;
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
 
-    let (status, wref) = api.provision("acme").await?;
+    let Answer { status, body: wref } = api.provision("acme", "solo").await?;
     assert_eq!(status, 200, "{wref}");
     assert_eq!(wref["workspace_slug"], "acme");
     assert!(wref["endpoint"]
         .as_str()
         .is_some_and(|e| e.starts_with("http://127.0.0.1:")));
 
-    let (status, list) = api.get("/api/hearth/workspaces").await?;
+    let Answer { status, body: list } = api.get("/api/hearth/workspaces").await?;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
-    let (status, one) = api.get("/api/hearth/workspaces/acme").await?;
+    let Answer { status, body: one } = api.get("/api/hearth/workspaces/acme").await?;
     assert_eq!((status, one["last_status"].as_str()), (200, Some("ready")));
     // The status relayed as hearth answers it: each serving role, running, on hearth's own
     // engine (no node).
-    let (status, report) = api.get("/api/hearth/workspaces/acme/status").await?;
+    let Answer {
+        status,
+        body: report,
+    } = api.get("/api/hearth/workspaces/acme/status").await?;
     assert_eq!((status, report["status"].as_str()), (200, Some("ready")));
     let mut roles: Vec<(&str, &str)> = report["roles"]
         .as_array()
@@ -54,12 +57,12 @@ async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Res
     );
     assert!(report["roles"][0].get("node").is_none(), "{report}");
     let types_before = env.types()?.len();
-    let (status, _) = api.get("/api/hearth/workspaces/nobody/status").await?;
+    let Answer { status, .. } = api.get("/api/hearth/workspaces/nobody/status").await?;
     assert_eq!(status, 404, "an unknown slug is hearth's not_found");
     assert_eq!(env.types()?.len(), types_before, "a read writes no event");
 
     let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "acme", "prompts": prompts}),
@@ -67,13 +70,13 @@ async fn provision_run_four_prompts_decommission_writes_the_whole_chain() -> Res
         .await?;
     assert_eq!(status, 200, "{body}");
     let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let (status, run) = api
+    let Answer { status, body: run } = api
         .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
         .await?;
     assert_eq!(status, 200);
     assert_eq!(run["status"], "succeeded", "{run}");
 
-    let (status, body) = api.delete("/api/hearth/workspaces/acme").await?;
+    let Answer { status, body } = api.delete("/api/hearth/workspaces/acme").await?;
     assert_eq!(status, 200, "{body}");
 
     assert_eq!(
@@ -104,8 +107,8 @@ async fn hearth_down_is_hearth_failed_with_hearth_unreachable() -> Result<()> {
     let env = Env::new()?;
     let keys = env.keys("keys", KEYS)?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
-    let api = Api::new(&console, &env)?;
-    let (status, body) = api.provision("acme").await?;
+    let api = env.api(&console)?;
+    let Answer { status, body } = api.provision("acme", "solo").await?;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "hearth_unreachable");
     let events = env.events()?;
@@ -126,10 +129,10 @@ async fn teardown_past_its_deadline_is_decommission_failed() -> Result<()> {
         &keys,
         &["--hearth-timeout", "1"],
     )?;
-    let api = Api::new(&console, &env)?;
-    let (status, _) = api.provision("slowpoke").await?;
+    let api = env.api(&console)?;
+    let Answer { status, .. } = api.provision("slowpoke", "solo").await?;
     assert_eq!(status, 200);
-    let (status, body) = api.delete("/api/hearth/workspaces/slowpoke").await?;
+    let Answer { status, body } = api.delete("/api/hearth/workspaces/slowpoke").await?;
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "deadline_exceeded");
     let events = env.events()?;
@@ -154,16 +157,16 @@ async fn a_run_wakes_a_hibernated_workspace_first() -> Result<()> {
     let _hearth = start_hearth(&env)?;
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
-    let (status, _) = api.provision("sleepy").await?;
+    let api = env.api(&console)?;
+    let Answer { status, .. } = api.provision("sleepy", "solo").await?;
     assert_eq!(status, 200);
-    let (status, body) = api
+    let Answer { status, body } = api
         .post("/api/hearth/workspaces/sleepy/hibernate", json!({}))
         .await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["last_status"], "hibernated");
 
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "sleepy", "prompts": ["one"]}),
@@ -171,7 +174,7 @@ async fn a_run_wakes_a_hibernated_workspace_first() -> Result<()> {
         .await?;
     assert_eq!(status, 200, "{body}");
     let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let (_, run) = api
+    let Answer { body: run, .. } = api
         .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
         .await?;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -198,10 +201,10 @@ async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Resul
     let _hearth = start_hearth(&env)?;
     let worker = start_worker(&keys, &["slow=20000"])?;
     let mut console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
-    let (status, _) = api.provision("acme").await?;
+    let api = env.api(&console)?;
+    let Answer { status, .. } = api.provision("acme", "solo").await?;
     assert_eq!(status, 200);
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "acme", "prompts": ["a", "b"]}),
@@ -209,19 +212,19 @@ async fn shutdown_ends_live_tails_and_records_unfinished_runs_as_lost() -> Resul
         .await?;
     assert_eq!(status, 200, "{body}");
 
-    let resp = api.tail().await?;
+    let resp = api.tail(None).await?;
     let mut tail = eventsource_stream::Eventsource::eventsource(resp.bytes_stream());
     for _ in 0..3 {
         tail.next().await.expect("backlog event")?;
     }
 
-    let pid = console.child.id().to_string();
+    let pid = console.pid().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()?;
     assert!(killed.success());
     let mut child = std::mem::replace(
-        &mut console.child,
+        console.child_mut(),
         std::process::Command::new("true").spawn()?,
     );
     let exited = tokio::time::timeout(
@@ -251,10 +254,10 @@ async fn drill(env: &Env, worker_keys: &str, faults: &[&str]) -> Result<u16> {
     let _hearth = start_hearth(env)?;
     let worker = start_worker(&wkeys, faults)?;
     let console = start_console(env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, env)?;
-    let (status, _) = api.provision("acme").await?;
+    let api = env.api(&console)?;
+    let Answer { status, .. } = api.provision("acme", "solo").await?;
     assert_eq!(status, 200);
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "acme", "prompts": ["a", "b", "c", "d"]}),
@@ -262,7 +265,7 @@ async fn drill(env: &Env, worker_keys: &str, faults: &[&str]) -> Result<u16> {
         .await?;
     if status == 200 {
         let run_id = body["run_id"].as_str().unwrap_or_default();
-        let (_, run) = api
+        let Answer { body: run, .. } = api
             .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
             .await?;
         assert_ne!(run["status"], "running", "{run}");
@@ -324,8 +327,8 @@ async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer(
     let keys = env.keys("keys", KEYS)?;
     let _hearth = common::start_hearth_with(&env, &["--fake-fault", "fail:provision"])?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &[])?;
-    let api = Api::new(&console, &env)?;
-    let (status, body) = api.provision("acme").await?;
+    let api = env.api(&console)?;
+    let Answer { status, body } = api.provision("acme", "solo").await?;
     let code = body["error"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -337,7 +340,7 @@ async fn hearth_errors_pass_through_with_their_code_into_the_log_and_the_answer(
     assert_eq!(kinds, vec![types::PROVISIONING_STARTED, types::FAILED]);
     assert_eq!(events[1].data["code"], code.as_str());
 
-    let (status, body) = api.provision("Not A Slug").await?;
+    let Answer { status, body } = api.provision("Not A Slug", "solo").await?;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_slug"))
@@ -357,17 +360,17 @@ async fn lifecycle_verbs_are_recorded_and_refusals_are_typed() -> Result<()> {
     let _hearth = start_hearth(&env)?;
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
-    let (status, _) = api.provision("cycle").await?;
+    let api = env.api(&console)?;
+    let Answer { status, .. } = api.provision("cycle", "solo").await?;
     assert_eq!(status, 200);
     for (verb, expect) in [("pause", "paused"), ("resume", "ready")] {
-        let (status, body) = api
+        let Answer { status, body } = api
             .post(&format!("/api/hearth/workspaces/cycle/{verb}"), json!({}))
             .await?;
         assert_eq!(status, 200, "{verb}: {body}");
         assert_eq!(body["last_status"], expect, "{verb}");
     }
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/hearth/workspaces/cycle/upgrade",
             json!({"tier": "team"}),
@@ -377,7 +380,7 @@ async fn lifecycle_verbs_are_recorded_and_refusals_are_typed() -> Result<()> {
     assert_eq!(body["tier"], "team");
     assert_eq!(body["workspace_slug"], "cycle");
     // Resuming a ready workspace is refused with a code, and nothing is recorded for it.
-    let (status, body) = api
+    let Answer { status, body } = api
         .post("/api/hearth/workspaces/cycle/resume", json!({}))
         .await?;
     assert_eq!(status, 409, "{body}");
@@ -423,9 +426,9 @@ async fn a_workspace_from_the_warm_pool_is_recorded_with_its_claim_and_verifies(
     }
     let worker = start_worker(&keys, &[])?;
     let console = start_console(&env, &worker.url, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
 
-    let (status, wref) = api.provision("warm").await?;
+    let Answer { status, body: wref } = api.provision("warm", "solo").await?;
     assert_eq!(status, 200, "{wref}");
     let member = wref["pool"]["member"]
         .as_str()
@@ -433,7 +436,7 @@ async fn a_workspace_from_the_warm_pool_is_recorded_with_its_claim_and_verifies(
         .to_owned();
     assert!(member.starts_with("pool-"), "claimed from the pool: {wref}");
     let prompts: Vec<String> = (1..=4).map(|i| format!("step {i}")).collect();
-    let (status, body) = api
+    let Answer { status, body } = api
         .post(
             "/api/ralph/runs",
             json!({"workspace": "warm", "prompts": prompts}),
@@ -441,11 +444,11 @@ async fn a_workspace_from_the_warm_pool_is_recorded_with_its_claim_and_verifies(
         .await?;
     assert_eq!(status, 200, "{body}");
     let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let (_, run) = api
+    let Answer { body: run, .. } = api
         .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
         .await?;
     assert_eq!(run["status"], "succeeded", "{run}");
-    let (status, body) = api.delete("/api/hearth/workspaces/warm").await?;
+    let Answer { status, body } = api.delete("/api/hearth/workspaces/warm").await?;
     assert_eq!(status, 200, "{body}");
 
     let events = env.events()?;

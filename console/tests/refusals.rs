@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use common::{start_console, start_hearth, Api, Env, KEYS};
+use common::{start_console, start_hearth, Answer, Api, Env, KEYS};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -47,7 +47,7 @@ fn error_code(status: u16, body: &Value) -> Result<String> {
 }
 
 /// The status and error code of an answer in the documented error shape.
-fn code_of((status, body): &(u16, Value)) -> Result<(u16, String)> {
+fn code_of(Answer { status, body }: &Answer) -> Result<(u16, String)> {
     Ok((*status, error_code(*status, body)?))
 }
 
@@ -86,7 +86,7 @@ fn stack() -> Result<Stack> {
     let hearth = start_hearth(&env)?;
     let worker = CountingWorker::new()?;
     let console = start_console(&env, &worker.url()?, &keys, &[])?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     Ok(Stack {
         env,
         api,
@@ -103,7 +103,7 @@ fn log_bytes(env: &Env) -> Vec<u8> {
 #[tokio::test]
 async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
     let s = stack()?;
-    let (status, _) = s.api.provision("kept").await?;
+    let Answer { status, .. } = s.api.provision("kept", "solo").await?;
     ensure!(status == 200, "provision kept: {status}");
     let before = log_bytes(&s.env);
     let long = "a".repeat(33);
@@ -118,7 +118,7 @@ async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
     ] {
         let refused = (400, "invalid_slug".to_owned());
         assert_eq!(
-            code_of(&s.api.provision(slug).await?)?,
+            code_of(&s.api.provision(slug, "solo").await?)?,
             refused,
             "POST {slug}"
         );
@@ -142,9 +142,9 @@ async fn a_slug_hearth_would_refuse_writes_nothing() -> Result<()> {
 #[tokio::test]
 async fn a_delete_of_a_slug_hearth_does_not_know_is_404_and_writes_nothing() -> Result<()> {
     let s = stack()?;
-    let (status, _) = s.api.provision("gone").await?;
+    let Answer { status, .. } = s.api.provision("gone", "solo").await?;
     ensure!(status == 200, "provision gone: {status}");
-    let (status, _) = s.api.delete("/api/hearth/workspaces/gone").await?;
+    let Answer { status, .. } = s.api.delete("/api/hearth/workspaces/gone").await?;
     ensure!(status == 200, "delete gone: {status}");
     let before = log_bytes(&s.env);
     for slug in ["never-was", "pool-a", "x"] {
@@ -159,7 +159,7 @@ async fn a_delete_of_a_slug_hearth_does_not_know_is_404_and_writes_nothing() -> 
         );
     }
     // Already torn down: the act is in the log once; a retry answers as before and adds nothing.
-    let (status, body) = s.api.delete("/api/hearth/workspaces/gone").await?;
+    let Answer { status, body } = s.api.delete("/api/hearth/workspaces/gone").await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ok"], true);
     assert_eq!(
@@ -173,13 +173,13 @@ async fn a_delete_of_a_slug_hearth_does_not_know_is_404_and_writes_nothing() -> 
 #[tokio::test]
 async fn a_run_over_the_prompt_limit_is_refused_at_the_door() -> Result<()> {
     let s = stack()?;
-    let (status, _) = s.api.provision("door").await?;
+    let Answer { status, .. } = s.api.provision("door", "solo").await?;
     ensure!(status == 200, "provision: {status}");
     let before = log_bytes(&s.env);
     let limit = hearth_protocol::limits::MAX_PROMPTS;
     for n in [100, limit + 1] {
         let prompts: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-        let (status, body) = s
+        let Answer { status, body } = s
             .api
             .post(
                 "/api/ralph/runs",
@@ -197,7 +197,7 @@ async fn a_run_over_the_prompt_limit_is_refused_at_the_door() -> Result<()> {
             .contains(&limit.to_string()));
     }
     let long = "x".repeat(hearth_protocol::limits::MAX_PROMPT_BYTES + 1);
-    let (status, _) = s
+    let Answer { status, .. } = s
         .api
         .post(
             "/api/ralph/runs",
@@ -213,7 +213,7 @@ async fn a_run_over_the_prompt_limit_is_refused_at_the_door() -> Result<()> {
 #[tokio::test]
 async fn a_malformed_last_event_id_is_400() -> Result<()> {
     let s = stack()?;
-    s.api.provision("tail").await?;
+    s.api.provision("tail", "solo").await?;
     for bad in ["abc", "-1", "1.5", "99999999999999999999999"] {
         let resp = s
             .api
@@ -334,7 +334,7 @@ fn forged_line(seq: u64) -> String {
 #[tokio::test]
 async fn a_line_break_in_a_logged_field_never_kills_the_tail() -> Result<()> {
     let s = stack()?;
-    s.api.provision("first").await?;
+    s.api.provision("first", "solo").await?;
     let append = |text: &str| -> Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -377,12 +377,12 @@ async fn a_line_break_in_a_logged_field_never_kills_the_tail() -> Result<()> {
             .replace("\\nevent: ok", ""),
     )?;
     for _ in 0..2 {
-        let (status, body) = s.api.get("/api/hatch/events").await?;
+        let Answer { status, body } = s.api.get("/api/hatch/events").await?;
         assert_eq!(error_code(status, &body)?, "hatch_unavailable", "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("line 3"), "{message}");
     }
-    let (status, _) = s.api.get("/healthz").await?;
+    let Answer { status, .. } = s.api.get("/healthz").await?;
     assert_eq!(status, 200, "the console still serves");
     Ok(())
 }

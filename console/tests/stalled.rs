@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use common::raw::{bound_flag, console_addr, open_tail, Door, BOUND, SLACK};
-use common::{start_console, start_hearth_with, Api, Env, KEYS};
+use common::{start_console, start_hearth_with, Env, KEYS};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The cap the stalled-body and cap tests run with.
@@ -96,7 +96,7 @@ async fn stalled_bodies_at_the_cap_do_not_lock_a_client_out() -> Result<()> {
     ];
     let _hearth = start_hearth_with(&env, &flags)?;
     let console = start_console(&env, "http://127.0.0.1:9", &keys, &flags)?;
-    let addr = console_addr(&Api::new(&console, &env)?);
+    let addr = console_addr(&env.api(&console)?);
     let socket = env.socket();
 
     let answers = stalled_bodies(
@@ -138,7 +138,7 @@ async fn at_a_cap_of_connections_being_served_a_client_waits() -> Result<()> {
             &cap,
         ],
     )?;
-    let api = Api::new(&console, &env)?;
+    let api = env.api(&console)?;
     let addr = console_addr(&api);
     // Live tails are being served for as long as they last: none of them is evicted.
     let mut tails = Vec::new();

@@ -46,3 +46,9 @@ pub fn test_image_for(role: &str) -> String {
 pub fn docker_wanted() -> bool {
     std::env::var("HEARTH_E2E").is_ok_and(|v| v == "1")
 }
+
+/// A fresh instance id for one test: unique across parallel tests and runs.
+pub fn unique_instance(test: &str) -> String {
+    let n: u32 = rand::random();
+    format!("e2e-{test}-{}-{n:08x}", std::process::id())
+}

@@ -12,7 +12,8 @@ use hearth_testkit::objects;
 pub use hearth_protocol::labels::{INSTANCE as INSTANCE_LABEL, TEST as TEST_LABEL_KEY};
 pub use hearth_testkit::objects::{Labelled, SweepGuard};
 pub use hearth_testkit::run::{
-    docker_wanted, test_image, test_image_for, test_label, test_run, DEFAULT_TEST_IMAGE,
+    docker_wanted, test_image, test_image_for, test_label, test_run, unique_instance,
+    DEFAULT_TEST_IMAGE,
 };
 
 /// How long the engine gets to answer the first call.
@@ -147,10 +148,4 @@ pub async fn find_instance(docker: &Docker, instance: &str) -> anyhow::Result<La
 /// When the engine does not answer the listing (single removals are best effort).
 pub async fn sweep_instance(docker: &Docker, instance: &str) -> anyhow::Result<Labelled> {
     objects::sweep(docker, &[objects::instance_filter(instance)]).await
-}
-
-/// A fresh instance id for one test: unique across parallel tests and runs.
-pub fn unique_instance(test: &str) -> String {
-    let n: u32 = rand::random();
-    format!("e2e-{test}-{}-{n:08x}", std::process::id())
 }

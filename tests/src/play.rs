@@ -86,7 +86,7 @@ async fn acts(
 ) -> anyhow::Result<PlayReport> {
     progress(Step::Provisioning { slug });
     let t = Instant::now();
-    let a = stack.provision(slug, "solo").await?;
+    let a = stack.api.provision(slug, "solo").await?;
     if !a.ok() {
         bail!(
             "provision {slug}: the console answered {} {}",
@@ -102,7 +102,7 @@ async fn acts(
 
     progress(Step::Submitting { prompts });
     let t = Instant::now();
-    let a = stack.submit_run(slug, &mock_prompts(prompts)).await?;
+    let a = stack.api.submit_run(slug, &mock_prompts(prompts)).await?;
     if !a.ok() {
         bail!(
             "submit a run of {prompts} prompts: the console answered {} {}",
@@ -119,7 +119,7 @@ async fn acts(
     progress(Step::RunAccepted {
         run_id: run_id.clone(),
     });
-    let run = stack.wait_run(&run_id, RUN_DEADLINE).await?;
+    let run = stack.api.wait_run(&run_id, RUN_DEADLINE).await?;
     progress(Step::RunEnded {
         elapsed: t.elapsed(),
         record: &run,
@@ -127,7 +127,7 @@ async fn acts(
 
     progress(Step::TearingDown);
     let t = Instant::now();
-    let a = stack.decommission(slug).await?;
+    let a = stack.api.decommission(slug).await?;
     if !a.ok() {
         bail!(
             "decommission {slug}: the console answered {} {}",

@@ -86,7 +86,7 @@ async fn drill_docker_engine_unreachable() {
             ..StackConfig::docker("no-engine")
         };
         let stack = Stack::start(&cfg).await?;
-        let a = stack.provision("test", "solo").await?;
+        let a = stack.api.provision("test", "solo").await?;
         ensure!(!a.ok(), "provision succeeded with no engine: {}", a.body);
         let events = read_events(&stack.hatch)?;
         let failed = first(&events, types::FAILED)
@@ -119,9 +119,9 @@ async fn drill_bearer_drift() {
             ..StackConfig::fake("bearer-drift")
         };
         let stack = Stack::start(&cfg).await?;
-        let a = stack.provision("test", "solo").await?;
+        let a = stack.api.provision("test", "solo").await?;
         ensure!(a.ok(), "provision: {} {}", a.status, a.body);
-        let a = stack.submit_run("test", &mock_prompts(PROMPTS)).await?;
+        let a = stack.api.submit_run("test", &mock_prompts(PROMPTS)).await?;
         ensure!(
             !a.ok(),
             "the worker accepted a run signed with another key: {}",
@@ -140,7 +140,7 @@ async fn drill_bearer_drift() {
             "{}",
             render(&events)
         );
-        stack.decommission("test").await?;
+        stack.api.decommission("test").await?;
         assert_diagnosis(
             &stack.verify(PROMPTS, false)?,
             "bearer_drift",
@@ -159,13 +159,16 @@ async fn drill_kahn_schema_drift() {
             ..StackConfig::fake("kahn-drift")
         };
         let stack = Stack::start(&cfg).await?;
-        let a = stack.provision("test", "solo").await?;
+        let a = stack.api.provision("test", "solo").await?;
         ensure!(a.ok(), "provision: {} {}", a.status, a.body);
-        let a = stack.submit_run("test", &mock_prompts(PROMPTS)).await?;
+        let a = stack.api.submit_run("test", &mock_prompts(PROMPTS)).await?;
         ensure!(a.ok(), "submit: {} {}", a.status, a.body);
         let run_id = a.body["run_id"].as_str().context("no run_id")?.to_owned();
-        stack.wait_run(&run_id, Duration::from_secs(300)).await?;
-        stack.decommission("test").await?;
+        stack
+            .api
+            .wait_run(&run_id, Duration::from_secs(300))
+            .await?;
+        stack.api.decommission("test").await?;
         let events = read_events(&stack.hatch)?;
         ensure!(
             count(&events, types::FRAME_REJECTED) > 0,
@@ -206,13 +209,13 @@ async fn drill_teardown_past_its_deadline() {
         let instance = stack.instance.clone();
         let slug = "drill-teardown";
         let result = async {
-            let a = stack.provision(slug, "solo").await?;
+            let a = stack.api.provision(slug, "solo").await?;
             ensure!(a.ok(), "provision through the proxy: {} {}", a.status, a.body);
-            let a = stack.submit_run(slug, &mock_prompts(PROMPTS)).await?;
+            let a = stack.api.submit_run(slug, &mock_prompts(PROMPTS)).await?;
             ensure!(a.ok(), "submit: {} {}", a.status, a.body);
             let run_id = a.body["run_id"].as_str().context("no run_id")?.to_owned();
-            stack.wait_run(&run_id, Duration::from_secs(300)).await?;
-            let a = stack.decommission(slug).await?;
+            stack.api.wait_run(&run_id, Duration::from_secs(300)).await?;
+            let a = stack.api.decommission(slug).await?;
             ensure!(!a.ok(), "the teardown succeeded although the proxy held every container stop and remove: {}", a.body);
             ensure!(proxy.stalled() > 0, "the proxy held no request");
             let events = read_events(&stack.hatch)?;
@@ -262,7 +265,7 @@ async fn drill_engine_vanishes_mid_provision() {
         let slug = "drill-vanish";
         let result = async {
             // The engine goes away once a container start is in flight.
-            let (answer, held) = tokio::join!(stack.provision(slug, "solo"), async move {
+            let (answer, held) = tokio::join!(stack.api.provision(slug, "solo"), async move {
                 proxy.wait_stalled(1, Duration::from_secs(60)).await;
                 proxy.stalled()
             });
@@ -287,7 +290,7 @@ async fn drill_engine_vanishes_mid_provision() {
                 engine::engine_socket(),
                 std::sync::Arc::new(|_: &hyper::Method, _: &str| false),
             )?;
-            let a = stack.decommission(slug).await?;
+            let a = stack.api.decommission(slug).await?;
             ensure!(
                 a.ok(),
                 "teardown once the engine is back: {} {}",

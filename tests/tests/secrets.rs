@@ -158,7 +158,7 @@ async fn run(stack: &Stack, registry: &Registry, image: &str, s: &Secrets) -> an
     for m in modes(&registry.host, s) {
         // Read at every pull: no restart needed between modes.
         std::fs::write(&config, &m.config)?;
-        let a = stack.provision(m.slug, "solo").await?;
+        let a = stack.api.provision(m.slug, "solo").await?;
         ensure!(!a.ok(), "{}: the provision succeeded: {}", m.slug, a.body);
         let text = a.body.to_string();
         ensure!(
@@ -168,7 +168,10 @@ async fn run(stack: &Stack, registry: &Registry, image: &str, s: &Secrets) -> an
             m.says
         );
         seen.push(answer(&format!("console provision {}", m.slug), &a));
-        seen.push(answer("console workspace", &stack.workspace(m.slug).await?));
+        seen.push(answer(
+            "console workspace",
+            &stack.api.workspace(m.slug).await?,
+        ));
         for args in [
             vec!["provision", m.slug, "--cairnet-image", image, "-o", "json"],
             vec!["status", m.slug, "-o", "json"],
@@ -188,16 +191,16 @@ async fn run(stack: &Stack, registry: &Registry, image: &str, s: &Secrets) -> an
     // The right login last: the same path, working.
     let good = serde_json::json!({ "auths": { registry.host.clone(): { "auth": b64(&format!("{USER}:{}", s.password)) } } });
     std::fs::write(&config, good.to_string())?;
-    let ok = stack.provision("right-login", "solo").await?;
+    let ok = stack.api.provision("right-login", "solo").await?;
     ensure!(ok.ok(), "the right login provisions: {}", ok.body);
     seen.push(answer("console provision right-login", &ok));
     seen.push(answer(
         "console list",
-        &stack.get("/api/hearth/workspaces").await?,
+        &stack.api.get("/api/hearth/workspaces").await?,
     ));
     seen.push(answer(
         "console hatch",
-        &stack.get("/api/hatch/events").await?,
+        &stack.api.get("/api/hatch/events").await?,
     ));
     let ls = stack.hearth_cli(&["ls", "-o", "json"])?;
     seen.push((
@@ -205,7 +208,7 @@ async fn run(stack: &Stack, registry: &Registry, image: &str, s: &Secrets) -> an
         String::from_utf8_lossy(&ls.stdout).into_owned(),
     ));
     ensure!(
-        stack.decommission("right-login").await?.ok(),
+        stack.api.decommission("right-login").await?.ok(),
         "decommission"
     );
     registry.untag(image).await;

@@ -157,7 +157,7 @@ async fn drive(
     b.execute("window.__noReload = 42;", vec![]).await?;
 
     // Provisioned through the API; the page shows it ready by itself.
-    let provisioned = stack.provision(&slug, "solo").await?;
+    let provisioned = stack.api.provision(&slug, "solo").await?;
     ensure!(
         provisioned.ok(),
         "provision through the API failed: {}",
@@ -427,7 +427,7 @@ async fn refused_without_page(stack: &Stack, cookie: &str, slug: &str) -> anyhow
         status == 403 && body["error"]["code"] == "page_header_missing",
         "a cookie-only pause answered {status} {body}"
     );
-    let now = stack.workspace(slug).await?;
+    let now = stack.api.workspace(slug).await?;
     ensure!(
         now.body["last_status"] == "ready",
         "a refused request changed the workspace: {}",

@@ -1,67 +1,50 @@
-//! Spawns the real binaries (console, hearth, worker-stub) on port 0, temp sockets and temp
-//! state dirs, and kills them on drop.
+//! The console tests' own fixtures over [`hearth_testkit`]: the real binaries (console,
+//! hearth, worker-stub) on port 0, temp sockets and temp state dirs as these tests start
+//! them (each with its own flags and faults, stopped on drop), and the console's API client
+//! for a started console.
 #![allow(dead_code)]
 
 pub mod raw;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use hearth_protocol::hatch::{read_log, HatchEvent};
+use hearth_testkit::bins;
+// Not every test binary names both.
+#[allow(unused_imports)]
+pub use hearth_testkit::console_api::{Answer, ConsoleApi as Api};
 use hearth_testkit::daemon::{self, Serve};
-use hearth_testkit::listening;
+pub use hearth_testkit::process::Proc;
+use hearth_testkit::servers::{worker_serve, ConsoleServe};
 
 /// The keys both sides share unless a test wants drift.
 pub const KEYS: &str = "k1:console-and-worker-share-this-secret\n";
 /// A different key, for bearer drift.
 pub const OTHER_KEYS: &str = "k9:a-secret-the-console-does-not-have\n";
 
-/// A child process killed (and reaped) on drop.
-#[derive(Debug)]
-pub struct Proc {
-    pub child: Child,
-    pub url: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The directory holding the built binaries (next to the console's).
 pub fn bin(name: &str) -> Result<PathBuf> {
-    let console = PathBuf::from(env!("CARGO_BIN_EXE_console"));
-    let path = console
-        .parent()
-        .context("console binary has no parent dir")?
-        .join(name);
-    if !path.exists() {
-        bail!(
-            "{} is missing: build it first with `cargo build -p hearth -p worker-stub`",
-            path.display()
-        );
-    }
-    Ok(path)
+    bins::binary_in(&bins::profile_dir()?, name)
 }
 
-/// Starts `cmd` and waits (bounded) for its first stdout line `listening http://…`.
-pub fn spawn_listening(mut cmd: Command) -> Result<Proc> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    // The rest is drained so the child never blocks on a full pipe.
-    match listening::wait(stdout, std::io::sink(), Duration::from_secs(30)) {
-        Ok(url) => Ok(Proc { child, url }),
-        Err(e) => {
-            let _ = child.kill();
-            let status = child.wait();
-            bail!("{cmd:?} {e}; exit: {status:?}");
-        }
-    }
+/// Starts `cmd` and waits (bounded) for its first stdout line `listening http://…`; its
+/// stderr is kept in `logs` (and shown when it does not start).
+pub fn spawn_listening(cmd: Command, logs: &Path) -> Result<Proc> {
+    let (proc, _) = Proc::spawn_listening(&log_name(&cmd), cmd, logs, Duration::from_secs(30))?;
+    Ok(proc)
+}
+
+/// A name for `cmd`'s log files, unique in this test process.
+fn log_name(cmd: &Command) -> String {
+    static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+    let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+    let program = Path::new(cmd.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    format!("{}-{n}", name.to_string_lossy())
 }
 
 /// A temp dir with the files one play needs.
@@ -107,6 +90,10 @@ impl Env {
             .trim()
             .to_owned())
     }
+    /// The API client for `console`, started on this env, with its admin token.
+    pub fn api(&self, console: &Proc) -> Result<Api> {
+        Api::new(&console.url, &self.token()?)
+    }
 }
 
 /// Starts hearth with the Fake driver on the env's socket.
@@ -116,7 +103,7 @@ pub fn start_hearth(env: &Env) -> Result<Proc> {
 
 /// Starts hearth on the Fake driver with extra flags (e.g. `--fake-fault hang:teardown`).
 pub fn start_hearth_with(env: &Env, extra: &[&str]) -> Result<Proc> {
-    spawn_daemon(hearth_command(env, extra)?, &env.socket())
+    spawn_daemon(env, hearth_command(env, extra)?, &env.socket())
 }
 
 /// The command [`start_hearth_with`] runs.
@@ -144,134 +131,48 @@ pub fn under_umask_000(cmd: &Command) -> Command {
     sh
 }
 
-/// Starts a daemon and waits (bounded) until its unix socket accepts.
-pub fn spawn_daemon(mut cmd: Command, socket: &Path) -> Result<Proc> {
-    let child = cmd
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("spawn {cmd:?}"))?;
-    let proc = Proc {
-        child,
-        url: String::new(),
-    };
-    daemon::wait_for_socket_blocking(socket, Duration::from_secs(6))
-        .map_err(|e| anyhow::anyhow!("hearth {e}"))?;
+/// Starts a daemon and waits (bounded) until its unix socket accepts; its stderr is kept
+/// in the env's directory.
+pub fn spawn_daemon(env: &Env, mut cmd: Command, socket: &Path) -> Result<Proc> {
+    cmd.env("RUST_LOG", "warn");
+    let mut proc = Proc::spawn(&log_name(&cmd), cmd, env.dir.path())?;
+    if let Err(e) = daemon::wait_for_socket_blocking(socket, Duration::from_secs(6)) {
+        bail!("hearth {e}{}", proc.diagnose());
+    }
     Ok(proc)
 }
 
 /// Starts worker-stub with `keys` and `faults`, its replay journal in a state dir of its own
 /// beside the keys file (in the test's temp dir, never the user's state home).
 pub fn start_worker(keys: &Path, faults: &[&str]) -> Result<Proc> {
-    static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = WORKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    static WORKERS: AtomicUsize = AtomicUsize::new(0);
+    let n = WORKERS.fetch_add(1, Ordering::Relaxed);
     let mut cmd = Command::new(bin("worker-stub")?);
-    cmd.env("RUST_LOG", "warn")
-        .args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-        .arg(keys)
-        .arg("--state-dir")
-        .arg(keys.with_file_name(format!("worker-state-{n}")));
-    for f in faults {
-        cmd.args(["--fault", f]);
-    }
-    spawn_listening(cmd)
+    cmd.env("RUST_LOG", "warn");
+    let state = keys.with_file_name(format!("worker-state-{n}"));
+    worker_serve(&mut cmd, keys, &state, faults);
+    spawn_listening(cmd, keys.parent().unwrap_or(Path::new(".")))
 }
 
 /// Starts the console against `worker_url` with `keys`.
 pub fn start_console(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -> Result<Proc> {
-    spawn_listening(console_command(env, worker_url, keys, extra))
+    spawn_listening(
+        console_command(env, worker_url, keys, extra),
+        env.dir.path(),
+    )
 }
 
 /// The command [`start_console`] runs.
 pub fn console_command(env: &Env, worker_url: &str, keys: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_console"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
-        .arg(env.socket())
-        .args(["--worker-url", worker_url, "--keys"])
-        .arg(keys)
-        .arg("--hatch")
-        .arg(env.hatch())
-        .arg("--state-dir")
-        .arg(env.state())
-        .args(extra)
-        .env("RUST_LOG", "warn");
+    let serve = ConsoleServe {
+        hearth_socket: env.socket(),
+        worker_url: worker_url.to_owned(),
+        keys: keys.to_owned(),
+        hatch: env.hatch(),
+        state_dir: env.state(),
+    };
+    serve.apply(&mut cmd);
+    cmd.args(extra).env("RUST_LOG", "warn");
     cmd
-}
-
-/// A reqwest client and the console's token.
-#[derive(Debug, Clone)]
-pub struct Api {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub token: String,
-}
-
-impl Api {
-    pub fn new(console: &Proc, env: &Env) -> Result<Self> {
-        Ok(Api {
-            http: reqwest::Client::new(),
-            base: console.url.clone(),
-            token: env.token()?,
-        })
-    }
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-    pub async fn post(
-        &self,
-        path: &str,
-        body: serde_json::Value,
-    ) -> Result<(u16, serde_json::Value)> {
-        self.send(self.http.post(self.url(path)).json(&body)).await
-    }
-    /// `POST /api/hearth/workspaces {slug, tier: solo}`.
-    pub async fn provision(&self, slug: &str) -> Result<(u16, serde_json::Value)> {
-        self.post(
-            "/api/hearth/workspaces",
-            serde_json::json!({"slug": slug, "tier": "solo"}),
-        )
-        .await
-    }
-    /// Runs `n` prompts on `slug`'s workspace and waits (bounded) for the run's end: its id
-    /// and its final state.
-    pub async fn run_prompts(&self, slug: &str, n: usize) -> Result<(String, serde_json::Value)> {
-        let prompts: Vec<String> = (1..=n).map(|i| format!("step {i}")).collect();
-        let (status, body) = self
-            .post(
-                "/api/ralph/runs",
-                serde_json::json!({"workspace": slug, "prompts": prompts}),
-            )
-            .await?;
-        anyhow::ensure!(status == 200, "submit answered {status}: {body}");
-        let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-        let (_, run) = self
-            .get(&format!("/api/ralph/runs/{run_id}?wait=30"))
-            .await?;
-        Ok((run_id, run))
-    }
-    /// Opens a live tail of the HATCH log (`GET /api/hatch/events` as SSE).
-    pub async fn tail(&self) -> Result<reqwest::Response> {
-        Ok(self
-            .http
-            .get(self.url("/api/hatch/events"))
-            .bearer_auth(&self.token)
-            .header("accept", "text/event-stream")
-            .send()
-            .await?)
-    }
-    pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
-        self.send(self.http.get(self.url(path))).await
-    }
-    pub async fn delete(&self, path: &str) -> Result<(u16, serde_json::Value)> {
-        self.send(self.http.delete(self.url(path))).await
-    }
-    /// Sends with the admin token; the status and the JSON answer (null if none).
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, serde_json::Value)> {
-        let resp = req.bearer_auth(&self.token).send().await?;
-        Ok((
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or_default(),
-        ))
-    }
 }

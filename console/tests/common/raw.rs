@@ -145,7 +145,7 @@ impl Door {
 
 /// A live tail of the HATCH log, open.
 pub async fn open_tail(api: &Api) -> Result<reqwest::Response> {
-    let tail = api.tail().await?;
+    let tail = api.tail(None).await?;
     ensure!(tail.status().as_u16() == 200, "tail: {}", tail.status());
     Ok(tail)
 }

@@ -99,7 +99,7 @@ async fn demo(cfg: &StackConfig) -> anyhow::Result<()> {
     if let Err(e) = played {
         println!();
         say("cleaning up: tearing the workspace down … ");
-        match stack.decommission(SLUG).await {
+        match stack.api.decommission(SLUG).await {
             Ok(a) if a.ok() => println!("done"),
             Ok(a) => println!(
                 "hearth answered {}; the label sweep removes the rest",

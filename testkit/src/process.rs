@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::listening;
 use anyhow::{bail, Context};
-use hearth_testkit::listening;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -34,6 +34,8 @@ pub fn clean_command(program: &Path, home: &Path) -> Command {
 pub struct Proc {
     /// What it is, for messages (`hearth`, `worker-stub`, `console`).
     pub name: String,
+    /// The URL of its `listening` line ([`Proc::spawn_listening`]); empty otherwise.
+    pub url: String,
     child: Child,
     /// Everything the child wrote to stderr.
     stderr_path: PathBuf,
@@ -54,6 +56,7 @@ impl Proc {
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         Ok(Proc {
             name: name.to_owned(),
+            url: String::new(),
             child,
             stderr_path,
         })
@@ -86,11 +89,15 @@ impl Proc {
             .with_context(|| format!("cannot create {}", stdout_path.display()))?;
         let mut proc = Proc {
             name: name.to_owned(),
+            url: String::new(),
             child,
             stderr_path,
         };
         match listening::wait(stdout, rest, deadline) {
-            Ok(url) => Ok((proc, url)),
+            Ok(url) => {
+                proc.url.clone_from(&url);
+                Ok((proc, url))
+            }
             Err(e) => bail!("{name} {e}{}", proc.diagnose()),
         }
     }
@@ -98,6 +105,11 @@ impl Proc {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The child itself, for a test that signals or reaps it on its own.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
     }
 
     /// Whether the child has exited (and how), without waiting.

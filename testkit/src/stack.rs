@@ -1,25 +1,27 @@
 //! One play's processes: the real `hearth`, `worker-stub` and `console` binaries on a temp
 //! socket, port 0 and temp state, each under an empty environment (PATH, a fresh HOME, and
-//! only what is passed here), plus a client for the console's API. Dropping a [`Stack`]
-//! stops the processes, then sweeps the engine by the stack's instance label.
+//! only what is passed here), plus a client for the console's API ([`Stack::api`]). Dropping
+//! a [`Stack`] stops the processes, then sweeps the engine by the stack's instance label.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::bins;
-use crate::engine::{self, SweepGuard};
+use crate::console_api::ConsoleApi;
+pub use crate::console_api::{run_ended, Answer};
+use crate::daemon::{self, Serve};
+use crate::objects::SweepGuard;
 use crate::process::{clean_command, Proc};
-use hearth_testkit::daemon::{self, Serve};
+use crate::run::{test_image_for, unique_instance};
+use crate::servers::{secret, worker_serve, ConsoleServe};
 
 /// How long a child may take to come up.
 const START_DEADLINE: Duration = Duration::from_secs(60);
-/// How long one console call may take (provision waits for readiness).
-const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which hearth driver the stack runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,20 +92,6 @@ impl StackConfig {
     }
 }
 
-/// An answer from the console's API.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Answer {
-    /// Whether the status is 2xx.
-    pub fn ok(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
-
 /// What `console hatch verify` said.
 #[derive(Debug, Clone)]
 pub struct Verdict {
@@ -133,8 +121,8 @@ pub struct Stack {
     /// The console's `--state-dir` (token and URL files, for `console ui`).
     console_state: PathBuf,
     home: PathBuf,
-    token: String,
-    client: reqwest::Client,
+    /// The console's API, with its admin token.
+    pub api: ConsoleApi,
     dir: TempDir,
 }
 
@@ -177,7 +165,7 @@ impl<'a> Launch<'a> {
             console_bin,
             home,
             logs,
-            instance: engine::unique_instance(&cfg.test),
+            instance: unique_instance(&cfg.test),
             dir,
         })
     }
@@ -198,12 +186,11 @@ impl<'a> Launch<'a> {
             .instance(&self.instance)
             .test_label();
         if self.cfg.driver != DriverKind::Fake {
-            let (cairnet, lore) = self.cfg.hearth_images.clone().unwrap_or_else(|| {
-                (
-                    engine::test_image_for("cairnet"),
-                    engine::test_image_for("lore"),
-                )
-            });
+            let (cairnet, lore) = self
+                .cfg
+                .hearth_images
+                .clone()
+                .unwrap_or_else(|| (test_image_for("cairnet"), test_image_for("lore")));
             serve = serve.images(&cairnet, &lore);
         }
         if let Some(secs) = self.cfg.teardown_timeout {
@@ -245,31 +232,29 @@ impl<'a> Launch<'a> {
     /// Starts the worker with its keys and faults; the child and its URL.
     fn worker(&self, keys: &Path) -> anyhow::Result<(Proc, String)> {
         let mut cmd = clean_command(&self.worker_bin, &self.home);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--keys"])
-            .arg(keys)
-            .arg("--state-dir")
-            .arg(self.path("worker-state"));
-        for f in &self.cfg.worker_faults {
-            cmd.args(["--fault", f]);
-        }
+        worker_serve(
+            &mut cmd,
+            keys,
+            &self.path("worker-state"),
+            &self.cfg.worker_faults,
+        );
         Proc::spawn_listening("worker-stub", cmd, &self.logs, START_DEADLINE)
     }
 
     /// Starts the console against hearth and the worker; the child, its URL and its token.
     fn console(&self, worker_url: &str, keys: &Path) -> anyhow::Result<(Proc, String, String)> {
-        let state = self.path("console-state");
+        let serve = ConsoleServe {
+            hearth_socket: self.path("hearth.sock"),
+            worker_url: worker_url.to_owned(),
+            keys: keys.to_owned(),
+            hatch: self.path("hatch.jsonl"),
+            state_dir: self.path("console-state"),
+        };
         let mut cmd = clean_command(&self.console_bin, &self.home);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--hearth-socket"])
-            .arg(self.path("hearth.sock"))
-            .args(["--worker-url", worker_url, "--keys"])
-            .arg(keys)
-            .arg("--hatch")
-            .arg(self.path("hatch.jsonl"))
-            .arg("--state-dir")
-            .arg(&state);
+        serve.apply(&mut cmd);
         let (mut console, url) = Proc::spawn_listening("console", cmd, &self.logs, START_DEADLINE)?;
-        match std::fs::read_to_string(state.join("console.token")) {
-            Ok(t) => Ok((console, url, t.trim().to_owned())),
+        match serve.token() {
+            Ok(t) => Ok((console, url, t)),
             Err(e) => bail!("the console wrote no token: {e}{}", console.diagnose()),
         }
     }
@@ -289,10 +274,7 @@ impl Stack {
         let (keys, worker_keys) = launch.keys()?;
         let (worker, worker_url) = launch.worker(&worker_keys)?;
         let (console, console_url, token) = launch.console(&worker_url, &keys)?;
-        let client = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .no_proxy()
-            .build()?;
+        let api = ConsoleApi::new(&console_url, &token)?;
         Ok(Stack {
             console,
             worker,
@@ -307,8 +289,7 @@ impl Stack {
             hearth_bin: launch.hearth_bin,
             console_bin: launch.console_bin,
             home: launch.home,
-            token,
-            client,
+            api,
             dir: launch.dir,
         })
     }
@@ -354,103 +335,6 @@ impl Stack {
         )
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Answer> {
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.console_url))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {path}: the console did not answer"))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Answer { status, body })
-    }
-
-    /// `GET PATH` on the console, with the admin token.
-    ///
-    /// # Errors
-    /// When the console does not answer at all.
-    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    /// `POST /api/hearth/workspaces {slug, tier}`.
-    ///
-    /// # Errors
-    /// When the console does not answer at all.
-    pub async fn provision(&self, slug: &str, tier: &str) -> anyhow::Result<Answer> {
-        self.call(
-            reqwest::Method::POST,
-            "/api/hearth/workspaces",
-            Some(json!({"slug": slug, "tier": tier})),
-        )
-        .await
-    }
-
-    /// `POST /api/ralph/runs {workspace, prompts}`.
-    ///
-    /// # Errors
-    /// When the console does not answer at all.
-    pub async fn submit_run(&self, workspace: &str, prompts: &[String]) -> anyhow::Result<Answer> {
-        self.call(
-            reqwest::Method::POST,
-            "/api/ralph/runs",
-            Some(json!({"workspace": workspace, "prompts": prompts})),
-        )
-        .await
-    }
-
-    /// Polls `GET /api/ralph/runs/{id}?wait=…` until the run has ended or `deadline` passes;
-    /// returns the last record.
-    ///
-    /// # Errors
-    /// When the console does not answer, or the run is still going at the deadline.
-    pub async fn wait_run(&self, run_id: &str, deadline: Duration) -> anyhow::Result<Value> {
-        let until = Instant::now() + deadline;
-        loop {
-            let a = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/ralph/runs/{run_id}?wait=30"),
-                    None,
-                )
-                .await?;
-            if !a.ok() {
-                bail!("GET /api/ralph/runs/{run_id}: {} {}", a.status, a.body);
-            }
-            if run_ended(&a.body) {
-                return Ok(a.body);
-            }
-            if Instant::now() > until {
-                bail!("run {run_id} had not ended after {deadline:?}: {}", a.body);
-            }
-        }
-    }
-
-    /// `GET /api/hearth/workspaces/{slug}`.
-    ///
-    /// # Errors
-    /// When the console does not answer at all.
-    pub async fn workspace(&self, slug: &str) -> anyhow::Result<Answer> {
-        self.call(
-            reqwest::Method::GET,
-            &format!("/api/hearth/workspaces/{slug}"),
-            None,
-        )
-        .await
-    }
-
     /// The `ui http://…/login?code=…` line `console serve` printed after its `listening`
     /// line, waited for up to `deadline`; returns the URL.
     ///
@@ -493,19 +377,6 @@ impl Stack {
                 String::from_utf8_lossy(&out.stderr)
             ),
         ))
-    }
-
-    /// `DELETE /api/hearth/workspaces/{slug}`.
-    ///
-    /// # Errors
-    /// When the console does not answer at all.
-    pub async fn decommission(&self, slug: &str) -> anyhow::Result<Answer> {
-        self.call(
-            reqwest::Method::DELETE,
-            &format!("/api/hearth/workspaces/{slug}"),
-            None,
-        )
-        .await
     }
 
     /// `hearth --socket S status SLUG -o json` → the status string.
@@ -583,23 +454,9 @@ pub fn verify_file(
     })
 }
 
-/// Whether a run record says the run is over.
-pub fn run_ended(record: &Value) -> bool {
-    let status = record["status"]
-        .as_str()
-        .or_else(|| record["outcome"].as_str());
-    !matches!(status, None | Some("running" | "pending" | "started"))
-}
-
 /// `n` mock prompts.
 pub fn mock_prompts(n: usize) -> Vec<String> {
     (1..=n)
         .map(|i| format!("prompt {i} of {n}: touch the workspace and report"))
         .collect()
-}
-
-/// A fresh 256-bit secret in hex.
-fn secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
