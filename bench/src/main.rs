@@ -2,6 +2,8 @@
 //! engine and writes `BENCH.md`. Run it with `make bench`.
 
 mod cli;
+mod cluster;
+mod cluster_floor;
 mod console_api;
 mod engine;
 mod floor;
@@ -70,8 +72,9 @@ struct Args {
     /// it too, beside Docker, in a section of its own.
     #[arg(long, env = "HEARTH_PODMAN_HOST")]
     podman_host: Option<String>,
-    /// Run one section only and rewrite only it in the report: `podman`.
-    #[arg(long, value_parser = ["podman"])]
+    /// Run one section only and rewrite only it in the report: `podman`, or `cluster` (the
+    /// workspace across a 3-node swarm of private test hosts; needs root).
+    #[arg(long, value_parser = ["podman", "cluster"])]
     section: Option<String>,
 }
 
@@ -88,8 +91,10 @@ async fn main() -> anyhow::Result<()> {
         run_id,
     };
     let plan = plan(&args);
-    if args.section.as_deref() == Some("podman") {
-        return podman_section(&args, &plan, &scope).await;
+    match args.section.as_deref() {
+        Some("podman") => return podman_section(&args, &plan, &scope).await,
+        Some("cluster") => return cluster_section(&args, &plan, &scope).await,
+        _ => {}
     }
     let work = async {
         let report = match args.only_swarm {
@@ -99,14 +104,18 @@ async fn main() -> anyhow::Result<()> {
         let docker = engine::connect().await?;
         let launch = run::launch(&plan, &scope);
         let swarm = swarm::measure(&docker, &launch, &scope, &plan.image, plan.runs).await?;
-        Ok::<_, anyhow::Error>((report, swarm))
+        let cluster = match args.only_swarm {
+            true => None,
+            false => Some(cluster::measure(&launch, &scope, plan.runs).await?),
+        };
+        Ok::<_, anyhow::Error>((report, swarm, cluster))
     };
     let outcome = tokio::select! {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     sweep(&scope).await;
-    let (report, swarm) = outcome?;
+    let (report, swarm, cluster) = outcome?;
     let section = swarm::render(swarm.as_ref());
     let mut md = match report {
         Some(report) => swarm::splice(
@@ -118,6 +127,9 @@ async fn main() -> anyhow::Result<()> {
             &section,
         ),
     };
+    if let Some(c) = &cluster {
+        md = swarm::splice_at(&md, cluster::HEADING, &cluster::render(c));
+    }
     if let Some(host) = &args.podman_host {
         tracing::info!(host, "the solo workspace on Docker and on Podman");
         let rows = podman::measure(&plan, &scope, host).await?;
@@ -170,6 +182,29 @@ async fn podman_section(
         .with_context(|| format!("write {}", args.out.display()))?;
     println!("{section}");
     eprintln!("wrote the Podman section of {}", args.out.display());
+    Ok(())
+}
+
+/// `--section cluster`: measures the cluster section alone and rewrites only it.
+async fn cluster_section(
+    args: &Args,
+    plan: &run::Plan,
+    scope: &engine::Scope,
+) -> anyhow::Result<()> {
+    let launch = run::launch(plan, scope);
+    let outcome = tokio::select! {
+        r = cluster::measure(&launch, scope, plan.runs) => r?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+    };
+    let section = cluster::render(&outcome);
+    let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(
+        &args.out,
+        swarm::splice_at(&doc, cluster::HEADING, &section),
+    )
+    .with_context(|| format!("write {}", args.out.display()))?;
+    println!("{section}");
+    eprintln!("wrote the cluster section of {}", args.out.display());
     Ok(())
 }
 

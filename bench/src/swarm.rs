@@ -25,7 +25,7 @@ use futures::future::{join_all, try_join_all};
 use tokio::time::{sleep, Instant};
 
 use crate::engine::Scope;
-use crate::hearth::Launch;
+use crate::hearth::{Daemon, Launch};
 use crate::ready::Prober;
 use crate::spec::{self, Names, ROLES, SERVICE_PORT};
 use crate::stats::{median, ms, ratio, times};
@@ -304,11 +304,47 @@ pub(crate) async fn measure(
         ..launch.clone()
     };
     let (daemon, _) = launch.start().await?;
+    let f = alternate(&daemon, &floor, PREFIX, scope, 9000, runs).await;
+    daemon.stop(Duration::from_secs(10)).await?;
+    Ok(Some(f?))
+}
+
+/// A floor a Swarm-shaped section measures hearth against: the same workspace built and torn
+/// down straight through the API.
+pub(crate) trait Floor {
+    /// Builds the workspace named by `names` until every role answers.
+    async fn provision(&self, names: &Names) -> anyhow::Result<()>;
+    /// Removes everything of the workspace named by `names`.
+    async fn teardown(&self, names: &Names) -> anyhow::Result<()>;
+}
+
+impl Floor for SwarmFloor {
+    async fn provision(&self, names: &Names) -> anyhow::Result<()> {
+        SwarmFloor::provision(self, names).await
+    }
+    async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
+        SwarmFloor::teardown(self, names).await
+    }
+}
+
+/// hearth (`daemon`) against `floor` (its objects named under `prefix`): a warm-up of each,
+/// then `runs` rounds, alternating which goes first; slugs numbered from `base`.
+///
+/// # Errors
+/// When the floor fails (its ratio would mean nothing); hearth's failures are counted.
+pub(crate) async fn alternate(
+    daemon: &Daemon,
+    floor: &impl Floor,
+    prefix: &'static str,
+    scope: &Scope,
+    base: usize,
+    runs: usize,
+) -> anyhow::Result<SwarmFigures> {
     let mut f = SwarmFigures::default();
     for round in 0..=runs {
         let warm_up = round == 0;
         for hearth_first in [round % 2 == 0, round % 2 != 0] {
-            let slug = spec::slug(&scope.run_id, 9000 + round * 2 + usize::from(hearth_first));
+            let slug = spec::slug(&scope.run_id, base + round * 2 + usize::from(hearth_first));
             if hearth_first {
                 let t = Instant::now();
                 let ok = daemon.provision(&slug).await;
@@ -323,20 +359,20 @@ pub(crate) async fn measure(
                     }
                     (Ok(()), Ok(())) => {}
                     (a, b) => {
-                        tracing::warn!(provision = ?a.err(), teardown = ?b.err(), "hearth on swarm failed a round");
+                        tracing::warn!(provision = ?a.err(), teardown = ?b.err(), "hearth failed a round");
                         f.hearth_failures += 1;
                     }
                 }
             } else {
-                let names = Names::new(PREFIX, &slug);
+                let names = Names::new(prefix, &slug);
                 let t = Instant::now();
                 let ok = floor.provision(&names).await;
                 let p = t.elapsed();
                 let t = Instant::now();
                 let down = floor.teardown(&names).await;
                 let d = t.elapsed();
-                ok.context("the Swarm floor's provision failed")?;
-                down.context("the Swarm floor's teardown failed")?;
+                ok.context("the floor's provision failed")?;
+                down.context("the floor's teardown failed")?;
                 if !warm_up {
                     f.floor_provision.push(p);
                     f.floor_teardown.push(d);
@@ -344,8 +380,7 @@ pub(crate) async fn measure(
             }
         }
     }
-    daemon.stop(Duration::from_secs(10)).await?;
-    Ok(Some(f))
+    Ok(f)
 }
 
 /// The report's Swarm section.
@@ -362,6 +397,14 @@ pub(crate) fn render(f: Option<&SwarmFigures>) -> String {
          and tears them down the same way (services removed, task containers stopped and removed, network once the \
          swarm releases it, volumes). Medians, same run, alternating.\n\n",
     );
+    md.push_str(&table(f, "hearth (RPC, swarm)", "Swarm floor (API)"));
+    md.push_str("\nTarget: hearth ≤ 1.2× the Swarm floor.\n");
+    md
+}
+
+/// The ratio table of `f`: hearth's row (`hearth`) and the floor's (`floor`).
+pub(crate) fn table(f: &SwarmFigures, hearth: &str, floor: &str) -> String {
+    let mut md = String::new();
     md.push_str("| path | provision | × floor | teardown | × floor | both | × floor | failures |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     let (hp, ht, fp, ft) = (
         median(&f.hearth_provision),
@@ -371,7 +414,7 @@ pub(crate) fn render(f: Option<&SwarmFigures>) -> String {
     );
     let both = |a: Option<Duration>, b: Option<Duration>| a.zip(b).map(|(a, b)| a + b);
     md.push_str(&format!(
-        "| hearth (RPC, swarm) | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {hearth} | {} | {} | {} | {} | {} | {} | {} |\n",
         ms(hp),
         times(ratio(hp, fp)),
         ms(ht),
@@ -381,18 +424,23 @@ pub(crate) fn render(f: Option<&SwarmFigures>) -> String {
         f.hearth_failures
     ));
     md.push_str(&format!(
-        "| Swarm floor (API) | {} | 1.00× | {} | 1.00× | {} | 1.00× | 0 |\n",
+        "| {floor} | {} | 1.00× | {} | 1.00× | {} | 1.00× | 0 |\n",
         ms(fp),
         ms(ft),
         ms(both(fp, ft))
     ));
-    md.push_str("\nTarget: hearth ≤ 1.2× the Swarm floor.\n");
     md
 }
 
 /// `report` with its Swarm section replaced by `section` (or `section` appended).
 pub(crate) fn splice(report: &str, section: &str) -> String {
-    let start = report.find("## Swarm");
+    splice_at(report, "## Swarm:", section)
+}
+
+/// `report` with the section whose heading starts with `heading` replaced by `section` (or
+/// `section` appended).
+pub(crate) fn splice_at(report: &str, heading: &str, section: &str) -> String {
+    let start = report.find(heading);
     match start {
         None => format!("{}\n\n{section}", report.trim_end()),
         Some(a) => {
@@ -412,6 +460,9 @@ mod tests {
         let r = "# t\n\n## A\na\n\n## Swarm: x\nold\n\n## B\nb\n";
         let s = splice(r, "## Swarm: y\nnew\n\n");
         assert_eq!(s, "# t\n\n## A\na\n\n## Swarm: y\nnew\n\n## B\nb\n");
-        assert!(splice("# t\n", "## Swarm\n").ends_with("# t\n\n## Swarm\n"));
+        assert!(splice("# t\n", "## Swarm: z\n").ends_with("# t\n\n## Swarm: z\n"));
+        let c = "# t\n\n## Swarm: x\nold\n\n## Cluster: a\nold\n";
+        let s = splice_at(c, "## Cluster", "## Cluster: b\nnew\n");
+        assert_eq!(s, "# t\n\n## Swarm: x\nold\n\n## Cluster: b\nnew\n");
     }
 }
