@@ -26,6 +26,7 @@ use crate::driver::engine::images::{self, Resolved};
 use crate::driver::engine::objects::{network_id, Container};
 use crate::driver::engine::removal::{self, StopOrder};
 use crate::driver::engine::subnets;
+use crate::driver::engine::template::context;
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::{ContainerState, Step};
 use crate::error::HearthError;
@@ -186,7 +187,7 @@ async fn build(
     steps.step(Step::NetworkCreated, None, Some(names.network()));
 
     let caps = profile.caps();
-    let refs = role::context(&template, slug, tier);
+    let refs = context(&template, slug, tier);
     let w = Workspace {
         d,
         docker,
@@ -345,7 +346,7 @@ pub(crate) async fn upgrade(
     let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();
-    let refs = role::context(&template, &slug, tier);
+    let refs = context(&template, &slug, tier);
     let w = Workspace {
         d,
         docker,
@@ -433,7 +434,7 @@ pub(crate) async fn wake(
     let network_id = network_id(docker, &d.instance, &slug).await?;
     let caps = caps_of(r);
     let tier = r.tier.as_str();
-    let refs = role::context(&template, &slug, tier);
+    let refs = context(&template, &slug, tier);
     let w = Workspace {
         d,
         docker,
