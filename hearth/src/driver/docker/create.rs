@@ -22,11 +22,11 @@ use super::role::{self, Workspace};
 use super::{objects, LocalDocker};
 use crate::driver::engine::create::{caps_of, recorded_image};
 use crate::driver::engine::flavor::Capability;
-use crate::driver::engine::images::{self, Resolved};
+use crate::driver::engine::images;
 use crate::driver::engine::objects::{network_id, Container};
 use crate::driver::engine::removal::{self, StopOrder};
 use crate::driver::engine::subnets;
-use crate::driver::engine::template::context;
+use crate::driver::engine::template::{self, context, images_by_role, Made};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::{ContainerState, Step};
 use crate::error::HearthError;
@@ -219,15 +219,6 @@ async fn build(
     ))
 }
 
-fn images_by_role(template: &Template, resolved: Vec<Resolved>) -> HashMap<String, Resolved> {
-    template
-        .roles
-        .iter()
-        .map(|r| r.name.clone())
-        .zip(resolved)
-        .collect()
-}
-
 /// A stable per-workspace starting point in the subnet pool.
 fn seed_of(slug: &Slug, instance: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -245,15 +236,13 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let mut r =
-        crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services);
-    r.endpoint = r
-        .services
-        .iter()
-        .find(|s| s.role == template.front_door)
-        .map(|s| s.endpoint.clone())
-        .unwrap_or_default();
-    r
+    let made = Made {
+        slug,
+        tier,
+        caps,
+        created,
+    };
+    template::reference(DriverName::LocalDocker, template, made, services)
 }
 
 /// Stops and removes `c` (an upgrade replacing it).

@@ -1,0 +1,135 @@
+//! The probe [`Target`] of a role's swarm task: its state and log asked of the manager (the
+//! task may run on any node), its ports reached through the loopback relays and the door.
+//! What needs the engine that runs the task's container (the listen check in its `/proc`,
+//! `exec`, the image's HEALTHCHECK) is asked of the container itself when the task runs on
+//! hearth's own node; elsewhere the listen check says it cannot tell (the `tcp` probe falls
+//! back to the relayed port), and `exec`/`healthcheck` are refused before the wait
+//! ([`inside_unsupported`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use async_trait::async_trait;
+use bollard::container::LogOutput;
+use bollard::models::TaskState;
+use bollard::query_parameters::LogsOptions;
+use bollard::Docker;
+use futures::StreamExt;
+
+use crate::driver::engine::template::looks_inside;
+use crate::driver::probe::container::Container;
+use crate::driver::probe::lines::{Lines, Stream};
+use crate::driver::probe::{RunState, Target};
+use crate::driver_error::DriverError;
+use crate::error::HearthError;
+use crate::template::Role;
+
+/// One task of a role.
+#[derive(Debug, Clone)]
+pub(super) struct Task {
+    pub docker: Docker,
+    pub task: String,
+    pub role: String,
+    pub node: String,
+    /// In-container port → the loopback relay that reaches it.
+    pub published: BTreeMap<u16, SocketAddr>,
+    /// The task's container, when it runs on hearth's node.
+    pub local: Option<Container>,
+}
+
+impl Task {
+    fn elsewhere(&self, what: &str) -> String {
+        format!(
+            "{what} is unsupported on a task on another node (the task runs on node {})",
+            self.node
+        )
+    }
+}
+
+/// The typed refusal of a role whose probe looks inside its container (`exec`,
+/// `healthcheck`) while its task runs on another node than hearth's, if it does.
+pub(super) fn inside_unsupported(role: &Role, target: &Task) -> Option<HearthError> {
+    (looks_inside(&role.ready.probe) && target.local.is_none()).then(|| {
+        HearthError::Driver(DriverError::Unsupported {
+            engine: "swarm".into(),
+            what: format!(
+                "probe role {} with exec or healthcheck on node {}",
+                role.name, target.node
+            ),
+            reason: "an exec or healthcheck probe needs the engine that runs the task, and \
+                     hearth talks only to its own node's; place the role on hearth's node \
+                     (placement = [\"node.id==…\"]) or use an http, tcp or log probe"
+                .into(),
+        })
+    })
+}
+
+#[async_trait]
+impl Target for Task {
+    fn role(&self) -> &str {
+        &self.role
+    }
+
+    fn published(&self, port: u16) -> Option<SocketAddr> {
+        self.published.get(&port).copied()
+    }
+
+    async fn state(&self) -> Result<RunState, String> {
+        let t = self
+            .docker
+            .inspect_task(&self.task)
+            .await
+            .map_err(|e| format!("inspect task failed: {e}"))?;
+        let status = t.status.unwrap_or_default();
+        let code = status.container_status.and_then(|c| c.exit_code);
+        Ok(match status.state {
+            Some(TaskState::RUNNING) => RunState::Running,
+            Some(TaskState::COMPLETE) => RunState::Exited(code.unwrap_or(0)),
+            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::ORPHANED) => {
+                RunState::Exited(code.unwrap_or(-1))
+            }
+            other => RunState::Other(other.map(|s| s.to_string()).unwrap_or_default()),
+        })
+    }
+
+    async fn listens(&self, port: u16) -> Result<bool, String> {
+        match &self.local {
+            Some(c) => c.listens(port).await,
+            None => Err(self.elsewhere("the listen check")),
+        }
+    }
+
+    async fn logs(&self, tail: Option<usize>) -> Result<String, String> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.task_logs(&self.task, Some(options));
+        let mut lines = Lines::default();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("reading the task's log failed: {e}"))?;
+            let from = match chunk {
+                LogOutput::StdErr { .. } => Stream::Err,
+                _ => Stream::Out,
+            };
+            lines.push(from, &String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(lines.finish())
+    }
+
+    async fn exec(&self, command: &[String]) -> Result<i64, String> {
+        match &self.local {
+            Some(c) => c.exec(command).await,
+            None => Err(self.elsewhere("exec")),
+        }
+    }
+
+    async fn health(&self) -> Result<Option<String>, String> {
+        match &self.local {
+            Some(c) => c.health().await,
+            None => Err(self.elsewhere("the healthcheck")),
+        }
+    }
+}
