@@ -74,7 +74,13 @@ pub(super) fn ran(tasks: &[Task]) -> Option<Running> {
         let container_id = container
             .and_then(|c| c.container_id.clone())
             .filter(|c| !c.is_empty())?;
-        let exited = container.and_then(|c| c.exit_code).is_some();
+        // A process that ran and exited non-zero, in the executor's words; not a container
+        // the engine refused to start ("starting container failed: …"), which is a refusal.
+        let exited = container.and_then(|c| c.exit_code).is_some()
+            && status
+                .err
+                .as_deref()
+                .is_none_or(|e| e.starts_with("task: non-zero exit"));
         let has_run = match status.state? {
             TaskState::RUNNING | TaskState::COMPLETE => true,
             TaskState::FAILED => exited,
@@ -299,7 +305,12 @@ mod tests {
         let mut done = task(TaskState::COMPLETE, "");
         done.desired_state = Some(TaskState::COMPLETE);
         assert_eq!(ran(&[done]).map(|r| r.container_id), Some("c1".into()));
-        assert!(ran(&[task(TaskState::FAILED, "non-zero exit (137)")]).is_some());
+        assert!(ran(&[task(TaskState::FAILED, "task: non-zero exit (137)")]).is_some());
+        let refused = task(
+            TaskState::FAILED,
+            "starting container failed: Minimum memory limit allowed is 6MB",
+        );
+        assert!(ran(&[refused]).is_none(), "refused at start: never ran");
         let mut never = task(TaskState::FAILED, "no such image");
         if let Some(c) = never
             .status
