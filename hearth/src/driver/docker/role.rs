@@ -21,8 +21,8 @@ use super::LocalDocker;
 use crate::driver::engine::create::create_volume;
 use crate::driver::engine::map_err;
 use crate::driver::engine::objects::SPEC_LABEL;
-use crate::driver::engine::template::{limits, ports};
-use crate::driver::probe::{self, container::Container, Wait};
+use crate::driver::engine::template::{limits, ports, rendered, wait_role, Awaited};
+use crate::driver::probe::{self, container::Container};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
@@ -30,7 +30,7 @@ use crate::names::Names;
 use crate::slug::Slug;
 use crate::step::Step;
 use crate::template::order::Signal;
-use crate::template::refs::{self, Context};
+use crate::template::refs::Context;
 use crate::template::Role;
 
 /// What every role of one workspace shares while it is brought up.
@@ -76,19 +76,7 @@ pub(crate) fn spec(
     image: &Resolved,
     volume: Option<&str>,
 ) -> Result<Spec, HearthError> {
-    let render = |text: &str| {
-        refs::render(text, w.refs).map_err(|e| {
-            HearthError::driver(format!("render the references of role {}", role.name), e)
-        })
-    };
-    let mut env = crate::driver::engine::create::env(w.slug, &role.name, w.caps);
-    for (k, v) in &role.env {
-        env.push(format!("{k}={}", render(v)?));
-    }
-    let cmd = match &role.command {
-        Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
-        None => None,
-    };
+    let (env, cmd) = rendered(role, w.refs, w.slug, w.caps)?;
     let (memory, nano_cpus, pids) = limits(role, &w.d.config);
     let ports: Vec<String> = ports(role).iter().map(|p| format!("{p}/tcp")).collect();
     let hash = {
@@ -239,30 +227,14 @@ pub(crate) async fn wait(
         slug: w.slug.to_string(),
         published,
     };
-    let timeout = role.ready.timeout.unwrap_or(w.d.config.readiness_timeout);
-    if role.once {
-        probe::wait_completed(&target, timeout, steps, Some(signal)).await?;
-        return Ok(None);
-    }
-    let how = Wait {
-        ready: &role.ready,
-        port: role.port,
+    let awaited = Awaited {
+        role,
+        target: &target,
         default_timeout: w.d.config.readiness_timeout,
-    };
-    probe::wait_ready(&target, how, steps, Some(signal)).await?;
-    let endpoint = role
-        .port
-        .and_then(|p| target.published.get(&p))
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_default();
-    steps.step(Step::RoleReady, Some(&role.name), Some(endpoint.clone()));
-    Ok(Some(ServiceRef {
-        role: role.name.clone(),
-        image: image.image,
-        image_digest: image.id,
+        image,
         container_id: id.to_owned(),
-        endpoint,
-    }))
+    };
+    wait_role(awaited, steps, signal).await
 }
 
 /// Where each published in-container port of a container is reached on loopback.

@@ -4,13 +4,21 @@
 //! limits (its own, else the tier's).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ResourceCaps, ServiceRef, Tier};
+use hearth_protocol::hearth::{
+    DeploymentRef, DriverName, ProvisioningProfile, ResourceCaps, ServiceRef, Tier,
+};
 
 use super::images::Resolved;
-use super::EngineConfig;
+use super::{Engine, EngineConfig};
+use crate::driver::probe::{self, Target, Wait};
+use crate::error::HearthError;
+use crate::journal::Steps;
 use crate::slug::Slug;
+use crate::step::Step;
+use crate::template::order::Signal;
 use crate::template::refs::Context;
 use crate::template::{Probe, Role, Template};
 
@@ -44,6 +52,33 @@ pub(crate) fn ports(role: &Role) -> BTreeSet<u16> {
     out
 }
 
+/// `role`'s whole environment (hearth's, the caps, the template's) and its command, with
+/// references rendered against `refs`.
+///
+/// # Errors
+/// A reference the template's roles cannot fill (the config check refuses those first).
+pub(crate) fn rendered(
+    role: &Role,
+    refs: &Context,
+    slug: &Slug,
+    caps: &ResourceCaps,
+) -> Result<(Vec<String>, Option<Vec<String>>), HearthError> {
+    let render = |text: &str| {
+        crate::template::refs::render(text, refs).map_err(|e| {
+            HearthError::driver(format!("render the references of role {}", role.name), e)
+        })
+    };
+    let mut env = super::create::env(slug, &role.name, caps);
+    for (k, v) in &role.env {
+        env.push(format!("{k}={}", render(v)?));
+    }
+    let command = match &role.command {
+        Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
+        None => None,
+    };
+    Ok((env, command))
+}
+
 /// `role`'s memory (bytes), CPU (nano-CPUs) and PID limits: its own, else the tier's.
 pub(crate) fn limits(role: &Role, config: &EngineConfig) -> (i64, i64, i64) {
     let own = role.limits;
@@ -66,11 +101,30 @@ pub(crate) fn looks_inside(probe: &Probe) -> bool {
     }
 }
 
-/// Each role's resolved image, by role name (`resolved` is in the template's role order).
-pub(crate) fn images_by_role(
+/// Each role's image for `profile`'s `template`, by role name: the per-workspace overrides
+/// (`<role>_image`) checked, then every image resolved as a provision resolves it (the lock,
+/// the pull policy).
+///
+/// # Errors
+/// `invalid_request` for an override naming no role of the tier or no image reference; the
+/// resolution's errors.
+pub(crate) async fn role_images(
+    engine: &Engine,
+    config: &EngineConfig,
     template: &Template,
-    resolved: Vec<Resolved>,
-) -> HashMap<String, Resolved> {
+    profile: &ProvisioningProfile,
+    steps: &Steps,
+) -> Result<HashMap<String, Resolved>, HearthError> {
+    template
+        .check_image_flags(profile)
+        .map_err(|message| HearthError::InvalidRequest { message })?;
+    let resolved =
+        super::images::resolve_all(engine, config, template, Some(profile), steps).await?;
+    Ok(images_by_role(template, resolved))
+}
+
+/// Each role's resolved image, by role name (`resolved` is in the template's role order).
+fn images_by_role(template: &Template, resolved: Vec<Resolved>) -> HashMap<String, Resolved> {
     template
         .roles
         .iter()
@@ -109,4 +163,53 @@ pub(crate) struct Made<'a> {
     pub tier: Tier,
     pub caps: ResourceCaps,
     pub created: DateTime<Utc>,
+}
+
+/// One started role to wait for, as every Engine-API backend waits for it.
+pub(crate) struct Awaited<'a> {
+    pub role: &'a Role,
+    /// The role as the probes see it.
+    pub target: &'a dyn Target,
+    /// The daemon's readiness timeout (the bound when the template sets none).
+    pub default_timeout: Duration,
+    pub image: Resolved,
+    pub container_id: String,
+}
+
+/// Waits for a started role: a one-shot until it exits 0 (`None`: it offers no service), a
+/// service until its probe passes (its ref, its endpoint the loopback address of its port;
+/// `role_ready` recorded).
+///
+/// # Errors
+/// The probe's failure, the role's exit, or the cancellation of the run.
+pub(crate) async fn wait_role(
+    a: Awaited<'_>,
+    steps: &Steps,
+    signal: &Signal,
+) -> Result<Option<ServiceRef>, HearthError> {
+    let role = a.role;
+    if role.once {
+        let timeout = role.ready.timeout.unwrap_or(a.default_timeout);
+        probe::wait_completed(a.target, timeout, steps, Some(signal)).await?;
+        return Ok(None);
+    }
+    let how = Wait {
+        ready: &role.ready,
+        port: role.port,
+        default_timeout: a.default_timeout,
+    };
+    probe::wait_ready(a.target, how, steps, Some(signal)).await?;
+    let endpoint = role
+        .port
+        .and_then(|p| a.target.published(p))
+        .map(|addr| format!("http://{addr}"))
+        .unwrap_or_default();
+    steps.step(Step::RoleReady, Some(&role.name), Some(endpoint.clone()));
+    Ok(Some(ServiceRef {
+        role: role.name.clone(),
+        image: a.image.image,
+        image_digest: a.image.id,
+        container_id: a.container_id,
+        endpoint,
+    }))
 }

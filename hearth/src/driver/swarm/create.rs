@@ -15,14 +15,14 @@ use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::UpdateServiceOptions;
 use bollard::Docker;
 use chrono::Utc;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile};
+use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef};
 
 use super::objects::{self, Svc};
 use super::role::{self, Workspace};
 use super::{door, spec, tasks, Swarm};
 use crate::driver::engine::images;
 use crate::driver::engine::map_err;
-use crate::driver::engine::template::{context, images_by_role, reference, Made};
+use crate::driver::engine::template::{context, reference, role_images, Made};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
@@ -42,11 +42,7 @@ pub(super) async fn provision(
     // Asked first: a daemon whose engine is no manager fails before it creates anything.
     d.node_id().await?;
     let template = d.config.template(profile.tier);
-    template
-        .check_image_flags(profile)
-        .map_err(|message| HearthError::InvalidRequest { message })?;
-    let resolved =
-        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
+    let images = role_images(&d.engine, &d.config, &template, profile, steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object (services, task containers, network,
     // volumes), as on Docker.
@@ -71,7 +67,6 @@ pub(super) async fn provision(
         refs: &refs,
         template: &template,
     };
-    let images = images_by_role(&template, resolved);
     // Every role that started runs to its end (an engine call is never dropped half-way), so
     // the rollback that follows a failure sees everything that was created.
     let services = order::bring_up(&template, |r, signal| {
@@ -86,12 +81,18 @@ pub(super) async fn provision(
         caps,
         created: Utc::now(),
     };
-    Ok(reference(
-        DriverName::Swarm,
-        &template,
-        made,
-        services.into_iter().flatten().collect(),
-    ))
+    Ok(finished(&template, made, services))
+}
+
+/// The ref of a ready workspace of `template` from what its roles' bring-ups returned (a
+/// one-shot returns nothing).
+pub(super) fn finished(
+    template: &Template,
+    made: Made<'_>,
+    services: Vec<Option<ServiceRef>>,
+) -> DeploymentRef {
+    let services = services.into_iter().flatten().collect();
+    reference(DriverName::Swarm, template, made, services)
 }
 
 /// The workspace's attachable overlay network; its ID.
@@ -201,7 +202,7 @@ pub(super) async fn run_again(
     image: images::Resolved,
     steps: &Steps,
     signal: &order::Signal,
-) -> Result<Option<hearth_protocol::hearth::ServiceRef>, HearthError> {
+) -> Result<Option<ServiceRef>, HearthError> {
     let before = task_ids(w.docker, &s.id).await?;
     let mut again = spec::forced(s.spec.clone());
     if let Some(node) = last_node(w.docker, &s.id).await? {

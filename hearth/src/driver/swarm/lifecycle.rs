@@ -7,17 +7,17 @@
 use std::collections::HashSet;
 
 use futures::future::try_join_all;
-use hearth_protocol::hearth::{DeploymentRef, DriverName, ProvisioningProfile, ServiceRef, Tier};
+use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, ServiceRef, Tier};
 use tracing::warn;
 
-use super::create::{run_again, services_by_role, task_ids, update};
+use super::create::{finished, run_again, services_by_role, task_ids, update};
 use super::objects::{self, Part, Svc};
 use super::role::{self, Placed, Workspace};
 use super::{spec, tasks, Swarm};
 use crate::driver::engine::create::{caps_of, recorded_image};
-use crate::driver::engine::images::{self, Resolved};
+use crate::driver::engine::images::Resolved;
 use crate::driver::engine::objects::network_id;
-use crate::driver::engine::template::{context, images_by_role, reference, Made};
+use crate::driver::engine::template::{context, role_images, Made};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::error::HearthError;
 use crate::journal::Steps;
@@ -38,12 +38,7 @@ pub(super) async fn upgrade(
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = d.engine.client().await?;
     let template = d.config.template(profile.tier);
-    template
-        .check_image_flags(profile)
-        .map_err(|message| HearthError::InvalidRequest { message })?;
-    let resolved =
-        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
-    let images = images_by_role(&template, resolved);
+    let images = role_images(&d.engine, &d.config, &template, profile, steps).await?;
     let list = objects::services(docker, &d.instance, Some(&slug)).await?;
     for s in list.iter().filter(|s| template.role(&s.role).is_none()) {
         remove(docker, s, steps).await?;
@@ -81,12 +76,7 @@ pub(super) async fn upgrade(
         caps,
         created: r.created,
     };
-    Ok(reference(
-        DriverName::Swarm,
-        &template,
-        made,
-        services.into_iter().flatten().collect(),
-    ))
+    Ok(finished(&template, made, services))
 }
 
 /// One role of an upgrade: kept if its service is what the template makes of it now and
@@ -186,7 +176,8 @@ pub(super) async fn hibernate(
 }
 
 /// Scales `services` (one-shots' jobs aside: they have completed) to 0 in `template`'s reverse
-/// start order, roles of no layer last, waiting for each group's tasks to stop.
+/// start order, roles of no layer last, waiting for each group's tasks to stop; `stopped` is
+/// recorded for every role, in that order.
 async fn stop_in_reverse(
     d: &Swarm,
     template: &Template,
@@ -213,15 +204,16 @@ async fn stop_in_reverse(
             .collect(),
     );
     for mut group in groups {
-        group.retain(|s| !spec::is_job(&s.spec));
         try_join_all(group.iter().map(|s| async move {
-            if s.replicas() != 0 {
+            // A one-shot's job has completed: it is stopped already.
+            if !spec::is_job(&s.spec) && s.replicas() != 0 {
                 update(docker, s, spec::scaled(s.spec.clone(), 0), "stop").await?;
             }
             steps.step(Step::Stopped, Some(&s.role), None);
             Ok::<(), HearthError>(())
         }))
         .await?;
+        group.retain(|s| !spec::is_job(&s.spec));
         d.wait_no_tasks(&group).await?;
     }
     Ok(())
@@ -300,12 +292,7 @@ pub(super) async fn wake(
         caps,
         created: r.created,
     };
-    Ok(reference(
-        DriverName::Swarm,
-        &template,
-        made,
-        refs.into_iter().flatten().collect(),
-    ))
+    Ok(finished(&template, made, refs))
 }
 
 async fn wake_role(

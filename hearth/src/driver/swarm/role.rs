@@ -18,15 +18,15 @@ use super::target::{self, Task};
 use super::{door, objects, tasks, Swarm};
 use crate::driver::engine::images::Resolved;
 use crate::driver::engine::map_err;
-use crate::driver::engine::template::{limits, ports};
-use crate::driver::probe::{self, container::Container, Wait};
+use crate::driver::engine::template::{limits, ports, rendered, wait_role, Awaited};
+use crate::driver::probe::container::Container;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
 use crate::step::Step;
 use crate::template::order::Signal;
-use crate::template::refs::{self, Context};
+use crate::template::refs::Context;
 use crate::template::{Role, Template};
 
 /// What every role of one workspace shares while it is brought up.
@@ -63,19 +63,7 @@ pub(super) fn service(
     image: &Resolved,
     placed: Placed,
 ) -> Result<ServiceSpec, HearthError> {
-    let render = |text: &str| {
-        refs::render(text, w.refs).map_err(|e| {
-            HearthError::driver(format!("render the references of role {}", role.name), e)
-        })
-    };
-    let mut env = crate::driver::engine::create::env(w.slug, &role.name, w.caps);
-    for (k, v) in &role.env {
-        env.push(format!("{k}={}", render(v)?));
-    }
-    let command = match &role.command {
-        Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
-        None => None,
-    };
+    let (env, command) = rendered(role, w.refs, w.slug, w.caps)?;
     let (memory_bytes, nano_cpus, pids) = limits(role, &w.d.config);
     let names = w.d.names(w.slug);
     let volume = names.volume(&role.name);
@@ -236,32 +224,17 @@ pub(super) async fn ready(
             published: BTreeMap::new(),
         }),
     };
-    if role.once {
-        probe::wait_completed(&target, timeout, steps, Some(signal)).await?;
-        return Ok(None);
-    }
     if let Some(refused) = target::inside_unsupported(role, &target) {
         return Err(refused);
     }
-    let how = Wait {
-        ready: &role.ready,
-        port: role.port,
+    let awaited = Awaited {
+        role,
+        target: &target,
         default_timeout: w.d.config.readiness_timeout,
-    };
-    probe::wait_ready(&target, how, steps, Some(signal)).await?;
-    let endpoint = role
-        .port
-        .and_then(|p| target.published.get(&p))
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_default();
-    steps.step(Step::RoleReady, Some(&role.name), Some(endpoint.clone()));
-    Ok(Some(ServiceRef {
-        role: role.name.clone(),
-        image: image.image,
-        image_digest: image.id,
+        image,
         container_id: task.container_id,
-        endpoint,
-    }))
+    };
+    wait_role(awaited, steps, signal).await
 }
 
 /// Pins `service` to `node` unless it is pinned already. The swarm keeps the running task (it

@@ -10,15 +10,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
-use bollard::container::LogOutput;
 use bollard::models::TaskState;
-use bollard::query_parameters::LogsOptions;
 use bollard::Docker;
-use futures::StreamExt;
 
 use crate::driver::engine::template::looks_inside;
 use crate::driver::probe::container::Container;
-use crate::driver::probe::lines::{Lines, Stream};
+use crate::driver::probe::lines;
 use crate::driver::probe::{RunState, Target};
 use crate::driver_error::DriverError;
 use crate::error::HearthError;
@@ -100,23 +97,12 @@ impl Target for Task {
     }
 
     async fn logs(&self, tail: Option<usize>) -> Result<String, String> {
-        let options = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
-            ..Default::default()
-        };
-        let mut stream = self.docker.task_logs(&self.task, Some(options));
-        let mut lines = Lines::default();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("reading the task's log failed: {e}"))?;
-            let from = match chunk {
-                LogOutput::StdErr { .. } => Stream::Err,
-                _ => Stream::Out,
-            };
-            lines.push(from, &String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        Ok(lines.finish())
+        // Through the manager: the task may run on any node.
+        lines::read(
+            self.docker
+                .task_logs(&self.task, Some(lines::options(tail))),
+        )
+        .await
     }
 
     async fn exec(&self, command: &[String]) -> Result<i64, String> {
