@@ -119,3 +119,51 @@ impl Target for Task {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Probe, Template};
+
+    fn task_elsewhere() -> Task {
+        Task {
+            // Never called: the refusal is decided before anything is asked of the engine.
+            docker: Docker::connect_with_http(
+                "http://127.0.0.1:1",
+                1,
+                bollard::API_DEFAULT_VERSION,
+            )
+            .expect("client"),
+            task: "t1".into(),
+            role: "kv".into(),
+            node: "node-b".into(),
+            published: BTreeMap::new(),
+            local: None,
+        }
+    }
+
+    #[test]
+    fn exec_or_healthcheck_on_another_node_is_unsupported_with_a_hint() {
+        let mut role = Template::default_for(&Default::default(), 80).roles[0].clone();
+        assert!(
+            inside_unsupported(&role, &task_elsewhere()).is_none(),
+            "an http probe goes through the door"
+        );
+        role.ready.probe = Probe::All(vec![
+            Probe::Tcp {
+                port: 80,
+                timeout: None,
+            },
+            Probe::Exec {
+                command: vec!["true".into()],
+                timeout: None,
+            },
+        ]);
+        let err = inside_unsupported(&role, &task_elsewhere()).expect("refused");
+        assert_eq!(err.code(), "unsupported");
+        let text = err.to_string();
+        assert!(text.contains("node-b"), "{text}");
+        role.ready.probe = Probe::Healthcheck { timeout: None };
+        assert!(inside_unsupported(&role, &task_elsewhere()).is_some());
+    }
+}
