@@ -428,6 +428,17 @@ ready = { http = "/healthz", status = "200-299", timeout = 30 }
 volume = "/data"
 "#;
 
+/// The step that says a role's process runs, and the step of a teardown's ordered part: on
+/// Swarm the swarm starts a role's task (`task_running`), and a teardown stops the roles
+/// dependents first (`stopped`) before it removes every object at once; elsewhere hearth
+/// starts and removes each container itself.
+fn started_and_removed(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Swarm => ("task_running", "stopped"),
+        _ => ("container_started", "container_removed"),
+    }
+}
+
 /// The position of the first event `step` of `role`, or a panic naming what is missing.
 fn at(steps: &[hearth_protocol::hearth::LifecycleEvent], step: &str, role: &str) -> usize {
     steps
@@ -473,9 +484,10 @@ async fn template_roles_start_in_order(b: Backend) {
     assert_eq!(env["SLUG"], "tpl");
     assert_eq!(env["TIER"], "solo");
 
+    let (started, removed_step) = started_and_removed(b.kind);
     let steps = d.events("tpl").expect("events");
-    assert!(at(&steps, "role_ready", "store") < at(&steps, "container_started", "migrate"));
-    assert!(at(&steps, "role_completed", "migrate") < at(&steps, "container_started", "web"));
+    assert!(at(&steps, "role_ready", "store") < at(&steps, started, "migrate"));
+    assert!(at(&steps, "role_completed", "migrate") < at(&steps, started, "web"));
     assert!(at(&steps, "role_completed", "migrate") < at(&steps, "role_ready", "web"));
     let objects = b.objects("tpl").await;
     let count = |k: ObjectKind| objects.iter().filter(|o| o.kind == k).count();
@@ -512,7 +524,7 @@ async fn template_roles_start_in_order(b: Backend) {
     let after = d.events("tpl").expect("events");
     let removed: Vec<&str> = after[before..]
         .iter()
-        .filter(|e| e.step == "container_removed")
+        .filter(|e| e.step == removed_step)
         .filter_map(|e| e.role.as_deref())
         .collect();
     assert_eq!(removed, ["web", "migrate", "store"], "reverse start order");

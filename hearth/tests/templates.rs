@@ -1,4 +1,4 @@
-//! Template scenarios on the Engine-API backends (Docker and Podman): workspaces of the
+//! Template scenarios on the Engine-API backends (Docker, Podman and Swarm): workspaces of the
 //! user's own shape, modelled with the stand-in's knobs (images/README.md) — a one-shot
 //! migration that leaves a marker, a TCP-ready role that boots slowly, an HTTP role behind a
 //! slow health path that depends on both and reaches the other by name — and the failures a
@@ -135,6 +135,15 @@ fn solo() -> ProvisioningProfile {
     ProvisioningProfile::for_tier(Tier::Solo)
 }
 
+/// The step that says a role's engine object was made: its container on Docker and Podman,
+/// its service on Swarm (whose task containers the swarm makes, on whichever node).
+fn created(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Swarm => "service_created",
+        _ => "container_created",
+    }
+}
+
 /// The seq of the first `step` of `role`.
 fn at(events: &[LifecycleEvent], step: &str, role: &str) -> Option<u64> {
     events
@@ -193,7 +202,7 @@ async fn three_roles_start_in_order(kind: Kind) {
     assert_eq!(http_status(&format!("{front}/healthz")).await, Ok(200));
 
     let events = b.dispatcher.events("tpl").expect("events");
-    let cairnet_created = at(&events, "container_created", "cairnet").expect("cairnet created");
+    let cairnet_created = at(&events, created(kind), "cairnet").expect("cairnet created");
     let completed = at(&events, "role_completed", "migrate").expect("migrate completed");
     let lore_ready = at(&events, "probe_passed", "lore").expect("lore's probe passed");
     assert!(
@@ -205,8 +214,8 @@ async fn three_roles_start_in_order(kind: Kind) {
         "cairnet waited for lore: {events:?}"
     );
     // migrate and lore do not wait for each other: both were created before either was done.
-    let lore_created = at(&events, "container_created", "lore").expect("lore created");
-    let migrate_created = at(&events, "container_created", "migrate").expect("created");
+    let lore_created = at(&events, created(kind), "lore").expect("lore created");
+    let migrate_created = at(&events, created(kind), "migrate").expect("created");
     assert!(
         lore_created < completed && migrate_created < lore_ready,
         "{events:?}"
@@ -337,11 +346,7 @@ async fn oneshot_exiting_3_fails_with_code_and_log(kind: Kind) {
         "not at its 300 s timeout"
     );
     let events = b.dispatcher.events("mig").expect("events");
-    assert_eq!(
-        at(&events, "container_created", "cairnet"),
-        None,
-        "{events:?}"
-    );
+    assert_eq!(at(&events, created(kind), "cairnet"), None, "{events:?}");
     assert!(
         b.engine_objects().is_empty(),
         "rolled back: {:?}",
@@ -458,6 +463,17 @@ macro_rules! on_engines {
                         return;
                     }
                     super::$name(super::Kind::Docker).await;
+                }
+            )*
+        }
+        mod swarm {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !super::support::swarm_e2e(concat!("templates::swarm::", stringify!($name))) {
+                        return;
+                    }
+                    super::$name(super::Kind::Swarm).await;
                 }
             )*
         }

@@ -128,8 +128,6 @@ pub fn cell(column: Column, feature: Feature) -> Cell {
     use Cell::{No, Unsupported, Yes};
     match (column, feature) {
         (Column::Fake, Feature::Limits) => No,
-        // Swarm runs the default two roles (placed by the template), not a template's own.
-        (Column::Swarm, Feature::Templates) => No,
         (Column::Fake | Column::Docker | Column::Podman | Column::Swarm, _) => Yes,
         (
             Column::PodmanRootlessV1,

@@ -22,10 +22,10 @@ use super::role::{self, Workspace};
 use super::{objects, LocalDocker};
 use crate::driver::engine::create::{caps_of, recorded_image};
 use crate::driver::engine::flavor::Capability;
-use crate::driver::engine::images::{self, Resolved};
 use crate::driver::engine::objects::{network_id, Container};
 use crate::driver::engine::removal::{self, StopOrder};
 use crate::driver::engine::subnets;
+use crate::driver::engine::template::{self, context, role_images, Made};
 use crate::driver::engine::{is_not_found, map_err};
 use crate::driver::{ContainerState, Step};
 use crate::error::HearthError;
@@ -149,11 +149,7 @@ async fn build(
     steps: &Steps,
 ) -> Result<DeploymentRef, HearthError> {
     let template = d.config.template(profile.tier);
-    template
-        .check_image_flags(profile)
-        .map_err(|message| HearthError::InvalidRequest { message })?;
-    let resolved =
-        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
+    let images = role_images(&d.engine, &d.config, &template, profile, steps).await?;
     let tier = profile.tier.as_str();
     // A warm-pool member says so on every object, for people reading the engine's lists.
     let mut extra = d.config.extra_labels.clone();
@@ -186,7 +182,7 @@ async fn build(
     steps.step(Step::NetworkCreated, None, Some(names.network()));
 
     let caps = profile.caps();
-    let refs = role::context(&template, slug, tier);
+    let refs = context(&template, slug, tier);
     let w = Workspace {
         d,
         docker,
@@ -197,7 +193,6 @@ async fn build(
         caps: &caps,
         refs: &refs,
     };
-    let images = images_by_role(&template, resolved);
     // Every role that started runs to its end (an engine call is never dropped half-way: it
     // could land after the rollback listed what to remove); the first failure stops the
     // others at their next wait.
@@ -218,15 +213,6 @@ async fn build(
     ))
 }
 
-fn images_by_role(template: &Template, resolved: Vec<Resolved>) -> HashMap<String, Resolved> {
-    template
-        .roles
-        .iter()
-        .map(|r| r.name.clone())
-        .zip(resolved)
-        .collect()
-}
-
 /// A stable per-workspace starting point in the subnet pool.
 fn seed_of(slug: &Slug, instance: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -244,15 +230,13 @@ fn reference(
     created: chrono::DateTime<Utc>,
     services: Vec<ServiceRef>,
 ) -> DeploymentRef {
-    let mut r =
-        crate::driver::ready_ref(DriverName::LocalDocker, slug, tier, caps, created, services);
-    r.endpoint = r
-        .services
-        .iter()
-        .find(|s| s.role == template.front_door)
-        .map(|s| s.endpoint.clone())
-        .unwrap_or_default();
-    r
+    let made = Made {
+        slug,
+        tier,
+        caps,
+        created,
+    };
+    template::reference(DriverName::LocalDocker, template, made, services)
 }
 
 /// Stops and removes `c` (an upgrade replacing it).
@@ -332,12 +316,7 @@ pub(crate) async fn upgrade(
     let docker = d.engine.client().await?;
     d.engine.flavor().await?.require(Capability::Limits)?;
     let template = d.config.template(profile.tier);
-    template
-        .check_image_flags(profile)
-        .map_err(|message| HearthError::InvalidRequest { message })?;
-    let resolved =
-        images::resolve_all(&d.engine, &d.config, &template, Some(profile), steps).await?;
-    let images = images_by_role(&template, resolved);
+    let images = role_images(&d.engine, &d.config, &template, profile, steps).await?;
     let network_id = network_id(docker, &d.instance, &slug).await?;
     // The roles keep the volumes they have, whatever they are named (a workspace made before
     // names carried the instance has volumes named `hearth_<slug>_<role>-data`).
@@ -345,7 +324,7 @@ pub(crate) async fn upgrade(
     let names = Names::new(&d.instance, &slug);
     let caps = profile.caps();
     let tier = profile.tier.as_str();
-    let refs = role::context(&template, &slug, tier);
+    let refs = context(&template, &slug, tier);
     let w = Workspace {
         d,
         docker,
@@ -433,7 +412,7 @@ pub(crate) async fn wake(
     let network_id = network_id(docker, &d.instance, &slug).await?;
     let caps = caps_of(r);
     let tier = r.tier.as_str();
-    let refs = role::context(&template, &slug, tier);
+    let refs = context(&template, &slug, tier);
     let w = Workspace {
         d,
         docker,

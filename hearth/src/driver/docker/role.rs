@@ -4,7 +4,7 @@
 //! bringing it up: create, start, then wait until its probe passes (a service) or it exits 0
 //! (a one-shot).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use bollard::models::{
@@ -21,7 +21,8 @@ use super::LocalDocker;
 use crate::driver::engine::create::create_volume;
 use crate::driver::engine::map_err;
 use crate::driver::engine::objects::SPEC_LABEL;
-use crate::driver::probe::{self, container::Container, Wait};
+use crate::driver::engine::template::{limits, ports, rendered, wait_role, Awaited};
+use crate::driver::probe::{self, container::Container};
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
@@ -29,8 +30,8 @@ use crate::names::Names;
 use crate::slug::Slug;
 use crate::step::Step;
 use crate::template::order::Signal;
-use crate::template::refs::{self, Context};
-use crate::template::{Probe, Role, Template};
+use crate::template::refs::Context;
+use crate::template::Role;
 
 /// What every role of one workspace shares while it is brought up.
 #[derive(Clone, Copy)]
@@ -45,52 +46,10 @@ pub(crate) struct Workspace<'a> {
     pub refs: &'a Context,
 }
 
-/// The rendering context of `template`: each role reached by its name on the network.
-pub(crate) fn context(template: &Template, slug: &Slug, tier: &str) -> Context {
-    Context {
-        slug: slug.to_string(),
-        tier: tier.to_owned(),
-        roles: template
-            .roles
-            .iter()
-            .map(|r| (r.name.clone(), (r.name.clone(), r.port)))
-            .collect(),
-    }
-}
-
-/// The in-container ports a role publishes: its own and every port a probe asks on.
-fn ports(role: &Role) -> BTreeSet<u16> {
-    fn walk(p: &Probe, out: &mut BTreeSet<u16>) {
-        match p {
-            Probe::Http { port: Some(p), .. } | Probe::Tcp { port: p, .. } => {
-                out.insert(*p);
-            }
-            Probe::All(ps) | Probe::Any(ps) => ps.iter().for_each(|p| walk(p, out)),
-            _ => {}
-        }
-    }
-    let mut out: BTreeSet<u16> = role.port.into_iter().collect();
-    walk(&role.ready.probe, &mut out);
-    out
-}
-
 /// A role's container, ready to create, and the hash of what defines it.
 pub(crate) struct Spec {
     pub body: ContainerCreateBody,
     pub hash: String,
-}
-
-/// `role`'s memory (bytes), CPU (nano-CPUs) and PID limits: its own, else the tier's.
-fn limits(role: &Role, config: &super::EngineConfig) -> (i64, i64, i64) {
-    let own = role.limits;
-    let memory = own
-        .and_then(|l| l.memory_mb)
-        .map_or(config.memory_bytes, |mb| (mb * 1024 * 1024) as i64);
-    let nano_cpus = own
-        .and_then(|l| l.cpus)
-        .map_or(config.nano_cpus, |c| (c * 1e9) as i64);
-    let pids = own.and_then(|l| l.pids).unwrap_or(config.pids_limit);
-    (memory, nano_cpus, pids)
 }
 
 /// Each of `ports` published on 127.0.0.1 at a port the engine picks.
@@ -117,19 +76,7 @@ pub(crate) fn spec(
     image: &Resolved,
     volume: Option<&str>,
 ) -> Result<Spec, HearthError> {
-    let render = |text: &str| {
-        refs::render(text, w.refs).map_err(|e| {
-            HearthError::driver(format!("render the references of role {}", role.name), e)
-        })
-    };
-    let mut env = crate::driver::engine::create::env(w.slug, &role.name, w.caps);
-    for (k, v) in &role.env {
-        env.push(format!("{k}={}", render(v)?));
-    }
-    let cmd = match &role.command {
-        Some(c) => Some(c.iter().map(|a| render(a)).collect::<Result<Vec<_>, _>>()?),
-        None => None,
-    };
+    let (env, cmd) = rendered(role, w.refs, w.slug, w.caps)?;
     let (memory, nano_cpus, pids) = limits(role, &w.d.config);
     let ports: Vec<String> = ports(role).iter().map(|p| format!("{p}/tcp")).collect();
     let hash = {
@@ -280,30 +227,14 @@ pub(crate) async fn wait(
         slug: w.slug.to_string(),
         published,
     };
-    let timeout = role.ready.timeout.unwrap_or(w.d.config.readiness_timeout);
-    if role.once {
-        probe::wait_completed(&target, timeout, steps, Some(signal)).await?;
-        return Ok(None);
-    }
-    let how = Wait {
-        ready: &role.ready,
-        port: role.port,
+    let awaited = Awaited {
+        role,
+        target: &target,
         default_timeout: w.d.config.readiness_timeout,
-    };
-    probe::wait_ready(&target, how, steps, Some(signal)).await?;
-    let endpoint = role
-        .port
-        .and_then(|p| target.published.get(&p))
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_default();
-    steps.step(Step::RoleReady, Some(&role.name), Some(endpoint.clone()));
-    Ok(Some(ServiceRef {
-        role: role.name.clone(),
-        image: image.image,
-        image_digest: image.id,
+        image,
         container_id: id.to_owned(),
-        endpoint,
-    }))
+    };
+    wait_role(awaited, steps, signal).await
 }
 
 /// Where each published in-container port of a container is reached on loopback.

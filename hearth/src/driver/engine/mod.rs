@@ -24,6 +24,7 @@ mod pull;
 pub mod readiness;
 pub(crate) mod removal;
 pub(crate) mod subnets;
+pub(crate) mod template;
 /// Why no engine endpoint could be chosen: on hearth's ground floor (`crate::engine_error`),
 /// so `crate::error` needs nothing from this room.
 use crate::engine_error as error;

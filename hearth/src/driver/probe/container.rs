@@ -9,14 +9,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
-use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerStateStatusEnum, ExecConfig};
-use bollard::query_parameters::LogsOptions;
 use bollard::Docker;
 use futures::StreamExt;
 
-use super::lines::{Lines, Stream};
+use super::lines;
 use super::tcp::listening_ports;
 use super::{RunState, Target};
 
@@ -130,23 +128,7 @@ impl Target for Container {
     }
 
     async fn logs(&self, tail: Option<usize>) -> Result<String, String> {
-        let options = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
-            ..Default::default()
-        };
-        let mut stream = self.docker.logs(&self.id, Some(options));
-        let mut lines = Lines::default();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("reading the log failed: {e}"))?;
-            let from = match chunk {
-                LogOutput::StdErr { .. } => Stream::Err,
-                _ => Stream::Out,
-            };
-            lines.push(from, &String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        Ok(lines.finish())
+        lines::read(self.docker.logs(&self.id, Some(lines::options(tail)))).await
     }
 
     async fn exec(&self, command: &[String]) -> Result<i64, String> {

@@ -6,6 +6,10 @@
 //! into the middle of a stderr one (and a `log` probe anchored at `^` would never match it),
 //! so each stream keeps its own unfinished line, and a line is emitted when its stream ends it.
 
+use bollard::container::LogOutput;
+use bollard::query_parameters::LogsOptions;
+use futures::StreamExt;
+
 /// Which stream a frame came from; a TTY's console output counts as stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stream {
@@ -40,6 +44,36 @@ impl Lines {
             }
         }
         self.text
+    }
+}
+
+/// Reads a log stream of the Engine API (a container's or a swarm task's) to its end, as
+/// whole lines.
+///
+/// # Errors
+/// The stream's error, in words.
+pub(crate) async fn read(
+    mut stream: impl futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
+) -> Result<String, String> {
+    let mut lines = Lines::default();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("reading the log failed: {e}"))?;
+        let from = match chunk {
+            LogOutput::StdErr { .. } => Stream::Err,
+            _ => Stream::Out,
+        };
+        lines.push(from, &String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    Ok(lines.finish())
+}
+
+/// The options of a log read: both streams, the last `tail` lines or all.
+pub(crate) fn options(tail: Option<usize>) -> LogsOptions {
+    LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
+        ..Default::default()
     }
 }
 

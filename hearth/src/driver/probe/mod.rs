@@ -10,7 +10,7 @@
 
 pub mod container;
 mod http;
-mod lines;
+pub(crate) mod lines;
 mod log;
 mod tcp;
 
@@ -344,6 +344,12 @@ async fn evaluate(
             let bound = ATTEMPT_TIMEOUT.min(left.max(Duration::from_millis(50)));
             let verdict = match tokio::time::timeout(bound, attempt(target, leaf, port)).await {
                 Ok(v) => v,
+                // Cut short by the end of the wait, not by its own bound: what the probe saw
+                // before stays the observation (a 503 is news; "it took too long" is not).
+                Err(_) if bound < ATTEMPT_TIMEOUT && node.last.is_some() => {
+                    node.passed = false;
+                    return false;
+                }
                 Err(_) => Verdict::NotYet(format!(
                     "{} took longer than {}",
                     describe(leaf),

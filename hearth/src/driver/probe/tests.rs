@@ -121,6 +121,48 @@ async fn a_503_is_not_ready_and_the_failure_says_what_was_seen() {
     assert_eq!(err.code(), "driver_failure");
 }
 
+/// A loopback server answering its first request 503, then holding every later one unanswered.
+async fn answering_once_then_hanging() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut held = Vec::new();
+        let mut first = true;
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            if first {
+                first = false;
+                let _ = s
+                    .write_all(b"HTTP/1.1 503 X\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            } else {
+                held.push(s);
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_attempt_cut_short_by_the_end_of_the_wait_keeps_what_was_seen_before() {
+    let target = Scripted {
+        addr: Some(answering_once_then_hanging().await),
+        ..Default::default()
+    };
+    let err = wait(&target, &ready(http("/healthz"), 0.6))
+        .await
+        .expect_err("503, then no answer");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("cairnet: GET /healthz answered 503 for 0.6 s ("),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_2xx_or_3xx_is_ready_and_a_range_is_honoured() {
     let ok = Scripted {

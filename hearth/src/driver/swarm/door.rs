@@ -1,10 +1,11 @@
 //! A workspace's door: how hearth reaches roles on other nodes without anything listening
 //! beyond loopback. One small service per workspace, pinned to hearth's own node and attached
 //! to the workspace's overlay, runs the door image's forwarder (`hearth-standin forward
-//! PORT=HOST:PORT…`): one port per role, forwarding to the role's service name, which the
+//! PORT=HOST:PORT…`): one port per (role, port) of the template's service roles (the role's
+//! own and its probes'), forwarding to the role's service name, which the
 //! swarm's DNS resolves to the task's address wherever it runs (`dnsrr`). Each role's loopback
-//! relay (`relay`) points at the door's address on this node's `docker_gwbridge` at the role's
-//! door port. The door publishes nothing; hearth never sends traffic to an overlay address.
+//! relay (`relay`) points at the door's address on this node's `docker_gwbridge` at that
+//! port's door port. The door publishes nothing; hearth never sends traffic to an overlay address.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,23 +19,44 @@ use bollard::Docker;
 use super::objects::{self, Part};
 use super::{spec, tasks, Swarm};
 use crate::driver::engine::map_err;
+use crate::driver::engine::template::ports;
 use crate::error::HearthError;
 use crate::journal::Steps;
 use crate::labels;
 use crate::slug::Slug;
 use crate::step::Step;
+use crate::template::Template;
 
 /// The image the door runs unless the operator names another (`HEARTH_SWARM_DOOR_IMAGE`):
 /// the offline stand-in (`make standin-image`), whose `forward` mode is the forwarder.
 pub const DEFAULT_DOOR_IMAGE: &str = "hearth-standin:local";
 
-/// The door's first port; role `i` (in the workspace's role order) is forwarded from
+/// The door's first port; the `i`th (role, port) of the workspace (in the template's role
+/// order, each service role's ports in order: its own and its probes') is forwarded from
 /// `DOOR_BASE + i`.
 const DOOR_BASE: u16 = 20_000;
 
-/// The door port of the `index`th role.
+/// The door port of the `index`th (role, port).
 pub(super) fn port(index: usize) -> u16 {
     DOOR_BASE + u16::try_from(index).unwrap_or(0)
+}
+
+/// Every (role, in-container port) the door forwards: each service role's port and its
+/// probes' ports (a one-shot has nothing to reach).
+pub(super) fn slots(template: &Template) -> Vec<(&str, u16)> {
+    template
+        .roles
+        .iter()
+        .filter(|r| !r.once)
+        .flat_map(|r| ports(r).into_iter().map(move |p| (r.name.as_str(), p)))
+        .collect()
+}
+
+/// The index of `role`'s `port` among the door's [`slots`].
+pub(super) fn slot(template: &Template, role: &str, port: u16) -> Option<usize> {
+    slots(template)
+        .iter()
+        .position(|(r, p)| *r == role && *p == port)
 }
 
 /// The service name of `slug`'s door (no role can be named so: role names have no `_`).
@@ -42,19 +64,12 @@ pub(super) fn name(d: &Swarm, slug: &Slug) -> String {
     format!("{}__door", d.names(slug).network())
 }
 
-/// Where a door forwards: each role's door port to its service name and listen port.
-pub(super) fn rules(d: &Swarm, slug: &Slug, roles: &[&str]) -> Vec<String> {
-    roles
+/// Where a door forwards: each slot's door port to its role's service name and port.
+pub(super) fn rules(d: &Swarm, slug: &Slug, template: &Template) -> Vec<String> {
+    slots(template)
         .iter()
         .enumerate()
-        .map(|(i, role)| {
-            format!(
-                "{}={}:{}",
-                port(i),
-                d.names(slug).container(role),
-                d.config.service_port
-            )
-        })
+        .map(|(i, (role, p))| format!("{}={}:{p}", port(i), d.names(slug).container(role)))
         .collect()
 }
 
@@ -136,7 +151,7 @@ pub(super) async fn image_id(d: &Swarm, docker: &Docker) -> Result<String, Heart
     }
 }
 
-/// Creates `slug`'s door for `roles` on hearth's node, its objects labelled with
+/// Creates `slug`'s door for `template`'s roles on hearth's node, its objects labelled with
 /// `object_labels` (the workspace's, for role `door`).
 ///
 /// # Errors
@@ -147,7 +162,7 @@ pub(super) async fn create(
     slug: &Slug,
     network_id: &str,
     object_labels: std::collections::HashMap<String, String>,
-    roles: &[&str],
+    template: &Template,
     steps: &Steps,
 ) -> Result<(), HearthError> {
     let image = image_id(d, docker).await?;
@@ -163,7 +178,7 @@ pub(super) async fn create(
             image: &image,
             network_id,
             node_id: &node,
-            rules: rules(d, slug, roles),
+            rules: rules(d, slug, template),
             replicas: 1,
         },
     );
@@ -175,8 +190,8 @@ pub(super) async fn create(
     Ok(())
 }
 
-/// The door's address on this node's `docker_gwbridge`, at the door port of `role_index`,
-/// once its task runs.
+/// The door's address on this node's `docker_gwbridge`, at the door port of `slot`, once its
+/// task runs.
 ///
 /// # Errors
 /// A driver failure if the door is missing or its task does not run within `timeout`.
@@ -184,7 +199,7 @@ pub(super) async fn addr(
     d: &Swarm,
     docker: &Docker,
     slug: &Slug,
-    role_index: usize,
+    slot: usize,
     timeout: Duration,
 ) -> Result<SocketAddr, HearthError> {
     let door = objects::part(docker, &d.instance, slug, Part::Door)
@@ -198,5 +213,5 @@ pub(super) async fn addr(
             )
         })?;
     let task = tasks::wait_running(docker, &door.id, "door", &Default::default(), timeout).await?;
-    tasks::gwbridge_addr(docker, &task.container_id, "door", port(role_index)).await
+    tasks::gwbridge_addr(docker, &task.container_id, "door", port(slot)).await
 }

@@ -19,17 +19,27 @@
 //! `dev.hearth.pool`; each service pins the image ID it was resolved to, which is what
 //! `image_digests` compares with the IDs the role's image resolves to now.
 //!
-//! The room: `spec` (a role's service spec), `create` (provision, upgrade, hibernate, wake),
-//! `tasks` (waiting for a task, its gwbridge address), `status` (each role's state and node), `relay`, `door`, `objects` (listing,
-//! removal), `cleanup` (volumes on other nodes).
+//! Templates: the tier's template runs as on Docker — one service per role, reached on the
+//! overlay by its role name (its alias), started in dependency order; a one-shot is a
+//! replicated job of one completion; readiness goes through the shared probes, their ports
+//! relayed through the door (`target`).
+//!
+//! The room: `spec` (a role's service spec), `role` (one role brought up and waited for),
+//! `create` (provision), `lifecycle` (upgrade, hibernate, wake, the ordered stop), `target`
+//! (a task as the probes see it), `tasks` (waiting for a task, its gwbridge address),
+//! `status` (each role's state and node), `relay`, `door`, `objects` (listing, removal),
+//! `cleanup` (volumes on other nodes).
 
 mod cleanup;
 mod create;
 mod door;
+mod lifecycle;
 mod objects;
 mod relay;
+mod role;
 mod spec;
 mod status;
+mod target;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +48,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bollard::models::LocalNodeState;
 use hearth_protocol::hearth::{
-    DeploymentRef, DriverName, ProvisioningProfile, Status, StatusResponse,
+    DeploymentRef, DriverName, ProvisioningProfile, Status, StatusResponse, Tier,
 };
 use tokio::sync::OnceCell;
 use tracing::{info, warn};
@@ -52,6 +62,7 @@ use super::{ContainerState, Step};
 use super::{Driver, Owned};
 use crate::error::HearthError;
 use crate::journal::Steps;
+use crate::labels;
 use crate::names::Names;
 use crate::slug::Slug;
 
@@ -145,13 +156,17 @@ impl Swarm {
         Ok(list.into_iter().map(|c| (c.id, c.state)).collect())
     }
 
-    /// Waits until `slug` has no task container left (after a scale to 0).
-    async fn wait_no_containers(&self, slug: &Slug) -> Result<(), HearthError> {
+    /// Waits until `slug` has no task container left (after a scale to 0) but those of
+    /// `kept` roles (one-shots: the swarm keeps a completed job's container in its task
+    /// history).
+    async fn wait_no_containers(&self, slug: &Slug, kept: &[&str]) -> Result<(), HearthError> {
         let bound = Duration::from_secs(u64::try_from(self.config.stop_timeout_secs).unwrap_or(10))
             + Duration::from_secs(30);
         let started = Instant::now();
+        let docker = self.engine.client().await?;
         loop {
-            let left = self.containers(slug).await?;
+            let mut left = list_containers(docker, &self.instance, Some(slug)).await?;
+            left.retain(|c| !kept.contains(&c.role.as_str()));
             if left.is_empty() {
                 return Ok(());
             }
@@ -208,7 +223,8 @@ impl Swarm {
         }
         let verb = if pause { "pause" } else { "resume" };
         let mut running = Vec::new();
-        for s in &services {
+        // A one-shot's job has completed: nothing of it runs to freeze.
+        for s in services.iter().filter(|s| !spec::is_job(&s.spec)) {
             let task = tasks::running(&tasks::list(docker, &s.id).await?).ok_or_else(|| {
                 HearthError::driver(format!("{verb} role {}", s.role), "it has no running task")
             })?;
@@ -251,10 +267,22 @@ impl Swarm {
                 continue;
             };
             self.relays.open(&s.slug, &s.role, Some(port)).await?;
-            let index = super::SOLO_ROLES
-                .iter()
-                .position(|r| *r == s.role)
-                .unwrap_or(0);
+            let tier = s
+                .spec
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::TIER))
+                .and_then(|t| t.parse::<Tier>().ok())
+                .unwrap_or(Tier::Solo);
+            let template = self.config.template(tier);
+            let Some(index) = template
+                .role(&s.role)
+                .and_then(|r| r.port)
+                .and_then(|p| door::slot(&template, &s.role, p))
+            else {
+                warn!(workspace = %s.slug, role = %s.role, "relay not restored: its template has no such port");
+                continue;
+            };
             match door::addr(self, docker, &slug, index, Duration::from_secs(5)).await {
                 Ok(addr) => {
                     self.relays.point(&s.slug, &s.role, Some(addr));
@@ -298,14 +326,15 @@ impl Driver for Swarm {
         profile: &ProvisioningProfile,
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
-        create::upgrade(self, r, profile, steps).await
+        lifecycle::upgrade(self, r, profile, steps).await
     }
 
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
         let docker = self.engine.client().await?;
-        self.relays.close(slug.as_str());
         // Which other nodes hold the roles' volumes is known only while the services exist.
         let roles = objects::services(docker, &self.instance, Some(slug)).await?;
+        lifecycle::stop_dependents_first(self, slug, &roles, steps).await;
+        self.relays.close(slug.as_str());
         let remote = cleanup::remote_volumes(self, docker, slug, &roles).await?;
         objects::remove_all(
             docker,
@@ -336,12 +365,12 @@ impl Driver for Swarm {
         r: &DeploymentRef,
         steps: &Steps,
     ) -> Result<DeploymentRef, HearthError> {
-        create::hibernate(self, r, steps).await?;
+        lifecycle::hibernate(self, r, steps).await?;
         Ok(r.clone())
     }
 
     async fn wake(&self, r: &DeploymentRef, steps: &Steps) -> Result<DeploymentRef, HearthError> {
-        create::wake(self, r, steps).await
+        lifecycle::wake(self, r, steps).await
     }
 
     async fn owned(&self) -> Result<Vec<Owned>, HearthError> {

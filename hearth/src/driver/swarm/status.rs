@@ -16,12 +16,17 @@ use crate::driver::{missing_roles, role_state, status_from_states, ContainerStat
 use crate::error::HearthError;
 use crate::slug::Slug;
 
-/// The roles a workspace of `r` has, in the order they are listed. The one place swarm status
-/// takes role names from.
-fn expected_roles(_r: &DeploymentRef) -> Vec<String> {
-    crate::driver::SOLO_ROLES
-        .iter()
-        .map(|r| (*r).to_owned())
+/// The roles a workspace of `r` lists: its template's service roles, in the template's order.
+/// A one-shot is left out: once it completed there is nothing of it to run (and a completed
+/// one-shot is not a missing role). The one place swarm status takes role names from.
+fn expected_roles(swarm: &Swarm, r: &DeploymentRef) -> Vec<String> {
+    swarm
+        .config
+        .template(r.tier)
+        .roles
+        .into_iter()
+        .filter(|role| !role.once)
+        .map(|role| role.name)
         .collect()
 }
 
@@ -35,8 +40,10 @@ pub(super) async fn observe(
 ) -> Result<StatusResponse, HearthError> {
     let slug = Slug::parse(&r.workspace_slug)?;
     let docker = swarm.engine.client().await?;
-    let services = objects::services(docker, &swarm.instance, Some(&slug)).await?;
-    let expected = expected_roles(r);
+    let mut services = objects::services(docker, &swarm.instance, Some(&slug)).await?;
+    // One-shots' jobs: done, or the workspace would not be live.
+    services.retain(|s| !spec::is_job(&s.spec));
+    let expected = expected_roles(swarm, r);
     if let Some(status) = missing_roles(services.len(), expected.len()) {
         let roles = expected
             .iter()

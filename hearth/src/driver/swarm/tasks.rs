@@ -1,4 +1,4 @@
-//! A role's task: waiting until the swarm runs it (or saying, in the task's own words, why it
+//! A role's task: waiting until the swarm runs it (or has run it: a one-shot) (or saying, in the task's own words, why it
 //! does not), and finding its container's address on the node's `docker_gwbridge`, which is
 //! where the loopback relay sends its bytes.
 
@@ -64,6 +64,36 @@ pub(super) fn running(tasks: &[Task]) -> Option<Running> {
     })
 }
 
+/// The newest task that has run, whether it still runs or has exited since (a one-shot that
+/// completed, a service that died at once): its exit is then the probe's to report, with
+/// its code and log.
+pub(super) fn ran(tasks: &[Task]) -> Option<Running> {
+    tasks.iter().find_map(|t| {
+        let status = t.status.as_ref()?;
+        let container = status.container_status.as_ref();
+        let container_id = container
+            .and_then(|c| c.container_id.clone())
+            .filter(|c| !c.is_empty())?;
+        // A process that ran and exited non-zero, in the executor's words; not a container
+        // the engine refused to start ("starting container failed: …"), which is a refusal.
+        let exited = container.and_then(|c| c.exit_code).is_some()
+            && status
+                .err
+                .as_deref()
+                .is_none_or(|e| e.starts_with("task: non-zero exit"));
+        let has_run = match status.state? {
+            TaskState::RUNNING | TaskState::COMPLETE => true,
+            TaskState::FAILED => exited,
+            _ => false,
+        };
+        has_run.then(|| Running {
+            task_id: t.id.clone().unwrap_or_default(),
+            container_id,
+            node_id: t.node_id.clone().unwrap_or_default(),
+        })
+    })
+}
+
 /// Waits until a task of `service` not in `before` runs. A task that fails, is rejected, or
 /// cannot be placed fails the wait at once with the task's own error message.
 ///
@@ -77,6 +107,32 @@ pub(super) async fn wait_running(
     before: &HashSet<String>,
     timeout: Duration,
 ) -> Result<Running, HearthError> {
+    let pick = |fresh: &[Task]| running(fresh).filter(|r| !r.container_id.is_empty());
+    wait_for(docker, (service, role), before, timeout, pick).await
+}
+
+/// Waits until a task of `service` not in `before` has run ([`ran`]); a task refused before it
+/// ran fails the wait at once, as in [`wait_running`].
+///
+/// # Errors
+/// As [`wait_running`].
+pub(super) async fn wait_ran(
+    docker: &Docker,
+    service: &str,
+    role: &str,
+    before: &HashSet<String>,
+    timeout: Duration,
+) -> Result<Running, HearthError> {
+    wait_for(docker, (service, role), before, timeout, ran).await
+}
+
+async fn wait_for(
+    docker: &Docker,
+    (service, role): (&str, &str),
+    before: &HashSet<String>,
+    timeout: Duration,
+    pick: impl Fn(&[Task]) -> Option<Running>,
+) -> Result<Running, HearthError> {
     let started = Instant::now();
     let mut pause = FIRST_POLL;
     let mut last = "no task yet".to_owned();
@@ -86,10 +142,8 @@ pub(super) async fn wait_running(
             .into_iter()
             .filter(|t| !t.id.as_ref().is_some_and(|id| before.contains(id)))
             .collect();
-        if let Some(r) = running(&fresh) {
-            if !r.container_id.is_empty() {
-                return Ok(r);
-            }
+        if let Some(r) = pick(&fresh) {
+            return Ok(r);
         }
         for t in &fresh {
             if let Some(why) = refusal(t) {
@@ -244,5 +298,28 @@ mod tests {
         let mut stopping = task(TaskState::RUNNING, "");
         stopping.desired_state = Some(TaskState::SHUTDOWN);
         assert!(running(&[stopping]).is_none());
+    }
+
+    #[test]
+    fn a_task_that_ran_and_exited_counts_as_run_but_not_one_refused_before() {
+        let mut done = task(TaskState::COMPLETE, "");
+        done.desired_state = Some(TaskState::COMPLETE);
+        assert_eq!(ran(&[done]).map(|r| r.container_id), Some("c1".into()));
+        assert!(ran(&[task(TaskState::FAILED, "task: non-zero exit (137)")]).is_some());
+        let refused = task(
+            TaskState::FAILED,
+            "starting container failed: Minimum memory limit allowed is 6MB",
+        );
+        assert!(ran(&[refused]).is_none(), "refused at start: never ran");
+        let mut never = task(TaskState::FAILED, "no such image");
+        if let Some(c) = never
+            .status
+            .as_mut()
+            .and_then(|s| s.container_status.as_mut())
+        {
+            c.exit_code = None;
+        }
+        assert!(ran(&[never]).is_none());
+        assert!(ran(&[task(TaskState::PREPARING, "")]).is_none());
     }
 }
