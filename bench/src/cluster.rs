@@ -15,6 +15,7 @@ use crate::cluster_floor::{ClusterFloor, SpreadRole};
 use crate::engine::{self, Scope};
 use crate::hearth::Launch;
 use crate::ready::Prober;
+use crate::section::Markers;
 use crate::spec;
 use crate::swarm::{self, SwarmFigures};
 
@@ -116,11 +117,18 @@ async fn rounds(
     f
 }
 
-/// The heading the cluster section starts with (what [`swarm::splice_at`] finds).
-pub(crate) const HEADING: &str = "## Cluster";
+/// Where the section starts and ends in `BENCH.md`.
+pub(crate) const MARKERS: Markers = Markers {
+    begin: "<!-- cluster-section: begin -->",
+    end: "<!-- cluster-section: end -->",
+};
 
-/// The report's cluster section.
+/// The report's cluster section, between its markers.
 pub(crate) fn render(outcome: &Outcome) -> String {
+    format!("{}\n{}{}\n", MARKERS.begin, body(outcome), MARKERS.end)
+}
+
+fn body(outcome: &Outcome) -> String {
     let mut md = String::from(
         "## Cluster (Swarm, 3 nodes): provision → ready and teardown, a workspace across nodes\n\n",
     );
@@ -147,4 +155,21 @@ pub(crate) fn render(outcome: &Outcome) -> String {
     ));
     md.push_str("\nTarget: hearth ≤ 1.2× the cluster floor.\n");
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::section::splice;
+
+    #[test]
+    fn the_cluster_section_is_replaced_in_place_beside_the_swarm_one() {
+        let swarm = crate::swarm::render(None);
+        let old = render(&Err("no root".into()));
+        assert!(old.contains("Not measured: no root."), "{old}");
+        let doc = format!("# t\n\n{swarm}\n{old}\n## B\nb\n");
+        let new = render(&Err("still no root".into()));
+        let s = splice(&doc, MARKERS, &new);
+        assert_eq!(s, format!("# t\n\n{swarm}\n{new}\n## B\nb\n"));
+    }
 }

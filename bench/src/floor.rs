@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, PortBinding,
-    ResourcesUlimits, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
@@ -101,7 +101,7 @@ impl Floor {
     /// Creates the network in the engine's default pools; when those are exhausted (about 30
     /// bridge networks on a default engine), in a /28 of the bench's own range, as hearth
     /// does with its own pool — the least any tool must do to run more workspaces at once.
-    async fn create_network(&self, network: NetworkCreateRequest) -> anyhow::Result<()> {
+    pub(crate) async fn create_network(&self, network: NetworkCreateRequest) -> anyhow::Result<()> {
         match self.docker.create_network(network.clone()).await {
             Ok(_) => return Ok(()),
             Err(e) if !e.to_string().contains("non-overlapping IPv4 address pool") => {
@@ -130,50 +130,88 @@ impl Floor {
     }
 
     async fn start_service(&self, names: &Names, role: &str) -> anyhow::Result<String> {
-        let name = names.container(role);
-        let port_key = format!("{SERVICE_PORT}/tcp");
+        let run = Run {
+            role,
+            name: names.container(role),
+            volume: names.volume(role),
+            network: names.network(),
+            env: vec![format!("HEARTH_ROLE={role}")],
+            port: Some(SERVICE_PORT),
+            alias: false,
+        };
+        self.run(&run).await?;
+        self.ready_url(&run, SERVICE_PORT).await
+    }
+
+    /// Creates and starts one container.
+    ///
+    /// # Errors
+    /// On an engine failure, naming the role.
+    pub(crate) async fn run(&self, c: &Run<'_>) -> anyhow::Result<()> {
+        let role = c.role;
+        let port_key = c.port.map(|p| format!("{p}/tcp"));
         let host_config = HostConfig {
             init: Some(true),
             ulimits: self.ulimits.clone(),
             memory: Some(spec::MEMORY_BYTES),
             pids_limit: Some(spec::PIDS_LIMIT),
             nano_cpus: Some(spec::NANO_CPUS),
-            binds: Some(vec![format!("{}:/data", names.volume(role))]),
-            network_mode: Some(names.network()),
-            port_bindings: Some(HashMap::from([(
-                port_key.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".to_owned()),
-                    host_port: Some(String::new()),
-                }]),
-            )])),
+            binds: Some(vec![format!("{}:/data", c.volume)]),
+            network_mode: Some(c.network.clone()),
+            port_bindings: port_key.clone().map(|key| {
+                HashMap::from([(
+                    key,
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".to_owned()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])
+            }),
             ..Default::default()
         };
+        // The role's name as its host on the network, as a template's roles have.
+        let networking_config = c.alias.then(|| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                c.network.clone(),
+                EndpointSettings {
+                    aliases: Some(vec![role.to_owned()]),
+                    ..Default::default()
+                },
+            )])),
+        });
         let body = ContainerCreateBody {
             image: Some(self.image.clone()),
-            env: Some(vec![format!("HEARTH_ROLE={role}")]),
+            env: Some(c.env.clone()),
             labels: Some(self.labels.clone()),
-            exposed_ports: Some(vec![port_key.clone()]),
+            exposed_ports: port_key.map(|k| vec![k]),
             host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(c.name.clone()),
             ..Default::default()
         };
         self.docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
+            .create_container(Some(options), body)
             .await
             .with_context(|| format!("create container for role '{role}'"))?;
         self.docker
-            .start_container(&name, None)
+            .start_container(&c.name, None)
             .await
-            .with_context(|| format!("start container for role '{role}'"))?;
+            .with_context(|| format!("start container for role '{role}'"))
+    }
+
+    /// Waits until `c`'s `port`, as published on loopback, answers HTTP; its URL.
+    ///
+    /// # Errors
+    /// When it has no published port or does not answer in time.
+    pub(crate) async fn ready_url(&self, c: &Run<'_>, port: u16) -> anyhow::Result<String> {
+        let role = c.role;
+        let port_key = format!("{port}/tcp");
         let inspect = self
             .docker
-            .inspect_container(&name, None)
+            .inspect_container(&c.name, None)
             .await
             .with_context(|| format!("inspect container for role '{role}'"))?;
         let port = inspect
@@ -190,6 +228,52 @@ impl Floor {
         Ok(url)
     }
 
+    /// Stops the container of `role` gracefully (a stopped one at once) and removes it; one
+    /// already gone is fine.
+    ///
+    /// # Errors
+    /// An engine failure other than "no such container".
+    pub(crate) async fn stop_and_remove(&self, name: &str, role: &str) -> anyhow::Result<()> {
+        let stop = StopContainerOptions {
+            t: Some(spec::STOP_TIMEOUT_S),
+            ..Default::default()
+        };
+        gone_is_fine(self.docker.stop_container(name, Some(stop)).await)
+            .with_context(|| format!("stop container for role '{role}'"))?;
+        gone_is_fine(
+            self.docker
+                .remove_container(name, Some(RemoveContainerOptions::default()))
+                .await,
+        )
+        .with_context(|| format!("remove container for role '{role}'"))
+    }
+
+    /// Removes the volumes `(name, role)` and the network, in parallel; each one gone is fine.
+    ///
+    /// # Errors
+    /// Every engine failure other than "no such object", one entry each.
+    pub(crate) async fn remove_volumes_and_network(
+        &self,
+        volumes: &[(String, &str)],
+        network: &str,
+    ) -> Vec<anyhow::Result<()>> {
+        let vols = join_all(volumes.iter().map(|(name, role)| async move {
+            gone_is_fine(
+                self.docker
+                    .remove_volume(name, None::<RemoveVolumeOptions>)
+                    .await,
+            )
+            .with_context(|| format!("remove volume for role '{role}'"))
+        }));
+        let net = async {
+            gone_is_fine(self.docker.remove_network(network).await)
+                .with_context(|| format!("remove network {network}"))
+        };
+        let (mut vols, net) = tokio::join!(vols, net);
+        vols.push(net);
+        vols
+    }
+
     /// Stops both services gracefully and removes them, then the volumes and the network.
     /// Like hearth's teardown it is idempotent: an object already gone is not an error, and
     /// one failing removal does not keep the others from being attempted.
@@ -197,37 +281,33 @@ impl Floor {
     /// # Errors
     /// The first engine failure other than "no such object".
     pub(crate) async fn teardown(&self, names: &Names) -> anyhow::Result<()> {
-        let services = join_all(ROLES.iter().map(|role| async move {
-            let name = names.container(role);
-            let stop = StopContainerOptions {
-                t: Some(spec::STOP_TIMEOUT_S),
-                ..Default::default()
-            };
-            gone_is_fine(self.docker.stop_container(&name, Some(stop)).await)
-                .with_context(|| format!("stop container for role '{role}'"))?;
-            gone_is_fine(
-                self.docker
-                    .remove_container(&name, Some(RemoveContainerOptions::default()))
-                    .await,
-            )
-            .with_context(|| format!("remove container for role '{role}'"))
-        }))
-        .await;
-        let vols = join_all(ROLES.iter().map(|role| async move {
-            gone_is_fine(
-                self.docker
-                    .remove_volume(&names.volume(role), None::<RemoveVolumeOptions>)
-                    .await,
-            )
-            .with_context(|| format!("remove volume for role '{role}'"))
-        }));
-        let net = async {
-            gone_is_fine(self.docker.remove_network(&names.network()).await)
-                .with_context(|| format!("remove network {}", names.network()))
-        };
-        let (vols, net) = tokio::join!(vols, net);
-        services.into_iter().chain(vols).chain([net]).collect()
+        let services =
+            join_all(ROLES.iter().map(|role| async move {
+                self.stop_and_remove(&names.container(role), role).await
+            }))
+            .await;
+        let volumes: Vec<(String, &str)> = ROLES.iter().map(|r| (names.volume(r), *r)).collect();
+        let rest = self
+            .remove_volumes_and_network(&volumes, &names.network())
+            .await;
+        services.into_iter().chain(rest).collect()
     }
+}
+
+/// One container the floor runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Run<'a> {
+    /// The role it plays (for error messages, and its network alias).
+    pub role: &'a str,
+    pub name: String,
+    /// Its data volume, mounted on `/data`.
+    pub volume: String,
+    pub network: String,
+    pub env: Vec<String>,
+    /// The in-container port published on loopback, if any.
+    pub port: Option<u16>,
+    /// Whether the role's name is its host on the network (a template's roles are).
+    pub alias: bool,
 }
 
 /// Treats the engine's 404 ("no such container/volume/network") as done.

@@ -17,10 +17,14 @@ mod ready;
 mod relay;
 mod report;
 mod run;
+mod section;
 mod spec;
 mod stack;
 mod stats;
 mod swarm;
+mod template_floor;
+mod template_shape;
+mod templates;
 
 use std::path::PathBuf;
 
@@ -72,9 +76,11 @@ struct Args {
     /// it too, beside Docker, in a section of its own.
     #[arg(long, env = "HEARTH_PODMAN_HOST")]
     podman_host: Option<String>,
-    /// Run one section only and rewrite only it in the report: `podman`, or `cluster` (the
-    /// workspace across a 3-node swarm of private test hosts; needs root).
-    #[arg(long, value_parser = ["podman", "cluster"])]
+    /// Run one section only and rewrite only it in the report: `podman` (needs
+    /// --podman-host), `templates` (a 3-role template and the default workspace, each
+    /// through hearth against its floor), or `cluster` (the workspace across a 3-node swarm
+    /// of private test hosts; needs root).
+    #[arg(long, value_parser = ["podman", "templates", "cluster"])]
     section: Option<String>,
 }
 
@@ -93,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let plan = plan(&args);
     match args.section.as_deref() {
         Some("podman") => return podman_section(&args, &plan, &scope).await,
+        Some("templates") => return templates_section(&args, &plan, &scope).await,
         Some("cluster") => return cluster_section(&args, &plan, &scope).await,
         _ => {}
     }
@@ -104,36 +111,39 @@ async fn main() -> anyhow::Result<()> {
         let docker = engine::connect().await?;
         let launch = run::launch(&plan, &scope);
         let swarm = swarm::measure(&docker, &launch, &scope, &plan.image, plan.runs).await?;
+        let templates = match args.only_swarm {
+            true => None,
+            false => Some(templates::measure(&plan, &scope).await?),
+        };
         let cluster = match args.only_swarm {
             true => None,
             false => Some(cluster::measure(&launch, &scope, plan.runs).await?),
         };
-        Ok::<_, anyhow::Error>((report, swarm, cluster))
+        Ok::<_, anyhow::Error>((report, swarm, templates, cluster))
     };
     let outcome = tokio::select! {
         r = work => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     sweep(&scope).await;
-    let (report, swarm, cluster) = outcome?;
-    let section = swarm::render(swarm.as_ref());
-    let mut md = match report {
-        Some(report) => swarm::splice(
-            &report.render(&machine::describe(), &machine::stamp()),
-            &section,
-        ),
-        None => swarm::splice(
-            &std::fs::read_to_string(&args.out).unwrap_or_default(),
-            &section,
-        ),
+    let (report, swarm, templates, cluster) = outcome?;
+    let doc = match report {
+        Some(report) => report.render(&machine::describe(), &machine::stamp()),
+        None => std::fs::read_to_string(&args.out).unwrap_or_default(),
     };
+    let mut md = section::splice(&doc, swarm::MARKERS, &swarm::render(swarm.as_ref()));
+    if let Some(t) = &templates {
+        let rendered = templates::render(t, &plan.command, plan.runs, &machine::stamp());
+        md = section::splice(&md, templates::MARKERS, &rendered);
+    }
     if let Some(c) = &cluster {
-        md = swarm::splice_at(&md, cluster::HEADING, &cluster::render(c));
+        md = section::splice(&md, cluster::MARKERS, &cluster::render(c));
     }
     if let Some(host) = &args.podman_host {
         tracing::info!(host, "the solo workspace on Docker and on Podman");
         let rows = podman::measure(&plan, &scope, host).await?;
-        md = podman::splice(&md, &podman::render(&rows, &plan, &machine::stamp()));
+        let rendered = podman::render(&rows, &plan, &machine::stamp());
+        md = section::splice(&md, podman::MARKERS, &rendered);
     }
     std::fs::write(&args.out, &md).with_context(|| format!("write {}", args.out.display()))?;
     println!("{md}");
@@ -178,10 +188,33 @@ async fn podman_section(
     };
     let section = podman::render(&rows, plan, &machine::stamp());
     let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
-    std::fs::write(&args.out, podman::splice(&doc, &section))
+    std::fs::write(&args.out, section::splice(&doc, podman::MARKERS, &section))
         .with_context(|| format!("write {}", args.out.display()))?;
     println!("{section}");
     eprintln!("wrote the Podman section of {}", args.out.display());
+    Ok(())
+}
+
+/// `--section templates`: measures the templates section alone and rewrites only it.
+async fn templates_section(
+    args: &Args,
+    plan: &run::Plan,
+    scope: &engine::Scope,
+) -> anyhow::Result<()> {
+    let figures = tokio::select! {
+        r = templates::measure(plan, scope) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    sweep(scope).await;
+    let rendered = templates::render(&figures?, &plan.command, plan.runs, &machine::stamp());
+    let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(
+        &args.out,
+        section::splice(&doc, templates::MARKERS, &rendered),
+    )
+    .with_context(|| format!("write {}", args.out.display()))?;
+    println!("{rendered}");
+    eprintln!("wrote the templates section of {}", args.out.display());
     Ok(())
 }
 
@@ -196,14 +229,14 @@ async fn cluster_section(
         r = cluster::measure(&launch, scope, plan.runs) => r?,
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
     };
-    let section = cluster::render(&outcome);
+    let rendered = cluster::render(&outcome);
     let doc = std::fs::read_to_string(&args.out).unwrap_or_default();
     std::fs::write(
         &args.out,
-        swarm::splice_at(&doc, cluster::HEADING, &section),
+        section::splice(&doc, cluster::MARKERS, &rendered),
     )
     .with_context(|| format!("write {}", args.out.display()))?;
-    println!("{section}");
+    println!("{rendered}");
     eprintln!("wrote the cluster section of {}", args.out.display());
     Ok(())
 }

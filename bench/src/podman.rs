@@ -19,12 +19,15 @@ use crate::hearth::{Daemon, Launch};
 use crate::ready::Prober;
 use crate::report::PathTimes;
 use crate::run::Plan;
+use crate::section::Markers;
 use crate::spec::{self, Names};
 use crate::stats::{median, ms, ratio, times};
 
 /// Where the section starts and ends in `BENCH.md`.
-pub(crate) const BEGIN: &str = "<!-- podman-section: begin -->";
-pub(crate) const END: &str = "<!-- podman-section: end -->";
+pub(crate) const MARKERS: Markers = Markers {
+    begin: "<!-- podman-section: begin -->",
+    end: "<!-- podman-section: end -->",
+};
 
 /// Slugs of this section start here, clear of the other sections' numbering.
 const FIRST_SLUG: usize = 50_000;
@@ -39,11 +42,12 @@ pub(crate) struct EngineSolo {
 }
 
 /// One engine under test: its client, its floor and a hearth pointed at it.
-struct Side {
-    name: String,
-    docker: Docker,
-    floor: Floor,
-    launch: Launch,
+pub(crate) struct Side {
+    /// `Docker 20.10.24` or `Podman 4.3.1`.
+    pub name: String,
+    pub docker: Docker,
+    pub floor: Floor,
+    pub launch: Launch,
 }
 
 /// Measures the solo workspace on Docker (`DOCKER_HOST`) and on Podman at `podman_host`.
@@ -69,7 +73,12 @@ pub(crate) async fn measure(
     Ok(out)
 }
 
-async fn side(
+/// The engine `docker` (at `host`, `None`: `DOCKER_HOST`) under test: its floor, and a
+/// hearth launch pointed at it, both as the engine asks (ulimits on Podman).
+///
+/// # Errors
+/// When the engine does not answer or lacks the image.
+pub(crate) async fn side(
     plan: &Plan,
     scope: &Scope,
     docker: Docker,
@@ -186,7 +195,7 @@ async fn one(
 /// The section, markers included.
 pub(crate) fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
     let mut w = String::new();
-    let _ = writeln!(w, "{BEGIN}");
+    let _ = writeln!(w, "{}", MARKERS.begin);
     let _ = writeln!(w, "## One solo workspace on Docker and on Podman\n");
     let _ = writeln!(
         w,
@@ -244,49 +253,6 @@ pub(crate) fn render(rows: &[EngineSolo], plan: &Plan, stamp: &str) -> String {
             }
         }
     }
-    let _ = writeln!(w, "\n{END}");
+    let _ = writeln!(w, "\n{}", MARKERS.end);
     w
-}
-
-/// `doc` with its Podman section replaced by `section` (appended if it has none).
-pub(crate) fn splice(doc: &str, section: &str) -> String {
-    match (doc.find(BEGIN), doc.find(END)) {
-        (Some(b), Some(e)) if b < e => {
-            let after = &doc[e + END.len()..];
-            format!(
-                "{}{}{}",
-                &doc[..b],
-                section.trim_end(),
-                after
-                    .strip_prefix('\n')
-                    .map_or(after.to_owned(), |a| format!("\n{a}"))
-            )
-        }
-        _ => format!(
-            "{}\n{section}",
-            doc.trim_end_matches('\n').to_owned() + "\n"
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splice_replaces_only_the_section() {
-        let doc = "# B\n\nbefore\n";
-        let one = splice(doc, &format!("{BEGIN}\nfirst\n{END}\n"));
-        assert!(one.starts_with("# B\n\nbefore\n"), "{one}");
-        assert!(one.contains("first"));
-        let two = splice(
-            &(one.clone() + "after\n"),
-            &format!("{BEGIN}\nsecond\n{END}\n"),
-        );
-        assert!(two.contains("second") && !two.contains("first"), "{two}");
-        assert!(
-            two.starts_with("# B\n\nbefore\n") && two.ends_with("after\n"),
-            "{two}"
-        );
-    }
 }

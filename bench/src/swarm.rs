@@ -27,6 +27,7 @@ use tokio::time::{sleep, Instant};
 use crate::engine::Scope;
 use crate::hearth::{Daemon, Launch};
 use crate::ready::Prober;
+use crate::section::Markers;
 use crate::spec::{self, Names, ROLES, SERVICE_PORT};
 use crate::stats::{median, ms, ratio, times};
 
@@ -385,6 +386,10 @@ pub(crate) async fn alternate(
 
 /// The report's Swarm section.
 pub(crate) fn render(f: Option<&SwarmFigures>) -> String {
+    format!("{}\n{}{}\n", MARKERS.begin, body(f), MARKERS.end)
+}
+
+fn body(f: Option<&SwarmFigures>) -> String {
     let mut md = String::from("## Swarm: provision → ready and teardown, one solo workspace\n\n");
     let Some(f) = f else {
         md.push_str("Not measured: the engine was not a swarm manager (`docker swarm init --advertise-addr 127.0.0.1`).\n");
@@ -432,37 +437,23 @@ pub(crate) fn table(f: &SwarmFigures, hearth: &str, floor: &str) -> String {
     md
 }
 
-/// `report` with its Swarm section replaced by `section` (or `section` appended).
-pub(crate) fn splice(report: &str, section: &str) -> String {
-    splice_at(report, "## Swarm:", section)
-}
-
-/// `report` with the section whose heading starts with `heading` replaced by `section` (or
-/// `section` appended).
-pub(crate) fn splice_at(report: &str, heading: &str, section: &str) -> String {
-    let start = report.find(heading);
-    match start {
-        None => format!("{}\n\n{section}", report.trim_end()),
-        Some(a) => {
-            let rest = &report[a + 2..];
-            let end = rest.find("\n## ").map_or(report.len(), |e| a + 2 + e + 1);
-            format!("{}{section}{}", &report[..a], &report[end..])
-        }
-    }
-}
+/// Where the section starts and ends in `BENCH.md`.
+pub(crate) const MARKERS: Markers = Markers {
+    begin: "<!-- swarm-section: begin -->",
+    end: "<!-- swarm-section: end -->",
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::section::splice;
 
     #[test]
     fn the_swarm_section_is_replaced_in_place() {
-        let r = "# t\n\n## A\na\n\n## Swarm: x\nold\n\n## B\nb\n";
-        let s = splice(r, "## Swarm: y\nnew\n\n");
-        assert_eq!(s, "# t\n\n## A\na\n\n## Swarm: y\nnew\n\n## B\nb\n");
-        assert!(splice("# t\n", "## Swarm: z\n").ends_with("# t\n\n## Swarm: z\n"));
-        let c = "# t\n\n## Swarm: x\nold\n\n## Cluster: a\nold\n";
-        let s = splice_at(c, "## Cluster", "## Cluster: b\nnew\n");
-        assert_eq!(s, "# t\n\n## Swarm: x\nold\n\n## Cluster: b\nnew\n");
+        let old = render(None);
+        let doc = format!("# t\n\n## A\na\n\n{old}\n## B\nb\n");
+        let new = old.replace("Not measured", "Still not measured");
+        let s = splice(&doc, MARKERS, &new);
+        assert_eq!(s, format!("# t\n\n## A\na\n\n{new}\n## B\nb\n"));
     }
 }

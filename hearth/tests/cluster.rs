@@ -321,7 +321,7 @@ fn a_kill_9_mid_provision_is_reconciled_on_every_node() {
             env: &env,
             left: &left,
             settle: Duration::from_secs(60),
-            midway: &midway,
+            midway: crash::Midway::Objects(&midway),
         })
         .await;
     });

@@ -158,7 +158,7 @@ async fn kill_9_mid_provision(driver: &str, objects: usize) {
         env: &[],
         left: &left,
         settle: Duration::ZERO,
-        midway: &|objects_now: &[String]| objects_now.len() >= objects,
+        midway: crash::Midway::Objects(&|objects_now: &[String]| objects_now.len() >= objects),
     })
     .await;
 }

@@ -103,12 +103,7 @@ pub async fn find_where(
         .filter(|s| keeps(s.labels.as_ref()))
         .filter_map(|s| s.name)
         .collect();
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters.clone()),
-            ..Default::default()
-        }))
+    let containers = list_containers(docker, &filters)
         .await
         .context("list containers by label")?
         .into_iter()
@@ -168,6 +163,33 @@ pub async fn sweep(docker: &Docker, filters: &[String]) -> anyhow::Result<Labell
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Ok(found)
+}
+
+/// Every container carrying `filters`. Podman lists a container that has just stopped, until
+/// its cleanup is done, in a state (`stopped`) the Docker API's schema does not have, which
+/// the client refuses to decode; the listing is asked again (a few times, 50 ms apart) until
+/// that moment has passed.
+async fn list_containers(
+    docker: &Docker,
+    filters: &HashMap<String, Vec<String>>,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let mut tries = 0;
+    loop {
+        let listed = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await;
+        match listed {
+            Err(bollard::errors::Error::JsonDataError { .. }) if tries < 40 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Removes the containers (with their anonymous volumes), networks and volumes of `found`.

@@ -1,13 +1,15 @@
 //! The real `hearth` binary as a daemon process, and the crash every engine-backed driver must
-//! survive: kill -9 in the middle of a provision, then a restart whose reconcile removes what
-//! was half-made (found by label) and records the provision failed.
+//! survive: kill -9 in the middle of a provision — once enough of it is on the engine, or
+//! right after a chosen boot event — then a restart whose reconcile removes what was
+//! half-made (found by label) and records the provision failed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use hearth::client::HearthClient;
-use hearth_protocol::hearth::{ProvisioningProfile, Status, Tier};
+use hearth_protocol::hearth::{LifecycleEvent, ProvisioningProfile, Status, Tier};
 use hearth_testkit::daemon::Serve;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -105,38 +107,81 @@ pub struct Crash<'a> {
     /// How long the restarted daemon may take to leave nothing once it answers: zero where
     /// reconcile is done before it serves; on a cluster a worker's volume goes by a job there.
     pub settle: Duration,
-    /// Whether the provision is far enough along to crash in (given what `left` lists).
-    pub midway: &'a dyn Fn(&[String]) -> bool,
+    /// When the provision is far enough along to crash in.
+    pub midway: Midway<'a>,
+}
+
+/// When [`kill_9_mid_provision`] kills the daemon.
+pub enum Midway<'a> {
+    /// Once what `left` lists satisfies this (the engine polled every 50 ms); the crash must
+    /// leave objects behind.
+    Objects(&'a dyn Fn(&[String]) -> bool),
+    /// As soon as the provision's boot events, followed live, satisfy this: the kill lands
+    /// right after that step (or a step or two later, as fast as the daemon goes on); the
+    /// engine may hold nothing yet.
+    Events(&'a dyn Fn(&[LifecycleEvent]) -> bool),
+}
+
+/// What a crash saw, and the restarted daemon (torn-down workspace, nothing left), for more
+/// checks.
+pub struct Crashed {
+    /// The daemon started after the crash.
+    pub daemon: Daemon,
+    /// The boot events the killed daemon had recorded when it was killed (empty for
+    /// [`Midway::Objects`]).
+    pub seen: Vec<LifecycleEvent>,
+    /// What of the instance was on the engine right after the kill.
+    pub left: Vec<String>,
+    /// The daemon's socket and state dir, kept while it runs.
+    pub dir: tempfile::TempDir,
 }
 
 /// Crashes a daemon with kill -9 once `c.midway` holds, restarts it, and checks that the
 /// restart's reconcile left nothing (`c.left` empty once it answers, or within `c.settle`),
-/// that the workspace is `failed`, and that a
-/// teardown then makes it `tier_torn_down` with nothing left.
-pub async fn kill_9_mid_provision(c: Crash<'_>) {
+/// that the workspace is `failed`, and that a teardown then makes it `tier_torn_down` with
+/// nothing left.
+pub async fn kill_9_mid_provision(c: Crash<'_>) -> Crashed {
     let dir = super::short_tempdir();
     let socket = dir.path().join("h.sock");
     let state = dir.path().join("state");
     let first = Daemon::spawn_with(&socket, &state, c.stuck, c.env);
     let client = first.ready().await;
-    let call = tokio::spawn(async move {
+    let mut steps = Box::pin(client.follow_events("crash").await.expect("follow"));
+    let mut call = tokio::spawn(async move {
         client
             .provision("crash", &ProvisioningProfile::for_tier(Tier::Solo))
             .await
     });
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !(c.midway)(&(c.left)()) {
-        if call.is_finished() {
-            let answer = call.await.expect("join");
-            let (_, stderr) = first.wait_killed();
-            panic!("the provision ended before its middle: {answer:?}\nhearth's stderr:\n{stderr}");
+    let mut seen = Vec::new();
+    loop {
+        let reached = match &c.midway {
+            Midway::Objects(enough) => enough(&(c.left)()),
+            Midway::Events(enough) => enough(&seen),
+        };
+        if reached {
+            break;
         }
         assert!(
             Instant::now() < deadline,
-            "provision never got going: {:?}",
+            "provision never got going: {:?}\nsteps: {seen:?}",
             (c.left)()
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::select! {
+            answer = &mut call => {
+                let (_, stderr) = first.wait_killed();
+                panic!(
+                    "the provision ended before its middle: {:?}\nsteps: {seen:?}\n\
+                     hearth's stderr:\n{stderr}",
+                    answer.expect("join")
+                );
+            }
+            step = steps.next(), if matches!(c.midway, Midway::Events(_)) => {
+                seen.push(step.expect("the event stream ended").expect("event"));
+            }
+            () = tokio::time::sleep(Duration::from_millis(50)),
+                if matches!(c.midway, Midway::Objects(_)) => {}
+        }
     }
     first.signal(Signal::SIGKILL);
     let _ = first.wait();
@@ -144,9 +189,23 @@ pub async fn kill_9_mid_provision(c: Crash<'_>) {
         call.await.expect("join").is_err(),
         "the caller saw the daemon die"
     );
-    assert!(!(c.left)().is_empty(), "the crash left objects behind");
+    let left = (c.left)();
+    if matches!(c.midway, Midway::Objects(_)) {
+        assert!(!left.is_empty(), "the crash left objects behind");
+    }
+    let daemon = restart_reconciles(&c, &socket, &state).await;
+    Crashed {
+        daemon,
+        seen,
+        left,
+        dir,
+    }
+}
 
-    let second = Daemon::spawn_with(&socket, &state, c.restart, c.env);
+/// The daemon started again after the crash: its reconcile leaves nothing, records the
+/// workspace `failed`, and a teardown makes it `tier_torn_down`.
+async fn restart_reconciles(c: &Crash<'_>, socket: &Path, state: &Path) -> Daemon {
+    let second = Daemon::spawn_with(socket, state, c.restart, c.env);
     let client = second.ready().await;
     let settled = Instant::now() + c.settle;
     while !(c.left)().is_empty() {
@@ -167,4 +226,5 @@ pub async fn kill_9_mid_provision(c: Crash<'_>) {
         Status::TierTornDown
     );
     assert!((c.left)().is_empty(), "{:?}", (c.left)());
+    second
 }
