@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListServicesOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveVolumeOptions,
+    ListNetworksOptions, ListServicesOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions,
 };
 use bollard::Docker;
 use hearth_protocol::labels;
@@ -165,31 +165,13 @@ pub async fn sweep(docker: &Docker, filters: &[String]) -> anyhow::Result<Labell
     Ok(found)
 }
 
-/// Every container carrying `filters`. Podman lists a container that has just stopped, until
-/// its cleanup is done, in a state (`stopped`) the Docker API's schema does not have, which
-/// the client refuses to decode; the listing is asked again (a few times, 50 ms apart) until
-/// that moment has passed.
+/// Every container carrying `filters`, asked again while Podman shows one in its `stopped`
+/// moment (hearth's own listing: [`hearth::driver::engine::list_container_summaries`]).
 async fn list_containers(
     docker: &Docker,
     filters: &HashMap<String, Vec<String>>,
 ) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
-    let mut tries = 0;
-    loop {
-        let listed = docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters.clone()),
-                ..Default::default()
-            }))
-            .await;
-        match listed {
-            Err(bollard::errors::Error::JsonDataError { .. }) if tries < 40 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            other => return other,
-        }
-    }
+    hearth::driver::engine::list_container_summaries(docker, filters.clone()).await
 }
 
 /// Removes the containers (with their anonymous volumes), networks and volumes of `found`.

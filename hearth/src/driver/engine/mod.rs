@@ -45,6 +45,7 @@ pub use credentials::registry_of;
 pub use error::ResolveError;
 pub use flavor::{Capability, EngineKind, Flavor};
 pub use images::PullPolicy;
+pub use objects::summaries as list_container_summaries;
 pub use pull::human_bytes;
 pub use resolve::{resolve, Endpoint, Given, Inputs, Source};
 pub use subnets::SubnetPool;

@@ -6,13 +6,12 @@
 
 use bollard::models::Volume;
 use bollard::query_parameters::{
-    ListContainersOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StopContainerOptions,
+    ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
 };
 use bollard::Docker;
 use futures::future::try_join_all;
 
-use super::objects::{label_of, list_containers, list_networks, Container};
+use super::objects::{label_of, list_containers, list_networks, summaries, Container};
 use super::EngineConfig;
 use super::{is_not_found, map_err, Engine};
 use crate::driver::{ContainerState, Step};
@@ -35,12 +34,7 @@ pub(crate) async fn owned(engine: &Engine, instance: &str) -> Result<Vec<Owned>,
     let slug_of =
         |l: Option<&std::collections::HashMap<String, String>>| label_of(l, labels::WORKSPACE);
     let mut out = Vec::new();
-    for c in docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(labels::filter(instance, None)),
-            ..Default::default()
-        }))
+    for c in summaries(docker, labels::filter(instance, None))
         .await
         .map_err(|e| map_err("list containers", e))?
     {
