@@ -453,6 +453,67 @@ async fn upgrade_recreates_only_changed_roles(kind: Kind) {
     assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
 }
 
+/// The environment the engine holds for the one-shot `migrate` of `b`'s workspace: its
+/// container's (Docker, Podman) or its job service's (Swarm).
+fn migrate_env(b: &Backend) -> String {
+    let instance = format!("label=dev.hearth.instance={}", b.instance);
+    let role = "label=dev.hearth.role=migrate";
+    let (list, inspect, format): (&[&str], &[&str], &str) = match b.kind {
+        Kind::Swarm => (
+            &["service", "ls", "-q", "--filter"],
+            &["service", "inspect", "-f"],
+            "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        ),
+        _ => (
+            &["ps", "-aq", "--filter"],
+            &["inspect", "-f"],
+            "{{json .Config.Env}}",
+        ),
+    };
+    let run = |args: Vec<&str>| {
+        let out = support::docker_cli(b.host())
+            .args(&args)
+            .output()
+            .expect("docker");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let ids = run([list, &[instance.as_str(), "--filter", role]].concat());
+    let id = ids
+        .lines()
+        .next()
+        .expect("the one-shot's object")
+        .to_owned();
+    run([inspect, &[format, id.as_str()]].concat())
+}
+
+/// An upgrade runs the one-shot again as the template and the profile make it now: with the
+/// profile's new caps in its environment, not the ones it was first made with.
+async fn upgrade_runs_the_oneshot_as_made_now(kind: Kind) {
+    let b = backend(
+        kind,
+        three_roles(migrate("0", "1"), cairnet("0")),
+        Duration::from_secs(30),
+    );
+    b.dispatcher
+        .provision("ups", solo())
+        .await
+        .expect("provision");
+    assert!(
+        migrate_env(&b).contains("ROCKY_SEATS=1\""),
+        "the tier's default caps: {}",
+        migrate_env(&b)
+    );
+    let mut profile = solo();
+    let mut caps = profile.caps();
+    caps.seats = 7;
+    profile.resource_caps = Some(caps);
+    b.dispatcher.upgrade("ups", profile).await.expect("upgrade");
+    let env = migrate_env(&b);
+    assert!(env.contains("ROCKY_SEATS=7\""), "the upgrade's caps: {env}");
+    b.dispatcher.teardown("ups").await.expect("teardown");
+    assert!(b.engine_objects().is_empty(), "{:?}", b.engine_objects());
+}
+
 macro_rules! on_engines {
     ($($name:ident),* $(,)?) => {
         mod docker {
@@ -497,6 +558,7 @@ on_engines!(
     oneshot_exiting_3_fails_with_code_and_log,
     service_exiting_while_waited_on_fails_at_once,
     upgrade_recreates_only_changed_roles,
+    upgrade_runs_the_oneshot_as_made_now,
 );
 
 /// A template of software hearth did not write: Debian's busybox-static (`httpd`, `sh`,

@@ -193,18 +193,19 @@ pub(super) async fn update(
     Ok(())
 }
 
-/// Runs `s`, a one-shot's job, once more (pinned to the node of its last run, which holds its
-/// volume), then waits until it completes.
-pub(super) async fn run_again(
+/// Runs `s`, a one-shot's job, once more as `job` (what an upgrade makes of it now), pinned
+/// to the node of its last run (which holds its volume), then waits until it completes.
+pub(super) async fn rerun(
     w: &Workspace<'_>,
     role: &crate::template::Role,
     s: &Svc,
+    job: bollard::models::ServiceSpec,
     image: images::Resolved,
     steps: &Steps,
     signal: &order::Signal,
 ) -> Result<Option<ServiceRef>, HearthError> {
     let before = task_ids(w.docker, &s.id).await?;
-    let mut again = spec::forced(s.spec.clone());
+    let mut again = job;
     if let Some(node) = last_node(w.docker, &s.id).await? {
         again = spec::pin(again, &node);
     }

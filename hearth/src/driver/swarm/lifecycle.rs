@@ -10,7 +10,7 @@ use futures::future::try_join_all;
 use hearth_protocol::hearth::{DeploymentRef, ProvisioningProfile, ServiceRef, Tier};
 use tracing::warn;
 
-use super::create::{finished, run_again, services_by_role, task_ids, update};
+use super::create::{finished, rerun, services_by_role, task_ids, update};
 use super::objects::{self, Part, Svc};
 use super::role::{self, Placed, Workspace};
 use super::{spec, tasks, Swarm};
@@ -95,7 +95,16 @@ async fn upgrade_role(
         return role::bring_up(w, role, image, steps, signal).await;
     }
     if role.once {
-        return run_again(w, role, s, image, steps, signal).await;
+        // What the template and the profile make of it now (its image, command, env),
+        // forced so that it runs again, on the node of its last run.
+        let placed = Placed {
+            constraints: role.placement.clone(),
+            relay_port: None,
+            replicas: 1,
+            force_update: spec::force_update(&s.spec) + 1,
+        };
+        let job = role::service(w, role, &image, placed)?;
+        return rerun(w, role, s, job, image, steps, signal).await;
     }
     let relay_port = match role.port {
         Some(_) => Some(
@@ -304,7 +313,16 @@ async fn wake_role(
     signal: &Signal,
 ) -> Result<Option<ServiceRef>, HearthError> {
     if role.once {
-        return run_again(w, role, s, image, steps, signal).await;
+        // What the template and the profile make of it now (its image, command, env),
+        // forced so that it runs again, on the node of its last run.
+        let placed = Placed {
+            constraints: role.placement.clone(),
+            relay_port: None,
+            replicas: 1,
+            force_update: spec::force_update(&s.spec) + 1,
+        };
+        let job = role::service(w, role, &image, placed)?;
+        return rerun(w, role, s, job, image, steps, signal).await;
     }
     let before = task_ids(w.docker, &s.id).await?;
     if let Some(p) = s.relay_port() {

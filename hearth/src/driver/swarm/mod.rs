@@ -330,9 +330,16 @@ impl Driver for Swarm {
     }
 
     async fn teardown(&self, slug: &Slug, steps: &Steps) -> Result<(), HearthError> {
-        let docker = self.engine.client().await?;
+        // The relays close on every path: a teardown that fails to list leaves no listener.
+        let closing = |e: HearthError| {
+            self.relays.close(slug.as_str());
+            e
+        };
+        let docker = self.engine.client().await.map_err(closing)?;
         // Which other nodes hold the roles' volumes is known only while the services exist.
-        let roles = objects::services(docker, &self.instance, Some(slug)).await?;
+        let roles = objects::services(docker, &self.instance, Some(slug))
+            .await
+            .map_err(closing)?;
         lifecycle::stop_dependents_first(self, slug, &roles, steps).await;
         self.relays.close(slug.as_str());
         let remote = cleanup::remote_volumes(self, docker, slug, &roles).await?;
