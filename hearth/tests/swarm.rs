@@ -50,7 +50,11 @@ async fn a_task_that_cannot_start_names_its_role_and_error() {
     );
     assert_eq!(err.code(), "driver_failure");
     let msg = err.to_string();
-    assert!(msg.contains("task of role cairnet"), "{msg}");
+    // Both roles start together and both are refused: the first refusal seen names its role.
+    assert!(
+        msg.contains("task of role cairnet") || msg.contains("task of role lore"),
+        "{msg}"
+    );
     assert!(msg.contains("rejected") || msg.contains("failed"), "{msg}");
     assert!(
         msg.to_lowercase().contains("memory"),

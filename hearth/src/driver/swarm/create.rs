@@ -193,8 +193,9 @@ pub(super) async fn update(
     Ok(())
 }
 
-/// Runs `s`, a one-shot's job, once more as `job` (what an upgrade makes of it now), pinned
-/// to the node of its last run (which holds its volume), then waits until it completes.
+/// Runs `s`, a one-shot's job, once more as `job` (what an upgrade makes of it now, or its
+/// recorded spec forced again for a wake), pinned to the node of its last run (which holds
+/// its volume), then waits until it completes.
 pub(super) async fn rerun(
     w: &Workspace<'_>,
     role: &crate::template::Role,

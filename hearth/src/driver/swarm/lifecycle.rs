@@ -313,15 +313,8 @@ async fn wake_role(
     signal: &Signal,
 ) -> Result<Option<ServiceRef>, HearthError> {
     if role.once {
-        // What the template and the profile make of it now (its image, command, env),
-        // forced so that it runs again, on the node of its last run.
-        let placed = Placed {
-            constraints: role.placement.clone(),
-            relay_port: None,
-            replicas: 1,
-            force_update: spec::force_update(&s.spec) + 1,
-        };
-        let job = role::service(w, role, &image, placed)?;
+        // Its recorded job, once more (a wake changes nothing of what it runs).
+        let job = spec::forced(s.spec.clone());
         return rerun(w, role, s, job, image, steps, signal).await;
     }
     let before = task_ids(w.docker, &s.id).await?;

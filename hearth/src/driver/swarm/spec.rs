@@ -171,6 +171,15 @@ pub(super) fn hash(spec: &ServiceSpec) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// `spec` asking for one more run of its task (a one-shot runs again; a service gets a new
+/// task), everything else kept.
+pub(super) fn forced(mut spec: ServiceSpec) -> ServiceSpec {
+    if let Some(t) = spec.task_template.as_mut() {
+        t.force_update = Some(t.force_update.unwrap_or(0) + 1);
+    }
+    spec
+}
+
 /// The force-update counter of a service spec.
 pub(super) fn force_update(spec: &ServiceSpec) -> u64 {
     spec.task_template
@@ -315,7 +324,7 @@ mod tests {
         assert_eq!(hash(&s), Some("h1"));
         assert_eq!(replicas(&s), 1);
         assert!(!is_job(&s));
-        assert_eq!(force_update(&s), 0);
+        assert_eq!(force_update(&forced(s.clone())), 1);
         assert_eq!(replicas(&scaled(s, 0)), 0);
     }
 
